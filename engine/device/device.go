@@ -136,7 +136,7 @@ type VolumeStatistics struct {
 // MAMAttribute is one cartridge memory (medium auxiliary memory) attribute.
 // ID is the SPC-4 attribute identifier (for example 0220h, total MiB
 // written in medium life; 0401h, medium serial number); Value is the
-// attribute as text, in decimal for binary attributes.
+// attribute as text, counters and sizes in decimal.
 type MAMAttribute struct {
 	ID    uint16 `json:"id"`
 	Name  string `json:"name"`
