@@ -55,6 +55,13 @@ func (t ContentType) String() string {
 // allocates more than this for a damaged length field.
 const MaxHeaderJSON = 64 << 10
 
+// Creation times are limited to the years 1 to 9999, the range RFC 3339
+// (used by the label JSON) can express.
+var (
+	minCtime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	maxCtime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+)
+
 // contentFixedSize is the size of the content header before its JSON.
 const contentFixedSize = 52
 
@@ -85,6 +92,8 @@ func (h ContentHeader) validate() error {
 		return fmt.Errorf("content header: content UUID is all zeros")
 	case h.Ctime.IsZero():
 		return fmt.Errorf("content header: creation time is not set")
+	case h.Ctime.Unix() < minCtime || h.Ctime.Unix() > maxCtime:
+		return fmt.Errorf("content header: creation time %v is outside the years 1 to 9999", h.Ctime)
 	case len(h.Header) > MaxHeaderJSON:
 		return fmt.Errorf("content header: JSON header is %d bytes, at most %d allowed", len(h.Header), MaxHeaderJSON)
 	case len(h.Header) > 0 && !json.Valid(h.Header):
@@ -141,6 +150,9 @@ func decodeContentFixed(b []byte) (ContentHeader, int, error) {
 	}
 	if h.UUID == uuid.Nil {
 		return h, 0, corruptf("content UUID is all zeros")
+	}
+	if secs < minCtime || secs > maxCtime {
+		return h, 0, corruptf("content header creation time %d seconds is outside the years 1 to 9999", secs)
 	}
 	if nanos >= 1e9 {
 		return h, 0, corruptf("content header creation time nanoseconds %d out of range", nanos)

@@ -80,6 +80,11 @@ type mediaSetLabelJSON struct {
 // needed.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// timeInRange reports whether t can be written as RFC 3339.
+func timeInRange(t time.Time) bool {
+	return t.Unix() >= minCtime && t.Unix() <= maxCtime
+}
+
 func parseTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -122,6 +127,9 @@ func (l MediaLabel) Validate() error {
 	}
 	if l.Ctime.IsZero() {
 		return fmt.Errorf("media label %s: creation time is not set", l.LabelText)
+	}
+	if !timeInRange(l.Ctime) {
+		return fmt.Errorf("media label %s: creation time %v is outside the years 1 to 9999", l.LabelText, l.Ctime)
 	}
 	return nil
 }
@@ -168,6 +176,9 @@ const maxFingerprintLen = 128
 func (s MediaSetLabel) Validate() error {
 	if s.Ctime.IsZero() {
 		return fmt.Errorf("media-set label: creation time is not set")
+	}
+	if !timeInRange(s.Ctime) {
+		return fmt.Errorf("media-set label: creation time %v is outside the years 1 to 9999", s.Ctime)
 	}
 	if s.SetUUID == uuid.Nil && (s.Seq != 0 || s.EncryptionKeyFingerprint != "" || len(s.EncryptedKey) > 0) {
 		return fmt.Errorf("media-set label: a tape in no media set (all-zero media-set UUID) must have sequence number 0 and no encryption key")

@@ -37,7 +37,7 @@ func testData(seed uint64, n int) []byte {
 }
 
 // writeFile writes one tape file holding data in writes of varying size.
-func writeFile(t *testing.T, d device.Drive, blockSize int, h ContentHeader, data []byte) *FileWriter {
+func writeFile(t testing.TB, d device.Drive, blockSize int, h ContentHeader, data []byte) *FileWriter {
 	t.Helper()
 	w, err := NewFileWriter(context.Background(), d, blockSize, h)
 	if err != nil {
