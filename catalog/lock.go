@@ -1,0 +1,57 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// lockFileName is the file in the catalog directory that tapefs flocks. It is
+// separate from Badger's own lock so that tapefs can recognise a held lock by
+// its errno: Badger reports its lock failure only as text.
+const lockFileName = "tapefs-catalog.lock"
+
+func lockPath(dir string) string { return filepath.Join(dir, lockFileName) }
+
+// dirLock is an flock on lockFileName: exclusive for a writer, shared for
+// read-only Catalogs. flock locks belong to the open file description, so a
+// second Open in the same process conflicts just as another process does.
+type dirLock struct {
+	f *os.File
+}
+
+// acquireDirLock takes the catalog lock without waiting. When it is held in a
+// conflicting mode the error wraps ErrLocked.
+func acquireDirLock(dir string, shared bool) (*dirLock, error) {
+	flag, how := os.O_RDWR|os.O_CREATE, unix.LOCK_EX
+	if shared {
+		flag, how = os.O_RDONLY, unix.LOCK_SH
+	}
+	f, err := os.OpenFile(lockPath(dir), flag, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("catalog %s is in use by another tapefs process: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("lock catalog %s: %w", dir, err)
+	}
+	return &dirLock{f: f}, nil
+}
+
+// release drops the lock. The lock file stays: removing it would let a
+// concurrent Open lock a fresh inode while another holds the old one.
+func (l *dirLock) release() error {
+	return l.f.Close()
+}
