@@ -98,11 +98,22 @@ func (d *Drive) SetClock(now func() time.Time) { d.now = now }
 // Timing returns the drive's timing model.
 func (d *Drive) Timing() Timing { return d.timing }
 
-// SimStats returns the timing model counters since the last reset.
-func (d *Drive) SimStats() device.SimStats { return d.st.Sim }
+// SimStats returns the timing model counters since the last reset,
+// including a mount a changer made since the last call.
+func (d *Drive) SimStats() device.SimStats {
+	if d.lock != nil {
+		d.begin(context.Background(), needOnline)
+	}
+	return d.st.Sim
+}
 
-// ResetSimStats zeroes the timing model counters.
+// ResetSimStats zeroes the timing model counters. A mount a changer made
+// before the call is accounted for before the reset.
 func (d *Drive) ResetSimStats() {
+	if d.lock == nil {
+		return
+	}
+	d.begin(context.Background(), needOnline)
 	d.st.Sim = device.SimStats{}
 	d.persist()
 }
