@@ -2,6 +2,7 @@ package vtape
 
 import (
 	"bytes"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -137,7 +138,6 @@ func TestCrashAtEveryByte(t *testing.T) {
 	}
 }
 
-
 // TestDamagedMiddleEntry: an entry before the tail that fails its checksum
 // is a medium error when read, not a silent loss of the rest of the tape.
 func TestDamagedMiddleEntry(t *testing.T) {
@@ -176,3 +176,5 @@ func TestEntryRoundTrip(t *testing.T) {
 		t.Fatal("filemark with payload accepted")
 	}
 }
+
+func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
