@@ -587,3 +587,22 @@ func TestCartridgeMemoryAndStatistics(t *testing.T) {
 		t.Fatalf("volume statistics %+v", vs)
 	}
 }
+
+func TestCleaningInsertedIntoOfflineDrive(t *testing.T) {
+	dir := NewTestLibrary(t, LibraryOptions{Cartridges: 0, Cleaning: 1, Slots: 2})
+	moveSlotToDrive(t, dir, 1, 0) // cleans once
+	move(t, dir, device.Element{Kind: device.ElementDrive, ID: 0}, device.Element{Kind: device.ElementSlot, ID: 1})
+	off := NoFault()
+	off.Offline = true
+	wantErr(t, SetDriveFault(dir, 0, off), nil)
+	moveSlotToDrive(t, dir, 1, 0) // offline: no cycle
+	dirty := NoFault()
+	dirty.CleaningRequired = true
+	wantErr(t, SetDriveFault(dir, 0, dirty), nil)
+	d := openDrive(t, dir, 0)
+	wantErr(t, d.Load(bg), nil) // a new insertion: Load cleans
+	lib, _ := Describe(dir)
+	if lib.Cartridges["CLN001CU"].UsesLeft != 48 || lib.Drives[0].Fault.CleaningRequired {
+		t.Fatalf("after Load: uses %d, drive fault %+v", lib.Cartridges["CLN001CU"].UsesLeft, lib.Drives[0].Fault)
+	}
+}
