@@ -222,6 +222,9 @@ func (p *parser) parse(e *Event) error {
 	if p.peek() == '@' {
 		return p.parseTimestamp(e)
 	}
+	if c := p.peek() | 0x20; c >= 'a' && c <= 'z' {
+		return fmt.Errorf("unknown keyword or weekday '%s'", p.word(p.i))
+	}
 	if err := p.parseDate(e); err != nil {
 		return err
 	}

@@ -49,7 +49,9 @@ func TestParseEventErrors(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"mon..xyz 18:00", "invalid calendar event 'mon..xyz 18:00': unknown weekday 'xyz'"},
 		{"", "no date or time given"},
-		{"xyz", "bad date or time 'xyz'"},
+		{"xyz", "invalid calendar event 'xyz': unknown keyword or weekday 'xyz'"},
+		{"fortnightly", "unknown keyword or weekday 'fortnightly'"},
+		{"Mon foo", "unknown keyword or weekday 'foo'"},
 		{"mond", "unknown weekday 'mond'"},
 		{"Wed..Mon", "weekday range 'Wed..Mon' runs backwards"},
 		{"Mon..", "weekday range 'Mon..' has no end"},
