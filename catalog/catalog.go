@@ -41,6 +41,11 @@ var (
 	// Options.ReadOnly.
 	ErrReadOnly = errors.New("catalog is opened read-only")
 
+	// ErrNeedsRecovery: a read-only Open found the write-ahead log of a
+	// writer that did not close cleanly (crash, power loss). Replaying it
+	// needs a read-write Open; the data is intact.
+	ErrNeedsRecovery = errors.New("catalog needs recovery")
+
 	// ErrClosed: the Catalog was used after Close.
 	ErrClosed = errors.New("catalog is closed")
 )
@@ -118,7 +123,8 @@ type Catalog struct {
 // Errors: one wrapping ErrLocked when another Catalog, in this process or
 // another, holds dir; ErrSchema when the catalog was written by a newer tapefs
 // or is not a tapefs catalog; fs.ErrNotExist when opts.ReadOnly and there is no
-// catalog in dir. Close must be called to release the directory.
+// catalog in dir; ErrNeedsRecovery when opts.ReadOnly and the last writer did
+// not close the catalog cleanly. Close must be called to release the directory.
 func Open(dir string, opts Options) (*Catalog, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -161,6 +167,9 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		_ = lock.release()
 		if isBadgerLockError(err) {
 			return nil, fmt.Errorf("catalog %s is in use by another process (%v): %w", dir, err, ErrLocked)
+		}
+		if opts.ReadOnly && strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()) {
+			return nil, fmt.Errorf("catalog %s was not closed cleanly; open it read-write once to replay its log: %w", dir, ErrNeedsRecovery)
 		}
 		return nil, fmt.Errorf("open catalog %s: %w", dir, err)
 	}

@@ -3,8 +3,10 @@ package catalog
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -357,5 +359,39 @@ func TestKeyPrefixesDisjoint(t *testing.T) {
 				t.Errorf("key namespace %q is a prefix of %q", p, q)
 			}
 		}
+	}
+}
+
+// TestCrashRecovery copies the catalog directory while the writer still has
+// it open, as a power cut would leave it, and checks that every PutMedia that
+// returned is in the copy. A read-only Open of the copy asks for recovery
+// until a read-write Open has replayed the log.
+func TestCrashRecovery(t *testing.T) {
+	dir := t.TempDir()
+	c := openT(t, dir, Options{})
+	defer closeT(t, c)
+	var want []string
+	for i := range 20 {
+		m := testMedia(fmt.Sprintf("TEST%02dL8", i))
+		mustPut(t, c, m)
+		want = append(want, m.LabelText)
+	}
+	crashed := t.TempDir()
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(crashed, Options{ReadOnly: true}); !errors.Is(err, ErrNeedsRecovery) {
+		t.Fatalf("read-only Open after a crash = %v, want ErrNeedsRecovery", err)
+	}
+	for _, ro := range []bool{false, true} {
+		r := openT(t, crashed, Options{ReadOnly: ro})
+		got, err := r.ListMedia(MediaFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(labels(got), want) {
+			t.Errorf("readOnly=%v: after a crash ListMedia = %v, want %v", ro, labels(got), want)
+		}
+		closeT(t, r)
 	}
 }

@@ -13,7 +13,10 @@
 // A catalog directory is used by one read-write Catalog at a time, or by any
 // number of read-only ones; Open fails with ErrLocked otherwise, in this
 // process or another. A Catalog is safe for concurrent use. Writes are
-// serialized and each returns only after Badger has synced it (SyncWrites).
+// serialized and each returns only after Badger has synced it (SyncWrites),
+// so a write that returned survives a crash or power loss. After an unclean
+// shutdown the next read-write Open replays Badger's write-ahead log; a
+// read-only Open cannot and fails with ErrNeedsRecovery until that happened.
 //
 // # Key schema
 //

@@ -123,9 +123,10 @@ func (c *Catalog) ListMedia(filter MediaFilter) ([]Media, error) {
 // UpdateMedia reads the entry of media id, lets fn change it, and writes it
 // back, all in one write transaction: no other write to the catalog happens
 // in between. fn is called exactly once, with a private copy; it must not
-// change UUID. If fn returns an error, nothing is written and UpdateMedia
-// returns it wrapped. The result is stored as by PutMedia: Updated is
-// stamped, and a changed label text follows the same uniqueness rule.
+// change UUID and must not call methods of c (the write lock is held). If
+// fn returns an error, nothing is written and UpdateMedia returns it
+// wrapped. The result is stored as by PutMedia: Updated is stamped, and a
+// changed label text follows the same uniqueness rule.
 // Errors: ErrNotFound, ErrInvalid, ErrCorrupt, ErrReadOnly, ErrClosed, or
 // fn's error.
 func (c *Catalog) UpdateMedia(id uuid.UUID, fn func(*Media) error) error {

@@ -235,8 +235,10 @@ func (c *cartridge) recover() error {
 		e, err := c.readEntry(n - 1)
 		ok := err == nil && int64(e.end()) <= dfi.Size()
 		if ok && n >= 2 {
+			// A damaged predecessor is a medium error for its reader,
+			// not a reason to drop a good last entry.
 			prev, perr := c.readEntry(n - 2)
-			ok = perr == nil && e.follows(&prev, n-1)
+			ok = perr != nil || e.follows(&prev, n-1)
 		} else if ok {
 			ok = e.follows(nil, 0)
 		}

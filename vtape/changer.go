@@ -179,12 +179,14 @@ func (c *Changer) Move(ctx context.Context, from, to device.Element) error {
 // insertIntoDrive is what a drive does with a cartridge a changer puts into
 // it: a cleaning cartridge cleans, a usable data cartridge is threaded.
 func insertIntoDrive(st *LibraryState, d *DriveElement, cs *CartridgeState) {
+	// Every insertion is a new mount sequence, threaded or not, so a
+	// cleaning cartridge inserted again cleans again.
 	d.Loaded = false
+	d.LoadSeq++
 	if d.Fault.Offline {
 		return
 	}
 	if cs.Cleaning {
-		d.LoadSeq++
 		cleanCycle(st, d)
 		return
 	}

@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"tapefs/engine/device"
@@ -37,7 +37,8 @@ type Drive struct {
 
 	// cached library.json, reloaded when the file changes
 	libState *LibraryState
-	libIdent fileIdent
+	libIdent os.FileInfo
+	libFile  *os.File
 
 	// the open cartridge of the current mount
 	cart    *cartridge
@@ -47,12 +48,6 @@ type Drive struct {
 }
 
 var _ device.Drive = (*Drive)(nil)
-
-type fileIdent struct {
-	ino   uint64
-	size  int64
-	mtime time.Time
-}
 
 // OpenDrive opens the drive at path (a DrivePath of a library) and takes its
 // lock. A drive held by another handle or process returns an error wrapping
@@ -98,11 +93,22 @@ func (d *Drive) SetClock(now func() time.Time) { d.now = now }
 // Timing returns the drive's timing model.
 func (d *Drive) Timing() Timing { return d.timing }
 
-// SimStats returns the timing model counters since the last reset.
-func (d *Drive) SimStats() device.SimStats { return d.st.Sim }
+// SimStats returns the timing model counters since the last reset,
+// including a mount a changer made since the last call.
+func (d *Drive) SimStats() device.SimStats {
+	if d.lock != nil {
+		d.begin(context.Background(), needOnline)
+	}
+	return d.st.Sim
+}
 
-// ResetSimStats zeroes the timing model counters.
+// ResetSimStats zeroes the timing model counters. A mount a changer made
+// before the call is accounted for before the reset.
 func (d *Drive) ResetSimStats() {
+	if d.lock == nil {
+		return
+	}
+	d.begin(context.Background(), needOnline)
 	d.st.Sim = device.SimStats{}
 	d.persist()
 }
@@ -118,6 +124,7 @@ func (d *Drive) Close() error {
 		errs = append(errs, d.cart.close())
 		d.cart = nil
 	}
+	d.closeLibFile()
 	errs = append(errs, d.sf.Close(), d.lock.release())
 	d.lock = nil
 	return errors.Join(errs...)
@@ -132,25 +139,59 @@ func (d *Drive) persist() error {
 
 func (d *Drive) name() string { return "drive " + strconv.Itoa(d.n) }
 
-// library returns library.json, re-read only when the file changed.
+// library returns library.json, re-read only when the file was replaced.
+// library.json is only ever replaced by rename, never modified in place, so
+// an unchanged inode means unchanged content; the handle keeps the cached
+// file open so that its inode number cannot be reused by a later version.
 func (d *Drive) library() (*LibraryState, error) {
 	fi, err := os.Stat(filepath.Join(d.lib, libraryFile))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.name(), err)
 	}
-	id := fileIdent{size: fi.Size(), mtime: fi.ModTime()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.ino = sys.Ino
-	}
-	if d.libState != nil && id == d.libIdent {
+	if d.libState != nil && sameFile(fi, d.libIdent) {
 		return d.libState, nil
 	}
-	st, err := readState(d.lib)
+	var st *LibraryState
+	var f *os.File
+	err = withFileLock(filepath.Join(d.lib, libraryLock), false, func() error {
+		var err error
+		f, err = os.Open(filepath.Join(d.lib, libraryFile))
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.name(), err)
+		}
+		b, err := io.ReadAll(f)
+		if err == nil {
+			st, err = decodeState(b)
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("library %s: %w", d.lib, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	d.libState, d.libIdent = st, id
+	held, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", d.name(), err)
+	}
+	d.closeLibFile()
+	d.libState, d.libIdent, d.libFile = st, held, f
 	return st, nil
+}
+
+func sameFile(a, b os.FileInfo) bool {
+	return b != nil && os.SameFile(a, b)
+}
+
+func (d *Drive) closeLibFile() {
+	if d.libFile != nil {
+		d.libFile.Close()
+		d.libFile = nil
+	}
+	d.libIdent = nil
 }
 
 // update changes library.json and refreshes the cache.
@@ -570,8 +611,11 @@ func (d *Drive) countPasses(a, b tapePoint) {
 }
 
 func (d *Drive) capacity() int64 {
-	if cs := d.libState.Cartridges[d.cartBC]; cs != nil {
-		return cs.Capacity
+	st, err := d.library()
+	if err == nil {
+		if cs := st.Cartridges[d.cartBC]; cs != nil {
+			return cs.Capacity
+		}
 	}
 	return d.timing.NativeCapacity
 }

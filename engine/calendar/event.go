@@ -3,6 +3,7 @@ package calendar
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -221,6 +222,9 @@ func (p *parser) parse(e *Event) error {
 	if p.peek() == '@' {
 		return p.parseTimestamp(e)
 	}
+	if c := p.peek() | 0x20; c >= 'a' && c <= 'z' {
+		return fmt.Errorf("unknown keyword or weekday '%s'", p.word(p.i))
+	}
 	if err := p.parseDate(e); err != nil {
 		return err
 	}
@@ -330,14 +334,14 @@ func fromPosOr(from, fromPos, cur int) int {
 func (p *parser) parseTimestamp(e *Event) error {
 	p.i++
 	start := p.i
-	v, err := p.number()
+	v, err := p.number(math.MaxInt64)
 	if err != nil {
 		return fmt.Errorf("bad timestamp '%s': %v", p.field(start-1), err)
 	}
 	if p.i < len(p.s) {
 		return fmt.Errorf("unexpected '%s' after the timestamp", p.rest())
 	}
-	if v > (maxYear-minYear+1)*366*86400 {
+	if int64(v) >= time.Date(maxYear+1, 1, 1, 0, 0, 0, 0, time.UTC).Unix() {
 		return fmt.Errorf("timestamp '@%d' is after the year %d", v, maxYear)
 	}
 	t := time.Unix(int64(v), 0).UTC()
@@ -364,18 +368,18 @@ func (p *parser) parseDate(e *Event) error {
 		p.i = start
 		return nil
 	}
-	sep := func() error {
+	sep := func(what string) error {
 		switch p.peek() {
 		case '~':
 			e.endOfMonth = true
 		case '-':
 		default:
-			return fmt.Errorf("bad date '%s'", p.field(start))
+			return fmt.Errorf("bad %s '%s'", what, p.field(start))
 		}
 		p.i++
 		return nil
 	}
-	if err := sep(); err != nil {
+	if err := sep("date or time"); err != nil {
 		return err
 	}
 	second, err := p.chain(false, "day")
@@ -390,7 +394,7 @@ func (p *parser) parseDate(e *Event) error {
 	if e.endOfMonth {
 		return fmt.Errorf("bad date '%s': '~' must come before the day", p.field(start))
 	}
-	if err := sep(); err != nil {
+	if err := sep("date"); err != nil {
 		return err
 	}
 	third, err := p.chain(false, "day")
@@ -523,15 +527,16 @@ func (p *parser) word2(i int) string {
 	return p.s[i:j]
 }
 
-// number reads decimal digits; at least one is required.
-func (p *parser) number() (int, error) {
+// number reads decimal digits, at most limit; at least one digit is
+// required.
+func (p *parser) number(limit int) (int, error) {
 	start := p.i
 	v := 0
 	for c := p.peek(); c >= '0' && c <= '9'; c = p.peek() {
-		v = v*10 + int(c-'0')
-		if v > maxInt {
+		if v > (limit-int(c-'0'))/10 {
 			return 0, errors.New("number too large")
 		}
+		v = v*10 + int(c-'0')
 		p.i++
 	}
 	if p.i == start {
@@ -547,7 +552,7 @@ func (p *parser) number() (int, error) {
 // up to six decimals (more are rounded). A ".." after the number is a range,
 // not a decimal point.
 func (p *parser) decimal(usec bool) (int, error) {
-	v, err := p.number()
+	v, err := p.number(maxInt)
 	if err != nil || !usec {
 		return v, err
 	}

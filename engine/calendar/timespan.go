@@ -86,6 +86,9 @@ func parseSpan(s string) (uint64, error) {
 		return nil
 	}
 	something := false
+	// unitStart and unitEnd delimit the last unit read, to report text glued
+	// to it ("dayz") as one unknown unit.
+	unitStart, unitEnd := -1, -1
 	for {
 		skip()
 		if i == len(s) {
@@ -114,7 +117,10 @@ func parseSpan(s string) (uint64, error) {
 				return 0, fmt.Errorf("digits expected after '%s'", s[start:i])
 			}
 		} else if intPart == "" {
-			return 0, fmt.Errorf("number expected at '%s'", s[start:])
+			if start == unitEnd {
+				return 0, fmt.Errorf("unknown unit '%s'", word(s[unitStart:]))
+			}
+			return 0, fmt.Errorf("number expected at '%s'", word(s[start:]))
 		}
 		numEnd := i
 		j := i
@@ -126,6 +132,7 @@ func parseSpan(s string) (uint64, error) {
 		for _, u := range spanUnits {
 			if strings.HasPrefix(s[j:], u.suffix) {
 				unit, matched, i = u.usec, true, j+len(u.suffix)
+				unitStart, unitEnd = j, i
 				break
 			}
 		}

@@ -20,8 +20,9 @@ import (
 // drives openDrive opens, with t.Cleanup; the suite calls openDrive at most
 // once per drive in a test and never closes what it gets. The suite moves
 // cartridges back to storage slots at the end of each test, and overwrites
-// the data cartridges it is given. Cleaning cartridges (barcodes starting
-// with CLN) may be present; the suite does not move them.
+// the data cartridges it is given. A cleaning cartridge (barcode starting
+// with CLN) in a storage slot is used once, to check that loading it cleans
+// and leaves it unusable for data.
 type ChangerFactory func(t *testing.T) (c device.Changer, openDrive func(n int) device.Drive)
 
 // changerTest is the state of one changer subtest.
@@ -55,6 +56,7 @@ func RunChangerSuite(t *testing.T, newChanger ChangerFactory) {
 		{"Inventory", testInventory},
 		{"DataSurvivesMoves", testDataSurvivesMoves},
 		{"SecondDrive", testSecondDrive},
+		{"CleaningCartridge", testCleaningCartridge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -568,4 +570,44 @@ func testSecondDrive(ct *changerTest) {
 	checkRead(t, ct.load(1), tp, 0)
 	ct.unload(1)
 	ct.move(driveElement(1), src.Element)
+}
+
+// testCleaningCartridge: loading a cleaning cartridge succeeds (it runs a
+// cleaning cycle) and the cartridge is then refused for data.
+func testCleaningCartridge(ct *changerTest) {
+	t := ct.t
+	ctx := t.Context()
+	var cln *device.ElementStatus
+	for _, s := range ct.initial.Slots {
+		if s.Full && strings.HasPrefix(s.VolumeTag, "CLN") {
+			cln = &s
+			break
+		}
+	}
+	if cln == nil {
+		t.Skip("the library has no cleaning cartridge (barcode CLN...)")
+	}
+	ct.move(cln.Element, driveElement(0))
+	d := ct.drive(0)
+	st := status(t, d)
+	if !st.MediumPresent {
+		t.Fatalf("drive 0: Status.MediumPresent = false with a cleaning cartridge moved into it")
+	}
+	if !st.Loaded {
+		wantErr(t, d.Load(ctx), nil, "Load of a cleaning cartridge")
+	}
+	if st := status(t, d); st.Loaded && !st.Cleaning {
+		t.Errorf("drive 0: Status.Cleaning = false with a cleaning cartridge loaded")
+	}
+	_, err := d.ReadRecord(ctx, make([]byte, 1024))
+	wantErr(t, err, device.ErrBadCartridge, "ReadRecord from a cleaning cartridge")
+	err = d.WriteRecord(ctx, make([]byte, 1024))
+	if !errors.Is(err, device.ErrBadCartridge) && !errors.Is(err, device.ErrWriteProtected) {
+		t.Errorf("WriteRecord to a cleaning cartridge: got error %v, want ErrBadCartridge or ErrWriteProtected", err)
+	}
+	if st := status(t, d); st.Loaded {
+		ct.unload(0)
+	}
+	ct.move(driveElement(0), cln.Element)
+	ct.wantStatus(ct.initial, "after moving the cleaning cartridge back")
 }

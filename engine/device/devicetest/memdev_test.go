@@ -25,6 +25,7 @@ type memCart struct {
 	tag      string
 	objects  []memObject
 	capacity int64 // bytes; 0 is unlimited
+	cleaning bool
 	mounts   uint64
 	written  uint64
 	loadWrit uint64
@@ -70,6 +71,9 @@ func (d *memDrive) ready(ctx context.Context) error {
 	if !d.loaded {
 		return fmt.Errorf("drive %d: %w", d.n, device.ErrNotReady)
 	}
+	if d.cart.cleaning {
+		return fmt.Errorf("drive %d: %w", d.n, device.ErrBadCartridge)
+	}
 	return nil
 }
 
@@ -99,6 +103,7 @@ func (d *memDrive) Status(ctx context.Context) (device.DriveStatus, error) {
 		Encryption: d.key != nil, Locked: d.locked, BlockSize: d.options.blockSize,
 		Compression: d.options.compression, BufferMode: d.options.buffr}
 	if d.loaded {
+		st.Cleaning = d.cart.cleaning
 		st.Position = d.position()
 		st.AtBOT = d.pos == 0
 		st.AtEOD = d.atEOD && d.pos == len(d.cart.objects)
@@ -466,7 +471,7 @@ func TestMemoryModelDrive(t *testing.T) {
 func TestMemoryModelChanger(t *testing.T) {
 	RunChangerSuite(t, func(t *testing.T) (device.Changer, func(int) device.Drive) {
 		lib := newMemLib(2, 4, 1, 2, 0) // slot 3 stays empty
-		lib.slots[3] = &memCart{tag: "CLN001L1"}
+		lib.slots[3] = &memCart{tag: "CLN001L1", cleaning: true}
 		return memChanger{lib}, func(n int) device.Drive { return lib.drives[n] }
 	})
 }

@@ -1,0 +1,221 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// LockFile is the name of the lock file in a configuration directory. Every
+// update of a file in the directory holds an exclusive flock(2) on it.
+const LockFile = ".lock"
+
+// lockTimeout bounds the wait for another process's update.
+const lockTimeout = 30 * time.Second
+
+// Dir is a configuration directory (default /etc/tapefs). Its methods may
+// be called concurrently, from any number of goroutines and processes.
+type Dir struct {
+	Path string
+}
+
+// LoadTape reads and validates tape.cfg. A missing file is an empty
+// configuration. Errors name the file, and for syntax errors the line.
+func (d Dir) LoadTape() (*TapeConfig, error) {
+	c, _, err := d.loadTape()
+	return c, err
+}
+
+// LoadPools reads and validates media-pool.cfg. A missing file is an empty
+// configuration.
+func (d Dir) LoadPools() (*PoolConfig, error) {
+	c, _, err := d.loadPools()
+	return c, err
+}
+
+// UpdateTape changes tape.cfg: under the directory's lock it loads the file,
+// calls fn to change the configuration, validates the result and replaces the
+// file atomically. If fn, the validation or the write fails, the file is left
+// as it was and the error is returned (fn's own error unchanged). fn may
+// call LoadPools or LoadTape, but not UpdateTape or UpdatePools (the lock is
+// not reentrant).
+func (d Dir) UpdateTape(fn func(*TapeConfig) error) error {
+	return d.update(func() error {
+		c, old, err := d.loadTape()
+		if err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("%s not changed: %w", d.file(TapeFile), err)
+		}
+		return d.replace(TapeFile, old, formatTape(c))
+	})
+}
+
+// UpdatePools changes media-pool.cfg the way UpdateTape changes tape.cfg.
+// To check pool drives against tape.cfg, fn can call LoadTape and
+// ValidatePoolDrives: drive updates wait for the same lock.
+func (d Dir) UpdatePools(fn func(*PoolConfig) error) error {
+	return d.update(func() error {
+		c, old, err := d.loadPools()
+		if err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("%s not changed: %w", d.file(PoolFile), err)
+		}
+		return d.replace(PoolFile, old, formatPools(c))
+	})
+}
+
+func (d Dir) file(name string) string { return filepath.Join(d.Path, name) }
+
+// read returns the content of a file of the directory, nil if it does not
+// exist.
+func (d Dir) read(name string) ([]byte, error) {
+	data, err := os.ReadFile(d.file(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	return data, nil
+}
+
+// loadTape returns the configuration and the bytes it was read from.
+func (d Dir) loadTape() (*TapeConfig, []byte, error) {
+	data, err := d.read(TapeFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := parseTape(d.file(TapeFile), data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", d.file(TapeFile), err)
+	}
+	return c, data, nil
+}
+
+func (d Dir) loadPools() (*PoolConfig, []byte, error) {
+	data, err := d.read(PoolFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := parsePools(d.file(PoolFile), data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", d.file(PoolFile), err)
+	}
+	return c, data, nil
+}
+
+// update runs fn holding the directory's exclusive lock, creating the
+// directory if needed.
+func (d Dir) update(fn func() error) error {
+	if err := os.MkdirAll(d.Path, 0o755); err != nil {
+		return fmt.Errorf("create configuration directory: %w", err)
+	}
+	lockPath := d.file(LockFile)
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open configuration lock: %w", err)
+	}
+	defer f.Close() // closing the file releases the lock
+	if err := lock(f, lockTimeout); err != nil {
+		return fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	return fn()
+}
+
+// lock takes an exclusive flock on f, waiting up to timeout for other
+// holders.
+func lock(f *os.File, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	wait := time.Millisecond
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another update of the configuration has held the lock for %v; try again, or find the process holding the lock", timeout)
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 10*time.Millisecond)
+	}
+}
+
+// replace atomically replaces the file name with data, unless data equals
+// old (the current content): write a temporary file in the same directory,
+// fsync it, rename it over the file and fsync the directory. On error the
+// old file is untouched, unless only the final directory fsync failed.
+func (d Dir) replace(name string, old, data []byte) error {
+	if old != nil && bytes.Equal(old, data) {
+		return nil
+	}
+	target := d.file(name)
+	mode := fs.FileMode(0o644)
+	if st, err := os.Stat(target); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(d.Path, "."+name+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	done = true
+	return syncDir(d.Path)
+}
+
+func syncDir(path string) error {
+	dir, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sync configuration directory: %w", err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("sync configuration directory: %w", err)
+	}
+	return nil
+}
