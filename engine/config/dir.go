@@ -55,7 +55,7 @@ func (d Dir) UpdateTape(fn func(*TapeConfig) error) error {
 			return err
 		}
 		if err := c.Validate(); err != nil {
-			return fmt.Errorf("%s not changed: %w", d.file(TapeFile), err)
+			return fmt.Errorf("%s not changed: %w", d.file(TapeFile), invalid(err))
 		}
 		return d.replace(TapeFile, old, formatTape(c))
 	})
@@ -74,7 +74,7 @@ func (d Dir) UpdatePools(fn func(*PoolConfig) error) error {
 			return err
 		}
 		if err := c.Validate(); err != nil {
-			return fmt.Errorf("%s not changed: %w", d.file(PoolFile), err)
+			return fmt.Errorf("%s not changed: %w", d.file(PoolFile), invalid(err))
 		}
 		return d.replace(PoolFile, old, formatPools(c))
 	})

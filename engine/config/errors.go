@@ -10,6 +10,10 @@ var (
 	// ErrNotFound: no drive, changer or pool has the given name.
 	ErrNotFound = errors.New("not found")
 
+	// ErrInvalid: a configuration that fails validation (bad name, path,
+	// reference, calendar event, time span, ...).
+	ErrInvalid = errors.New("invalid configuration")
+
 	// ErrExists: a name is already used (by a section of any kind in the
 	// same file).
 	ErrExists = errors.New("already exists")
@@ -68,4 +72,9 @@ func checkValue(kind, name, key, value string) error {
 		return fmt.Errorf("%s '%s': %s must not start or end with blanks", kind, name, key)
 	}
 	return nil
+}
+
+// invalid marks a validation error with ErrInvalid, keeping its message.
+func invalid(err error) error {
+	return &kindError{msg: err.Error(), err: errors.Join(err, ErrInvalid)}
 }

@@ -80,13 +80,7 @@ type DriveStatus struct {
 	Locked bool `json:"locked,omitempty"`
 	// Position is valid when Loaded.
 	Position Position `json:"position"`
-	// AtBOT, AtEOD, PastEarlyWarning describe the position. AtBOT: the
-	// position is object 0. AtEOD is set where the drive knows it is at
-	// end of data: after a write, after SpaceEndOfData, and after a call
-	// that returned ErrEndOfData; a drive may leave it unset at end of data
-	// reached otherwise (Locate, Rewind on a blank tape; hardware cannot
-	// tell there), but never sets it elsewhere. PastEarlyWarning: the
-	// position is past LEOM, so a write here returns ErrEarlyWarning.
+	// AtBOT, AtEOD, PastEarlyWarning describe the position.
 	AtBOT            bool `json:"bot,omitempty"`
 	AtEOD            bool `json:"eod,omitempty"`
 	PastEarlyWarning bool `json:"early-warning,omitempty"`
@@ -134,9 +128,6 @@ type VolumeStatistics struct {
 }
 
 // MAMAttribute is one cartridge memory (medium auxiliary memory) attribute.
-// ID is the SPC-4 attribute identifier (for example 0220h, total MiB
-// written in medium life; 0401h, medium serial number); Value is the
-// attribute as text, counters and sizes in decimal.
 type MAMAttribute struct {
 	ID    uint16 `json:"id"`
 	Name  string `json:"name"`
@@ -149,9 +140,7 @@ type MAMAttribute struct {
 // until Close, so two processes never drive the same drive.
 //
 // Every method honours ctx only before the device starts an operation: a
-// positioning or write that has begun runs to completion, as on hardware. A
-// call whose ctx is already done does nothing and returns an error wrapping
-// ctx.Err().
+// positioning or write that has begun runs to completion, as on hardware.
 type Drive interface {
 	// Info reports vendor, model and serial number.
 	Info(ctx context.Context) (Info, error)
@@ -162,32 +151,27 @@ type Drive interface {
 	Status(ctx context.Context) (DriveStatus, error)
 
 	// Load threads the cartridge that is in the drive and positions at
-	// BOT. ErrNoMedium if the drive is empty. A drive may load a cartridge
-	// a changer moved into it by itself; Status.Loaded tells. Loading a cleaning cartridge
+	// BOT. ErrNoMedium if the drive is empty. Loading a cleaning cartridge
 	// runs a cleaning cycle and returns nil; the cartridge is then not
 	// usable for I/O (ErrBadCartridge).
 	Load(ctx context.Context) error
 
 	// Unload rewinds and unthreads the cartridge so a changer can take it
 	// or an operator can remove it (eject). ErrMediumLocked if removal is
-	// prevented. Unloading an empty drive returns ErrNoMedium. Afterwards
-	// Status.Loaded is false and I/O returns ErrNotReady while the
-	// cartridge is still in the drive (MediumPresent, as in a library) or
-	// ErrNoMedium once it is ejected; Load threads it again.
+	// prevented. Unloading an empty drive returns ErrNoMedium.
 	Unload(ctx context.Context) error
 
 	// Rewind positions at BOT.
 	Rewind(ctx context.Context) error
 
 	// Space moves count objects of the given kind, forward for count > 0,
-	// backward for count < 0; count 0 does not move. See SpaceKind for
-	// where each ends. Going past end of data forward returns ErrEndOfData
-	// (positioned at EOD); going before BOT returns ErrBeginningOfMedium
-	// (positioned at BOT). Ending exactly at EOD is no error.
+	// backward for count < 0. See SpaceKind for where each ends. Going past
+	// end of data forward returns ErrEndOfData (positioned at EOD); going
+	// before BOT returns ErrBeginningOfMedium (positioned at BOT).
 	Space(ctx context.Context, kind SpaceKind, count int64) error
 
-	// Locate positions at the given logical object number. Locating to end
-	// of data succeeds; past it returns ErrEndOfData, positioned at EOD.
+	// Locate positions at the given logical object number. Locating past
+	// end of data returns ErrEndOfData, positioned at EOD.
 	Locate(ctx context.Context, object uint64) error
 
 	// ReadPosition reports the current position.
@@ -205,8 +189,8 @@ type Drive interface {
 
 	// WriteRecord writes p as one record at the current position; every
 	// object after it is discarded. Past early warning it returns
-	// ErrEarlyWarning after writing (every write until EOM does); at
-	// physical end ErrEndOfMedium without writing, the position unchanged. ErrWriteProtected for protected media. A write error returns
+	// ErrEarlyWarning after writing; at physical end ErrEndOfMedium without
+	// writing. ErrWriteProtected for protected media. A write error returns
 	// ErrMediumError; what was written before the failed record stays.
 	WriteRecord(ctx context.Context, p []byte) error
 
@@ -244,9 +228,7 @@ type Drive interface {
 	// SetEncryptionKey sets the 256-bit data encryption key used for
 	// subsequent writes and reads (SSC security protocol, AES-256-GCM on
 	// LTO-4+). A nil key clears it: writes are then plain, and reads of
-	// encrypted records fail with ErrEncrypted. With a key set, plain
-	// records read as well (mixed decryption mode, as proxmox-tape sets
-	// it). Space and Locate do not need the key. The key stays set until
+	// encrypted records fail with ErrEncrypted. The key stays set until
 	// cleared or the cartridge is unloaded.
 	SetEncryptionKey(ctx context.Context, key []byte) error
 
@@ -330,8 +312,7 @@ type Changer interface {
 	// out of a drive requires the drive to have unloaded the cartridge
 	// (ErrNotReady otherwise) and no medium lock (ErrMediumLocked).
 	// ErrSourceEmpty, ErrDestinationFull and ErrInvalidElement are
-	// permanent; an element whose kind and ID Status does not list is
-	// invalid.
+	// permanent.
 	Move(ctx context.Context, from, to Element) error
 
 	// Inventory makes the changer re-read every barcode (INITIALIZE

@@ -1,0 +1,43 @@
+# tapefs — see README.md. `make run` sets up a virtual library and shows what
+# to do next; `make test` runs everything CI runs.
+
+GO       ?= go
+BIN      := $(CURDIR)/bin
+RUNDIR   := $(CURDIR)/.run
+FUZZTIME ?= 30s
+PKGS     := ./...
+
+.PHONY: all build run demo test test-short bench lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/tapefs ./cmd/pmt ./cmd/pmtx
+
+# A ready virtual library in .run/ (created on first use), then what to do next.
+run: build
+	BIN=$(BIN) RUNDIR=$(RUNDIR) ./scripts/run.sh
+
+# The reference's quickstart, step by step, against a fresh library in a temp dir.
+demo: build
+	BIN=$(BIN) ./scripts/demo.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+test: lint
+	$(GO) test -race -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Run every fuzz target for FUZZTIME each.
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN)

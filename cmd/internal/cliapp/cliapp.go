@@ -1,0 +1,157 @@
+// Package cliapp holds what the tapefs, pmt and pmtx commands share on the
+// command line: the common flags (--output-format, --config-dir,
+// --state-dir), usage errors, and the exit code table.
+package cliapp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"tapefs/cmd/internal/output"
+	"tapefs/engine"
+	"tapefs/engine/device"
+)
+
+// UsageError marks bad command-line usage (exit code 2).
+type UsageError struct{ Msg string }
+
+func (e UsageError) Error() string { return e.Msg }
+
+// Usagef returns a UsageError.
+func Usagef(format string, args ...any) error { return UsageError{fmt.Sprintf(format, args...)} }
+
+// ExitCode maps an error to the exit code table documented in each
+// command's package comment and in docs/cli.md.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ue UsageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	switch engine.KindOf(err) {
+	case engine.KindInvalid:
+		return 2
+	case engine.KindNotFound:
+		return 3
+	case engine.KindBusy:
+		return 4
+	case engine.KindNoMedium:
+		return 5
+	case engine.KindRefused, engine.KindExists:
+		return 6
+	case engine.KindNoSpace:
+		return 7
+	}
+	return 1
+}
+
+// Settings are the values of the common flags.
+type Settings struct {
+	Format    output.Format
+	ConfigDir string
+	StateDir  string
+}
+
+// CommonFlags returns the flags every command takes.
+func CommonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "output-format", Value: "text", Usage: "output format: text, json or json-pretty"},
+		&cli.StringFlag{Name: "config-dir", Value: "/etc/tapefs", EnvVars: []string{"TAPEFS_CONFIG_DIR"}, Usage: "configuration directory (tape.cfg, media-pool.cfg)"},
+		&cli.StringFlag{Name: "state-dir", Value: "/var/lib/tapefs", EnvVars: []string{"TAPEFS_STATE_DIR"}, Usage: "state directory (catalog, spool, virtual library registry)"},
+	}
+}
+
+// DriveFlag is --drive with the TAPEFS_DRIVE / PROXMOX_TAPE_DRIVE defaults.
+func DriveFlag() cli.Flag {
+	return &cli.StringFlag{Name: "drive", EnvVars: []string{"TAPEFS_DRIVE", "PROXMOX_TAPE_DRIVE"}, Usage: "drive `NAME` (default: TAPEFS_DRIVE, or the only configured drive)"}
+}
+
+// lookup returns a common flag's value: given on the command itself, else
+// on a parent, else from the environment or default.
+func lookup(c *cli.Context, name string) string {
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil && cc.IsSet(name) {
+			return cc.String(name)
+		}
+	}
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return cc.String(name)
+		}
+	}
+	return c.String(name)
+}
+
+// Read reads the common flags.
+func Read(c *cli.Context) (Settings, error) {
+	f, err := output.ParseFormat(lookup(c, "output-format"))
+	if err != nil {
+		return Settings{}, UsageError{err.Error()}
+	}
+	return Settings{Format: f, ConfigDir: lookup(c, "config-dir"), StateDir: lookup(c, "state-dir")}, nil
+}
+
+// Prepare gives every leaf command in cmds the common flags and a before
+// step, and makes flag errors UsageErrors. before runs with the settings
+// ahead of each action; after runs when the action returns.
+func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
+	onUsage := func(c *cli.Context, err error, _ bool) error { return UsageError{err.Error()} }
+	for _, cmd := range cmds {
+		cmd.OnUsageError = onUsage
+		if len(cmd.Subcommands) > 0 {
+			Prepare(cmd.Subcommands, before, after)
+			continue
+		}
+		cmd.Flags = append(cmd.Flags, CommonFlags()...)
+		action := cmd.Action
+		cmd.Action = func(c *cli.Context) error {
+			s, err := Read(c)
+			if err != nil {
+				return err
+			}
+			if err := before(s); err != nil {
+				return err
+			}
+			defer after()
+			return action(c)
+		}
+	}
+}
+
+// NewApp returns an app with the shared settings: errors are returned, not
+// printed (main prints one line and maps the exit code), usage errors are
+// UsageErrors.
+func NewApp(name, usage string) *cli.App {
+	return &cli.App{
+		Name:           name,
+		Usage:          usage,
+		Flags:          CommonFlags(),
+		HideVersion:    true,
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   func(c *cli.Context, err error, _ bool) error { return UsageError{err.Error()} },
+	}
+}
+
+// Args checks the number of positional arguments.
+func Args(c *cli.Context, names ...string) ([]string, error) {
+	a := c.Args().Slice()
+	if len(a) != len(names) {
+		return nil, Usagef("%s: expected %d argument(s) (%s), got %d", c.Command.FullName(), len(names), strings.Join(names, " "), len(a))
+	}
+	return a, nil
+}
+
+// ScanTable is the table of `changer scan`, `drive scan`, `pmt scan` and
+// `pmtx scan`.
+func ScanTable(list []device.ScanEntry) *output.Table {
+	t := &output.Table{Columns: []string{"path", "vendor", "model", "serial"}}
+	for _, s := range list {
+		t.Add(s.Path, s.Vendor, s.Model, s.Serial)
+	}
+	return t
+}

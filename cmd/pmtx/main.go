@@ -1,0 +1,28 @@
+// Command pmtx controls a tape changer directly, like mtx: element status with
+// barcodes, moving cartridges between slots and drives, inventory and
+// inquiry. It works on any changer tapefs knows (virtual or SCSI), chosen by
+// --changer NAME (or the changer of the default drive) or by --device PATH.
+//
+// Exit codes are those of tapefs: 0 success, 1 failure, 2 bad usage,
+// 3 not found, 4 busy, 5 no medium, 6 refused, 7 no space.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"tapefs/cmd/internal/cliapp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := cliapp.Run(ctx, newApp(os.Stdout, os.Stderr), os.Args)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pmtx: %v\n", err)
+	}
+	os.Exit(cliapp.ExitCode(err))
+}

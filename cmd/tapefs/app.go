@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+
+	"tapefs/cmd/internal/cliapp"
+	"tapefs/cmd/internal/devices"
+	"tapefs/cmd/internal/output"
+	"tapefs/engine"
+)
+
+// env is what every command gets: where config and state live, where to
+// print, and the engine, created on first use.
+type env struct {
+	stdout, stderr io.Writer
+	cliapp.Settings
+	eng *engine.Engine
+}
+
+var (
+	usagef    = cliapp.Usagef
+	args      = cliapp.Args
+	driveFlag = cliapp.DriveFlag
+)
+
+func (e *env) opener() *devices.Opener { return &devices.Opener{StateDir: e.StateDir} }
+
+// engine creates the engine on first use.
+func (e *env) engine() (*engine.Engine, error) {
+	if e.eng != nil {
+		return e.eng, nil
+	}
+	eng, err := engine.New(engine.Options{
+		ConfigDir: e.ConfigDir,
+		StateDir:  e.StateDir,
+		Opener:    e.opener(),
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(e.stderr, format+"\n", args...)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.eng = eng
+	return eng, nil
+}
+
+func (e *env) close() {
+	if e.eng != nil {
+		if err := e.eng.Close(); err != nil {
+			fmt.Fprintf(e.stderr, "tapefs: closing: %v\n", err)
+		}
+		e.eng = nil
+	}
+}
+
+func (e *env) print(t *output.Table, v any) error { return output.Print(e.stdout, e.Format, t, v) }
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	e := &env{stdout: stdout, stderr: stderr}
+	app := cliapp.NewApp("tapefs", "tape backup: drives, changers, media pools, labels, backup and restore")
+	app.Writer, app.ErrWriter = stdout, stderr
+	app.Commands = []*cli.Command{
+		e.changerCommand(),
+		e.driveCommand(),
+		e.poolCommand(),
+		e.mediaCommand(),
+		e.vtapeCommand(),
+	}
+	app.Commands = append(app.Commands, e.tapeCommands()...)
+	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)
+	return app
+}
+
+// parseSlots parses a comma separated slot list like "15,16".
+func parseSlots(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, usagef("invalid slot list %q: expected positive numbers separated by commas", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func formatSlots(s []int) string {
+	parts := make([]string, len(s))
+	for i, n := range s {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseSize parses sizes like "4GiB", "800M", "1T".
+func parseSize(s string) (int64, error) {
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<62 {
+		return 0, usagef("invalid size %q: use a number with a unit, like 4GiB or 800MB", s)
+	}
+	return int64(n), nil
+}
+
+func itoa0(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func optString(c *cli.Context, name string) *string {
+	if !c.IsSet(name) {
+		return nil
+	}
+	s := c.String(name)
+	return &s
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+
+	"tapefs/cmd/internal/cliapp"
+	"tapefs/cmd/internal/output"
+	"tapefs/engine"
+	"tapefs/engine/device"
+)
+
+func (e *env) changerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "changer",
+		Usage: "configure and drive tape changers (robots)",
+		Subcommands: []*cli.Command{
+			{
+				Name:   "scan",
+				Usage:  "list the changers this system can see (SCSI and virtual)",
+				Action: func(c *cli.Context) error { return e.runScan(c, true) },
+			},
+			{
+				Name:      "create",
+				Usage:     "configure a changer",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "path", Required: true, Usage: "device path (use a stable /dev/tape/by-id/ name, or a virtual library directory)"},
+					&cli.StringFlag{Name: "export-slots", Usage: "slots to treat as import/export slots, e.g. 15,16"},
+				},
+				Action: func(c *cli.Context) error {
+					a, err := args(c, "NAME")
+					if err != nil {
+						return err
+					}
+					slots, err := parseSlots(c.String("export-slots"))
+					if err != nil {
+						return err
+					}
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					return eng.ChangerCreate(a[0], c.String("path"), slots)
+				},
+			},
+			{
+				Name:      "update",
+				Usage:     "change a changer's configuration",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "path", Usage: "device path"},
+					&cli.StringFlag{Name: "export-slots", Usage: "slots to treat as import/export slots, e.g. 15,16"},
+					&cli.StringSliceFlag{Name: "delete", Usage: "reset a property: export-slots"},
+				},
+				Action: func(c *cli.Context) error {
+					a, err := args(c, "NAME")
+					if err != nil {
+						return err
+					}
+					var slots *[]int
+					if c.IsSet("export-slots") {
+						s, err := parseSlots(c.String("export-slots"))
+						if err != nil {
+							return err
+						}
+						slots = &s
+					}
+					for _, d := range c.StringSlice("delete") {
+						if d != "export-slots" {
+							return usagef("cannot delete %q: deletable properties are export-slots", d)
+						}
+						empty := []int{}
+						slots = &empty
+					}
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					return eng.ChangerUpdate(a[0], optString(c, "path"), slots)
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "remove a changer from the configuration",
+				ArgsUsage: "NAME",
+				Action: func(c *cli.Context) error {
+					a, err := args(c, "NAME")
+					if err != nil {
+						return err
+					}
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					return eng.ChangerRemove(a[0])
+				},
+			},
+			{
+				Name:      "config",
+				Usage:     "show a changer's configuration",
+				ArgsUsage: "NAME",
+				Action: func(c *cli.Context) error {
+					a, err := args(c, "NAME")
+					if err != nil {
+						return err
+					}
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					ch, err := eng.ChangerConfig(a[0])
+					if err != nil {
+						return err
+					}
+					t := output.KV([2]string{"name", ch.Name}, [2]string{"path", ch.Path})
+					if len(ch.ExportSlots) > 0 {
+						t.Add("export-slots", formatSlots(ch.ExportSlots))
+					}
+					return e.print(t, engine.ChangerInfo{Name: ch.Name, Path: ch.Path, ExportSlots: ch.ExportSlots})
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list configured changers",
+				Action: func(c *cli.Context) error {
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					list, err := eng.ChangerList(c.Context)
+					if err != nil {
+						return err
+					}
+					t := &output.Table{Columns: []string{"name", "path", "vendor", "model", "serial"}}
+					for _, ch := range list {
+						t.Add(ch.Name, ch.Path, ch.Vendor, ch.Model, ch.Serial)
+					}
+					return e.print(t, list)
+				},
+			},
+			{
+				Name:      "status",
+				Usage:     "show the slots and drives of a changer",
+				ArgsUsage: "[NAME]",
+				Flags:     []cli.Flag{driveFlag()},
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 1 {
+						return usagef("changer status: expected at most one changer name")
+					}
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					_, rows, err := eng.ChangerStatus(c.Context, c.Args().First(), c.String("drive"))
+					if err != nil {
+						return err
+					}
+					return e.print(changerStatusTable(rows), rows)
+				},
+			},
+			{
+				Name:      "transfer",
+				Usage:     "move a tape from one slot to another",
+				ArgsUsage: "[NAME]",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "from", Required: true, Usage: "source slot"},
+					&cli.IntFlag{Name: "to", Required: true, Usage: "target slot"},
+					driveFlag(),
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 1 {
+						return usagef("changer transfer: expected at most one changer name")
+					}
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					return eng.ChangerTransfer(c.Context, c.Args().First(), c.String("drive"), c.Int("from"), c.Int("to"))
+				},
+			},
+		},
+	}
+}
+
+func changerStatusTable(rows []engine.ChangerEntry) *output.Table {
+	t := &output.Table{Columns: []string{"entry-kind", "entry-id", "changer-id", "loaded-slot"}}
+	for _, r := range rows {
+		t.Add(r.Kind, strconv.Itoa(r.ID), r.LabelText, itoa0(r.LoadedSlot))
+	}
+	return t
+}
+
+// runScan prints `changer scan` or `drive scan`.
+func (e *env) runScan(c *cli.Context, changers bool) error {
+	eng, err := e.engine()
+	if err != nil {
+		return err
+	}
+	var list []device.ScanEntry
+	if changers {
+		list, err = eng.ChangerScan()
+	} else {
+		list, err = eng.DriveScan()
+	}
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []device.ScanEntry{}
+	}
+	return e.print(cliapp.ScanTable(list), list)
+}

@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"tapefs/catalog"
+	"tapefs/engine/config"
+	"tapefs/engine/device"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// ConfigDir holds tape.cfg and media-pool.cfg.
+	ConfigDir string
+	// StateDir holds the catalog, the spool and runtime files.
+	StateDir string
+	// Opener opens devices by path (vtape and sgio, chosen by the command
+	// layer).
+	Opener device.Opener
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logf receives progress lines of long operations (one line each,
+	// no trailing newline); nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Engine owns configuration, catalog and devices. Its methods are safe for
+// concurrent use.
+type Engine struct {
+	opts   Options
+	cfg    config.Dir
+	ctx    context.Context // tape operations run on this, never on a caller's
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	cat      *catalog.Catalog
+	drives   map[string]*owner[device.Drive]   // by device path
+	changers map[string]*owner[device.Changer] // by device path
+	busy     map[string]string                 // drive name → job holding it
+}
+
+// New creates an engine. It does not open devices or the catalog; they are
+// opened on first use, so configuration commands work while another process
+// holds them.
+func New(opts Options) (*Engine, error) {
+	if opts.ConfigDir == "" || opts.StateDir == "" {
+		return nil, errors.New("engine: config and state directories must be set")
+	}
+	if opts.Opener == nil {
+		return nil, errors.New("engine: no device opener")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{
+		opts:     opts,
+		cfg:      config.Dir{Path: opts.ConfigDir},
+		ctx:      ctx,
+		cancel:   cancel,
+		drives:   map[string]*owner[device.Drive]{},
+		changers: map[string]*owner[device.Changer]{},
+		busy:     map[string]string{},
+	}, nil
+}
+
+// Close stops the device owners (after their current operation), releases
+// the devices and closes the catalog.
+func (e *Engine) Close() error {
+	e.cancel()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, o := range e.drives {
+		<-o.done
+	}
+	for _, o := range e.changers {
+		<-o.done
+	}
+	var err error
+	if e.cat != nil {
+		err = e.cat.Close()
+		e.cat = nil
+	}
+	return err
+}
+
+// Config returns the configuration directory.
+func (e *Engine) Config() config.Dir { return e.cfg }
+
+// Catalog opens the catalog on first use and returns it.
+func (e *Engine) Catalog() (*catalog.Catalog, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cat != nil {
+		return e.cat, nil
+	}
+	dir := filepath.Join(e.opts.StateDir, "catalog")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create catalog directory: %w", err)
+	}
+	c, err := catalog.Open(dir, catalog.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e.cat = c
+	return c, nil
+}
+
+func (e *Engine) now() time.Time { return e.opts.Now() }
+
+func (e *Engine) logf(format string, args ...any) { e.opts.Logf(format, args...) }
+
+func (e *Engine) driveOwner(path string) *owner[device.Drive] {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o, ok := e.drives[path]
+	if !ok {
+		o = newOwner(e.ctx, func() (device.Drive, error) { return e.opts.Opener.OpenDrive(path) })
+		e.drives[path] = o
+	}
+	return o
+}
+
+func (e *Engine) changerOwner(path string) *owner[device.Changer] {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o, ok := e.changers[path]
+	if !ok {
+		o = newOwner(e.ctx, func() (device.Changer, error) { return e.opts.Opener.OpenChanger(path) })
+		e.changers[path] = o
+	}
+	return o
+}
+
+// reserve marks a drive as used by job until release is called. A drive
+// already reserved gives an ErrBusy error naming the job that holds it.
+func (e *Engine) reserve(drive, job string) (release func(), err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if holder, ok := e.busy[drive]; ok {
+		return nil, classify(ErrBusy, "drive %s is busy (%s); try again when that job has finished", drive, holder)
+	}
+	e.busy[drive] = job
+	return func() {
+		e.mu.Lock()
+		delete(e.busy, drive)
+		e.mu.Unlock()
+	}, nil
+}
+
+// Jobs lists the running jobs by drive.
+func (e *Engine) Jobs() map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]string, len(e.busy))
+	for k, v := range e.busy {
+		out[k] = v
+	}
+	return out
+}
+
+// ResolveDrive returns the configured drive called name. An empty name
+// selects the only configured drive; with several drives the caller must
+// name one (the CLI passes TAPEFS_DRIVE / PROXMOX_TAPE_DRIVE as the name).
+func (e *Engine) ResolveDrive(name string) (config.Drive, error) {
+	tc, err := e.cfg.LoadTape()
+	if err != nil {
+		return config.Drive{}, err
+	}
+	if name != "" {
+		d, err := tc.Drive(name)
+		if err != nil {
+			return config.Drive{}, err
+		}
+		return *d, nil
+	}
+	switch len(tc.Drives) {
+	case 0:
+		return config.Drive{}, notFoundf("no drive configured: create one with `tapefs drive create NAME --path PATH`")
+	case 1:
+		return tc.Drives[0], nil
+	}
+	names := make([]string, len(tc.Drives))
+	for i, d := range tc.Drives {
+		names[i] = d.Name
+	}
+	sort.Strings(names)
+	return config.Drive{}, invalidf("no drive given and %d drives are configured (%v): use --drive or set TAPEFS_DRIVE", len(names), names)
+}
+
+// ResolveChanger returns the changer called name, or with an empty name the
+// changer of the default drive (see ResolveDrive), or the only configured
+// changer.
+func (e *Engine) ResolveChanger(name, driveName string) (config.Changer, error) {
+	tc, err := e.cfg.LoadTape()
+	if err != nil {
+		return config.Changer{}, err
+	}
+	if name != "" {
+		c, err := tc.Changer(name)
+		if err != nil {
+			return config.Changer{}, err
+		}
+		return *c, nil
+	}
+	if driveName != "" || len(tc.Drives) == 1 {
+		d, err := e.ResolveDrive(driveName)
+		if err != nil {
+			return config.Changer{}, err
+		}
+		if d.Changer == "" {
+			return config.Changer{}, invalidf("drive %s has no changer: name a changer", d.Name)
+		}
+		c, err := tc.Changer(d.Changer)
+		if err != nil {
+			return config.Changer{}, err
+		}
+		return *c, nil
+	}
+	if len(tc.Changers) == 1 {
+		return tc.Changers[0], nil
+	}
+	if len(tc.Changers) == 0 {
+		return config.Changer{}, notFoundf("no changer configured: create one with `tapefs changer create NAME --path PATH`")
+	}
+	return config.Changer{}, invalidf("no changer given and %d changers are configured: name one, or use --drive / TAPEFS_DRIVE", len(tc.Changers))
+}
+
+func checkPath(path string) error {
+	if path == "" {
+		return invalidf("a path is required (--path)")
+	}
+	if !filepath.IsAbs(path) {
+		return invalidf("path %q is not absolute", path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return invalidf("bad path %q: %v", path, errors.Unwrap(err))
+	}
+	return nil
+}
