@@ -342,6 +342,9 @@ func Describe(dir string) (LibraryState, error) {
 
 // readState reads library.json under a shared lock.
 func readState(dir string) (*LibraryState, error) {
+	if !IsLibrary(dir) {
+		return nil, fmt.Errorf("%s is not a virtual tape library (no %s); create one first", dir, libraryFile)
+	}
 	var st *LibraryState
 	err := withFileLock(filepath.Join(dir, libraryLock), false, func() error {
 		var err error
