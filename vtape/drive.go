@@ -244,13 +244,15 @@ func (d *Drive) begin(ctx context.Context, n need) (op, error) {
 	if n >= needMedium && o.cs == nil {
 		return o, fmt.Errorf("%s: %w", d.name(), device.ErrNoMedium)
 	}
+	// A cleaning cartridge is never usable for data, loaded or not: the
+	// contract says ErrBadCartridge, so callers do not Load it again.
+	if n >= needData && o.cs.Cleaning {
+		return o, fmt.Errorf("%s: %s is a cleaning cartridge: %w", d.name(), o.cs.Barcode, device.ErrBadCartridge)
+	}
 	if n >= needLoaded && !o.elem.Loaded {
 		return o, fmt.Errorf("%s: cartridge %s is not loaded; load it first: %w", d.name(), o.cs.Barcode, device.ErrNotReady)
 	}
 	if n >= needData {
-		if o.cs.Cleaning {
-			return o, fmt.Errorf("%s: %s is a cleaning cartridge: %w", d.name(), o.cs.Barcode, device.ErrBadCartridge)
-		}
 		if err := d.openCart(o.cs); err != nil {
 			return o, err
 		}

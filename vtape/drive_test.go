@@ -442,7 +442,7 @@ func TestCleaning(t *testing.T) {
 	}
 	wantErr(t, d.Load(bg), nil) // same insertion: no second cycle
 	_, err = d.ReadRecord(bg, make([]byte, 1))
-	wantErr(t, err, device.ErrNotReady)
+	wantErr(t, err, device.ErrBadCartridge)
 	lib, _ := Describe(dir)
 	if lib.Cartridges["CLN001CU"].UsesLeft != 0 || lib.Drives[0].Fault.CleaningRequired {
 		t.Fatalf("after cleaning: %+v %+v", lib.Cartridges["CLN001CU"], lib.Drives[0])
