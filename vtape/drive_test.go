@@ -459,7 +459,7 @@ func TestCleaning(t *testing.T) {
 	}
 	// I/O on a threaded cleaning cartridge is refused.
 	wantErr(t, d.Load(bg), nil)
-	wantErr(t, d.Rewind(bg), device.ErrNotReady)
+	wantErr(t, d.Rewind(bg), device.ErrBadCartridge)
 }
 
 func TestCleaningViaLoad(t *testing.T) {
