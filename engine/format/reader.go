@@ -53,8 +53,10 @@ type FileReader struct {
 //
 // At end of data the error wraps device.ErrEndOfData. Data that is not a
 // tapefs tape file (a foreign record, an empty file, a damaged header)
-// gives an error wrapping ErrCorrupt; the tape is then positioned after the
-// object that was read. Other device errors are returned wrapped.
+// gives an error wrapping ErrCorrupt. The tape is then after what was read:
+// at the start of the next file if the "file" was just a filemark, else
+// inside the damaged file, where Space(SpaceFilemarks, 1) skips its rest.
+// Other device errors are returned wrapped.
 func NewFileReader(ctx context.Context, d device.Drive, blockSize int) (*FileReader, error) {
 	var buf []byte
 	if blockSize != 0 {
@@ -111,7 +113,7 @@ func NewFileReader(ctx context.Context, d device.Drive, blockSize int) (*FileRea
 
 // readHeader reads and decodes the content header from the stream.
 func (r *FileReader) readHeader() error {
-	b := make([]byte, contentFixedSize, contentFixedSize+MaxHeaderJSON)
+	b := make([]byte, contentFixedSize)
 	if err := r.readFull(b); err != nil {
 		return err
 	}
@@ -119,7 +121,7 @@ func (r *FileReader) readHeader() error {
 	if err != nil {
 		return fmt.Errorf("read tape file: %w", err)
 	}
-	b = b[:contentFixedSize+n]
+	b = append(b, make([]byte, n)...)
 	if err := r.readFull(b[contentFixedSize:]); err != nil {
 		return err
 	}
