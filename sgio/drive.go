@@ -100,7 +100,10 @@ func (d *Drive) Info(ctx context.Context) (device.Info, error) {
 
 // Status reports drive and medium state: TEST UNIT READY, MODE SENSE (block
 // descriptor and compression page), the TapeAlert log page and, with a
-// loaded cartridge, READ POSITION and the encryption status page.
+// loaded cartridge, READ POSITION and the encryption status page. The
+// position is completed like ReadPosition's, which may move the tape once
+// after a Locate into a file whose start Drive has not seen. TapeAlert
+// flags read here are kept for the next TapeAlerts call.
 func (d *Drive) Status(ctx context.Context) (device.DriveStatus, error) {
 	st := device.DriveStatus{Online: true, Locked: d.locked}
 	err := d.run(ctx, "TEST UNIT READY", testUnitReadyCDB(), timeoutShort)
