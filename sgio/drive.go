@@ -100,7 +100,10 @@ func (d *Drive) Info(ctx context.Context) (device.Info, error) {
 
 // Status reports drive and medium state: TEST UNIT READY, MODE SENSE (block
 // descriptor and compression page), the TapeAlert log page and, with a
-// loaded cartridge, READ POSITION and the encryption status page.
+// loaded cartridge, READ POSITION and the encryption status page. The
+// position is completed like ReadPosition's, which may move the tape once
+// after a Locate into a file whose start Drive has not seen. TapeAlert
+// flags read here are kept for the next TapeAlerts call.
 func (d *Drive) Status(ctx context.Context) (device.DriveStatus, error) {
 	st := device.DriveStatus{Online: true, Locked: d.locked}
 	err := d.run(ctx, "TEST UNIT READY", testUnitReadyCDB(), timeoutShort)
@@ -193,7 +196,7 @@ func (d *Drive) Unload(ctx context.Context) error {
 	}
 	d.forgetMedium()
 	if d.keySet {
-		if err := d.SetEncryptionKey(ctx, nil); err != nil {
+		if err := d.SetEncryptionKey(context.WithoutCancel(ctx), nil); err != nil {
 			return fmt.Errorf("unload: cartridge unloaded, but clearing the encryption key failed: %w", err)
 		}
 	}
@@ -329,7 +332,9 @@ func (d *Drive) probeFileStart(ctx context.Context, rp ReadPosition) (uint64, er
 	default:
 		probeErr = spaceErr
 	}
-	if err := d.run(ctx, "LOCATE(16)", locate16CDB(rp.Object), timeoutPosition); err != nil {
+	// The way back runs even when ctx ends now: the caller must find the
+	// tape where it left it.
+	if err := d.run(context.WithoutCancel(ctx), "LOCATE(16)", locate16CDB(rp.Object), timeoutPosition); err != nil {
 		return 0, fmt.Errorf("return to object %d after finding the file start: %w", rp.Object, err)
 	}
 	if probeErr != nil {

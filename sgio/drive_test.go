@@ -579,3 +579,30 @@ func TestTransportOutcomes(t *testing.T) {
 	f.expect(withSense(rewindCDB(), fixedSense(KeyRecoveredError, 0x17, 0x01, 0, 0, false)))
 	must(t, d.Rewind(ctx))
 }
+
+func TestReadPositionProbeFailureReturnsToPosition(t *testing.T) {
+	ctx := context.Background()
+	d, f := newTestDrive(t)
+	f.expect(
+		withIn(readPositionLongCDB(), positionData(0, 0, 500, 7)),
+		withSense(spaceCDB(spaceCodeFilemarks, -1), fixedSense(KeyMediumError, 0x11, 0, 0, 0, false)),
+		cmd(locate16CDB(500)),
+	)
+	_, err := d.ReadPosition(ctx)
+	wantErr(t, "probe", err, device.ErrMediumError)
+	if _, ok := d.fileStart[7]; ok {
+		t.Error("file start recorded after a failed probe")
+	}
+}
+
+func TestReadPositionProbeReturnsAfterCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d, f := newTestDrive(t)
+	f.expect(
+		withIn(readPositionLongCDB(), positionData(0, 0, 500, 7)),
+		step{cdb: spaceCDB(spaceCodeFilemarks, -1), hook: cancel},
+		cmd(locate16CDB(500)), // sent although ctx is done
+	)
+	_, err := d.ReadPosition(ctx)
+	wantErr(t, "cancelled probe", err, context.Canceled)
+}

@@ -21,6 +21,8 @@ type step struct {
 	// resid, when >= 0 with in == nil, sets the residue directly.
 	resid int
 	err   error
+	// hook runs when the command is executed.
+	hook func()
 }
 
 // fakeTransport replays a script of steps and fails the test on any
@@ -60,6 +62,9 @@ func (f *fakeTransport) Exec(cmd *Command) (Result, error) {
 	}
 	if cmd.Timeout <= 0 {
 		f.t.Fatalf("command % X without timeout", cmd.CDB)
+	}
+	if s.hook != nil {
+		s.hook()
 	}
 	if s.err != nil {
 		return Result{}, s.err

@@ -487,3 +487,14 @@ func TestParseElementStatus(t *testing.T) {
 		t.Errorf("truncated: %+v, %v", got, err)
 	}
 }
+
+func TestDensityName(t *testing.T) {
+	for code, want := range map[byte]string{
+		0x00: "", 0x46: "LTO-4", 0x58: "LTO-5", 0x5A: "LTO-6", 0x5C: "LTO-7",
+		0x5D: "LTO-7 M8", 0x5E: "LTO-8", 0x60: "LTO-9", 0x99: "density 0x99",
+	} {
+		if got := densityName(code); got != want {
+			t.Errorf("densityName(%#x) = %q, want %q", code, got, want)
+		}
+	}
+}

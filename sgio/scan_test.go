@@ -134,3 +134,19 @@ func TestResolveSG(t *testing.T) {
 		t.Errorf("resolveSG = %q, %v; want /dev/sg7", got, err)
 	}
 }
+
+// TestScanHost scans this machine's sysfs; without tape hardware the lists
+// are empty, with it every entry must name a path and a vendor.
+func TestScanHost(t *testing.T) {
+	for name, scan := range map[string]func() ([]device.ScanEntry, error){"drives": ScanDrives, "changers": ScanChangers} {
+		list, err := scan()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		for _, e := range list {
+			if e.Path == "" || e.Vendor == "" {
+				t.Errorf("%s: incomplete entry %+v", name, e)
+			}
+		}
+	}
+}

@@ -92,3 +92,16 @@ func TestSGTransportOnNonSG(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestOpenerReturnsNilInterfaces checks that a failed open yields a nil
+// interface, not a typed nil pointer.
+func TestOpenerReturnsNilInterfaces(t *testing.T) {
+	d, err := Opener{}.OpenDrive("/nonexistent/sg0")
+	if err == nil || d != nil {
+		t.Errorf("OpenDrive = %v, %v; want nil interface and an error", d, err)
+	}
+	c, err := Opener{}.OpenChanger("/nonexistent/sg1")
+	if err == nil || c != nil {
+		t.Errorf("OpenChanger = %v, %v; want nil interface and an error", c, err)
+	}
+}

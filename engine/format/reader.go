@@ -5,11 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/google/uuid"
 
 	"tapefs/engine/device"
 )
+
+// probeBuffers hold MaxBlockSize buffers for reading the first record of a
+// file whose block size is not known yet; reading many files in a row then
+// does not allocate 4 MiB per file.
+var probeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, MaxBlockSize)
+	return &b
+}}
 
 var errReaderSkipped = errors.New("tape file reader: the rest of the file was skipped")
 
@@ -44,17 +53,23 @@ type FileReader struct {
 //
 // At end of data the error wraps device.ErrEndOfData. Data that is not a
 // tapefs tape file (a foreign record, an empty file, a damaged header)
-// gives an error wrapping ErrCorrupt; the tape is then positioned after the
-// object that was read. Other device errors are returned wrapped.
+// gives an error wrapping ErrCorrupt. The tape is then after what was read:
+// at the start of the next file if the "file" was just a filemark, else
+// inside the damaged file, where Space(SpaceFilemarks, 1) skips its rest.
+// Other device errors are returned wrapped.
 func NewFileReader(ctx context.Context, d device.Drive, blockSize int) (*FileReader, error) {
-	bufSize := MaxBlockSize
+	var buf []byte
 	if blockSize != 0 {
 		if err := ValidateBlockSize(blockSize); err != nil {
 			return nil, err
 		}
-		bufSize = blockSize
+		buf = make([]byte, blockSize)
+	} else {
+		probe := probeBuffers.Get().(*[]byte)
+		defer probeBuffers.Put(probe)
+		buf = *probe
 	}
-	buf := make([]byte, bufSize)
+	bufSize := len(buf)
 	n, err := d.ReadRecord(ctx, buf)
 	switch {
 	case errors.Is(err, device.ErrEndOfData):
@@ -98,7 +113,7 @@ func NewFileReader(ctx context.Context, d device.Drive, blockSize int) (*FileRea
 
 // readHeader reads and decodes the content header from the stream.
 func (r *FileReader) readHeader() error {
-	b := make([]byte, contentFixedSize, contentFixedSize+MaxHeaderJSON)
+	b := make([]byte, contentFixedSize)
 	if err := r.readFull(b); err != nil {
 		return err
 	}
@@ -106,7 +121,7 @@ func (r *FileReader) readHeader() error {
 	if err != nil {
 		return fmt.Errorf("read tape file: %w", err)
 	}
-	b = b[:contentFixedSize+n]
+	b = append(b, make([]byte, n)...)
 	if err := r.readFull(b[contentFixedSize:]); err != nil {
 		return err
 	}
