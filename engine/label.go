@@ -178,7 +178,9 @@ func (j *driveJob) readLabel(ctx context.Context) (*LabelInfo, error) {
 			return err
 		}
 		li = labelInfo(ml, set)
-		return nil
+		// Leave the tape at the beginning, where a user of pmt expects
+		// it after looking at the label.
+		return dev.Rewind(ctx)
 	})
 	return li, err
 }

@@ -34,7 +34,7 @@ The virtual library is ready. To use it from this shell:
   tapefs status                 # drive status (simulated tape time included)
   tapefs load-media TEST01L8 && tapefs read-label
   pmt status ; pmt fsf 1 ; pmtx status
-  tapefs clean ; tapefs eject
+  tapefs eject ; tapefs clean
 
 The FUSE mount (tapefs mount) comes with the FUSE work; see docs/cli.md for every command.
 MSG

@@ -92,7 +92,8 @@ func decodeStateFile(b []byte) *driveState {
 		}
 	}
 	if best == nil {
-		return &driveState{}
+		// A drive powers on in buffered mode, as LTO drives do.
+		return &driveState{BufferMode: true}
 	}
 	return best
 }
