@@ -118,7 +118,7 @@ func noMediaError(p Pool, usesLibrary bool, offline, locked int) error {
 	if locked > 0 {
 		hint = append(hint, fmt.Sprintf("wait for the restore that holds %d expired tape(s)", locked))
 	}
-	label := fmt.Sprintf("label new tapes for the pool (`tapefs label --pool %s`", p.Name)
+	label := fmt.Sprintf("label new tapes for the pool (`tapefs label --label-text <text> --pool %s`", p.Name)
 	if usesLibrary {
 		label += " or `tapefs barcode-label --pool " + p.Name + "`"
 	}
