@@ -185,6 +185,10 @@ func TestTapeOperations(t *testing.T) {
 			t.Errorf("%s printed no table:\n%s", cmd, out)
 		}
 	}
+	s.ok("rewind")
+	if out := s.ok("status").stdout; !strings.Contains(out, "BOT") {
+		t.Errorf("status after rewind lacks BOT:\n%s", out)
+	}
 	s.ok("unload", "--target-slot", "11")
 	s.ok("changer", "transfer", "--from", "11", "--to", "5")
 
