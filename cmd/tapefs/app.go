@@ -125,3 +125,19 @@ func optString(c *cli.Context, name string) *string {
 	s := c.String(name)
 	return &s
 }
+
+// withName is the action of a command that takes one NAME argument and
+// works on the engine.
+func (e *env) withName(run func(c *cli.Context, eng *engine.Engine, name string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		a, err := args(c, "NAME")
+		if err != nil {
+			return err
+		}
+		eng, err := e.engine()
+		if err != nil {
+			return err
+		}
+		return run(c, eng, a[0])
+	}
+}

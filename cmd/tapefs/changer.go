@@ -29,21 +29,13 @@ func (e *env) changerCommand() *cli.Command {
 					&cli.StringFlag{Name: "path", Required: true, Usage: "device path (use a stable /dev/tape/by-id/ name, or a virtual library directory)"},
 					&cli.StringFlag{Name: "export-slots", Usage: "slots to treat as import/export slots, e.g. 15,16"},
 				},
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
 					slots, err := parseSlots(c.String("export-slots"))
 					if err != nil {
 						return err
 					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.ChangerCreate(a[0], c.String("path"), slots)
-				},
+					return eng.ChangerCreate(name, c.String("path"), slots)
+				}),
 			},
 			{
 				Name:      "update",
@@ -54,11 +46,7 @@ func (e *env) changerCommand() *cli.Command {
 					&cli.StringFlag{Name: "export-slots", Usage: "slots to treat as import/export slots, e.g. 15,16"},
 					&cli.StringSliceFlag{Name: "delete", Usage: "reset a property: export-slots"},
 				},
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
 					var slots *[]int
 					if c.IsSet("export-slots") {
 						s, err := parseSlots(c.String("export-slots"))
@@ -74,43 +62,23 @@ func (e *env) changerCommand() *cli.Command {
 						empty := []int{}
 						slots = &empty
 					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.ChangerUpdate(a[0], optString(c, "path"), slots)
-				},
+					return eng.ChangerUpdate(name, optString(c, "path"), slots)
+				}),
 			},
 			{
 				Name:      "remove",
 				Usage:     "remove a changer from the configuration",
 				ArgsUsage: "NAME",
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.ChangerRemove(a[0])
-				},
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
+					return eng.ChangerRemove(name)
+				}),
 			},
 			{
 				Name:      "config",
 				Usage:     "show a changer's configuration",
 				ArgsUsage: "NAME",
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					ch, err := eng.ChangerConfig(a[0])
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
+					ch, err := eng.ChangerConfig(name)
 					if err != nil {
 						return err
 					}
@@ -119,7 +87,7 @@ func (e *env) changerCommand() *cli.Command {
 						t.Add("export-slots", formatSlots(ch.ExportSlots))
 					}
 					return e.print(t, engine.ChangerInfo{Name: ch.Name, Path: ch.Path, ExportSlots: ch.ExportSlots})
-				},
+				}),
 			},
 			{
 				Name:  "list",

@@ -29,17 +29,9 @@ func (e *env) driveCommand() *cli.Command {
 					&cli.StringFlag{Name: "changer", Usage: "the changer this drive belongs to"},
 					&cli.IntFlag{Name: "changer-drivenum", Usage: "the drive's number in its changer (default 0)"},
 				},
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.DriveCreate(config.Drive{Name: a[0], Path: c.String("path"), Changer: c.String("changer"), ChangerDriveNum: c.Int("changer-drivenum")})
-				},
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
+					return eng.DriveCreate(config.Drive{Name: name, Path: c.String("path"), Changer: c.String("changer"), ChangerDriveNum: c.Int("changer-drivenum")})
+				}),
 			},
 			{
 				Name:      "update",
@@ -51,53 +43,29 @@ func (e *env) driveCommand() *cli.Command {
 					&cli.IntFlag{Name: "changer-drivenum", Usage: "the drive's number in its changer"},
 					&cli.StringSliceFlag{Name: "delete", Usage: "reset a property: changer, changer-drivenum"},
 				},
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
 					u := engine.DriveUpdate{Path: optString(c, "path"), Changer: optString(c, "changer"), Delete: c.StringSlice("delete")}
 					if c.IsSet("changer-drivenum") {
 						n := c.Int("changer-drivenum")
 						u.ChangerDriveNum = &n
 					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.DriveUpdate(a[0], u)
-				},
+					return eng.DriveUpdate(name, u)
+				}),
 			},
 			{
 				Name:      "remove",
 				Usage:     "remove a drive from the configuration",
 				ArgsUsage: "NAME",
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.DriveRemove(a[0])
-				},
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
+					return eng.DriveRemove(name)
+				}),
 			},
 			{
 				Name:      "config",
 				Usage:     "show a drive's configuration",
 				ArgsUsage: "NAME",
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					d, err := eng.DriveConfig(a[0])
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
+					d, err := eng.DriveConfig(name)
 					if err != nil {
 						return err
 					}
@@ -109,7 +77,7 @@ func (e *env) driveCommand() *cli.Command {
 						t.Add("changer-drivenum", strconv.Itoa(d.ChangerDriveNum))
 					}
 					return e.print(t, engine.DriveInfo{Name: d.Name, Path: d.Path, Changer: d.Changer, ChangerDriveNum: d.ChangerDriveNum})
-				},
+				}),
 			},
 			{
 				Name:  "list",

@@ -29,21 +29,13 @@ func (e *env) poolCommand() *cli.Command {
 				Usage:     "create a media pool",
 				ArgsUsage: "NAME",
 				Flags:     poolFlags(),
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
 					return eng.PoolCreate(config.Pool{
-						Name: a[0], Drive: c.String("drive"), Allocation: c.String("allocation"),
+						Name: name, Drive: c.String("drive"), Allocation: c.String("allocation"),
 						Retention: c.String("retention"), Template: c.String("template"),
 						Encrypt: c.String("encrypt"), Comment: c.String("comment"),
 					})
-				},
+				}),
 			},
 			{
 				Name:      "update",
@@ -52,53 +44,29 @@ func (e *env) poolCommand() *cli.Command {
 				Flags: append(poolFlags(), &cli.StringSliceFlag{
 					Name: "delete", Usage: "reset a property: drive, allocation, retention, template, encrypt, comment",
 				}),
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.PoolUpdate(a[0], engine.PoolUpdate{
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
+					return eng.PoolUpdate(name, engine.PoolUpdate{
 						Drive: optString(c, "drive"), Allocation: optString(c, "allocation"),
 						Retention: optString(c, "retention"), Template: optString(c, "template"),
 						Encrypt: optString(c, "encrypt"), Comment: optString(c, "comment"),
 						Delete: c.StringSlice("delete"),
 					})
-				},
+				}),
 			},
 			{
 				Name:      "remove",
 				Usage:     "remove a media pool",
 				ArgsUsage: "NAME",
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.PoolRemove(a[0])
-				},
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
+					return eng.PoolRemove(name)
+				}),
 			},
 			{
 				Name:      "config",
 				Usage:     "show a media pool's configuration",
 				ArgsUsage: "NAME",
-				Action: func(c *cli.Context) error {
-					a, err := args(c, "NAME")
-					if err != nil {
-						return err
-					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					p, err := eng.PoolConfig(a[0])
+				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
+					p, err := eng.PoolConfig(name)
 					if err != nil {
 						return err
 					}
@@ -112,7 +80,7 @@ func (e *env) poolCommand() *cli.Command {
 						}
 					}
 					return e.print(t, poolJSON(p))
-				},
+				}),
 			},
 			{
 				Name:  "list",
