@@ -9,21 +9,11 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"tapefs/cmd/internal/cliapp"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := cliapp.Run(ctx, newApp(os.Stdout, os.Stderr), os.Args)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "pmt: %v\n", err)
-	}
-	os.Exit(cliapp.ExitCode(err))
+	cliapp.Main(newApp(os.Stdout, os.Stderr))
 }

@@ -4,9 +4,13 @@
 package cliapp
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -154,4 +158,18 @@ func ScanTable(list []device.ScanEntry) *output.Table {
 		t.Add(s.Path, s.Vendor, s.Model, s.Serial)
 	}
 	return t
+}
+
+// Main runs app with the process's arguments, cancels it on SIGINT and
+// SIGTERM, prints an error as one line prefixed with the command's name,
+// and exits with ExitCode. It is the whole main of each command, so
+// deferred cleanup inside the app runs before the process exits.
+func Main(app *cli.App) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Run(ctx, app, os.Args)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+	}
+	os.Exit(ExitCode(err))
 }
