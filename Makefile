@@ -27,7 +27,7 @@ lint:
 	$(GO) vet $(PKGS)
 
 test: lint
-	$(GO) test -race -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 test-short:
 	$(GO) test -short $(PKGS)
