@@ -135,10 +135,10 @@ func FuzzMediaSetLabel(f *testing.F) {
 
 // Operations of the FuzzFileReader tape script. Each starts with one byte.
 const (
-	opRawRecord  = iota // len uint16, bytes: a record taken as is
-	opRecord            // flags, seq, uuid, len uint16, payload: a well-formed 64 KiB record
-	opFilemark          // a filemark
-	opFlip              // offset uint16, xor byte: damage the last record
+	opRawRecord = iota // len uint16, bytes: a record taken as is
+	opRecord           // flags, seq, uuid, len uint16, payload: a well-formed 64 KiB record
+	opFilemark         // a filemark
+	opFlip             // offset uint16, xor byte: damage the last record
 	opCount
 )
 

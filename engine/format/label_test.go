@@ -231,6 +231,7 @@ func TestWriteLabelsRejects(t *testing.T) {
 		{"bad label text", func(l *MediaLabel) { l.LabelText = "has space" }, nil, "not allowed"},
 		{"nil media uuid", func(l *MediaLabel) { l.UUID = uuid.Nil }, nil, "UUID is all zeros"},
 		{"no media ctime", func(l *MediaLabel) { l.Ctime = time.Time{} }, nil, "creation time"},
+		{"media ctime after 9999", func(l *MediaLabel) { l.Ctime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, nil, "outside the years"},
 		{"no set ctime", nil, func(s *MediaSetLabel) { s.Ctime = time.Time{} }, "creation time"},
 		{"seq without set", nil, func(s *MediaSetLabel) { s.Seq = 1 }, "sequence number 0"},
 		{"key without set", nil, func(s *MediaSetLabel) { s.EncryptionKeyFingerprint = "aa" }, "no encryption key"},

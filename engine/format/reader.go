@@ -5,11 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/google/uuid"
 
 	"tapefs/engine/device"
 )
+
+// probeBuffers hold MaxBlockSize buffers for reading the first record of a
+// file whose block size is not known yet; reading many files in a row then
+// does not allocate 4 MiB per file.
+var probeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, MaxBlockSize)
+	return &b
+}}
 
 var errReaderSkipped = errors.New("tape file reader: the rest of the file was skipped")
 
@@ -47,14 +56,18 @@ type FileReader struct {
 // gives an error wrapping ErrCorrupt; the tape is then positioned after the
 // object that was read. Other device errors are returned wrapped.
 func NewFileReader(ctx context.Context, d device.Drive, blockSize int) (*FileReader, error) {
-	bufSize := MaxBlockSize
+	var buf []byte
 	if blockSize != 0 {
 		if err := ValidateBlockSize(blockSize); err != nil {
 			return nil, err
 		}
-		bufSize = blockSize
+		buf = make([]byte, blockSize)
+	} else {
+		probe := probeBuffers.Get().(*[]byte)
+		defer probeBuffers.Put(probe)
+		buf = *probe
 	}
-	buf := make([]byte, bufSize)
+	bufSize := len(buf)
 	n, err := d.ReadRecord(ctx, buf)
 	switch {
 	case errors.Is(err, device.ErrEndOfData):

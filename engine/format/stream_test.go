@@ -367,6 +367,7 @@ func TestNewFileWriterRejects(t *testing.T) {
 		{"type 0", 0, func(h *ContentHeader) { h.Type = 0 }, "content type 0"},
 		{"nil uuid", 0, func(h *ContentHeader) { h.UUID = uuid.Nil }, "all zeros"},
 		{"no ctime", 0, func(h *ContentHeader) { h.Ctime = time.Time{} }, "creation time"},
+		{"ctime after 9999", 0, func(h *ContentHeader) { h.Ctime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "outside the years"},
 		{"invalid json", 0, func(h *ContentHeader) { h.Header = json.RawMessage("{") }, "not valid JSON"},
 		{"json too large", 0, func(h *ContentHeader) {
 			h.Header = json.RawMessage(`"` + strings.Repeat("x", MaxHeaderJSON) + `"`)
