@@ -1,0 +1,179 @@
+package chunker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"testing"
+	"testing/iotest"
+)
+
+// collect returns a Pipeline callback that checks each digest and appends
+// a copy of each chunk's description to *got.
+func collect(t *testing.T, got *[]chunkInfo, data *[]byte) func([]byte, Digest) error {
+	t.Helper()
+	return func(b []byte, d Digest) error {
+		if Sum(b) != d {
+			t.Errorf("chunk %d: digest %s does not match its data", len(*got), d)
+		}
+		*got = append(*got, chunkInfo{len(b), d})
+		*data = append(*data, b...)
+		if len(*got)%3 == 0 {
+			runtime.Gosched() // let the hashing workers run ahead and finish out of order
+		}
+		return nil
+	}
+}
+
+func TestPipelineDeliversInStreamOrder(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+		p    Params
+	}{
+		{"mixed/small", mixedData(100, 6<<20), smallParams},
+		{"random/tiny", randomData(101, 1<<20), Params{Min: 64, Avg: 256, Max: 1024}},
+		{"mixed/default", mixedData(102, 20<<20), DefaultParams},
+		{"empty", nil, smallParams},
+		{"short", []byte("tapefs"), smallParams},
+	}
+	for _, tt := range tests {
+		want := chunkAll(t, bytes.NewReader(tt.data), tt.p)
+		for _, workers := range []int{0, 1, 2, 8} {
+			t.Run(fmt.Sprintf("%s/workers=%d", tt.name, workers), func(t *testing.T) {
+				var got []chunkInfo
+				var data []byte
+				err := Pipeline(context.Background(), iotest.HalfReader(bytes.NewReader(tt.data)), tt.p, workers, collect(t, &got, &data))
+				if err != nil {
+					t.Fatalf("Pipeline with %d workers: %v", workers, err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("Pipeline with %d workers delivered %d chunks that differ from the Chunker's %d", workers, len(got), len(want))
+				}
+				if !bytes.Equal(data, tt.data) {
+					t.Errorf("Pipeline with %d workers: chunks do not add up to the input", workers)
+				}
+			})
+		}
+	}
+}
+
+func TestPipelineStopsAtCallbackError(t *testing.T) {
+	errFull := errors.New("spool full")
+	for _, workers := range []int{1, 2, 4} {
+		calls := 0
+		err := Pipeline(context.Background(), bytes.NewReader(randomData(110, 2<<20)), smallParams, workers, func([]byte, Digest) error {
+			calls++
+			if calls == 5 {
+				return errFull
+			}
+			return nil
+		})
+		if !errors.Is(err, errFull) {
+			t.Errorf("workers %d: Pipeline = %v, want %v", workers, err, errFull)
+		}
+		if calls != 5 {
+			t.Errorf("workers %d: callback ran %d times, want 5 (none after its error)", workers, calls)
+		}
+	}
+}
+
+func TestPipelineReturnsReadError(t *testing.T) {
+	errDisk := errors.New("disk on fire")
+	data := randomData(120, 1<<20)
+	for _, workers := range []int{1, 3} {
+		var got []chunkInfo
+		var delivered []byte
+		r := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(errDisk))
+		err := Pipeline(context.Background(), r, smallParams, workers, collect(t, &got, &delivered))
+		if !errors.Is(err, errDisk) {
+			t.Fatalf("workers %d: Pipeline = %v, want an error wrapping %v", workers, err, errDisk)
+		}
+		// The chunks before the error are the Chunker's, except the one the
+		// error cut short.
+		want := chunkAll(t, bytes.NewReader(data), smallParams)
+		if len(got) == 0 || len(got) >= len(want) || !slices.Equal(got, want[:len(got)]) {
+			t.Errorf("workers %d: delivered %d chunks before the error, want a proper prefix of the %d chunks", workers, len(got), len(want))
+		}
+	}
+}
+
+func TestPipelineCancel(t *testing.T) {
+	for _, workers := range []int{1, 2, 4} {
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err := Pipeline(ctx, bytes.NewReader(randomData(130, 4<<20)), smallParams, workers, func([]byte, Digest) error {
+			calls++
+			if calls == 3 {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("workers %d: Pipeline = %v, want context.Canceled", workers, err)
+		}
+		if calls != 3 {
+			t.Errorf("workers %d: callback ran %d times, want 3 (none after the cancel)", workers, calls)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := Pipeline(ctx, bytes.NewReader(randomData(131, 1<<20)), smallParams, 2, func([]byte, Digest) error {
+		t.Error("callback ran after the context was cancelled")
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Pipeline with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// blockingReader returns its data and then blocks until release is closed.
+type blockingReader struct {
+	data    []byte
+	release chan struct{}
+}
+
+func (r *blockingReader) Read(p []byte) (int, error) {
+	if len(r.data) > 0 {
+		n := copy(p, r.data)
+		r.data = r.data[n:]
+		return n, nil
+	}
+	<-r.release
+	return 0, io.EOF
+}
+
+func TestPipelineCancelWhileReadBlocks(t *testing.T) {
+	r := &blockingReader{data: randomData(140, 300<<10), release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err := Pipeline(ctx, r, smallParams, 2, func([]byte, Digest) error {
+		calls++
+		if calls == 2 {
+			// The producer is blocked in Read (or soon will be); cancel,
+			// then let the Read return as closing the input would.
+			cancel()
+			close(r.release)
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Pipeline = %v, want context.Canceled", err)
+	}
+}
+
+func TestPipelineInvalidParams(t *testing.T) {
+	err := Pipeline(context.Background(), bytes.NewReader(nil), Params{Min: 10, Avg: 5, Max: 1}, 2, func([]byte, Digest) error {
+		t.Error("callback ran with invalid Params")
+		return nil
+	})
+	if !errors.Is(err, ErrInvalidParams) {
+		t.Errorf("Pipeline = %v, want ErrInvalidParams", err)
+	}
+}
