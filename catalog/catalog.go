@@ -12,6 +12,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/google/uuid"
 )
 
 // Sentinel errors of the catalog contract. Errors returned by this package
@@ -113,8 +114,20 @@ type Catalog struct {
 	state sync.RWMutex
 	db    *badger.DB
 
-	// writeMu serializes write transactions.
+	// writeMu serializes write transactions and bulk writes (WriteBatch).
+	// Lock order: state, then writeMu, then filtersMu.
 	writeMu sync.Mutex
+
+	// filtersMu guards filters, the chunk filters of the media sets that
+	// HasChunk was asked about. A filter is built and changed only with
+	// writeMu held (see chunkFilter), and dropped with its set.
+	filtersMu sync.RWMutex
+	filters   map[uuid.UUID]*chunkFilter
+
+	// beforeSnapshotRecord, when set (by tests), runs in PutSnapshot after
+	// the tree is synced and before the snapshot record is written; an
+	// error stops PutSnapshot there, as a crash would.
+	beforeSnapshotRecord func() error
 }
 
 // Open opens (creating it if needed, unless opts.ReadOnly) the catalog in
@@ -177,6 +190,12 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	if err := c.checkSchema(); err != nil {
 		_ = c.Close()
 		return nil, err
+	}
+	if !opts.ReadOnly {
+		if err := c.finishPendingSnapshots(); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("catalog %s: remove unfinished snapshots: %w", dir, err)
+		}
 	}
 	return c, nil
 }
@@ -289,4 +308,47 @@ func (c *Catalog) checkSchema() error {
 	// Version 1 is the first schema; decodeSchemaVersion refuses 0, so no
 	// older schema can reach here yet. A future version migrates here.
 	return nil
+}
+
+// bulk runs fn with the database for writes that span several transactions
+// (WriteBatch), serialized with all other writes. Every batch fn flushes is
+// synced (SyncWrites), so when fn returns its writes are durable.
+func (c *Catalog) bulk(fn func(db *badger.DB) error) error {
+	c.state.RLock()
+	defer c.state.RUnlock()
+	if c.db == nil {
+		return ErrClosed
+	}
+	if c.readOnly {
+		return fmt.Errorf("catalog %s: %w", c.dir, ErrReadOnly)
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return fn(c.db)
+}
+
+// deletePrefix removes every key that starts with prefix, in batches, and
+// returns how many there were. The caller holds writeMu.
+func deletePrefix(db *badger.DB, prefix []byte) (int, error) {
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	n := 0
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := wb.Flush(); err != nil {
+		return 0, err
+	}
+	return n, nil
 }

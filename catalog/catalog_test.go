@@ -352,7 +352,7 @@ func TestRenderValue(t *testing.T) {
 // TestKeyPrefixesDisjoint guards the key schema: no namespace may be a
 // prefix of another, or prefix scans would cross into a neighbour.
 func TestKeyPrefixesDisjoint(t *testing.T) {
-	prefixes := []string{schemaKey, mediaPrefix, labelPrefix, setPrefix, chunkPrefix, snapPrefix, treePrefix}
+	prefixes := []string{schemaKey, mediaPrefix, labelPrefix, setPrefix, chunkPrefix, snapPrefix, treePrefix, pendingPrefix}
 	for i, p := range prefixes {
 		for j, q := range prefixes {
 			if i != j && strings.HasPrefix(q, p) {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
 )
 
 // Dump writes every key and value of the catalog to w as text, one line per
@@ -18,12 +19,16 @@ import (
 //
 //	"<key>" <value>
 //
-// The key is a Go-quoted string. The value is rendered by its kind: the
-// schema version quoted; a label reference as "uuid <UUID>"; a value of a
-// known format whose payload is printable text (the JSON records) as
-// "v<format> <payload>"; anything else as "hex <bytes>". Two catalogs with
-// the same content dump identically, so Dump can compare a catalog rebuilt
-// from tape with the live one. Errors come from w or the database.
+// The key is a Go-quoted string; the binary media set UUID in chunk and tree
+// keys is shown as "<UUID>/" and the digest of a chunk key in hex, so the
+// text stays one-to-one with the key. The value is rendered by its kind: the
+// schema version quoted; a label reference as "uuid <UUID>"; a chunk
+// location as "loc <media> file <n> offset <n> size <n>"; a tree head as
+// "tree children=<bool> parts=<n> hex <payload>" and a continuation as
+// "part hex <payload>"; a value of a known format whose payload is printable
+// text (the JSON records) as "v<format> <payload>"; anything else (a value
+// that does not decode) as "hex <bytes>". Two catalogs with the same content
+// dump identically. Errors come from w or the database.
 func (c *Catalog) Dump(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	err := c.view(func(txn *badger.Txn) error {
@@ -32,7 +37,7 @@ func (c *Catalog) Dump(w io.Writer) error {
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			err := item.Value(func(v []byte) error {
-				_, err := fmt.Fprintf(bw, "%s %s\n", strconv.Quote(string(item.Key())), renderValue(item.Key(), v))
+				_, err := fmt.Fprintln(bw, renderLine(item.Key(), v))
 				return err
 			})
 			if err != nil {
@@ -50,6 +55,22 @@ func (c *Catalog) Dump(w io.Writer) error {
 	return nil
 }
 
+// renderLine formats one key and value as a Dump line (without newline).
+func renderLine(key, v []byte) string {
+	return strconv.Quote(renderKey(key)) + " " + renderValue(key, v)
+}
+
+// renderKey shows the binary parts of chunk and tree keys as text.
+func renderKey(key []byte) string {
+	if set, digest, ok := parseChunkKey(key); ok {
+		return chunkPrefix + set.String() + "/" + hex.EncodeToString(digest[:])
+	}
+	if rest, ok := bytes.CutPrefix(key, []byte(treePrefix)); ok && len(rest) >= 16 {
+		return treePrefix + uuid.UUID(rest[:16]).String() + "/" + string(rest[16:])
+	}
+	return string(key)
+}
+
 // renderValue formats one value for Dump.
 func renderValue(key, v []byte) string {
 	switch {
@@ -59,6 +80,20 @@ func renderValue(key, v []byte) string {
 		if id, err := decodeLabelRef(v); err == nil {
 			return "uuid " + id.String()
 		}
+	case bytes.HasPrefix(key, []byte(chunkPrefix)):
+		if l, err := decodeChunkLoc(v); err == nil {
+			return fmt.Sprintf("loc %s file %d offset %d size %d", l.Media, l.File, l.Offset, l.Size)
+		}
+		return "hex " + hex.EncodeToString(v)
+	case bytes.HasPrefix(key, []byte(treePrefix)):
+		if isTreePartKey(key) {
+			if p, err := decodeTreePart(v, true); err == nil {
+				return "part hex " + hex.EncodeToString(p)
+			}
+		} else if flags, more, p, err := decodeTreeHead(v); err == nil {
+			return fmt.Sprintf("tree children=%t parts=%d hex %s", flags&treeHasChildren != 0, more+1, hex.EncodeToString(p))
+		}
+		return "hex " + hex.EncodeToString(v)
 	case len(v) > 1 && v[0] == valueV1 && printable(v[1:]):
 		return fmt.Sprintf("v%d %s", v[0], v[1:])
 	}

@@ -27,11 +27,13 @@ const (
 	// labelPrefix + label text → label reference (the media UUID).
 	labelPrefix = "v1/label/"
 
-	// Reserved for the chunk index, snapshots and file trees.
-	setPrefix   = "v1/set/"
-	chunkPrefix = "v1/chunk/"
-	snapPrefix  = "v1/snap/"
-	treePrefix  = "v1/tree/"
+	// Media sets, chunk index, snapshots, snapshot file trees and markers
+	// of unfinished snapshot commits; see doc.go.
+	setPrefix     = "v1/set/"
+	chunkPrefix   = "v1/chunk/"
+	snapPrefix    = "v1/snap/"
+	treePrefix    = "v1/tree/"
+	pendingPrefix = "v1/pending/"
 )
 
 // valueV1 is the format byte that starts every value written by schema 1
@@ -176,4 +178,28 @@ func decodeLabelRef(b []byte) (uuid.UUID, error) {
 		return uuid.Nil, fmt.Errorf("label reference holds the zero UUID: %w", ErrCorrupt)
 	}
 	return id, nil
+}
+
+// encodeJSONValue returns valueV1 followed by the JSON encoding of r.
+func encodeJSONValue(r any) ([]byte, error) {
+	js, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %v: %w", r, err, ErrInvalid)
+	}
+	return append([]byte{valueV1}, js...), nil
+}
+
+// decodeJSONValue checks the format byte of a JSON value and decodes its
+// payload strictly into r. Errors wrap ErrCorrupt.
+func decodeJSONValue(b []byte, r any) error {
+	if len(b) == 0 {
+		return fmt.Errorf("value is empty: %w", ErrCorrupt)
+	}
+	if b[0] != valueV1 {
+		return fmt.Errorf("value has unknown format %d: %w", b[0], ErrCorrupt)
+	}
+	if err := decodeStrictJSON(b[1:], r); err != nil {
+		return fmt.Errorf("%v: %w", err, ErrCorrupt)
+	}
+	return nil
 }

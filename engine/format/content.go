@@ -22,14 +22,14 @@ const (
 	ContentMediaLabel ContentType = 1
 	// ContentMediaSetLabel is file 1 (MediaSetLabel).
 	ContentMediaSetLabel ContentType = 2
-	// ContentChunkArchive holds deduplicated data chunks; its layout is
-	// specified by the backup code.
+	// ContentChunkArchive holds deduplicated data chunks
+	// (ChunkArchiveWriter).
 	ContentChunkArchive ContentType = 3
 	// ContentSnapshotArchive holds the directory tree of one snapshot with
-	// chunk references; specified by the backup code.
+	// chunk references (SnapshotArchiveWriter).
 	ContentSnapshotArchive ContentType = 4
-	// ContentCatalogArchive holds this tape's part of the catalog;
-	// specified by the backup code.
+	// ContentCatalogArchive holds this tape's part of the catalog
+	// (WriteCatalogArchive).
 	ContentCatalogArchive ContentType = 5
 )
 

@@ -1,14 +1,18 @@
 // Package format is the on-tape format of tapefs: the record (block) layer,
-// the content header that opens every tape file, the media label (file 0)
-// and the media-set label (file 1). The byte layouts are specified in
-// docs/tape-format.md; FormatVersion names the version this package writes.
+// the content header that opens every tape file, the media label (file 0),
+// the media-set label (file 1), and the three archive types a backup writes
+// after them: chunk archives (deduplicated data chunks), snapshot archives
+// (the directory tree of a snapshot with chunk references) and catalog
+// archives (this tape's part of the catalog). The byte layouts are
+// specified in docs/tape-format.md; FormatVersion names the version this
+// package writes.
 //
 // Layering: format sits under the engine and above the device contract. It
 // imports engine/device (to read and write records and filemarks on a
 // device.Drive), google/uuid and the standard library, and nothing else of
-// tapefs. The archive types that fill the data area of a tape (chunk,
-// snapshot and catalog archives) are built by the backup code on top of
-// FileWriter and FileReader; this package only reserves their content types.
+// tapefs. The archive writers and readers sit on top of FileWriter and
+// FileReader; what goes into the archives, and when, is the backup code's
+// business (the engine).
 //
 // A tape file is written by one FileWriter and read by one FileReader. The
 // writer turns a byte stream into records of one fixed size (the block
