@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"tapefs/catalog"
 	"tapefs/engine/config"
 	"tapefs/engine/device"
@@ -44,6 +46,8 @@ type Engine struct {
 	drives   map[string]*owner[device.Drive]   // by device path
 	changers map[string]*owner[device.Changer] // by device path
 	busy     map[string]string                 // drive name → job holding it
+	setLocks map[uuid.UUID]int                 // media sets restores are reading
+	names    *idNames                          // uid/gid → name cache for backups
 }
 
 // New creates an engine. It does not open devices or the catalog; they are
@@ -71,6 +75,8 @@ func New(opts Options) (*Engine, error) {
 		drives:   map[string]*owner[device.Drive]{},
 		changers: map[string]*owner[device.Changer]{},
 		busy:     map[string]string{},
+		setLocks: map[uuid.UUID]int{},
+		names:    newIDNames(),
 	}, nil
 }
 

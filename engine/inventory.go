@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -72,6 +73,21 @@ func (e *Engine) Inventory(ctx context.Context, driveName string, opts Inventory
 			return out, err
 		}
 		mustRead := opts.ReadAllLabels || (opts.ReadLabels && !known)
+		if mustRead && el.Kind == device.ElementDrive {
+			ent.Note = "in drive number " + strconv.Itoa(el.ID) + " of the changer: not read"
+			if el.ID == j.cfg.ChangerDriveNum {
+				li, note, err := j.readDriveLabel(ctx, cat, el)
+				if err != nil {
+					return out, err
+				}
+				ent.Note = note
+				if li != nil {
+					ent.UUID, ent.Pool = li.UUID, li.Pool
+				}
+			}
+			out = append(out, ent)
+			continue
+		}
 		if mustRead && !v.offline(el) {
 			li, note, err := j.readSlotLabel(ctx, cat, el)
 			if err != nil {
@@ -157,6 +173,21 @@ func (j *driveJob) readSlotLabel(ctx context.Context, cat *catalog.Catalog, el d
 		return li, note, errors.Join(res, err)
 	}
 	return li, note, res
+}
+
+// readDriveLabel reads the label of the tape already in this job's drive
+// into the inventory.
+func (j *driveJob) readDriveLabel(ctx context.Context, cat *catalog.Catalog, el device.ElementStatus) (*LabelInfo, string, error) {
+	li, err := j.readLabel(ctx)
+	switch {
+	case err == nil && li.LabelText != el.VolumeTag:
+		return nil, "label " + li.LabelText + " does not match barcode: not added", nil
+	case err == nil:
+		return li, "read label", j.inventorize(cat, li)
+	case errors.Is(err, ErrNotFound):
+		return nil, "not labelled", nil
+	}
+	return nil, "", err
 }
 
 // slotLocation is the inventory location of a cartridge in a changer

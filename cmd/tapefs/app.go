@@ -72,6 +72,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		e.poolCommand(),
 		e.mediaCommand(),
 		e.vtapeCommand(),
+		e.backupCommand(),
+		e.restoreCommand(),
+		e.catalogCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)

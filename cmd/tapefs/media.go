@@ -26,7 +26,7 @@ func (e *env) mediaCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "media",
 		Usage: "the media inventory",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:  "list",
 				Usage: "list the tapes in the inventory",
@@ -62,6 +62,6 @@ func (e *env) mediaCommand() *cli.Command {
 					return e.print(t, js)
 				},
 			},
-		},
+		}, e.mediaExtraCommands()...),
 	}
 }

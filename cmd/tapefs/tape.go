@@ -148,7 +148,20 @@ func (e *env) tapeCommands() []*cli.Command {
 		e.driveAction("inventory", "update the inventory from the library's tapes", "", []cli.Flag{
 			&cli.BoolFlag{Name: "read-labels", Usage: "load tapes that are not in the inventory to read their labels"},
 			&cli.BoolFlag{Name: "read-all-labels", Usage: "load every tape to read its label"},
+			&cli.BoolFlag{Name: "catalog", Usage: "also read the catalog of every tape of a media set (restore the catalog)"},
+			&cli.BoolFlag{Name: "scan", Usage: "with --catalog: read every archive instead of each tape's catalog archive"},
+			&cli.BoolFlag{Name: "force", Usage: "with --catalog: read tapes the catalog already has"},
 		}, func(c *cli.Context, eng *engine.Engine, drive string) error {
+			if c.Bool("catalog") {
+				rs, err := eng.InventoryCatalog(c.Context, drive, c.Bool("scan"), c.Bool("force"))
+				if rs == nil {
+					rs = []engine.CatalogResult{}
+				}
+				if perr := e.print(catalogTable(rs), rs); perr != nil && err == nil {
+					err = perr
+				}
+				return err
+			}
 			list, err := eng.Inventory(c.Context, drive, engine.InventoryOptions{ReadLabels: c.Bool("read-labels"), ReadAllLabels: c.Bool("read-all-labels")})
 			if err != nil {
 				return err

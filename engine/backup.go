@@ -1,0 +1,956 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
+
+	"tapefs/catalog"
+	"tapefs/engine/chunker"
+	"tapefs/engine/config"
+	"tapefs/engine/device"
+	"tapefs/engine/format"
+	"tapefs/engine/policy"
+)
+
+// BackupOptions describe one `tapefs backup` run.
+type BackupOptions struct {
+	// Source is the directory to back up.
+	Source string
+	// Pool is the media pool to write to.
+	Pool string
+	// Group names the snapshot group; default: the source's base name.
+	Group string
+	// EjectMedia ejects the last tape when the job is done.
+	EjectMedia bool
+	// ExportMediaSet moves every tape of the set to import/export slots
+	// when the job is done.
+	ExportMediaSet bool
+	// ForceMediaSet starts a new media set.
+	ForceMediaSet bool
+	// Progress, if set, is called from the job's goroutines as data moves.
+	Progress func(BackupProgress)
+}
+
+// BackupProgress is a snapshot of a running backup.
+type BackupProgress struct {
+	TotalBytes, TotalFiles int64 // of the source, counted before the job
+	Bytes, Files           int64 // read so far
+	NewBytes               int64 // new chunk bytes sent to tape
+	Tape                   string
+}
+
+// BackupResult is what a finished backup reports.
+type BackupResult struct {
+	Snapshot     string    `json:"snapshot"`
+	Set          uuid.UUID `json:"media-set-uuid"`
+	Files        int64     `json:"files"`
+	Bytes        int64     `json:"bytes"`
+	Chunks       int64     `json:"chunks"`
+	NewChunks    int64     `json:"new-chunks"`
+	NewBytes     int64     `json:"new-bytes"`
+	Tapes        []string  `json:"tapes"`
+	NewMediaSet  bool      `json:"new-media-set"`
+	SetReason    string    `json:"media-set-reason,omitempty"`
+	ElapsedNanos int64     `json:"elapsed-ns"`
+}
+
+// chunkParams are the chunk sizes of every backup: large chunks keep the
+// chunk index small (a million entries per TiB) and records full.
+var chunkParams = chunker.DefaultParams
+
+// newChunk is a chunk that must go to tape.
+type newChunk struct {
+	digest chunker.Digest
+	data   []byte
+}
+
+// Backup writes one snapshot of opts.Source into the pool's media set and
+// returns when the data, the snapshot archive and a catalog archive are on
+// tape and the catalog is synced.
+func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult, error) {
+	start := e.now()
+	src, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(src); err != nil {
+		return nil, invalidf("backup source: %v", err)
+	} else if !fi.IsDir() {
+		return nil, invalidf("backup source %s is not a directory", src)
+	}
+	group := opts.Group
+	if group == "" {
+		group = filepath.Base(src)
+	}
+	snapName := group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
+	if err := format.ValidateSnapshotName(snapName); err != nil {
+		return nil, invalidf("invalid snapshot name %q: %v (use --group NAME)", snapName, err)
+	}
+	pool, err := e.PoolConfig(opts.Pool)
+	if err != nil {
+		return nil, err
+	}
+	if pool.Drive == "" {
+		return nil, invalidf("pool %s has no drive: set one with `tapefs pool update %s --drive NAME`", pool.Name, pool.Name)
+	}
+	cat, err := e.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	j, release, err := e.useDrive(pool.Drive, "backup "+snapName)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	w, err := e.newSetWriter(ctx, j, cat, pool, opts.ForceMediaSet)
+	if err != nil {
+		return nil, err
+	}
+	res := &BackupResult{Snapshot: snapName, Set: w.set.UUID, NewMediaSet: w.newSet, SetReason: w.reason}
+	e.logf("backup %s of %s to pool %s, media set %s (%s)", snapName, src, pool.Name, w.set.UUID, w.reason)
+
+	var prog BackupProgress
+	var progMu sync.Mutex
+	report := func(f func(*BackupProgress)) {
+		if opts.Progress == nil {
+			return
+		}
+		progMu.Lock()
+		f(&prog)
+		p := prog
+		progMu.Unlock()
+		opts.Progress(p)
+	}
+	if opts.Progress != nil {
+		files, bytes := countTree(src)
+		report(func(p *BackupProgress) { p.TotalFiles, p.TotalBytes = files, bytes })
+	}
+	w.onTape = func(label string) { report(func(p *BackupProgress) { p.Tape = label }) }
+	w.onChunk = func(n int) { report(func(p *BackupProgress) { p.NewBytes += int64(n) }) }
+
+	// The reader walks and chunks the source while the writer feeds the
+	// drive; a bounded channel between them keeps memory bounded.
+	ch := make(chan newChunk, 8)
+	var entries []*format.Entry
+	readErr := make(chan error, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(ch)
+		r := &treeReader{names: e.names, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: ch, ctx: rctx,
+			progress: func(files, bytes int64) {
+				report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
+			}}
+		err := r.walk(src)
+		entries = r.entries
+		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks, r.newChunks
+		readErr <- err
+	}()
+	werr := w.writeChunks(ctx, ch)
+	if werr != nil {
+		cancel()
+		for range ch {
+		}
+		<-readErr
+		return nil, w.fail(ctx, werr)
+	}
+	if err := <-readErr; err != nil {
+		return nil, w.fail(ctx, fmt.Errorf("reading %s: %w", src, err))
+	}
+	if err := w.finish(ctx, snapName, entries, res); err != nil {
+		return nil, w.fail(ctx, err)
+	}
+	res.NewBytes = w.newBytes
+	res.Tapes = w.labels
+	res.ElapsedNanos = int64(e.now().Sub(start))
+	e.logf("snapshot %s: %d files, %d bytes, %d chunks (%d new, %d bytes) on %s",
+		snapName, res.Files, res.Bytes, res.Chunks, res.NewChunks, res.NewBytes, strings.Join(res.Tapes, ", "))
+
+	if opts.ExportMediaSet {
+		if err := w.exportSet(ctx); err != nil {
+			return res, fmt.Errorf("backup done, but export of the media set failed: %w", err)
+		}
+	} else if opts.EjectMedia {
+		if err := j.unload(ctx, 0); err != nil && !errors.Is(err, device.ErrNoMedium) {
+			return res, fmt.Errorf("backup done, but eject failed: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// countTree counts the regular files and bytes below dir, for progress.
+func countTree(dir string) (files, bytes int64) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				files++
+				bytes += fi.Size()
+			}
+		}
+		return nil
+	})
+	return
+}
+
+// treeReader walks a source tree in depth-first path order, turning it into
+// snapshot entries and sending chunks the set does not have yet to out.
+type treeReader struct {
+	ctx      context.Context
+	cat      *catalog.Catalog
+	set      uuid.UUID
+	seen     map[chunker.Digest]bool // chunks this job already sent
+	out      chan<- newChunk
+	progress func(files, bytes int64)
+	names    *idNames
+
+	entries                         []*format.Entry
+	inodes                          map[[2]uint64]string // dev/ino → first path, for hard links
+	files, bytes, chunks, newChunks int64
+}
+
+func (r *treeReader) walk(root string) error {
+	r.inodes = map[[2]uint64]string{}
+	return r.visit(root, "")
+}
+
+// visit adds rel (relative to root, "" for the root) and, for a directory,
+// its children in name order.
+func (r *treeReader) visit(root, rel string) error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	full := filepath.Join(root, filepath.FromSlash(rel))
+	var st unix.Stat_t
+	if err := unix.Lstat(full, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", full, err)
+	}
+	e := &format.Entry{
+		Path: rel, Mode: st.Mode & 0o7777, UID: st.Uid, GID: st.Gid,
+		User: r.names.user(st.Uid), Group: r.names.group(st.Gid),
+		Mtime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec), Atime: time.Unix(st.Atim.Sec, st.Atim.Nsec),
+		Ctime: time.Unix(st.Ctim.Sec, st.Ctim.Nsec),
+	}
+	xattrs, err := readXattrs(full)
+	if err != nil {
+		return err
+	}
+	e.Xattrs = xattrs
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		e.Type = format.EntryDir
+	case unix.S_IFLNK:
+		e.Type = format.EntrySymlink
+		if e.Target, err = os.Readlink(full); err != nil {
+			return err
+		}
+	case unix.S_IFCHR:
+		e.Type, e.Rdev = format.EntryCharDev, st.Rdev
+	case unix.S_IFBLK:
+		e.Type, e.Rdev = format.EntryBlockDev, st.Rdev
+	case unix.S_IFIFO:
+		e.Type = format.EntryFIFO
+	case unix.S_IFSOCK:
+		e.Type = format.EntrySocket
+	case unix.S_IFREG:
+		key := [2]uint64{st.Dev, st.Ino}
+		if first, ok := r.inodes[key]; ok && st.Nlink > 1 {
+			e.Type, e.Target = format.EntryHardLink, first
+			break
+		}
+		if st.Nlink > 1 {
+			r.inodes[key] = rel
+		}
+		e.Type, e.Size = format.EntryFile, st.Size
+		if err := r.readFile(full, e); err != nil {
+			return err
+		}
+		r.files++
+		r.bytes += st.Size
+		r.progress(1, 0)
+	default:
+		return fmt.Errorf("%s: unsupported file type %o", full, st.Mode&unix.S_IFMT)
+	}
+	r.entries = append(r.entries, e)
+	if e.Type != format.EntryDir {
+		return nil
+	}
+	names, err := readDirNames(full)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := r.visit(root, path.Join(rel, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	sort.Strings(names)
+	return names, err
+}
+
+// readFile chunks one regular file into e.Chunks.
+func (r *treeReader) readFile(full string, e *format.Entry) error {
+	f, err := os.Open(full)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var off int64
+	err = chunker.Pipeline(r.ctx, f, chunkParams, 2, func(data []byte, d chunker.Digest) error {
+		ref := format.ChunkRef{Digest: d, Offset: off, Size: uint32(len(data))}
+		off += int64(len(data))
+		r.progress(0, int64(len(data)))
+		r.chunks++
+		if chunker.IsZero(data) {
+			ref.Zero = true
+			ref.Digest = [32]byte{}
+			e.Chunks = append(e.Chunks, ref)
+			return nil
+		}
+		e.Chunks = append(e.Chunks, ref)
+		if r.seen[d] {
+			return nil
+		}
+		have, err := r.cat.HasChunk(r.set, d)
+		if err != nil {
+			return err
+		}
+		r.seen[d] = true
+		if have {
+			return nil
+		}
+		r.newChunks++
+		buf := make([]byte, len(data))
+		copy(buf, data)
+		select {
+		case r.out <- newChunk{digest: d, data: buf}:
+			return nil
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", full, err)
+	}
+	if off != e.Size {
+		// The file changed while it was read: record what was read.
+		e.Size = off
+	}
+	return nil
+}
+
+func readXattrs(p string) (map[string][]byte, error) {
+	sz, err := unix.Llistxattr(p, nil)
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list xattrs of %s: %w", p, err)
+	}
+	if sz == 0 {
+		return nil, nil
+	}
+	buf := make([]byte, sz)
+	if sz, err = unix.Llistxattr(p, buf); err != nil {
+		return nil, fmt.Errorf("list xattrs of %s: %w", p, err)
+	}
+	out := map[string][]byte{}
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		vsz, err := unix.Lgetxattr(p, name, nil)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		v := make([]byte, vsz)
+		if vsz, err = unix.Lgetxattr(p, name, v); err != nil {
+			continue
+		}
+		out[name] = v[:vsz]
+	}
+	return out, nil
+}
+
+// setWriter writes one job's archives to the tapes of a media set.
+type setWriter struct {
+	e      *Engine
+	j      *driveJob
+	cat    *catalog.Catalog
+	pool   config.Pool
+	pol    policy.Pool
+	set    catalog.MediaSet
+	newSet bool
+	reason string
+
+	onTape  func(label string)
+	onChunk func(n int)
+
+	// the tape being written
+	tape    *catalog.Media
+	seq     uint64
+	files   []format.ArchiveFile   // archives on this tape (catalog archive contents)
+	chunks  []format.ChunkLocation // chunks on this tape
+	pending []catalog.ChunkEntry   // written in the open archive, indexed when it closes
+
+	labels   []string
+	newBytes int64
+}
+
+// newSetWriter decides between appending to the pool's current media set
+// and starting a new one.
+func (e *Engine) newSetWriter(ctx context.Context, j *driveJob, cat *catalog.Catalog, pool config.Pool, force bool) (*setWriter, error) {
+	pol, err := policyPool(pool)
+	if err != nil {
+		return nil, err
+	}
+	sets, err := cat.ListMediaSets(pool.Name)
+	if err != nil {
+		return nil, err
+	}
+	media, err := e.policyMedia(cat, pool.Name)
+	if err != nil {
+		return nil, err
+	}
+	var current *policy.Set
+	var currentSet catalog.MediaSet
+	for i := len(sets) - 1; i >= 0; i-- {
+		if !sets[i].Closed {
+			currentSet = sets[i]
+			ps := policySet(sets[i])
+			current = &ps
+			break
+		}
+	}
+	setKey := ""
+	if current != nil {
+		setKey = pool.Encrypt // encryption keys come with the key work; unchanged until then
+	}
+	dec := policy.StartWrite(pol, current, setKey, media, j.ch != nil, force, e.now())
+	w := &setWriter{e: e, j: j, cat: cat, pool: pool, pol: pol, newSet: dec.NewSet, reason: dec.Reason}
+	if dec.NewSet {
+		if current != nil {
+			if err := cat.UpdateMediaSet(current.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil {
+				return nil, err
+			}
+		}
+		w.set = catalog.MediaSet{UUID: uuid.New(), Pool: pool.Name, Ctime: e.now()}
+	} else {
+		w.set = currentSet
+		w.reason = "append to current media set"
+	}
+	return w, nil
+}
+
+func policyPool(p config.Pool) (policy.Pool, error) {
+	alloc, err := p.AllocationPolicy()
+	if err != nil {
+		return policy.Pool{}, invalidf("pool %s: %v", p.Name, err)
+	}
+	ret, err := p.RetentionPolicy()
+	if err != nil {
+		return policy.Pool{}, invalidf("pool %s: %v", p.Name, err)
+	}
+	return policy.Pool{Name: p.Name, Allocation: alloc, Retention: ret, EncryptKey: p.Encrypt}, nil
+}
+
+func policySet(s catalog.MediaSet) policy.Set {
+	return policy.Set{UUID: s.UUID, Pool: s.Pool, Ctime: s.Ctime, Media: s.Media, Closed: s.Closed, LastWrite: s.LastWrite}
+}
+
+// policyMedia lists the tapes a pool may use (its own and unassigned ones)
+// for the policy package.
+func (e *Engine) policyMedia(cat *catalog.Catalog, pool string) ([]policy.Media, error) {
+	all, err := cat.ListMedia(catalog.MediaFilter{})
+	if err != nil {
+		return nil, err
+	}
+	locked := e.lockedSets()
+	var out []policy.Media
+	for _, m := range all {
+		if m.EffectivePool() != pool && m.EffectivePool() != "" {
+			continue
+		}
+		pm := policy.Media{
+			UUID: m.UUID, Label: m.LabelText, Pool: m.EffectivePool(), Ctime: m.Ctime,
+			Status: policy.MediaStatus(m.Status), Online: m.Location.Kind == catalog.LocationOnline,
+		}
+		if m.Set != nil {
+			pm.Set, pm.Seq = m.Set.UUID, m.Set.Seq
+			pm.Locked = locked[m.Set.UUID]
+		}
+		out = append(out, pm)
+	}
+	return out, nil
+}
+
+// writeChunks writes every chunk from ch to tape, changing tapes at early
+// warning.
+func (w *setWriter) writeChunks(ctx context.Context, ch <-chan newChunk) error {
+	var carry *newChunk // a chunk that did not fit on the previous tape
+	for {
+		if err := w.ensureTape(ctx); err != nil {
+			return err
+		}
+		full := false
+		err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+			var aw *format.ChunkArchiveWriter
+			file, obj, err := w.position(ctx, dev)
+			if err != nil {
+				return err
+			}
+			id := uuid.New()
+			add := func(c newChunk) error {
+				if aw == nil {
+					aw, err = format.NewChunkArchiveWriter(ctx, dev, format.DefaultBlockSize, format.ChunkArchiveHeader{Set: w.set.UUID, Seq: w.seq}, id)
+					if err != nil {
+						return err
+					}
+				}
+				off, err := aw.Add(c.digest, c.data)
+				if err != nil {
+					return err
+				}
+				w.pending = append(w.pending, catalog.ChunkEntry{Digest: c.digest, Loc: catalog.ChunkLoc{Media: w.tape.UUID, File: file, Offset: off, Size: uint32(len(c.data))}})
+				w.newBytes += int64(len(c.data))
+				w.onChunk(len(c.data))
+				return nil
+			}
+			if carry != nil {
+				if err := add(*carry); err != nil {
+					return err
+				}
+				carry = nil
+			}
+			for c := range ch {
+				if aw != nil && aw.EarlyWarning() {
+					carry = &c
+					full = true
+					break
+				}
+				if err := add(c); err != nil {
+					if errors.Is(err, device.ErrEndOfMedium) {
+						// The record did not fit: this chunk and the
+						// open archive's tail go to the next tape.
+						return fmt.Errorf("tape %s is full before its early warning: %w", w.tape.LabelText, err)
+					}
+					return err
+				}
+			}
+			if aw == nil {
+				return nil
+			}
+			if err := aw.Close(); err != nil {
+				return err
+			}
+			w.files = append(w.files, format.ArchiveFile{File: file, Object: obj, Type: format.ContentChunkArchive, UUID: id})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := w.indexPending(); err != nil {
+			return err
+		}
+		if !full {
+			return nil
+		}
+		if err := w.closeTape(ctx, true); err != nil {
+			return err
+		}
+	}
+}
+
+// indexPending records the chunks of the archive just closed in the
+// catalog: they are on tape now.
+func (w *setWriter) indexPending() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	if err := w.cat.PutChunks(w.set.UUID, w.pending); err != nil {
+		return fmt.Errorf("index chunks: %w", err)
+	}
+	for _, c := range w.pending {
+		w.chunks = append(w.chunks, format.ChunkLocation{Digest: c.Digest, File: c.Loc.File, Offset: c.Loc.Offset, Size: c.Loc.Size})
+	}
+	w.pending = w.pending[:0]
+	return nil
+}
+
+// position moves to end of data and returns the next file number and
+// logical object.
+func (w *setWriter) position(ctx context.Context, dev device.Drive) (file, obj uint64, err error) {
+	if err := dev.Space(ctx, device.SpaceEndOfData, 0); err != nil {
+		return 0, 0, err
+	}
+	pos, err := dev.ReadPosition(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return pos.File, pos.Object, nil
+}
+
+// ensureTape makes sure a writable tape of the set is loaded and
+// positioned for appending.
+func (w *setWriter) ensureTape(ctx context.Context) error {
+	if w.tape != nil {
+		return nil
+	}
+	media, err := w.e.policyMedia(w.cat, w.pool.Name)
+	if err != nil {
+		return err
+	}
+	sets, err := w.cat.ListMediaSets(w.pool.Name)
+	if err != nil {
+		return err
+	}
+	ps := policySet(w.set)
+	var psets []policy.Set
+	for _, s := range sets {
+		psets = append(psets, policySet(s))
+	}
+	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
+	if err != nil {
+		return classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
+	}
+	m, err := w.cat.GetMedia(next.UUID)
+	if err != nil {
+		return err
+	}
+	if err := w.j.loadForWrite(ctx, m); err != nil {
+		return err
+	}
+	member := next.Set == w.set.UUID && next.Set != uuid.Nil
+	w.tape = &m
+	w.files, w.chunks = nil, nil
+	if member {
+		w.seq = next.Seq
+		if err := w.loadTapeState(ctx); err != nil {
+			return err
+		}
+	} else {
+		// A new member: (re)write its media-set label, which discards
+		// whatever an expired set left on it.
+		w.seq = uint64(len(w.set.Media))
+		if next.Set != uuid.Nil && next.Set != w.set.UUID {
+			w.e.logf("overwriting tape %s of expired media set %s", m.LabelText, next.Set)
+		}
+		label := format.MediaSetLabel{Pool: w.pool.Name, SetUUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime, EncryptionKeyFingerprint: w.pool.Encrypt}
+		if err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+			return format.WriteMediaSetLabel(ctx, dev, label)
+		}); err != nil {
+			return err
+		}
+		w.set.Media = append(w.set.Media, m.UUID)
+		w.set.LastWrite = w.e.now()
+		if err := w.cat.PutMediaSet(w.set); err != nil {
+			return err
+		}
+		ref := &catalog.MediaSetRef{UUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime, Pool: w.pool.Name}
+		if err := w.cat.UpdateMedia(m.UUID, func(mm *catalog.Media) error {
+			mm.Set, mm.Status, mm.BytesUsed = ref, catalog.StatusWritable, 0
+			return nil
+		}); err != nil {
+			return err
+		}
+		w.tape.Set = ref
+	}
+	w.labels = appendUnique(w.labels, m.LabelText)
+	w.onTape(m.LabelText)
+	w.e.logf("writing to tape %s (media set %s, sequence %d)", m.LabelText, w.set.UUID, w.seq)
+	return nil
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// loadTapeState reads what the set already has on the loaded tape, for the
+// cumulative catalog archive: from the tape's last catalog archive, or, if
+// the last job on it was interrupted, from the catalog plus the headers of
+// the archives the catalog knows.
+func (w *setWriter) loadTapeState(ctx context.Context) error {
+	known := map[uint64]bool{}
+	err := w.cat.ListChunks(w.set.UUID, func(c catalog.ChunkEntry) error {
+		if c.Loc.Media == w.tape.UUID {
+			w.chunks = append(w.chunks, format.ChunkLocation{Digest: c.Digest, File: c.Loc.File, Offset: c.Loc.Offset, Size: c.Loc.Size})
+			known[c.Loc.File] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	snaps, err := w.cat.ListSnapshots(catalog.SnapshotFilter{Set: w.set.UUID})
+	if err != nil {
+		return err
+	}
+	snapFiles := map[uint64]string{}
+	for _, s := range snaps {
+		for _, a := range s.Archives {
+			if a.Media == w.tape.UUID {
+				known[a.File] = true
+				snapFiles[a.File] = s.Name
+			}
+		}
+	}
+	return w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		if ca, err := format.ReadLastCatalogArchive(ctx, dev); err == nil && ca.Media == w.tape.UUID && ca.Set == w.set.UUID {
+			w.files = ca.Files
+			return nil
+		}
+		w.e.logf("tape %s: last job did not finish its catalog archive; reading archive headers", w.tape.LabelText)
+		w.files = nil
+		if err := dev.Rewind(ctx); err != nil {
+			return err
+		}
+		if err := dev.Space(ctx, device.SpaceFilemarks, 2); err != nil {
+			return err
+		}
+		for file := uint64(2); ; file++ {
+			pos, err := dev.ReadPosition(ctx)
+			if err != nil {
+				return err
+			}
+			fr, err := format.NewFileReader(ctx, dev, 0)
+			if errors.Is(err, device.ErrEndOfData) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("tape %s file %d: %w", w.tape.LabelText, file, err)
+			}
+			h := fr.Header()
+			if known[file] && h.Type != format.ContentCatalogArchive {
+				af := format.ArchiveFile{File: file, Object: pos.Object, Type: h.Type, UUID: h.UUID, Snapshot: snapFiles[file]}
+				af.Final = af.Snapshot != ""
+				w.files = append(w.files, af)
+			}
+			if err := fr.SkipToEnd(); err != nil && !errors.Is(err, format.ErrIncomplete) {
+				return err
+			}
+		}
+	})
+}
+
+// catalogArchive is this tape's part of the catalog.
+func (w *setWriter) catalogArchive() *format.CatalogArchive {
+	return &format.CatalogArchive{
+		Media: w.tape.UUID, Set: w.set.UUID, Seq: w.seq, SetCtime: w.set.Ctime, Pool: w.pool.Name,
+		Files: w.files, Chunks: w.chunks,
+	}
+}
+
+// closeTape writes the catalog archive to the current tape and, when full,
+// marks it full so the next write goes to another tape.
+func (w *setWriter) closeTape(ctx context.Context, full bool) error {
+	if w.tape == nil {
+		return nil
+	}
+	err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		if _, _, err := w.position(ctx, dev); err != nil {
+			return err
+		}
+		err := format.WriteCatalogArchive(ctx, dev, format.DefaultBlockSize, w.catalogArchive())
+		if errors.Is(err, device.ErrEarlyWarning) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("catalog archive on %s: %w", w.tape.LabelText, err)
+	}
+	var used uint64
+	_ = w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		if vs, err := dev.VolumeStatistics(ctx); err == nil {
+			used = vs.LifetimeBytesWritten
+		}
+		return nil
+	})
+	status := catalog.StatusWritable
+	if full {
+		status = catalog.StatusFull
+	}
+	if err := w.cat.UpdateMedia(w.tape.UUID, func(m *catalog.Media) error {
+		m.Status = status
+		if used > 0 {
+			m.BytesUsed = used
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if full {
+		w.e.logf("tape %s is full", w.tape.LabelText)
+		w.tape = nil
+	}
+	return nil
+}
+
+// finish writes the snapshot archive and the catalog archive, then records
+// the snapshot in the catalog.
+func (w *setWriter) finish(ctx context.Context, name string, entries []*format.Entry, res *BackupResult) error {
+	var loc catalog.ArchiveLoc
+	for attempt := 0; ; attempt++ {
+		if err := w.ensureTape(ctx); err != nil {
+			return err
+		}
+		id := uuid.New()
+		err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+			file, obj, err := w.position(ctx, dev)
+			if err != nil {
+				return err
+			}
+			sw, err := format.NewSnapshotArchiveWriter(ctx, dev, format.DefaultBlockSize, format.SnapshotArchiveHeader{Set: w.set.UUID, Snapshot: name}, id)
+			if err != nil {
+				return err
+			}
+			for _, e := range entries {
+				if err := sw.Add(e); err != nil {
+					sw.Abort()
+					return err
+				}
+			}
+			if err := sw.Close(); err != nil {
+				return err
+			}
+			loc = catalog.ArchiveLoc{Media: w.tape.UUID, File: file}
+			w.files = append(w.files, format.ArchiveFile{File: file, Object: obj, Type: format.ContentSnapshotArchive, UUID: id, Snapshot: name, Final: true})
+			return nil
+		})
+		if errors.Is(err, device.ErrEndOfMedium) && attempt == 0 {
+			// The whole snapshot archive goes to one tape: start over
+			// on the next one.
+			w.e.logf("snapshot archive does not fit on %s: continuing on the next tape", w.tape.LabelText)
+			if err := w.closeTape(ctx, true); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("snapshot archive: %w", err)
+		}
+		break
+	}
+	if err := w.closeTape(ctx, false); err != nil {
+		return err
+	}
+	tree := make([]catalog.TreeEntry, 0, len(entries))
+	for _, e := range entries {
+		tree = append(tree, catalog.TreeEntry{Path: e.Path, Value: format.EncodeEntry(nil, e)})
+	}
+	snap := catalog.Snapshot{
+		Set: w.set.UUID, Name: name, Pool: w.pool.Name, Ctime: w.e.now(),
+		Archives: []catalog.ArchiveLoc{loc}, Files: res.Files, Bytes: res.Bytes,
+	}
+	if err := w.cat.PutSnapshot(snap, tree); err != nil {
+		return fmt.Errorf("record snapshot in the catalog: %w", err)
+	}
+	return w.cat.UpdateMediaSet(w.set.UUID, func(s *catalog.MediaSet) error {
+		s.LastWrite = w.e.now()
+		return nil
+	})
+}
+
+// fail closes what can be closed after a failed job and returns err: the
+// chunks already on tape stay indexed (they are valid data of the set).
+func (w *setWriter) fail(ctx context.Context, err error) error {
+	if ierr := w.indexPending(); ierr != nil {
+		err = errors.Join(err, ierr)
+	}
+	return err
+}
+
+// exportSet moves every tape of the set to import/export slots.
+func (w *setWriter) exportSet(ctx context.Context) error {
+	if err := w.j.needChanger(); err != nil {
+		return err
+	}
+	for _, id := range w.set.Media {
+		m, err := w.cat.GetMedia(id)
+		if err != nil {
+			return err
+		}
+		if err := w.j.export(ctx, m.LabelText); err != nil {
+			return err
+		}
+	}
+	return w.cat.UpdateMediaSet(w.set.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil })
+}
+
+// loadForWrite gets tape m into the drive: from the library, or for a
+// standalone drive by asking the operator and waiting.
+func (j *driveJob) loadForWrite(ctx context.Context, m catalog.Media) error {
+	if j.ch != nil {
+		return j.loadLabel(ctx, m.LabelText)
+	}
+	asked := false
+	for {
+		li, err := j.readLabel(ctx)
+		if err == nil && li.UUID == m.UUID {
+			return nil
+		}
+		if !asked {
+			j.e.logf("insert tape %s into drive %s (waiting)", m.LabelText, j.cfg.Name)
+			asked = true
+		}
+		if err == nil {
+			_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error { return dev.Unload(ctx) })
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for tape %s in drive %s: %w", m.LabelText, j.cfg.Name, ctx.Err())
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// lockedSets are the media sets restores are reading: never overwritten.
+func (e *Engine) lockedSets() map[uuid.UUID]bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[uuid.UUID]bool{}
+	for id, n := range e.setLocks {
+		if n > 0 {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+func (e *Engine) lockSet(id uuid.UUID) func() {
+	e.mu.Lock()
+	e.setLocks[id]++
+	e.mu.Unlock()
+	return func() {
+		e.mu.Lock()
+		e.setLocks[id]--
+		e.mu.Unlock()
+	}
+}

@@ -1,0 +1,202 @@
+package engine
+
+import (
+	"sort"
+
+	"github.com/google/uuid"
+
+	"tapefs/catalog"
+	"tapefs/engine/config"
+	"tapefs/engine/policy"
+)
+
+// ContentRow is one row of `media content`: a snapshot on a tape.
+type ContentRow struct {
+	LabelText    string    `json:"label-text"`
+	Pool         string    `json:"pool"`
+	MediaSetName string    `json:"media-set-name"`
+	Seq          uint64    `json:"seq-nr"`
+	Snapshot     string    `json:"snapshot"`
+	MediaSet     uuid.UUID `json:"media-set-uuid"`
+}
+
+// ContentFilter selects rows of `media content`.
+type ContentFilter struct {
+	Pool      string
+	LabelText string
+	Set       uuid.UUID
+}
+
+// MediaContent lists which snapshots are on which tapes, from the catalog.
+func (e *Engine) MediaContent(f ContentFilter) ([]ContentRow, error) {
+	cat, err := e.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := cat.ListSnapshots(catalog.SnapshotFilter{Pool: f.Pool, Set: f.Set})
+	if err != nil {
+		return nil, err
+	}
+	pools, _ := e.cfg.LoadPools()
+	sets := map[uuid.UUID]catalog.MediaSet{}
+	var out []ContentRow
+	for _, s := range snaps {
+		set, ok := sets[s.Set]
+		if !ok {
+			if set, err = cat.GetMediaSet(s.Set); err != nil {
+				return nil, err
+			}
+			sets[s.Set] = set
+		}
+		name := e.setName(pools, set)
+		for _, a := range s.Archives {
+			m, err := cat.GetMedia(a.Media)
+			if err != nil {
+				continue
+			}
+			if f.LabelText != "" && m.LabelText != f.LabelText {
+				continue
+			}
+			seq := uint64(0)
+			if m.Set != nil {
+				seq = m.Set.Seq
+			}
+			out = append(out, ContentRow{LabelText: m.LabelText, Pool: s.Pool, MediaSetName: name, Seq: seq, Snapshot: s.Name, MediaSet: s.Set})
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].LabelText != out[b].LabelText {
+			return out[a].LabelText < out[b].LabelText
+		}
+		return out[a].Snapshot < out[b].Snapshot
+	})
+	return out, nil
+}
+
+// setName renders a media set's name with its pool's template.
+func (e *Engine) setName(pools *config.PoolConfig, s catalog.MediaSet) string {
+	tmpl := ""
+	if pools != nil {
+		if p, err := pools.Pool(s.Pool); err == nil {
+			tmpl = p.Template
+		}
+	}
+	name, err := policy.SetName(tmpl, policySet(s))
+	if err != nil {
+		name, _ = policy.SetName("", policySet(s))
+	}
+	return name
+}
+
+// MediaSetName returns the display name of a media set.
+func (e *Engine) MediaSetName(s catalog.MediaSet) string {
+	pools, _ := e.cfg.LoadPools()
+	return e.setName(pools, s)
+}
+
+// MediaDestroy removes a tape from the inventory. A tape that belongs to a
+// media set whose data is not expired is refused unless force is set.
+func (e *Engine) MediaDestroy(label string, force bool) error {
+	cat, err := e.Catalog()
+	if err != nil {
+		return err
+	}
+	m, err := cat.FindLabel(label)
+	if err != nil {
+		return notFoundf("tape %s is not in the inventory", label)
+	}
+	if m.Set != nil && m.Set.UUID != uuid.Nil && !force && !e.expired(cat, m) {
+		return refusedf("tape %s holds data of media set %s that is not expired: use --force to remove it from the inventory anyway", label, m.Set.UUID)
+	}
+	return cat.DeleteMedia(m.UUID)
+}
+
+// expired reports whether a tape's data may be overwritten by its pool's
+// rules.
+func (e *Engine) expired(cat *catalog.Catalog, m catalog.Media) bool {
+	p, err := e.PoolConfig(m.EffectivePool())
+	if err != nil {
+		return false
+	}
+	pol, err := policyPool(p)
+	if err != nil {
+		return false
+	}
+	sets, err := cat.ListMediaSets(p.Name)
+	if err != nil {
+		return false
+	}
+	var ps []policy.Set
+	for _, s := range sets {
+		ps = append(ps, policySet(s))
+	}
+	pm := policy.Media{UUID: m.UUID, Label: m.LabelText, Pool: m.EffectivePool(), Ctime: m.Ctime, Status: policy.MediaStatus(m.Status)}
+	if m.Set != nil {
+		pm.Set, pm.Seq = m.Set.UUID, m.Set.Seq
+	}
+	return policy.Expired(pol, pm, ps, e.now())
+}
+
+// MediaSetStatus sets a tape's status: full, damaged, retired, or clear
+// (back to writable or full, as its media set says).
+func (e *Engine) MediaSetStatus(label, status string) error {
+	cat, err := e.Catalog()
+	if err != nil {
+		return err
+	}
+	m, err := cat.FindLabel(label)
+	if err != nil {
+		return notFoundf("tape %s is not in the inventory", label)
+	}
+	var st catalog.MediaStatus
+	switch status {
+	case "full":
+		st = catalog.StatusFull
+	case "damaged":
+		st = catalog.StatusDamaged
+	case "retired":
+		st = catalog.StatusRetired
+	case "clear":
+		st = catalog.StatusWritable
+		if m.Set != nil && m.Set.UUID != uuid.Nil {
+			if set, err := cat.GetMediaSet(m.Set.UUID); err == nil && int(m.Set.Seq) < len(set.Media)-1 {
+				st = catalog.StatusFull
+			}
+		}
+	default:
+		return invalidf("invalid status %q: use full, damaged, retired or clear", status)
+	}
+	return cat.UpdateMedia(m.UUID, func(mm *catalog.Media) error {
+		mm.Status = st
+		mm.Updated = e.now()
+		return nil
+	})
+}
+
+// MediaMove records that a tape is in a vault (vault != "") or offline. A
+// tape that is in a library must be exported first.
+func (e *Engine) MediaMove(label, vault string) error {
+	cat, err := e.Catalog()
+	if err != nil {
+		return err
+	}
+	m, err := cat.FindLabel(label)
+	if err != nil {
+		return notFoundf("tape %s is not in the inventory", label)
+	}
+	if m.Location.Kind == catalog.LocationOnline {
+		return refusedf("tape %s is online in changer %s: export it first (`tapefs export-media %s`)", label, m.Location.Changer, label)
+	}
+	loc := catalog.Location{Kind: catalog.LocationOffline}
+	if vault != "" {
+		if err := config.ValidateName("vault", vault); err != nil {
+			return classify(ErrInvalid, "%w", err)
+		}
+		loc = catalog.Location{Kind: catalog.LocationVault, Vault: vault}
+	}
+	return cat.UpdateMedia(m.UUID, func(mm *catalog.Media) error {
+		mm.Location = loc
+		mm.Updated = e.now()
+		return nil
+	})
+}

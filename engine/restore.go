@@ -1,0 +1,595 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
+
+	"tapefs/catalog"
+	"tapefs/engine/device"
+	"tapefs/engine/format"
+)
+
+// RestoreOptions describe one `tapefs restore` run.
+type RestoreOptions struct {
+	// Set is the media set to restore from.
+	Set uuid.UUID
+	// Target is the directory to restore into; each snapshot goes to
+	// Target/<group>/<time>/.
+	Target string
+	// Snapshots selects snapshots by name ("group/time") or group;
+	// empty means every snapshot of the set.
+	Snapshots []string
+	// Paths are glob patterns (path.Match, on paths relative to the
+	// snapshot root); a match selects the entry and everything below it.
+	// Empty selects everything.
+	Paths []string
+	// DryRun only plans: nothing is loaded, read or written.
+	DryRun bool
+	// Drive overrides the drive of the set's pool.
+	Drive string
+}
+
+// RestorePlan is the order in which a restore reads tapes.
+type RestorePlan struct {
+	Set       uuid.UUID     `json:"media-set-uuid"`
+	Snapshots []string      `json:"snapshots"`
+	Files     int64         `json:"files"`
+	Bytes     int64         `json:"bytes"`
+	Tapes     []RestoreTape `json:"tapes"`
+	Missing   []string      `json:"missing,omitempty"` // chunks without a known location
+}
+
+// RestoreTape is one tape of a plan, read front to back.
+type RestoreTape struct {
+	Label    string   `json:"label-text"`
+	Seq      uint64   `json:"seq-nr"`
+	Archives []uint64 `json:"archives"` // tape file numbers, increasing
+	Chunks   int      `json:"chunks"`
+	Bytes    int64    `json:"bytes"`
+}
+
+// RestoreResult reports what a restore did.
+type RestoreResult struct {
+	Plan       RestorePlan `json:"plan"`
+	Restored   int64       `json:"restored-files"`
+	Failed     []string    `json:"failed,omitempty"` // files that could not be restored, and why
+	TapeSecond float64     `json:"simulated-tape-seconds,omitempty"`
+}
+
+// restoreFile is a regular file being restored.
+type restoreFile struct {
+	entry *format.Entry
+	path  string // absolute target path
+	fd    *os.File
+	left  int   // chunks still to write
+	err   error // first failure
+}
+
+// chunkNeed is every place one chunk goes.
+type chunkNeed struct {
+	loc     catalog.ChunkLoc
+	size    uint32
+	targets []chunkTarget
+}
+
+type chunkTarget struct {
+	f   *restoreFile
+	off int64
+}
+
+// Restore restores snapshots (or parts of them) of a media set from the
+// catalog: it plans which chunks to read, reads each tape once in sequence
+// order and front to back, writes every chunk to every place that needs it,
+// then sets links and attributes. Files that cannot be restored (a tape or
+// record is unreadable) are reported in the result; the rest is restored.
+func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResult, error) {
+	cat, err := e.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	set, err := cat.GetMediaSet(opts.Set)
+	if err != nil {
+		return nil, notFoundf("media set %s is not in the catalog: restore the catalog from its tapes first (`tapefs catalog`)", opts.Set)
+	}
+	snaps, err := e.selectSnapshots(cat, set, opts.Snapshots)
+	if err != nil {
+		return nil, err
+	}
+	target, err := filepath.Abs(opts.Target)
+	if err != nil {
+		return nil, err
+	}
+	res := &RestoreResult{Plan: RestorePlan{Set: set.UUID}}
+	// Collect the entries to restore.
+	type snapEntries struct {
+		snap    catalog.Snapshot
+		root    string
+		entries []*format.Entry
+	}
+	var all []snapEntries
+	for _, s := range snaps {
+		se := snapEntries{snap: s, root: filepath.Join(target, filepath.FromSlash(s.Name))}
+		err := cat.WalkTree(set.UUID, s.Name, func(te catalog.TreeEntry) error {
+			ent, _, err := format.DecodeEntry(te.Value)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
+			}
+			if !selected(ent.Path, opts.Paths) {
+				return nil
+			}
+			se.entries = append(se.entries, &ent)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Plan.Snapshots = append(res.Plan.Snapshots, s.Name)
+		all = append(all, se)
+	}
+	// Plan: every chunk's location, grouped per tape.
+	needs := map[[32]byte]*chunkNeed{}
+	var files []*restoreFile
+	for _, se := range all {
+		for _, ent := range se.entries {
+			if ent.Type != format.EntryFile {
+				continue
+			}
+			res.Plan.Files++
+			res.Plan.Bytes += ent.Size
+			rf := &restoreFile{entry: ent, path: joinUnder(se.root, ent.Path)}
+			files = append(files, rf)
+			for _, c := range ent.Chunks {
+				if c.Zero {
+					continue
+				}
+				rf.left++
+				n := needs[c.Digest]
+				if n == nil {
+					loc, err := cat.GetChunk(set.UUID, c.Digest)
+					if err != nil {
+						rf.err = fmt.Errorf("chunk %x is not in the catalog", c.Digest[:8])
+						res.Plan.Missing = append(res.Plan.Missing, fmt.Sprintf("%x", c.Digest))
+						continue
+					}
+					n = &chunkNeed{loc: loc, size: c.Size}
+					needs[c.Digest] = n
+				}
+				n.targets = append(n.targets, chunkTarget{f: rf, off: c.Offset})
+			}
+		}
+	}
+	perTape := map[uuid.UUID]map[uint64]map[[32]byte]*chunkNeed{}
+	for d, n := range needs {
+		byFile := perTape[n.loc.Media]
+		if byFile == nil {
+			byFile = map[uint64]map[[32]byte]*chunkNeed{}
+			perTape[n.loc.Media] = byFile
+		}
+		if byFile[n.loc.File] == nil {
+			byFile[n.loc.File] = map[[32]byte]*chunkNeed{}
+		}
+		byFile[n.loc.File][d] = n
+	}
+	for seq, id := range set.Media {
+		byFile := perTape[id]
+		if byFile == nil {
+			continue
+		}
+		m, err := cat.GetMedia(id)
+		if err != nil {
+			return nil, fmt.Errorf("media set %s lists tape %s that the inventory does not know: %w", set.UUID, id, err)
+		}
+		rt := RestoreTape{Label: m.LabelText, Seq: uint64(seq)}
+		for f, chunks := range byFile {
+			rt.Archives = append(rt.Archives, f)
+			for _, n := range chunks {
+				rt.Chunks++
+				rt.Bytes += int64(n.size)
+			}
+		}
+		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
+		res.Plan.Tapes = append(res.Plan.Tapes, rt)
+	}
+	if opts.DryRun {
+		return res, nil
+	}
+
+	// Lay out the tree: directories, special files, empty regular files.
+	for _, se := range all {
+		if err := os.MkdirAll(se.root, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", se.root, err)
+		}
+		if err := safeDir(target, se.root); err != nil {
+			return nil, err
+		}
+		for _, ent := range se.entries {
+			if err := createEntry(se.root, ent); err != nil {
+				res.Failed = append(res.Failed, fmt.Sprintf("%s/%s: %v", se.snap.Name, ent.Path, err))
+			}
+		}
+	}
+	for _, rf := range files {
+		if rf.err != nil {
+			continue
+		}
+		fd, err := os.OpenFile(rf.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			rf.err = err
+			continue
+		}
+		if err := fd.Truncate(rf.entry.Size); err != nil {
+			fd.Close()
+			rf.err = err
+			continue
+		}
+		rf.fd = fd
+	}
+	defer func() {
+		for _, rf := range files {
+			if rf.fd != nil {
+				rf.fd.Close()
+			}
+		}
+	}()
+
+	// Read the tapes: each once, in sequence order, front to back.
+	pool, err := e.PoolConfig(set.Pool)
+	driveName := opts.Drive
+	if driveName == "" && err == nil {
+		driveName = pool.Drive
+	}
+	if len(res.Plan.Tapes) > 0 {
+		unlock := e.lockSet(set.UUID)
+		defer unlock()
+		j, release, err := e.useDrive(driveName, "restore "+set.UUID.String())
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		var simStart float64
+		for i, rt := range res.Plan.Tapes {
+			id := set.Media[rt.Seq]
+			if err := j.readTape(ctx, cat, id, rt, perTape[id], i == 0, &simStart, res); err != nil {
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				e.logf("tape %s: %v", rt.Label, err)
+				for _, chunks := range perTape[id] {
+					for _, n := range chunks {
+						for _, t := range n.targets {
+							if t.f.err == nil {
+								t.f.err = fmt.Errorf("tape %s: %v", rt.Label, err)
+							}
+						}
+					}
+				}
+			}
+		}
+		_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+			if st, err := dev.Status(ctx); err == nil && st.Sim != nil {
+				res.TapeSecond += st.Sim.TapeSeconds - simStart
+			}
+			return nil
+		})
+	}
+
+	// Finish files, then links, then attributes (directories last, deepest
+	// first, so their times stay).
+	for _, rf := range files {
+		if rf.fd != nil {
+			if err := rf.fd.Close(); err != nil && rf.err == nil {
+				rf.err = err
+			}
+			rf.fd = nil
+		}
+		if rf.err == nil && rf.left > 0 {
+			rf.err = errors.New("not all data could be read")
+		}
+		if rf.err != nil {
+			res.Failed = append(res.Failed, fmt.Sprintf("%s: %v", rf.path, rf.err))
+			os.Remove(rf.path)
+			continue
+		}
+		res.Restored++
+	}
+	for _, se := range all {
+		for _, ent := range se.entries {
+			if ent.Type == format.EntryHardLink {
+				src, dst := joinUnder(se.root, ent.Target), joinUnder(se.root, ent.Path)
+				os.Remove(dst)
+				if err := os.Link(src, dst); err != nil {
+					res.Failed = append(res.Failed, fmt.Sprintf("%s/%s: hard link: %v", se.snap.Name, ent.Path, err))
+				}
+			}
+		}
+		for i := len(se.entries) - 1; i >= 0; i-- {
+			ent := se.entries[i]
+			if ent.Type == format.EntryHardLink {
+				continue
+			}
+			p := joinUnder(se.root, ent.Path)
+			if _, err := os.Lstat(p); err != nil {
+				continue // failed earlier, reported there
+			}
+			if err := applyAttrs(p, ent); err != nil {
+				res.Failed = append(res.Failed, fmt.Sprintf("%s/%s: attributes: %v", se.snap.Name, ent.Path, err))
+			}
+		}
+	}
+	sort.Strings(res.Failed)
+	if len(res.Failed) > 0 {
+		return res, fmt.Errorf("restore finished with %d failure(s); first: %s", len(res.Failed), res.Failed[0])
+	}
+	return res, nil
+}
+
+// selectSnapshots picks the snapshots of set named by sel (names or groups).
+func (e *Engine) selectSnapshots(cat *catalog.Catalog, set catalog.MediaSet, sel []string) ([]catalog.Snapshot, error) {
+	snaps, err := cat.ListSnapshots(catalog.SnapshotFilter{Set: set.UUID})
+	if err != nil {
+		return nil, err
+	}
+	if len(sel) == 0 {
+		return snaps, nil
+	}
+	var out []catalog.Snapshot
+	for _, want := range sel {
+		found := false
+		for _, s := range snaps {
+			if s.Name == want || strings.HasPrefix(s.Name, strings.TrimSuffix(want, "/")+"/") {
+				out = append(out, s)
+				found = true
+			}
+		}
+		if !found {
+			return nil, notFoundf("media set %s has no snapshot %s", set.UUID, want)
+		}
+	}
+	return out, nil
+}
+
+// selected reports whether p (or one of its parents) matches a pattern.
+func selected(p string, patterns []string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, pat := range patterns {
+		pat = strings.Trim(pat, "/")
+		for q := p; ; q = path.Dir(q) {
+			if ok, _ := path.Match(pat, q); ok {
+				return true
+			}
+			if q == "." || q == "" || !strings.Contains(q, "/") {
+				if q != p {
+					if ok, _ := path.Match(pat, q); ok {
+						return true
+					}
+				}
+				break
+			}
+		}
+		// A pattern that names a directory above p selects p's parents
+		// too, so the tree down to a selected file exists.
+		if strings.HasPrefix(pat+"/", p+"/") || p == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// joinUnder joins a validated snapshot path (no "..", not absolute) to root.
+func joinUnder(root, rel string) string {
+	return filepath.Join(root, filepath.FromSlash(rel))
+}
+
+// safeDir checks that no component of dir below base is a symlink, so tape
+// content can never make a restore write outside the target.
+func safeDir(base, dir string) error {
+	rel, err := filepath.Rel(base, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("%s is outside %s", dir, base)
+	}
+	p := base
+	for _, c := range strings.Split(rel, string(filepath.Separator)) {
+		if c == "." || c == "" {
+			continue
+		}
+		p = filepath.Join(p, c)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("refusing to restore through symlink %s", p)
+		}
+	}
+	return nil
+}
+
+// createEntry creates a directory, symlink or special file; regular files
+// are created by the caller. Parents are checked for symlinks first.
+func createEntry(root string, ent *format.Entry) error {
+	if err := ent.Validate(); err != nil {
+		return err
+	}
+	p := joinUnder(root, ent.Path)
+	if ent.Path != "" {
+		if err := safeDir(root, filepath.Dir(p)); err != nil {
+			return err
+		}
+	}
+	switch ent.Type {
+	case format.EntryDir:
+		if ent.Path == "" {
+			return nil
+		}
+		if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		return safeDir(root, p)
+	case format.EntrySymlink:
+		os.Remove(p)
+		return os.Symlink(ent.Target, p)
+	case format.EntryCharDev, format.EntryBlockDev, format.EntryFIFO, format.EntrySocket:
+		mode := uint32(ent.Mode & 0o7777)
+		switch ent.Type {
+		case format.EntryCharDev:
+			mode |= unix.S_IFCHR
+		case format.EntryBlockDev:
+			mode |= unix.S_IFBLK
+		case format.EntryFIFO:
+			mode |= unix.S_IFIFO
+		case format.EntrySocket:
+			mode |= unix.S_IFSOCK
+		}
+		os.Remove(p)
+		return unix.Mknod(p, mode, int(ent.Rdev))
+	}
+	return nil
+}
+
+// applyAttrs sets ownership, xattrs, mode and times of a restored entry.
+func applyAttrs(p string, ent *format.Entry) error {
+	var errs []error
+	if err := os.Lchown(p, int(ent.UID), int(ent.GID)); err != nil && !errors.Is(err, unix.EPERM) {
+		errs = append(errs, err)
+	}
+	names := make([]string, 0, len(ent.Xattrs))
+	for k := range ent.Xattrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if err := unix.Lsetxattr(p, k, ent.Xattrs[k], 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+			errs = append(errs, fmt.Errorf("xattr %s: %w", k, err))
+		}
+	}
+	if ent.Type != format.EntrySymlink {
+		if err := unix.Fchmodat(unix.AT_FDCWD, p, ent.Mode&0o7777, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(ent.Atime.UnixNano()), unix.NsecToTimespec(ent.Mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// readTape loads one tape of the set, checks its label and reads the
+// archives of the plan front to back, writing each needed chunk to every
+// place that wants it.
+func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.UUID, rt RestoreTape,
+	byFile map[uint64]map[[32]byte]*chunkNeed, first bool, simStart *float64, res *RestoreResult) error {
+	m, err := cat.GetMedia(id)
+	if err != nil {
+		return err
+	}
+	if err := j.loadForWrite(ctx, m); err != nil {
+		return err
+	}
+	j.e.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
+	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		if first {
+			if st, err := dev.Status(ctx); err == nil && st.Sim != nil {
+				*simStart = st.Sim.TapeSeconds
+			}
+		}
+		ml, _, err := format.ReadLabels(ctx, dev)
+		if err != nil {
+			return err
+		}
+		if ml.UUID != id {
+			return fmt.Errorf("tape in the drive is %s (%s), not %s", ml.LabelText, ml.UUID, rt.Label)
+		}
+		cur := uint64(2) // after ReadLabels the tape is past file 1
+		for _, f := range rt.Archives {
+			if f < cur {
+				return fmt.Errorf("archive %d lies behind the tape position", f)
+			}
+			if f > cur {
+				if err := dev.Space(ctx, device.SpaceFilemarks, int64(f-cur)); err != nil {
+					return fmt.Errorf("space to archive %d: %w", f, err)
+				}
+			}
+			want := byFile[f]
+			if err := readChunkArchive(ctx, dev, want); err != nil {
+				j.e.logf("tape %s archive %d: %v", rt.Label, f, err)
+				// Position after this archive whatever happened.
+				if err := dev.Rewind(ctx); err != nil {
+					return err
+				}
+				if err := dev.Space(ctx, device.SpaceFilemarks, int64(f+1)); err != nil {
+					return err
+				}
+			}
+			cur = f + 1
+		}
+		return nil
+	})
+}
+
+// readChunkArchive reads one chunk archive from the current position and
+// writes the wanted chunks; it stops reading once all are written and
+// leaves the tape after the archive's filemark.
+func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]*chunkNeed) error {
+	fr, err := format.NewFileReader(ctx, dev, 0)
+	if err != nil {
+		return err
+	}
+	cr, err := format.NewChunkArchiveReader(fr)
+	if err != nil {
+		fr.SkipToEnd()
+		return err
+	}
+	left := len(want)
+	var firstErr error
+	for left > 0 {
+		d, _, data, err := cr.Next()
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, format.ErrCorrupt) {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		n := want[d]
+		if n == nil {
+			continue
+		}
+		delete(want, d)
+		left--
+		for _, t := range n.targets {
+			if t.f.fd == nil || t.f.err != nil {
+				continue
+			}
+			if _, err := t.f.fd.WriteAt(data, t.off); err != nil {
+				t.f.err = err
+				continue
+			}
+			t.f.left--
+		}
+	}
+	if err := fr.SkipToEnd(); err != nil {
+		return err
+	}
+	if left > 0 && firstErr != nil {
+		return firstErr
+	}
+	return nil
+}
