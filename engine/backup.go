@@ -866,7 +866,7 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 		tree = append(tree, catalog.TreeEntry{Path: e.Path, Value: format.EncodeEntry(nil, e)})
 	}
 	snap := catalog.Snapshot{
-		Set: w.set.UUID, Name: name, Pool: w.pool.Name, Ctime: w.e.now(),
+		Set: w.set.UUID, Name: name, Pool: w.pool.Name, Ctime: snapshotTime(name, w.e.now()),
 		Archives: []catalog.ArchiveLoc{loc}, Files: res.Files, Bytes: res.Bytes,
 	}
 	if err := w.cat.PutSnapshot(snap, tree); err != nil {
