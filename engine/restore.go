@@ -87,138 +87,86 @@ type chunkTarget struct {
 	off int64
 }
 
-// Restore restores snapshots (or parts of them) of a media set from the
-// catalog: it plans which chunks to read, reads each tape once in sequence
-// order and front to back, writes every chunk to every place that needs it,
-// then sets links and attributes. Files that cannot be restored (a tape or
-// record is unreadable) are reported in the result; the rest is restored.
-func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResult, error) {
-	cat, err := e.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	set, err := cat.GetMediaSet(opts.Set)
-	if err != nil {
-		return nil, notFoundf("media set %s is not in the catalog: restore the catalog from its tapes first (`tapefs catalog`)", opts.Set)
-	}
-	snaps, err := e.selectSnapshots(cat, set, opts.Snapshots)
-	if err != nil {
-		return nil, err
-	}
-	target, err := filepath.Abs(opts.Target)
-	if err != nil {
-		return nil, err
-	}
-	res := &RestoreResult{Plan: RestorePlan{Set: set.UUID}}
-	// Collect the entries to restore.
-	type snapEntries struct {
-		snap    catalog.Snapshot
-		root    string
-		entries []*format.Entry
-	}
-	var all []snapEntries
-	for _, s := range snaps {
-		se := snapEntries{snap: s, root: filepath.Join(target, filepath.FromSlash(s.Name))}
-		err := cat.WalkTree(set.UUID, s.Name, func(te catalog.TreeEntry) error {
-			ent, _, err := format.DecodeEntry(te.Value)
-			if err != nil {
-				return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
-			}
-			if !selected(ent.Path, opts.Paths) {
-				return nil
-			}
-			se.entries = append(se.entries, &ent)
-			return nil
-		})
-		if err != nil {
-			return nil, err
+// restoreJob is one restore: the selected entries, where each chunk goes,
+// and what failed.
+type restoreJob struct {
+	target string
+	snaps  []restoreSnap
+	files  []*restoreFile
+	needs  map[[32]byte]*chunkNeed
+	res    *RestoreResult
+}
+
+type restoreSnap struct {
+	name    string
+	root    string
+	entries []*format.Entry
+}
+
+// add selects the entries of one snapshot that match paths.
+func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
+	rs := restoreSnap{name: name, root: joinUnder(r.target, name)}
+	for _, e := range entries {
+		if selected(e.Path, paths) {
+			rs.entries = append(rs.entries, e)
 		}
-		res.Plan.Snapshots = append(res.Plan.Snapshots, s.Name)
-		all = append(all, se)
 	}
-	// Plan: every chunk's location, grouped per tape.
-	needs := map[[32]byte]*chunkNeed{}
-	var files []*restoreFile
-	for _, se := range all {
-		for _, ent := range se.entries {
+	r.res.Plan.Snapshots = append(r.res.Plan.Snapshots, name)
+	r.snaps = append(r.snaps, rs)
+}
+
+// plan collects every chunk the selected regular files need; locate gives
+// a chunk's place on tape (nil: the chunk is not known).
+func (r *restoreJob) plan(locate func(d [32]byte) (catalog.ChunkLoc, error)) {
+	r.needs = map[[32]byte]*chunkNeed{}
+	for _, rs := range r.snaps {
+		for _, ent := range rs.entries {
 			if ent.Type != format.EntryFile {
 				continue
 			}
-			res.Plan.Files++
-			res.Plan.Bytes += ent.Size
-			rf := &restoreFile{entry: ent, path: joinUnder(se.root, ent.Path)}
-			files = append(files, rf)
+			r.res.Plan.Files++
+			r.res.Plan.Bytes += ent.Size
+			rf := &restoreFile{entry: ent, path: joinUnder(rs.root, ent.Path)}
+			r.files = append(r.files, rf)
 			for _, c := range ent.Chunks {
 				if c.Zero {
 					continue
 				}
 				rf.left++
-				n := needs[c.Digest]
+				n := r.needs[c.Digest]
 				if n == nil {
-					loc, err := cat.GetChunk(set.UUID, c.Digest)
+					loc, err := locate(c.Digest)
 					if err != nil {
 						rf.err = fmt.Errorf("chunk %x is not in the catalog", c.Digest[:8])
-						res.Plan.Missing = append(res.Plan.Missing, fmt.Sprintf("%x", c.Digest))
+						r.res.Plan.Missing = append(r.res.Plan.Missing, fmt.Sprintf("%x", c.Digest))
 						continue
 					}
 					n = &chunkNeed{loc: loc, size: c.Size}
-					needs[c.Digest] = n
+					r.needs[c.Digest] = n
 				}
 				n.targets = append(n.targets, chunkTarget{f: rf, off: c.Offset})
 			}
 		}
 	}
-	perTape := map[uuid.UUID]map[uint64]map[[32]byte]*chunkNeed{}
-	for d, n := range needs {
-		byFile := perTape[n.loc.Media]
-		if byFile == nil {
-			byFile = map[uint64]map[[32]byte]*chunkNeed{}
-			perTape[n.loc.Media] = byFile
-		}
-		if byFile[n.loc.File] == nil {
-			byFile[n.loc.File] = map[[32]byte]*chunkNeed{}
-		}
-		byFile[n.loc.File][d] = n
-	}
-	for seq, id := range set.Media {
-		byFile := perTape[id]
-		if byFile == nil {
-			continue
-		}
-		m, err := cat.GetMedia(id)
-		if err != nil {
-			return nil, fmt.Errorf("media set %s lists tape %s that the inventory does not know: %w", set.UUID, id, err)
-		}
-		rt := RestoreTape{Label: m.LabelText, Seq: uint64(seq)}
-		for f, chunks := range byFile {
-			rt.Archives = append(rt.Archives, f)
-			for _, n := range chunks {
-				rt.Chunks++
-				rt.Bytes += int64(n.size)
-			}
-		}
-		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
-		res.Plan.Tapes = append(res.Plan.Tapes, rt)
-	}
-	if opts.DryRun {
-		return res, nil
-	}
+}
 
-	// Lay out the tree: directories, special files, empty regular files.
-	for _, se := range all {
-		if err := os.MkdirAll(se.root, 0o700); err != nil {
-			return nil, fmt.Errorf("create %s: %w", se.root, err)
+// layout creates directories, special files and the regular files (at
+// their final size, holes where the snapshot has holes), open for writing.
+func (r *restoreJob) layout() error {
+	for _, rs := range r.snaps {
+		if err := os.MkdirAll(rs.root, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", rs.root, err)
 		}
-		if err := safeDir(target, se.root); err != nil {
-			return nil, err
+		if err := safeDir(r.target, rs.root); err != nil {
+			return err
 		}
-		for _, ent := range se.entries {
-			if err := createEntry(se.root, ent); err != nil {
-				res.Failed = append(res.Failed, fmt.Sprintf("%s/%s: %v", se.snap.Name, ent.Path, err))
+		for _, ent := range rs.entries {
+			if err := createEntry(rs.root, ent); err != nil {
+				r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: %v", rs.name, ent.Path, err))
 			}
 		}
 	}
-	for _, rf := range files {
+	for _, rf := range r.files {
 		if rf.err != nil {
 			continue
 		}
@@ -234,58 +182,48 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		}
 		rf.fd = fd
 	}
-	defer func() {
-		for _, rf := range files {
-			if rf.fd != nil {
-				rf.fd.Close()
-			}
-		}
-	}()
+	return nil
+}
 
-	// Read the tapes: each once, in sequence order, front to back.
-	pool, err := e.PoolConfig(set.Pool)
-	driveName := opts.Drive
-	if driveName == "" && err == nil {
-		driveName = pool.Drive
+// write puts one chunk wherever it is needed. It reports whether the
+// chunk was wanted.
+func (r *restoreJob) write(d [32]byte, data []byte) bool {
+	n := r.needs[d]
+	if n == nil {
+		return false
 	}
-	if len(res.Plan.Tapes) > 0 {
-		unlock := e.lockSet(set.UUID)
-		defer unlock()
-		j, release, err := e.useDrive(driveName, "restore "+set.UUID.String())
-		if err != nil {
-			return nil, err
+	delete(r.needs, d)
+	for _, t := range n.targets {
+		if t.f.fd == nil || t.f.err != nil {
+			continue
 		}
-		defer release()
-		var simStart float64
-		for i, rt := range res.Plan.Tapes {
-			id := set.Media[rt.Seq]
-			if err := j.readTape(ctx, cat, id, rt, perTape[id], i == 0, &simStart, res); err != nil {
-				if ctx.Err() != nil {
-					return nil, err
-				}
-				e.logf("tape %s: %v", rt.Label, err)
-				for _, chunks := range perTape[id] {
-					for _, n := range chunks {
-						for _, t := range n.targets {
-							if t.f.err == nil {
-								t.f.err = fmt.Errorf("tape %s: %v", rt.Label, err)
-							}
-						}
-					}
-				}
-			}
+		if _, err := t.f.fd.WriteAt(data, t.off); err != nil {
+			t.f.err = err
+			continue
 		}
-		_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error {
-			if st, err := dev.Status(ctx); err == nil && st.Sim != nil {
-				res.TapeSecond += st.Sim.TapeSeconds - simStart
-			}
-			return nil
-		})
+		t.f.left--
 	}
+	return true
+}
 
-	// Finish files, then links, then attributes (directories last, deepest
-	// first, so their times stay).
-	for _, rf := range files {
+// fail marks every file that still needs a chunk of tape id as failed.
+func (r *restoreJob) fail(id uuid.UUID, why error) {
+	for _, n := range r.needs {
+		if n.loc.Media != id {
+			continue
+		}
+		for _, t := range n.targets {
+			if t.f.err == nil {
+				t.f.err = why
+			}
+		}
+	}
+}
+
+// closeFiles closes the regular files and drops those that could not be
+// restored completely.
+func (r *restoreJob) closeFiles() {
+	for _, rf := range r.files {
 		if rf.fd != nil {
 			if err := rf.fd.Close(); err != nil && rf.err == nil {
 				rf.err = err
@@ -296,41 +234,190 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 			rf.err = errors.New("not all data could be read")
 		}
 		if rf.err != nil {
-			res.Failed = append(res.Failed, fmt.Sprintf("%s: %v", rf.path, rf.err))
+			r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s: %v", rf.path, rf.err))
 			os.Remove(rf.path)
 			continue
 		}
-		res.Restored++
+		r.res.Restored++
 	}
-	for _, se := range all {
-		for _, ent := range se.entries {
+}
+
+// finish closes files, makes hard links and sets attributes (deepest
+// first, so directory times stay), and reports failures.
+func (r *restoreJob) finish() error {
+	r.closeFiles()
+	for _, rs := range r.snaps {
+		for _, ent := range rs.entries {
 			if ent.Type == format.EntryHardLink {
-				src, dst := joinUnder(se.root, ent.Target), joinUnder(se.root, ent.Path)
+				src, dst := joinUnder(rs.root, ent.Target), joinUnder(rs.root, ent.Path)
 				os.Remove(dst)
 				if err := os.Link(src, dst); err != nil {
-					res.Failed = append(res.Failed, fmt.Sprintf("%s/%s: hard link: %v", se.snap.Name, ent.Path, err))
+					r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: hard link: %v", rs.name, ent.Path, err))
 				}
 			}
 		}
-		for i := len(se.entries) - 1; i >= 0; i-- {
-			ent := se.entries[i]
+		for i := len(rs.entries) - 1; i >= 0; i-- {
+			ent := rs.entries[i]
 			if ent.Type == format.EntryHardLink {
 				continue
 			}
-			p := joinUnder(se.root, ent.Path)
+			p := joinUnder(rs.root, ent.Path)
 			if _, err := os.Lstat(p); err != nil {
 				continue // failed earlier, reported there
 			}
 			if err := applyAttrs(p, ent); err != nil {
-				res.Failed = append(res.Failed, fmt.Sprintf("%s/%s: attributes: %v", se.snap.Name, ent.Path, err))
+				r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: attributes: %v", rs.name, ent.Path, err))
 			}
 		}
 	}
-	sort.Strings(res.Failed)
-	if len(res.Failed) > 0 {
-		return res, fmt.Errorf("restore finished with %d failure(s); first: %s", len(res.Failed), res.Failed[0])
+	sort.Strings(r.res.Failed)
+	if len(r.res.Failed) > 0 {
+		return fmt.Errorf("restore finished with %d failure(s); first: %s", len(r.res.Failed), r.res.Failed[0])
 	}
-	return res, nil
+	return nil
+}
+
+func (r *restoreJob) closeAll() {
+	for _, rf := range r.files {
+		if rf.fd != nil {
+			rf.fd.Close()
+		}
+	}
+}
+
+// Restore restores snapshots (or parts of them) of a media set. With the
+// set in the catalog it plans which chunks to read, reads each tape once in
+// sequence order and front to back, and writes every chunk to every place
+// that needs it; then it sets links and attributes. Without the set in the
+// catalog it reads every tape of the set front to back (restoreScan).
+// Files that cannot be restored (a tape or record is unreadable) are
+// reported in the result; the rest is restored.
+func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResult, error) {
+	cat, err := e.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	target, err := filepath.Abs(opts.Target)
+	if err != nil {
+		return nil, err
+	}
+	set, err := cat.GetMediaSet(opts.Set)
+	if errors.Is(err, catalog.ErrNotFound) {
+		e.logf("media set %s is not in the catalog: reading every tape of the set front to back", opts.Set)
+		return e.restoreScan(ctx, opts, target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := e.selectSnapshots(cat, set, opts.Snapshots)
+	if err != nil {
+		return nil, err
+	}
+	r := &restoreJob{target: target, res: &RestoreResult{Plan: RestorePlan{Set: set.UUID}}}
+	for _, s := range snaps {
+		var entries []*format.Entry
+		err := cat.WalkTree(set.UUID, s.Name, func(te catalog.TreeEntry) error {
+			ent, _, err := format.DecodeEntry(te.Value)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
+			}
+			entries = append(entries, &ent)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.add(s.Name, entries, opts.Paths)
+	}
+	r.plan(func(d [32]byte) (catalog.ChunkLoc, error) { return cat.GetChunk(set.UUID, d) })
+	perTape := map[uuid.UUID]map[uint64]map[[32]byte]bool{}
+	for d, n := range r.needs {
+		byFile := perTape[n.loc.Media]
+		if byFile == nil {
+			byFile = map[uint64]map[[32]byte]bool{}
+			perTape[n.loc.Media] = byFile
+		}
+		if byFile[n.loc.File] == nil {
+			byFile[n.loc.File] = map[[32]byte]bool{}
+		}
+		byFile[n.loc.File][d] = true
+	}
+	for seq, id := range set.Media {
+		byFile := perTape[id]
+		if byFile == nil {
+			continue
+		}
+		m, err := cat.GetMedia(id)
+		if err != nil {
+			return nil, fmt.Errorf("media set %s lists tape %s that the inventory does not know: %w", set.UUID, id, err)
+		}
+		rt := RestoreTape{Label: m.LabelText, Seq: uint64(seq)}
+		for f, chunks := range byFile {
+			rt.Archives = append(rt.Archives, f)
+			for d := range chunks {
+				rt.Chunks++
+				rt.Bytes += int64(r.needs[d].size)
+			}
+		}
+		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
+		r.res.Plan.Tapes = append(r.res.Plan.Tapes, rt)
+	}
+	if opts.DryRun {
+		return r.res, nil
+	}
+	if err := r.layout(); err != nil {
+		return nil, err
+	}
+	defer r.closeAll()
+	if len(r.res.Plan.Tapes) > 0 {
+		j, release, err := e.restoreDrive(set, opts.Drive)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		sim := j.simSeconds(ctx)
+		for _, rt := range r.res.Plan.Tapes {
+			id := set.Media[rt.Seq]
+			if err := j.readTape(ctx, cat, id, rt, perTape[id], r); err != nil {
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				e.logf("tape %s: %v", rt.Label, err)
+				r.fail(id, fmt.Errorf("tape %s: %v", rt.Label, err))
+			}
+		}
+		r.res.TapeSecond = j.simSeconds(ctx) - sim
+	}
+	return r.res, r.finish()
+}
+
+// restoreDrive reserves the drive for a restore of set (the pool's drive
+// unless named) and locks the set against overwriting until release.
+func (e *Engine) restoreDrive(set catalog.MediaSet, name string) (*driveJob, func(), error) {
+	if name == "" {
+		if p, err := e.PoolConfig(set.Pool); err == nil {
+			name = p.Drive
+		}
+	}
+	unlock := e.lockSet(set.UUID)
+	j, release, err := e.useDrive(name, "restore "+set.UUID.String())
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return j, func() { release(); unlock() }, nil
+}
+
+// simSeconds is the drive's simulated tape time so far (0 on hardware).
+func (j *driveJob) simSeconds(ctx context.Context) float64 {
+	var s float64
+	_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		if st, err := dev.Status(ctx); err == nil && st.Sim != nil {
+			s = st.Sim.TapeSeconds
+		}
+		return nil
+	})
+	return s
 }
 
 // selectSnapshots picks the snapshots of set named by sel (names or groups).
@@ -487,10 +574,9 @@ func applyAttrs(p string, ent *format.Entry) error {
 }
 
 // readTape loads one tape of the set, checks its label and reads the
-// archives of the plan front to back, writing each needed chunk to every
-// place that wants it.
+// archives of the plan front to back, writing each needed chunk.
 func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.UUID, rt RestoreTape,
-	byFile map[uint64]map[[32]byte]*chunkNeed, first bool, simStart *float64, res *RestoreResult) error {
+	byFile map[uint64]map[[32]byte]bool, r *restoreJob) error {
 	m, err := cat.GetMedia(id)
 	if err != nil {
 		return err
@@ -500,11 +586,6 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	}
 	j.e.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
 	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
-		if first {
-			if st, err := dev.Status(ctx); err == nil && st.Sim != nil {
-				*simStart = st.Sim.TapeSeconds
-			}
-		}
 		ml, _, err := format.ReadLabels(ctx, dev)
 		if err != nil {
 			return err
@@ -512,20 +593,16 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 		if ml.UUID != id {
 			return fmt.Errorf("tape in the drive is %s (%s), not %s", ml.LabelText, ml.UUID, rt.Label)
 		}
-		cur := uint64(2) // after ReadLabels the tape is past file 1
+		cur := uint64(2) // ReadLabels leaves the tape after file 1
 		for _, f := range rt.Archives {
-			if f < cur {
-				return fmt.Errorf("archive %d lies behind the tape position", f)
-			}
 			if f > cur {
 				if err := dev.Space(ctx, device.SpaceFilemarks, int64(f-cur)); err != nil {
 					return fmt.Errorf("space to archive %d: %w", f, err)
 				}
 			}
-			want := byFile[f]
-			if err := readChunkArchive(ctx, dev, want); err != nil {
+			if err := readChunkArchive(ctx, dev, byFile[f], r); err != nil {
 				j.e.logf("tape %s archive %d: %v", rt.Label, f, err)
-				// Position after this archive whatever happened.
+				// Go on after this archive, wherever the error left us.
 				if err := dev.Rewind(ctx); err != nil {
 					return err
 				}
@@ -539,10 +616,10 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	})
 }
 
-// readChunkArchive reads one chunk archive from the current position and
+// readChunkArchive reads the chunk archive at the current position and
 // writes the wanted chunks; it stops reading once all are written and
 // leaves the tape after the archive's filemark.
-func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]*chunkNeed) error {
+func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]bool, r *restoreJob) error {
 	fr, err := format.NewFileReader(ctx, dev, 0)
 	if err != nil {
 		return err
@@ -568,21 +645,8 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]*
 		if err != nil {
 			return err
 		}
-		n := want[d]
-		if n == nil {
-			continue
-		}
-		delete(want, d)
-		left--
-		for _, t := range n.targets {
-			if t.f.fd == nil || t.f.err != nil {
-				continue
-			}
-			if _, err := t.f.fd.WriteAt(data, t.off); err != nil {
-				t.f.err = err
-				continue
-			}
-			t.f.left--
+		if want[d] && r.write(d, data) {
+			left--
 		}
 	}
 	if err := fr.SkipToEnd(); err != nil {

@@ -120,6 +120,17 @@ func TestBackupSpanningAndCatalogRebuild(t *testing.T) {
 	if err := os.Rename(catDir, saved); err != nil {
 		t.Fatal(err)
 	}
+	// Without any catalog a whole media set still restores: every tape of
+	// the set is read once, front to back.
+	scanned := filepath.Join(s.root, "restore-nocatalog")
+	if r := s.ok("restore", b.Set, scanned); !strings.Contains(r.stdout, "restored 30 files") {
+		t.Errorf("restore without catalog:\n%s\n%s", r.stdout, r.stderr)
+	}
+	diffTrees(t, want, describeTree(t, filepath.Join(scanned, filepath.FromSlash(b.Snapshot))))
+	if err := os.RemoveAll(catDir); err != nil {
+		t.Fatal(err)
+	}
+
 	s.ok("inventory", "--catalog")
 	compareCatalogs(t, saved, catDir)
 	if got := s.ok("media", "content", "--output-format", "json").stdout; got != live {
