@@ -246,12 +246,12 @@ func TestChunkLocEncoding(t *testing.T) {
 	bad := [][]byte{
 		nil,
 		{valueV1},
-		append(append([]byte{valueV1}, m[:]...), 0, 0),           // one varint missing
-		append(append([]byte{valueV1}, m[:]...), 0, 0, 0, 0),     // trailing byte
-		append(append([]byte{valueV1}, m[:]...), 0x80, 0, 0, 0),  // non-minimal varint
-		append(append([]byte{valueV1}, uuid.Nil[:]...), 0, 0, 0), // zero media
-		append(append([]byte{2}, m[:]...), 0, 0, 0),              // unknown format
-		append(append([]byte{valueV1}, m[:]...), 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10), // size > 32 bits
+		append(append([]byte{valueV1}, m[:]...), 0, 0),                                                             // one varint missing
+		append(append([]byte{valueV1}, m[:]...), 0, 0, 0, 0),                                                       // trailing byte
+		append(append([]byte{valueV1}, m[:]...), 0x80, 0, 0, 0),                                                    // non-minimal varint
+		append(append([]byte{valueV1}, uuid.Nil[:]...), 0, 0, 0),                                                   // zero media
+		append(append([]byte{2}, m[:]...), 0, 0, 0),                                                                // unknown format
+		append(append([]byte{valueV1}, m[:]...), 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10),                               // size > 32 bits
 		append(append([]byte{valueV1}, m[:]...), 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0), // offset > int64
 	}
 	for _, b := range bad {

@@ -112,24 +112,19 @@ func (c *Chunker) boundary(data []byte) (int, bool) {
 	// Cut-point skipping: no boundary before Min, so the hash starts there.
 	i = max(i, c.p.Min)
 	if i < c.p.Avg && i < n {
-		maskS := c.maskS
-		for j, b := range data[i:min(c.p.Avg, n)] {
-			fp = fp<<1 + gear[b]
-			if fp&maskS == 0 {
-				return i + j + 1, true
-			}
+		end := min(c.p.Avg, n)
+		k, h := scan(data[i:end], fp, c.maskS)
+		if k >= 0 {
+			return i + k, true
 		}
-		i = min(c.p.Avg, n)
+		i, fp = end, h
 	}
 	if i < n {
-		maskL := c.maskL
-		for j, b := range data[i:] {
-			fp = fp<<1 + gear[b]
-			if fp&maskL == 0 {
-				return i + j + 1, true
-			}
+		k, h := scan(data[i:n], fp, c.maskL)
+		if k >= 0 {
+			return i + k, true
 		}
-		i = n
+		i, fp = n, h
 	}
 	if full {
 		return n, true
@@ -171,4 +166,57 @@ func (c *Chunker) fill() error {
 		}
 	}
 	return nil
+}
+
+// Tables of gear shifted left by 3, 2 and 1 bits, for scan.
+var gear3, gear2, gear1 = shiftedGear(3), shiftedGear(2), shiftedGear(1)
+
+func shiftedGear(s uint) (t [256]uint64) {
+	for i, g := range gear {
+		t[i] = g << s
+	}
+	return t
+}
+
+// scan feeds data to the Gear hash fp (fp = fp<<1 + gear[b] per byte) and
+// returns the length of the prefix after which fp&mask is zero for the
+// first time, or -1 and the final hash when there is none. mask must have
+// bits 61 to 63 clear.
+//
+// It is the byte-at-a-time loop unrolled four times with a shorter
+// dependency chain: h holds the hash after the first byte of a group
+// shifted left by 3, so the next three bytes add pre-shifted table entries
+// instead of shifting h again, and each test shifts the mask to match.
+// (h<<s)&(mask<<s) is zero exactly when h&mask is, because mask has no bits
+// among the top s.
+func scan(data []byte, fp, mask uint64) (int, uint64) {
+	m3, m2, m1 := mask<<3, mask<<2, mask<<1
+	t3, t2, t1, t0 := &gear3, &gear2, &gear1, &gear
+	p := data
+	for len(p) >= 4 {
+		h := fp<<4 + t3[p[0]]
+		if h&m3 == 0 {
+			return len(data) - len(p) + 1, 0
+		}
+		h += t2[p[1]]
+		if h&m2 == 0 {
+			return len(data) - len(p) + 2, 0
+		}
+		h += t1[p[2]]
+		if h&m1 == 0 {
+			return len(data) - len(p) + 3, 0
+		}
+		fp = h + t0[p[3]]
+		if fp&mask == 0 {
+			return len(data) - len(p) + 4, 0
+		}
+		p = p[4:]
+	}
+	for i, b := range p {
+		fp = fp<<1 + t0[b]
+		if fp&mask == 0 {
+			return len(data) - len(p) + i + 1, 0
+		}
+	}
+	return -1, fp
 }

@@ -63,9 +63,9 @@ func TestInsertAtFrontKeepsLaterChunks(t *testing.T) {
 		{"text", textData(12, size)},
 	}
 	for _, tt := range tests {
+		orig := chunkAll(t, bytes.NewReader(tt.data), DefaultParams)
 		for _, insert := range []string{"x", "tapefs", "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"} {
 			t.Run(fmt.Sprintf("%s/insert%d", tt.name, len(insert)), func(t *testing.T) {
-				orig := chunkAll(t, bytes.NewReader(tt.data), DefaultParams)
 				shifted := chunkAll(t, io.MultiReader(bytes.NewReader([]byte(insert)), bytes.NewReader(tt.data)), DefaultParams)
 				known := map[Digest]bool{}
 				for _, c := range orig {
@@ -302,8 +302,8 @@ func TestMasks(t *testing.T) {
 		if got := bits.OnesCount64(maskL); got != max(b-normalization, 1) {
 			t.Errorf("avg %d: maskL has %d one bits, want %d", avg, got, b-normalization)
 		}
-		if (maskS|maskL)>>63 != 0 || (maskS|maskL)&0xffff != 0 {
-			t.Errorf("avg %d: masks %#x %#x use bits outside 16..62", avg, maskS, maskL)
+		if (maskS|maskL)>>61 != 0 || (maskS|maskL)&0xffff != 0 {
+			t.Errorf("avg %d: masks %#x %#x use bits outside 16..60", avg, maskS, maskL)
 		}
 	}
 }
@@ -313,6 +313,34 @@ func TestGearTableDerivation(t *testing.T) {
 	for i, g := range gear {
 		if want := s.next(); g != want {
 			t.Fatalf("gear[%d] = %#x, want %#x (SplitMix64 from gearSeed)", i, g, want)
+		}
+	}
+}
+
+// scanReference is the Gear hash boundary test one byte at a time, as the
+// FastCDC paper writes it; scan must agree with it.
+func scanReference(data []byte, fp, mask uint64) (int, uint64) {
+	for i, b := range data {
+		fp = fp<<1 + gear[b]
+		if fp&mask == 0 {
+			return i + 1, 0
+		}
+	}
+	return -1, fp
+}
+
+func TestScanMatchesReference(t *testing.T) {
+	rnd := splitmix(7)
+	data := mixedData(8, 4<<20)
+	for range 2000 {
+		mask := spreadMask(1 + rnd.intn(20))
+		off := rnd.intn(len(data))
+		seg := data[off:min(len(data), off+rnd.intn(1<<16))]
+		fp := rnd.next()
+		gotN, gotFP := scan(seg, fp, mask)
+		wantN, wantFP := scanReference(seg, fp, mask)
+		if gotN != wantN || gotFP != wantFP {
+			t.Fatalf("scan of %d bytes with mask %#x = %d, %#x; want %d, %#x", len(seg), mask, gotN, gotFP, wantN, wantFP)
 		}
 	}
 }

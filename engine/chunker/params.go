@@ -68,13 +68,14 @@ func (p Params) masks() (maskS, maskL uint64) {
 	return spreadMask(b + normalization), spreadMask(max(b-normalization, 1))
 }
 
-// spreadMask returns a mask with n one bits spread evenly over bits 62 down
-// to 16. In the Gear hash, bit k depends on the last k+1 input bytes only,
-// so high bits give each boundary test a window of dozens of bytes, where a
-// mask of the low n bits would look at the last n bytes alone. Bit 63 stays
-// clear so that a two-bytes-per-step loop could shift the mask left by one.
+// spreadMask returns a mask with n one bits (at most 45) spread evenly
+// over bits 60 down to 16. In the Gear hash, bit k depends on the last k+1
+// input bytes only, so high bits give each boundary test a window of dozens
+// of bytes, where a mask of the low n bits would look at the last n bytes
+// alone. Bits 61 to 63 stay clear for scan, which tests three of every four
+// positions on the hash shifted left by up to three bits.
 func spreadMask(n int) uint64 {
-	const top, span = 62, 47
+	const top, span = 60, 45
 	n = min(n, span)
 	var m uint64
 	for k := range n {

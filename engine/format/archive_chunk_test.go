@@ -327,3 +327,19 @@ func TestDecodeChunkEntryHeaderErrors(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkChunkArchiveAdd writes 1 MiB chunks to a drive that discards
+// them; compare with BenchmarkFileWriter, the record layer alone.
+func BenchmarkChunkArchiveAdd(b *testing.B) {
+	c := newChunk(testData(1, 1<<20))
+	w, err := NewChunkArchiveWriter(context.Background(), &discardDrive{}, DefaultBlockSize, ChunkArchiveHeader{Set: testSet}, uuid.UUID{1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(c.data)))
+	for b.Loop() {
+		if _, err := w.Add(c.digest, c.data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

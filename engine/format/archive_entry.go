@@ -284,10 +284,16 @@ func validateChunkRefs(refs []ChunkRef, size int64) error {
 // should be valid (Validate); an invalid entry encodes to bytes that
 // DecodeEntry rejects.
 func EncodeEntry(dst []byte, e *Entry) []byte {
-	body := appendEntryBody(nil, e)
+	// Encode the body after room for the longest length prefix, then move
+	// it down next to the prefix: no second buffer.
 	dst = append(dst, entryVersion)
-	dst = binary.AppendUvarint(dst, uint64(len(body)))
-	return append(dst, body...)
+	start := len(dst)
+	dst = append(dst, make([]byte, binary.MaxVarintLen64)...)
+	dst = appendEntryBody(dst, e)
+	bodyLen := len(dst) - start - binary.MaxVarintLen64
+	n := binary.PutUvarint(dst[start:], uint64(bodyLen))
+	copy(dst[start+n:], dst[start+binary.MaxVarintLen64:])
+	return dst[:start+n+bodyLen]
 }
 
 func appendEntryBody(b []byte, e *Entry) []byte {
@@ -305,7 +311,8 @@ func appendEntryBody(b []byte, e *Entry) []byte {
 	}
 	b = binary.AppendUvarint(b, e.Rdev)
 	b = appendString(b, e.Target)
-	names := make([]string, 0, len(e.Xattrs))
+	var small [8]string
+	names := small[:0]
 	for name := range e.Xattrs {
 		names = append(names, name)
 	}
@@ -391,7 +398,7 @@ func decodeEntryBody(body []byte) (Entry, error) {
 		prev := ""
 		for i := range nx {
 			name := d.string("extended attribute name", MaxXattrNameLen)
-			v := d.string("extended attribute value", MaxXattrValueLen)
+			v := d.bytes("extended attribute value", int(d.uvarint("extended attribute value", MaxXattrValueLen)))
 			if d.err != nil {
 				break
 			}
@@ -399,7 +406,7 @@ func decodeEntryBody(body []byte) (Entry, error) {
 				d.fail(fmt.Errorf("extended attribute %q is out of order or repeated", name))
 				break
 			}
-			e.Xattrs[name] = []byte(v)
+			e.Xattrs[name] = append([]byte{}, v...)
 			prev = name
 		}
 	}
@@ -532,14 +539,14 @@ func (d *decoder) count(field string, max uint64, minSize int) int {
 }
 
 func (d *decoder) string(field string, max uint64) string {
-	n := d.uvarint(field+" length", max)
+	n := d.uvarint(field, max)
 	return string(d.bytes(field, int(n)))
 }
 
 // time reads seconds (zig-zag varint) and nanoseconds (uvarint).
 func (d *decoder) time(field string) time.Time {
-	secs := d.varint(field + " seconds")
-	nanos := d.uvarint(field+" nanoseconds", 999_999_999)
+	secs := d.varint(field)
+	nanos := d.uvarint(field, 999_999_999)
 	if d.err != nil {
 		return time.Time{}
 	}

@@ -518,3 +518,19 @@ func TestSnapshotArchiveDamage(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkEntryRoundTrip encodes and decodes a regular file entry with
+// eight chunk references and an ACL.
+func BenchmarkEntryRoundTrip(b *testing.B) {
+	e := sampleEntries()[3]
+	for i := range 4 {
+		e.Chunks = append(e.Chunks, ChunkRef{Digest: [32]byte{byte(i)}, Offset: int64(6+i) << 20, Size: 1 << 20})
+	}
+	var buf []byte
+	for b.Loop() {
+		buf = EncodeEntry(buf[:0], &e)
+		if _, _, err := DecodeEntry(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
