@@ -32,8 +32,11 @@ test: lint
 test-short:
 	$(GO) test -short $(PKGS)
 
+# tapefs against tar on the same data (ratios), then the Go benchmarks of
+# the data path.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	BIN=$(BIN) ./scripts/bench.sh
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/chunker ./engine/format ./vtape
 
 # Run every fuzz target for FUZZTIME each.
 fuzz:

@@ -141,6 +141,11 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	w.onTape = func(label string) { report(func(p *BackupProgress) { p.Tape = label }) }
 	w.onChunk = func(n int) { report(func(p *BackupProgress) { p.NewBytes += int64(n) }) }
 
+	prev, err := previousFiles(cat, w.set.UUID, group)
+	if err != nil {
+		return nil, err
+	}
+
 	// The reader walks and chunks the source while the writer feeds the
 	// drive; a bounded channel between them keeps memory bounded.
 	ch := make(chan newChunk, 8)
@@ -150,7 +155,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	defer cancel()
 	go func() {
 		defer close(ch)
-		r := &treeReader{names: e.names, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: ch, ctx: rctx,
+		r := &treeReader{names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: ch, ctx: rctx,
 			progress: func(files, bytes int64) {
 				report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
 			}}
@@ -191,6 +196,28 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	return res, nil
 }
 
+// previousFiles returns the regular files of the newest snapshot of group
+// in media set set, by path (nil if there is none).
+func previousFiles(cat *catalog.Catalog, set uuid.UUID, group string) (map[string]*format.Entry, error) {
+	snaps, err := cat.ListSnapshots(catalog.SnapshotFilter{Set: set, Group: group})
+	if err != nil || len(snaps) == 0 {
+		return nil, err
+	}
+	last := snaps[len(snaps)-1]
+	out := map[string]*format.Entry{}
+	err = cat.WalkTree(set, last.Name, func(te catalog.TreeEntry) error {
+		ent, _, err := format.DecodeEntry(te.Value)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: entry %q: %w", last.Name, te.Path, err)
+		}
+		if ent.Type == format.EntryFile {
+			out[ent.Path] = &ent
+		}
+		return nil
+	})
+	return out, err
+}
+
 // countTree counts the regular files and bytes below dir, for progress.
 func countTree(dir string) (files, bytes int64) {
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -215,6 +242,11 @@ type treeReader struct {
 	out      chan<- newChunk
 	progress func(files, bytes int64)
 	names    *idNames
+	// prev holds the regular files of the group's last snapshot in this
+	// media set: a file whose size, mtime and ctime are unchanged reuses
+	// its chunk list without being read (the quick check restic and
+	// rsync make).
+	prev map[string]*format.Entry
 
 	entries                         []*format.Entry
 	inodes                          map[[2]uint64]string // dev/ino → first path, for hard links
@@ -274,7 +306,11 @@ func (r *treeReader) visit(root, rel string) error {
 			r.inodes[key] = rel
 		}
 		e.Type, e.Size = format.EntryFile, st.Size
-		if err := r.readFile(full, e); err != nil {
+		if p := r.prev[rel]; p != nil && p.Size == e.Size && p.Mtime.Equal(e.Mtime) && p.Ctime.Equal(e.Ctime) {
+			e.Chunks = p.Chunks
+			r.chunks += int64(len(p.Chunks))
+			r.progress(0, e.Size)
+		} else if err := r.readFile(full, e); err != nil {
 			return err
 		}
 		r.files++

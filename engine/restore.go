@@ -106,10 +106,28 @@ type restoreSnap struct {
 // add selects the entries of one snapshot that match paths.
 func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
 	rs := restoreSnap{name: name, root: joinUnder(r.target, name)}
+	byPath := make(map[string]*format.Entry, len(entries))
 	for _, e := range entries {
-		if selected(e.Path, paths) {
-			rs.entries = append(rs.entries, e)
+		byPath[e.Path] = e
+	}
+	chosen := map[string]bool{}
+	for _, e := range entries {
+		if !selected(e.Path, paths) {
+			continue
 		}
+		chosen[e.Path] = true
+		if e.Type == format.EntryHardLink && !chosen[e.Target] {
+			// The link's first name is not restored: this name gets
+			// the file itself.
+			if t := byPath[e.Target]; t != nil && t.Type == format.EntryFile {
+				f := *t
+				f.Path = e.Path
+				chosen[e.Target] = true // later links to it point here
+				byPath[e.Target] = &f
+				e = &f
+			}
+		}
+		rs.entries = append(rs.entries, e)
 	}
 	r.res.Plan.Snapshots = append(r.res.Plan.Snapshots, name)
 	r.snaps = append(r.snaps, rs)
@@ -511,6 +529,10 @@ func createEntry(root string, ent *format.Entry) error {
 	}
 	p := joinUnder(root, ent.Path)
 	if ent.Path != "" {
+		// Parents that were not selected themselves are created plain.
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
 		if err := safeDir(root, filepath.Dir(p)); err != nil {
 			return err
 		}

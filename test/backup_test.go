@@ -72,9 +72,24 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if b2.NewBytes*100 > b.Bytes {
 		t.Errorf("deduplicated backup wrote %d new bytes of %d", b2.NewBytes, b.Bytes)
 	}
+	// The second snapshot reused the unchanged files' chunk lists without
+	// reading them; it restores the same tree.
+	again := filepath.Join(s.root, "restore-again")
+	s.ok("restore", b2.Set, again, b2.Snapshot)
+	diffTrees(t, want, describeTree(t, filepath.Join(again, filepath.FromSlash(b2.Snapshot))))
+	// A changed file is read again.
+	if err := os.WriteFile(filepath.Join(src, "small.txt"), []byte("changed\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	bc := s.backup(src, "daily")
+	changed := filepath.Join(s.root, "restore-changed")
+	s.ok("restore", bc.Set, changed, bc.Snapshot, "--path", "small.txt")
+	if got, _ := os.ReadFile(filepath.Join(changed, filepath.FromSlash(bc.Snapshot), "small.txt")); string(got) != "changed\n" {
+		t.Errorf("changed file restored as %q", got)
+	}
 	// A new media set gets everything again.
 	b3 := s.backup(src, "daily", "--force-media-set")
-	if b3.Set == b.Set || b3.NewBytes < b.NewBytes {
+	if b3.Set == b.Set || b3.NewBytes*100 < b.NewBytes*99 {
 		t.Errorf("forced new set: %+v (first %+v)", b3, b)
 	}
 	ml := s.ok("media", "list").stdout

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make bench: tapefs against tar on the same dataset, in the same run, on
+# the same disk. Prints each time and the ratio (tar time / tapefs time:
+# above 1 means tapefs is faster). The virtual library writes its
+# cartridges to the same filesystem tar writes its archive to.
+#
+#   BENCH_MB   dataset size in MiB (default 512)
+#   BENCH_DIR  where to work (default: a temporary directory under /var/tmp)
+set -euo pipefail
+BIN=${BIN:-$(pwd)/bin}
+MB=${BENCH_MB:-512}
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/tapefs-bench.XXXXXX)}
+trap 'rm -rf "$work"' EXIT
+export TAPEFS_CONFIG_DIR=$work/etc TAPEFS_STATE_DIR=$work/state TAPEFS_DRIVE=drive0
+data=$work/data/bench
+
+echo "dataset: $MB MiB in $work/data (a third large files, a third 1 MiB files, a third 16 KiB files)"
+mkdir -p "$data/large" "$data/medium" "$data/small"
+third=$((MB / 3))
+for i in $(seq 1 4); do head -c $((third * 1024 * 1024 / 4)) /dev/urandom > "$data/large/f$i"; done
+for i in $(seq 1 "$third"); do head -c 1048576 /dev/urandom > "$data/medium/f$i"; done
+n=$((third * 64))
+head -c $((n * 16384)) /dev/urandom | split -b 16384 -a 5 - "$data/small/f"
+sync
+
+"$BIN/tapefs" vtape create "$work/vlib" --slots 8 --drives 1 --cartridges 4 --cleaning 0 --generation LTO-9 >/dev/null 2>&1
+"$BIN/tapefs" changer create vlib --path "$work/vlib"
+"$BIN/tapefs" drive create drive0 --path "$work/vlib/drive0" --changer vlib
+"$BIN/tapefs" pool create bench --drive drive0
+"$BIN/tapefs" barcode-label --pool bench >/dev/null 2>&1
+
+# t CMD...: run CMD quietly and print its wall time in seconds.
+t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk "BEGIN{print $e - $s}"; }
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+
+drop; tar_c=$(t bash -c "tar -cf '$work/a.tar' -C '$work/data' bench && sync")
+drop; tfs_b=$(t "$BIN/tapefs" backup "$data" bench)
+drop; tfs_b2=$(t "$BIN/tapefs" backup "$data" bench)
+set_uuid=$("$BIN/tapefs" media list --output-format json | grep -o '"media-set-uuid":"[^"]*"' | head -1 | cut -d'"' -f4)
+mkdir -p "$work/out-tar" "$work/out-tfs"
+drop; tar_x=$(t bash -c "tar -xf '$work/a.tar' -C '$work/out-tar' && sync")
+snap=$("$BIN/tapefs" media content --output-format json | grep -o '"snapshot":"[^"]*"' | head -1 | cut -d'"' -f4)
+drop; tfs_r=$(t bash -c "'$BIN/tapefs' restore '$set_uuid' '$work/out-tfs' '$snap' && sync")
+diff -r "$work/out-tar/bench" "$work/out-tfs/$snap" >/dev/null && echo "restored data matches the source"
+
+ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
+rate() { awk "BEGIN{printf \"%.0f\", $MB / $1}"; }
+printf '\n%-38s %9s %9s %8s %s\n' "" "tar s" "tapefs s" "ratio" "(tar/tapefs; target)"
+printf '%-38s %9.2f %9.2f %8s %s\n' "backup vs tar -cf + sync" "$tar_c" "$tfs_b" "$(ratio "$tar_c" "$tfs_b")" ">= 1.0"
+printf '%-38s %9.2f %9.2f %8s %s\n' "deduplicated re-backup vs tar -cf" "$tar_c" "$tfs_b2" "$(ratio "$tar_c" "$tfs_b2")" ">= 3.0"
+printf '%-38s %9.2f %9.2f %8s %s\n' "restore vs tar -xf + sync" "$tar_x" "$tfs_r" "$(ratio "$tar_x" "$tfs_r")" ">= 0.9"
+printf '\nthroughput: tar -cf %s MiB/s, tapefs backup %s MiB/s, re-backup %s MiB/s, tapefs restore %s MiB/s\n' \
+  "$(rate "$tar_c")" "$(rate "$tfs_b")" "$(rate "$tfs_b2")" "$(rate "$tfs_r")"
