@@ -230,10 +230,19 @@ func (r *Root) lastResult(path string) *result {
 	return r.results[path]
 }
 
+// kindError is an error of an engine error class with its own message.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e kindError) Error() string { return e.msg }
+func (e kindError) Unwrap() error { return e.kind }
+
 // errInvalid is an invalid-argument error of a control file's own parsing
 // (before the command runs).
 func errInvalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", engine.ErrInvalid, fmt.Sprintf(format, args...))
+	return kindError{kind: engine.ErrInvalid, msg: fmt.Sprintf(format, args...)}
 }
 
 // splitWords splits what was written to a control file into words the way
@@ -355,8 +364,13 @@ func (r *Root) changerControls(changer string) []control {
 		}
 	}
 	return []control{
-		{name: "barcode-label", usage: fmt.Sprintf("usage: echo \"[--pool POOL] [--drive DRIVE]\" > barcode-label\n  label every unlabelled tape of the library with its barcode\n  runs: tapefs barcode-label [--pool POOL] --drive DRIVE (default: the first drive of %s)", changer),
-			argv: withDrive("barcode-label")},
+		{name: "barcode-label", usage: fmt.Sprintf("usage: echo \"[POOL] [--drive DRIVE]\" > barcode-label\n  label every unlabelled tape of the library with its barcode\n  runs: tapefs barcode-label [--pool POOL] --drive DRIVE (default: the first drive of %s)", changer),
+			argv: func(w []string) ([]string, error) {
+				if len(w) > 0 && !strings.HasPrefix(w[0], "-") {
+					w = append([]string{"--pool", w[0]}, w[1:]...)
+				}
+				return withDrive("barcode-label")(w)
+			}},
 		{name: "inventory", usage: fmt.Sprintf("usage: echo \"[--read-labels] [--read-all-labels] [--drive DRIVE]\" > inventory\n  update the inventory from the library's tapes\n  runs: tapefs inventory [...] --drive DRIVE (default: the first drive of %s)", changer),
 			argv: withDrive("inventory")},
 		{name: "transfer", usage: fmt.Sprintf("usage: echo \"FROM TO\" > transfer   (or \"--from FROM --to TO\")\n  move a tape from one slot to another\n  runs: tapefs changer transfer %s --from FROM --to TO", changer),
@@ -400,7 +414,7 @@ func (r *Root) changerDrive(changer string) (string, error) {
 		}
 	}
 	if best == "" {
-		return "", fmt.Errorf("%w: changer %s has no configured drive: create one with `tapefs drive create NAME --path PATH --changer %s`", engine.ErrNotFound, changer, changer)
+		return "", kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("changer %s has no configured drive: create one with `tapefs drive create NAME --path PATH --changer %s`", changer, changer)}
 	}
 	return best, nil
 }

@@ -428,7 +428,7 @@ func (r *Root) medium(label string) (*MediaInfo, error) {
 	}
 	i := slices.IndexFunc(list, func(m catalog.Media) bool { return m.LabelText == label })
 	if i < 0 {
-		return nil, fmt.Errorf("%w: tape %s is not in the inventory", engine.ErrNotFound, label)
+		return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
 	}
 	m := list[i]
 	mi := &MediaInfo{
