@@ -14,7 +14,8 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/tapefs ./cmd/pmt ./cmd/pmtx
 
-# A ready virtual library in .run/ (created on first use), then what to do next.
+# A ready virtual library in .run/ (created on first use), mounted on ./mnt in
+# the foreground; Ctrl-C unmounts.
 run: build
 	BIN=$(BIN) RUNDIR=$(RUNDIR) ./scripts/run.sh
 

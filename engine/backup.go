@@ -109,7 +109,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	if err != nil {
 		return nil, err
 	}
-	j, release, err := e.useDrive(pool.Drive, "backup "+snapName)
+	j, release, err := e.useDrive(ctx, pool.Drive, "backup "+snapName)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		return nil, err
 	}
 	res := &BackupResult{Snapshot: snapName, Set: w.set.UUID, NewMediaSet: w.newSet, SetReason: w.reason}
-	e.logf("backup %s of %s to pool %s, media set %s (%s)", snapName, src, pool.Name, w.set.UUID, w.reason)
+	j.logf("backup %s of %s to pool %s, media set %s (%s)", snapName, src, pool.Name, w.set.UUID, w.reason)
 
 	var prog BackupProgress
 	var progMu sync.Mutex
@@ -181,7 +181,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	res.NewBytes = w.newBytes
 	res.Tapes = w.labels
 	res.ElapsedNanos = int64(e.now().Sub(start))
-	e.logf("snapshot %s: %d files, %d bytes, %d chunks (%d new, %d bytes) on %s",
+	j.logf("snapshot %s: %d files, %d bytes, %d chunks (%d new, %d bytes) on %s",
 		snapName, res.Files, res.Bytes, res.Chunks, res.NewChunks, res.NewBytes, strings.Join(res.Tapes, ", "))
 
 	if opts.ExportMediaSet {
@@ -691,7 +691,7 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 		// whatever an expired set left on it.
 		w.seq = uint64(len(w.set.Media))
 		if next.Set != uuid.Nil && next.Set != w.set.UUID {
-			w.e.logf("overwriting tape %s of expired media set %s", m.LabelText, next.Set)
+			w.j.logf("overwriting tape %s of expired media set %s", m.LabelText, next.Set)
 		}
 		label := format.MediaSetLabel{Pool: w.pool.Name, SetUUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime, EncryptionKeyFingerprint: w.pool.Encrypt}
 		if err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
@@ -715,7 +715,7 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	}
 	w.labels = appendUnique(w.labels, m.LabelText)
 	w.onTape(m.LabelText)
-	w.e.logf("writing to tape %s (media set %s, sequence %d)", m.LabelText, w.set.UUID, w.seq)
+	w.j.logf("writing to tape %s (media set %s, sequence %d)", m.LabelText, w.set.UUID, w.seq)
 	return nil
 }
 
@@ -762,7 +762,7 @@ func (w *setWriter) loadTapeState(ctx context.Context) error {
 			w.files = ca.Files
 			return nil
 		}
-		w.e.logf("tape %s: last job did not finish its catalog archive; reading archive headers", w.tape.LabelText)
+		w.j.logf("tape %s: last job did not finish its catalog archive; reading archive headers", w.tape.LabelText)
 		w.files = nil
 		if err := dev.Rewind(ctx); err != nil {
 			return err
@@ -843,7 +843,7 @@ func (w *setWriter) closeTape(ctx context.Context, full bool) error {
 		return err
 	}
 	if full {
-		w.e.logf("tape %s is full", w.tape.LabelText)
+		w.j.logf("tape %s is full", w.tape.LabelText)
 		w.tape = nil
 	}
 	return nil
@@ -883,7 +883,7 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 		if errors.Is(err, device.ErrEndOfMedium) && attempt == 0 {
 			// The whole snapshot archive goes to one tape: start over
 			// on the next one.
-			w.e.logf("snapshot archive does not fit on %s: continuing on the next tape", w.tape.LabelText)
+			w.j.logf("snapshot archive does not fit on %s: continuing on the next tape", w.tape.LabelText)
 			if err := w.closeTape(ctx, true); err != nil {
 				return err
 			}
@@ -953,7 +953,7 @@ func (j *driveJob) loadForWrite(ctx context.Context, m catalog.Media) error {
 			return nil
 		}
 		if !asked {
-			j.e.logf("insert tape %s into drive %s (waiting)", m.LabelText, j.cfg.Name)
+			j.logf("insert tape %s into drive %s (waiting)", m.LabelText, j.cfg.Name)
 			asked = true
 		}
 		if err == nil {

@@ -51,7 +51,7 @@ func (e *Engine) RestoreCatalog(ctx context.Context, driveName string, scan, for
 	if err != nil {
 		return nil, err
 	}
-	j, release, err := e.useDrive(driveName, "catalog")
+	j, release, err := e.useDrive(ctx, driveName, "catalog")
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (j *driveJob) restoreCatalog(ctx context.Context, cat *catalog.Catalog, sca
 			if err == nil {
 				return readFromCatalogArchive(ctx, dev, ca, tc)
 			}
-			j.e.logf("tape %s: no usable catalog archive at its end (%v): scanning every archive", ml.LabelText, err)
+			j.logf("tape %s: no usable catalog archive at its end (%v): scanning every archive", ml.LabelText, err)
 		}
 		mode = "scan"
 		return scanTape(ctx, dev, tc)
@@ -110,7 +110,7 @@ func (j *driveJob) restoreCatalog(ctx context.Context, cat *catalog.Catalog, sca
 		res.Snapshots = append(res.Snapshots, name)
 	}
 	sort.Strings(res.Snapshots)
-	j.e.logf("tape %s: %d chunks, %d snapshots read into the catalog (%s)", tc.label.LabelText, res.Chunks, len(res.Snapshots), mode)
+	j.logf("tape %s: %d chunks, %d snapshots read into the catalog (%s)", tc.label.LabelText, res.Chunks, len(res.Snapshots), mode)
 	return res, nil
 }
 
@@ -316,7 +316,7 @@ func (e *Engine) InventoryCatalog(ctx context.Context, driveName string, scan, f
 	if err != nil {
 		return nil, err
 	}
-	j, release, err := e.useDrive(driveName, "inventory --catalog")
+	j, release, err := e.useDrive(ctx, driveName, "inventory --catalog")
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func (e *Engine) InventoryCatalog(ctx context.Context, driveName string, scan, f
 		}
 		r, err := j.restoreCatalog(ctx, cat, scan, force)
 		if errors.Is(err, ErrExists) {
-			e.logf("tape %s: catalog already present", m.LabelText)
+			j.logf("tape %s: catalog already present", m.LabelText)
 			continue
 		}
 		if err != nil {

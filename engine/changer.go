@@ -274,8 +274,11 @@ func (e *Engine) view(ctx context.Context, c config.Changer) (*changerView, erro
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("changer %s: %w", c.Name, err)
+		err = fmt.Errorf("changer %s: %w", c.Name, err)
+		e.cacheChanger(c.Name, nil, err)
+		return nil, err
 	}
+	e.cacheChanger(c.Name, v, nil)
 	return v, nil
 }
 
@@ -330,7 +333,7 @@ func (e *Engine) ChangerTransfer(ctx context.Context, name, driveName string, fr
 	if err := e.move(ctx, c, src.Element, dst.Element); err != nil {
 		return err
 	}
-	e.logf("moved %s from slot %d to slot %d", orUnknown(src.VolumeTag), from, to)
+	e.ctxLogf(ctx, "moved %s from slot %d to slot %d", orUnknown(src.VolumeTag), from, to)
 	return e.noteLocation(c, src.VolumeTag, dst, v)
 }
 

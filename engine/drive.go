@@ -228,8 +228,11 @@ func (e *Engine) Status(ctx context.Context, driveName string) (*DriveStatusInfo
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("drive %s: %w", d.Name, err)
+		err = fmt.Errorf("drive %s: %w", d.Name, err)
+		e.cacheDrive(d.Name, nil, err)
+		return nil, err
 	}
+	e.cacheDrive(d.Name, out, nil)
 	out.Job = e.Jobs()[d.Name]
 	return out, nil
 }

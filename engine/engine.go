@@ -31,6 +31,11 @@ type Options struct {
 	// Logf receives progress lines of long operations (one line each,
 	// no trailing newline); nil discards them.
 	Logf func(format string, args ...any)
+	// RefreshAfterJobs makes every drive job re-read its drive's and
+	// changer's status when it ends, so CachedDriveStatus and
+	// CachedChangerStatus show its effect. The daemon sets it; a one-shot
+	// command does not need the extra device reads.
+	RefreshAfterJobs bool
 }
 
 // Engine owns configuration, catalog and devices. Its methods are safe for
@@ -48,6 +53,9 @@ type Engine struct {
 	busy     map[string]string                 // drive name → job holding it
 	setLocks map[uuid.UUID]int                 // media sets restores are reading
 	names    *idNames                          // uid/gid → name cache for backups
+
+	jobs  jobRegistry // running and recent jobs, with their logs
+	cache statusCache // last drive and changer status, for readers that must not wait for a device
 }
 
 // New creates an engine. It does not open devices or the catalog; they are

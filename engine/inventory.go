@@ -46,7 +46,7 @@ func (e *Engine) Inventory(ctx context.Context, driveName string, opts Inventory
 	if !readAny {
 		job = "inventory (no tape loads)"
 	}
-	j, release, err := e.useDrive(driveName, job)
+	j, release, err := e.useDrive(ctx, driveName, job)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (j *driveJob) readSlotLabel(ctx context.Context, cat *catalog.Catalog, el d
 	default:
 		res = rerr
 	}
-	j.e.logf("%s: %s", el.VolumeTag, note)
+	j.logf("%s: %s", el.VolumeTag, note)
 	if v, err = j.e.view(ctx, *j.ch); err != nil {
 		return li, note, errors.Join(res, err)
 	}

@@ -70,7 +70,7 @@ func (e *Engine) Label(ctx context.Context, driveName, labelText, pool string) (
 	} else if !errors.Is(err, catalog.ErrNotFound) {
 		return nil, err
 	}
-	j, release, err := e.useDrive(driveName, "label "+labelText)
+	j, release, err := e.useDrive(ctx, driveName, "label "+labelText)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func (j *driveJob) writeLabel(ctx context.Context, cat *catalog.Catalog, labelTe
 	if err := cat.PutMedia(m); err != nil {
 		return nil, fmt.Errorf("tape %s is labelled but the inventory could not be updated (run `tapefs inventory --read-labels`): %w", labelText, err)
 	}
-	j.e.logf("labelled %s (uuid %s)", labelText, ml.UUID)
+	j.logf("labelled %s (uuid %s)", labelText, ml.UUID)
 	return labelInfo(&ml, &set), nil
 }
 
@@ -140,7 +140,7 @@ func (j *driveJob) location(barcode string) catalog.Location {
 // ReadLabel reads the labels of the tape in a drive. With inventorize, the
 // tape is added to (or updated in) the inventory.
 func (e *Engine) ReadLabel(ctx context.Context, driveName string, inventorize bool) (*LabelInfo, error) {
-	j, release, err := e.useDrive(driveName, "read-label")
+	j, release, err := e.useDrive(ctx, driveName, "read-label")
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func (e *Engine) BarcodeLabel(ctx context.Context, driveName, pool string) ([]Ba
 	if err != nil {
 		return nil, err
 	}
-	j, release, err := e.useDrive(driveName, "barcode-label")
+	j, release, err := e.useDrive(ctx, driveName, "barcode-label")
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +266,7 @@ func (e *Engine) BarcodeLabel(ctx context.Context, driveName, pool string) ([]Ba
 		out = append(out, res)
 	}
 	if len(out) == 0 {
-		e.logf("changer %s has no data cartridges in its storage slots", j.ch.Name)
+		j.logf("changer %s has no data cartridges in its storage slots", j.ch.Name)
 	}
 	return out, nil
 }
@@ -300,7 +300,7 @@ func (j *driveJob) labelSlot(ctx context.Context, cat *catalog.Catalog, el devic
 		} else {
 			r.Result = "skipped: tape contains data (run `tapefs format` on it to reuse it)"
 		}
-		j.e.logf("%s: %s", el.VolumeTag, r.Result)
+		j.logf("%s: %s", el.VolumeTag, r.Result)
 	default:
 		res = err
 	}
@@ -322,7 +322,7 @@ func (e *Engine) Format(ctx context.Context, driveName, labelText string, fast b
 	if err != nil {
 		return err
 	}
-	j, release, err := e.useDrive(driveName, "format")
+	j, release, err := e.useDrive(ctx, driveName, "format")
 	if err != nil {
 		return err
 	}
@@ -369,9 +369,9 @@ func (e *Engine) Format(ctx context.Context, driveName, labelText string, fast b
 		if err := cat.DeleteMedia(old.UUID); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return fmt.Errorf("tape erased, but its inventory entry could not be removed: %w", err)
 		}
-		e.logf("erased tape %s (uuid %s)", old.LabelText, old.UUID)
+		j.logf("erased tape %s (uuid %s)", old.LabelText, old.UUID)
 	} else {
-		e.logf("erased tape in drive %s", j.cfg.Name)
+		j.logf("erased tape in drive %s", j.cfg.Name)
 	}
 	return nil
 }

@@ -16,15 +16,19 @@ type driveJob struct {
 	cfg config.Drive
 	dev *owner[device.Drive]
 	ch  *config.Changer // nil for a standalone drive
+	job *job            // the registry's record of this job
 }
 
-// useDrive resolves and reserves a drive for a job. Call release when done.
-func (e *Engine) useDrive(name, job string) (*driveJob, func(), error) {
+// useDrive resolves and reserves a drive for a job and records the job in
+// the registry (its log lines also go to the WithLog sink of ctx). Call
+// release when done: it refreshes the cached drive and changer status,
+// ends the job and frees the drive.
+func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, func(), error) {
 	d, err := e.ResolveDrive(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	release, err := e.reserve(d.Name, job)
+	unreserve, err := e.reserve(d.Name, job)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -32,10 +36,16 @@ func (e *Engine) useDrive(name, job string) (*driveJob, func(), error) {
 	if d.Changer != "" {
 		c, err := e.ChangerConfig(d.Changer)
 		if err != nil {
-			release()
+			unreserve()
 			return nil, nil, fmt.Errorf("drive %s: %w", d.Name, err)
 		}
 		dj.ch = &c
+	}
+	dj.job = e.jobs.start(ctx, job, d.Name, e.now())
+	release := func() {
+		e.refreshAfterJob(dj)
+		e.jobs.finish(dj.job, e.now())
+		unreserve()
 	}
 	return dj, release, nil
 }
@@ -132,7 +142,7 @@ func (j *driveJob) unloadToSlot(ctx context.Context, v *changerView, target int)
 	if err := j.e.move(ctx, *j.ch, del.Element, to); err != nil {
 		return 0, err
 	}
-	j.e.logf("unloaded %s from drive %s to slot %d", orUnknown(del.VolumeTag), j.cfg.Name, to.ID)
+	j.logf("unloaded %s from drive %s to slot %d", orUnknown(del.VolumeTag), j.cfg.Name, to.ID)
 	moved := device.ElementStatus{Element: to, Full: true, VolumeTag: del.VolumeTag}
 	return to.ID, j.e.noteLocation(*j.ch, del.VolumeTag, moved, v)
 }
@@ -161,7 +171,7 @@ func (j *driveJob) loadElement(ctx context.Context, v *changerView, el device.El
 	if err := j.e.move(ctx, *j.ch, el.Element, del.Element); err != nil {
 		return err
 	}
-	j.e.logf("loaded %s from slot %d into drive %s", orUnknown(el.VolumeTag), el.ID, j.cfg.Name)
+	j.logf("loaded %s from slot %d into drive %s", orUnknown(el.VolumeTag), el.ID, j.cfg.Name)
 	st, err := j.status(ctx)
 	if err != nil {
 		return err
@@ -202,7 +212,7 @@ func (j *driveJob) loadLabel(ctx context.Context, label string) error {
 
 // LoadMedia loads the tape with the given label into a drive.
 func (e *Engine) LoadMedia(ctx context.Context, driveName, label string) error {
-	j, release, err := e.useDrive(driveName, "load-media "+label)
+	j, release, err := e.useDrive(ctx, driveName, "load-media "+label)
 	if err != nil {
 		return err
 	}
@@ -212,7 +222,7 @@ func (e *Engine) LoadMedia(ctx context.Context, driveName, label string) error {
 
 // LoadFromSlot loads the tape in a slot into a drive.
 func (e *Engine) LoadFromSlot(ctx context.Context, driveName string, slot int) error {
-	j, release, err := e.useDrive(driveName, fmt.Sprintf("load-media-from-slot %d", slot))
+	j, release, err := e.useDrive(ctx, driveName, fmt.Sprintf("load-media-from-slot %d", slot))
 	if err != nil {
 		return err
 	}
@@ -237,7 +247,7 @@ func (e *Engine) LoadFromSlot(ctx context.Context, driveName string, slot int) e
 // Unload unloads a drive's tape into a slot (target, or where it came from,
 // or the first free one). For a standalone drive it ejects the tape.
 func (e *Engine) Unload(ctx context.Context, driveName string, target int) error {
-	j, release, err := e.useDrive(driveName, "unload")
+	j, release, err := e.useDrive(ctx, driveName, "unload")
 	if err != nil {
 		return err
 	}
@@ -276,7 +286,7 @@ func (e *Engine) Eject(ctx context.Context, driveName string) error {
 // take it out; a tape in the drive is unloaded first. The inventory marks
 // the tape offline.
 func (e *Engine) ExportMedia(ctx context.Context, driveName, label string) error {
-	j, release, err := e.useDrive(driveName, "export-media "+label)
+	j, release, err := e.useDrive(ctx, driveName, "export-media "+label)
 	if err != nil {
 		return err
 	}
@@ -297,7 +307,7 @@ func (j *driveJob) export(ctx context.Context, label string) error {
 		return notFoundf("tape %s is not in changer %s", label, j.ch.Name)
 	}
 	if v.offline(el) {
-		j.e.logf("tape %s is already in import/export slot %d", label, el.ID)
+		j.logf("tape %s is already in import/export slot %d", label, el.ID)
 		return nil
 	}
 	if el.Kind == device.ElementDrive {
@@ -325,13 +335,13 @@ func (j *driveJob) export(ctx context.Context, label string) error {
 	if err := j.e.move(ctx, *j.ch, el.Element, to); err != nil {
 		return err
 	}
-	j.e.logf("exported %s to import/export slot %d", label, to.ID)
+	j.logf("exported %s to import/export slot %d", label, to.ID)
 	return j.e.noteLocation(*j.ch, label, device.ElementStatus{Element: to, Full: true, VolumeTag: label}, v)
 }
 
 // Rewind rewinds a drive's tape.
 func (e *Engine) Rewind(ctx context.Context, driveName string) error {
-	j, release, err := e.useDrive(driveName, "rewind")
+	j, release, err := e.useDrive(ctx, driveName, "rewind")
 	if err != nil {
 		return err
 	}
@@ -346,7 +356,7 @@ func (e *Engine) Rewind(ctx context.Context, driveName string) error {
 // tape goes back to its slot, the CLN cartridge is loaded (the drive runs
 // its cleaning cycle), and it is put back into its slot.
 func (e *Engine) Clean(ctx context.Context, driveName string) error {
-	j, release, err := e.useDrive(driveName, "clean")
+	j, release, err := e.useDrive(ctx, driveName, "clean")
 	if err != nil {
 		return err
 	}
@@ -368,7 +378,7 @@ func (e *Engine) Clean(ctx context.Context, driveName string) error {
 	if cln == nil {
 		return notFoundf("no cleaning cartridge (barcode CLN...) in the storage slots of changer %s", j.ch.Name)
 	}
-	e.logf("found cleaning cartridge %s in slot %d", cln.VolumeTag, cln.ID)
+	j.logf("found cleaning cartridge %s in slot %d", cln.VolumeTag, cln.ID)
 	if _, err := j.unloadToSlot(ctx, v, 0); err != nil {
 		return err
 	}
@@ -382,7 +392,7 @@ func (e *Engine) Clean(ctx context.Context, driveName string) error {
 	if err := e.move(ctx, *j.ch, cln.Element, del.Element); err != nil {
 		return err
 	}
-	e.logf("loaded %s into drive %s, cleaning", cln.VolumeTag, j.cfg.Name)
+	j.logf("loaded %s into drive %s, cleaning", cln.VolumeTag, j.cfg.Name)
 	var alerts device.TapeAlertFlags
 	cleanErr := j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		st, err := dev.Status(ctx)
@@ -404,7 +414,7 @@ func (e *Engine) Clean(ctx context.Context, driveName string) error {
 	if err := e.move(ctx, *j.ch, del.Element, cln.Element); err != nil {
 		return errors.Join(cleanErr, fmt.Errorf("cleaning cartridge %s is still in drive %s: %w", cln.VolumeTag, j.cfg.Name, err))
 	}
-	e.logf("unloaded %s back to slot %d", cln.VolumeTag, cln.ID)
+	j.logf("unloaded %s back to slot %d", cln.VolumeTag, cln.ID)
 	if cleanErr != nil {
 		return cleanErr
 	}
@@ -417,6 +427,6 @@ func (e *Engine) Clean(ctx context.Context, driveName string) error {
 	if alerts.CleaningRequired() {
 		return refusedf("drive %s still asks for cleaning after cleaning with %s", j.cfg.Name, cln.VolumeTag)
 	}
-	e.logf("drive %s cleaned", j.cfg.Name)
+	j.logf("drive %s cleaned", j.cfg.Name)
 	return nil
 }

@@ -388,7 +388,7 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	}
 	defer r.closeAll()
 	if len(r.res.Plan.Tapes) > 0 {
-		j, release, err := e.restoreDrive(set, opts.Drive)
+		j, release, err := e.restoreDrive(ctx, set, opts.Drive)
 		if err != nil {
 			return nil, err
 		}
@@ -400,7 +400,7 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 				if ctx.Err() != nil {
 					return nil, err
 				}
-				e.logf("tape %s: %v", rt.Label, err)
+				j.logf("tape %s: %v", rt.Label, err)
 				r.fail(id, fmt.Errorf("tape %s: %v", rt.Label, err))
 			}
 		}
@@ -411,14 +411,14 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 
 // restoreDrive reserves the drive for a restore of set (the pool's drive
 // unless named) and locks the set against overwriting until release.
-func (e *Engine) restoreDrive(set catalog.MediaSet, name string) (*driveJob, func(), error) {
+func (e *Engine) restoreDrive(ctx context.Context, set catalog.MediaSet, name string) (*driveJob, func(), error) {
 	if name == "" {
 		if p, err := e.PoolConfig(set.Pool); err == nil {
 			name = p.Drive
 		}
 	}
 	unlock := e.lockSet(set.UUID)
-	j, release, err := e.useDrive(name, "restore "+set.UUID.String())
+	j, release, err := e.useDrive(ctx, name, "restore "+set.UUID.String())
 	if err != nil {
 		unlock()
 		return nil, nil, err
@@ -606,7 +606,7 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	if err := j.loadForWrite(ctx, m); err != nil {
 		return err
 	}
-	j.e.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
+	j.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
 	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		ml, _, err := format.ReadLabels(ctx, dev)
 		if err != nil {
@@ -623,7 +623,7 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 				}
 			}
 			if err := readChunkArchive(ctx, dev, byFile[f], r); err != nil {
-				j.e.logf("tape %s archive %d: %v", rt.Label, f, err)
+				j.logf("tape %s archive %d: %v", rt.Label, f, err)
 				// Go on after this archive, wherever the error left us.
 				if err := dev.Rewind(ctx); err != nil {
 					return err

@@ -29,7 +29,7 @@ func (e *Engine) restoreScan(ctx context.Context, opts RestoreOptions, target st
 	if opts.DryRun {
 		return nil, notFoundf("media set %s is not in the catalog, so there is nothing to plan: read its tapes into the catalog first (`tapefs inventory --catalog`)", opts.Set)
 	}
-	j, release, err := e.useDrive(opts.Drive, "restore "+opts.Set.String())
+	j, release, err := e.useDrive(ctx, opts.Drive, "restore "+opts.Set.String())
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (e *Engine) restoreScan(ctx context.Context, opts RestoreOptions, target st
 		if err := j.loadLabel(ctx, label); err != nil {
 			return nil, err
 		}
-		e.logf("reading tape %s (sequence %d) front to back", label, seq)
+		j.logf("reading tape %s (sequence %d) front to back", label, seq)
 		rt := RestoreTape{Label: label, Seq: uint64(seq)}
 		err := j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 			return spoolTape(ctx, dev, opts.Set, uint64(seq), spool, trees, &rt)

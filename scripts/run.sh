@@ -2,13 +2,15 @@
 # make run: a ready virtual tape library under .run/ (created on first use):
 # one changer "vlib" with 2 LTO-8 drives, 16 slots, 2 import/export slots,
 # 8 data cartridges and a cleaning cartridge, a pool "daily", every tape
-# labelled. Then it prints the state and what to do next.
+# labelled. Then it mounts the library on ./mnt in the foreground
+# (`tapefs mount`); Ctrl-C unmounts. MNT overrides the mount point.
 set -euo pipefail
 BIN=${BIN:-$(pwd)/bin}
 RUNDIR=${RUNDIR:-$(pwd)/.run}
 export TAPEFS_CONFIG_DIR=$RUNDIR/etc TAPEFS_STATE_DIR=$RUNDIR/state
 mkdir -p "$TAPEFS_CONFIG_DIR" "$TAPEFS_STATE_DIR"
 lib=$TAPEFS_STATE_DIR/vlib
+MNT=${MNT:-$(pwd)/mnt}
 t() { echo "+ tapefs $*" >&2; "$BIN/tapefs" "$@"; }
 
 if [ ! -f "$lib/library.json" ]; then
@@ -26,15 +28,24 @@ export TAPEFS_DRIVE=drive0
 t barcode-label --pool daily >/dev/null
 t changer status vlib
 t media list
+mkdir -p "$MNT"
+if grep -qs " $MNT fuse.tapefs " /proc/mounts; then
+  echo "$MNT is already mounted by tapefs: unmount it with fusermount3 -u $MNT" >&2
+  exit 1
+fi
 cat <<MSG
 
-The virtual library is ready. To use it from this shell:
+The virtual library is ready and mounted on $MNT (Ctrl-C unmounts).
+From another shell:
 
   export TAPEFS_CONFIG_DIR=$TAPEFS_CONFIG_DIR TAPEFS_STATE_DIR=$TAPEFS_STATE_DIR TAPEFS_DRIVE=drive0 PATH=$BIN:\$PATH
-  tapefs status                 # drive status (simulated tape time included)
-  tapefs load-media TEST01L8 && tapefs read-label
-  pmt status ; pmt fsf 1 ; pmtx status
-  tapefs eject ; tapefs clean
+  ls $MNT/changers/vlib/slots/ ; cat $MNT/status $MNT/drives/drive0/status
+  echo TEST01L8 > $MNT/drives/drive0/load ; echo > $MNT/drives/drive0/eject
+  echo > $MNT/drives/drive0/clean ; cat $MNT/drives/drive0/clean
+  tapefs media list             # forwarded to the daemon while it runs
+  pmt status ; pmtx status      # after unmounting (the daemon holds the devices)
 
-The FUSE mount (tapefs mount) comes with the FUSE work; see docs/cli.md for every command.
+See docs/fuse.md for the tree and docs/cli.md for every command.
+
 MSG
+exec "$BIN/tapefs" mount "$MNT" --foreground

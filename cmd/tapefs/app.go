@@ -21,6 +21,10 @@ type env struct {
 	stdout, stderr io.Writer
 	cliapp.Settings
 	eng *engine.Engine
+	// shared: eng belongs to the mount daemon, which runs this command
+	// for a forwarded CLI call or a control file; it is not closed after
+	// the command.
+	shared bool
 }
 
 var (
@@ -52,7 +56,7 @@ func (e *env) engine() (*engine.Engine, error) {
 }
 
 func (e *env) close() {
-	if e.eng != nil {
+	if e.eng != nil && !e.shared {
 		if err := e.eng.Close(); err != nil {
 			fmt.Fprintf(e.stderr, "tapefs: closing: %v\n", err)
 		}
@@ -62,8 +66,11 @@ func (e *env) close() {
 
 func (e *env) print(t *output.Table, v any) error { return output.Print(e.stdout, e.Format, t, v) }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
-	e := &env{stdout: stdout, stderr: stderr}
+// newApp returns the tapefs command tree printing to stdout and stderr.
+// With a non-nil shared engine (the mount daemon's), commands use it
+// instead of creating their own.
+func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
+	e := &env{stdout: stdout, stderr: stderr, eng: shared, shared: shared != nil}
 	app := cliapp.NewApp("tapefs", "tape backup: drives, changers, media pools, labels, backup and restore")
 	app.Writer, app.ErrWriter = stdout, stderr
 	app.Commands = []*cli.Command{
@@ -75,6 +82,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		e.backupCommand(),
 		e.restoreCommand(),
 		e.catalogCommand(),
+		e.mountCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)

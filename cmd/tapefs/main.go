@@ -1,6 +1,10 @@
 // Command tapefs administers tape drives, changers, media pools and tapes,
-// with the command tree of proxmox-tape, and (later) mounts them as a FUSE
-// filesystem.
+// with the command tree of proxmox-tape, and mounts them as a FUSE
+// filesystem (`tapefs mount`). While a mount daemon runs for a state
+// directory, every command but the local ones (mount, vtape, help) is
+// forwarded to it over its API socket and gives the same output and exit
+// code. Installed as /sbin/mount.fuse.tapefs (a symlink), it is the mount
+// helper of `mount -t fuse.tapefs` and fstab entries.
 //
 // Exit codes:
 //
@@ -15,11 +19,48 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 
 	"tapefs/cmd/internal/cliapp"
 )
 
 func main() {
-	cliapp.Main(newApp(os.Stdout, os.Stderr))
+	args := helperArgs(os.Args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if code, ok := forward(ctx, args, os.Stdout, os.Stderr); ok {
+		stop()
+		os.Exit(code)
+	}
+	err := cliapp.Run(ctx, newApp(os.Stdout, os.Stderr, nil), args)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tapefs: %v\n", err)
+	}
+	os.Exit(cliapp.ExitCode(err))
+}
+
+// helperArgs turns a mount helper call (the program called as
+// mount.fuse.tapefs or mount.tapefs: `SOURCE MOUNTPOINT [-n] [-s] [-v]
+// -o OPTIONS`) into `tapefs mount SOURCE MOUNTPOINT -o OPTIONS`. Other
+// calls are returned as they are.
+func helperArgs(args []string) []string {
+	switch filepath.Base(args[0]) {
+	case "mount.fuse.tapefs", "mount.tapefs":
+	default:
+		return args
+	}
+	out := []string{"tapefs", "mount"}
+	for _, a := range args[1:] {
+		switch a {
+		case "-n", "-s", "-v": // no mtab, sloppy, verbose: nothing to do
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -24,6 +24,11 @@ type UsageError struct{ Msg string }
 
 func (e UsageError) Error() string { return e.Msg }
 
+// Unwrap makes a usage error match engine.ErrInvalid, so code that only
+// knows engine error kinds (the FUSE errno translation) sees it as an
+// invalid argument.
+func (e UsageError) Unwrap() error { return engine.ErrInvalid }
+
 // Usagef returns a UsageError.
 func Usagef(format string, args ...any) error { return UsageError{fmt.Sprintf(format, args...)} }
 
@@ -36,6 +41,10 @@ func ExitCode(err error) int {
 	var ue UsageError
 	if errors.As(err, &ue) {
 		return 2
+	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) && coded.ExitCode() > 0 {
+		return coded.ExitCode()
 	}
 	switch engine.KindOf(err) {
 	case engine.KindInvalid:

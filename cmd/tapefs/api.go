@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"tapefs/cmd/internal/cliapp"
+)
+
+// The daemon's API: while `tapefs mount` runs, every tapefs command (but
+// the local ones, see localCommands) is sent to it over a Unix socket in
+// the state directory and runs there against the daemon's engine, which
+// holds the devices and the catalog.
+//
+// Protocol: the client sends one JSON line, apiRequest; the daemon answers
+// with frames of one byte kind, a 4-byte big-endian length and the payload:
+// '1' stdout bytes, '2' stderr bytes, 'x' the end (an apiExit as JSON).
+// Closing the connection early cancels the command as Ctrl-C would.
+
+// socketName is the API socket in the state directory.
+const socketName = "api.sock"
+
+// localCommands run in the calling process even while a daemon runs: the
+// daemon itself, the virtual library tools (they work on library files
+// under a short lock) and help.
+var localCommands = []string{"mount", "vtape", "help", "h"}
+
+type apiRequest struct {
+	// Args are the command line after the program name, with the
+	// caller's environment defaults (TAPEFS_DRIVE) turned into flags.
+	Args []string `json:"args"`
+}
+
+type apiExit struct {
+	Code  int    `json:"code"`
+	Error string `json:"error,omitempty"`
+}
+
+// frameWriter writes one kind of frame; writers of one connection share
+// a mutex, so frames never interleave.
+type frameWriter struct {
+	mu   *sync.Mutex
+	conn io.Writer
+	kind byte
+}
+
+func (w frameWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var hdr [5]byte
+	hdr[0] = w.kind
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(p)))
+	if _, err := w.conn.Write(hdr[:]); err != nil {
+		return 0, err
+	}
+	return w.conn.Write(p)
+}
+
+// apiServer serves the API socket with run (the daemon's command runner).
+type apiServer struct {
+	ln   net.Listener
+	run  func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	logf func(format string, args ...any)
+	wg   sync.WaitGroup
+}
+
+// listenAPI creates the socket (removing a stale one: the caller holds
+// the state directory's daemon lock) readable by the daemon's user only.
+func listenAPI(stateDir string) (net.Listener, error) {
+	path := filepath.Join(stateDir, socketName)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale API socket: %w", err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("API socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("API socket: %w", err)
+	}
+	return ln, nil
+}
+
+// serve accepts connections until the listener is closed.
+func (s *apiServer) serve() {
+	for {
+		conn, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer conn.Close()
+			s.handle(conn)
+		}()
+	}
+}
+
+// close stops accepting and waits for running commands to finish.
+func (s *apiServer) close() {
+	s.ln.Close()
+	s.wg.Wait()
+}
+
+func (s *apiServer) handle(conn net.Conn) {
+	br := bufio.NewReader(conn)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		s.logf("API: reading request: %v", err)
+		return
+	}
+	var req apiRequest
+	if err := json.Unmarshal(line, &req); err != nil {
+		s.logf("API: bad request: %v", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The client sends nothing more; EOF means it went away (Ctrl-C).
+	go func() {
+		io.Copy(io.Discard, br)
+		cancel()
+	}()
+	mu := &sync.Mutex{}
+	stdout := frameWriter{mu: mu, conn: conn, kind: '1'}
+	stderr := frameWriter{mu: mu, conn: conn, kind: '2'}
+	runErr := s.run(ctx, req.Args, stdout, stderr)
+	ex := apiExit{Code: cliapp.ExitCode(runErr)}
+	if runErr != nil {
+		ex.Error = runErr.Error()
+	}
+	b, _ := json.Marshal(ex)
+	frameWriter{mu: mu, conn: conn, kind: 'x'}.Write(b)
+}
+
+// forward runs args (os.Args) on the daemon if one serves the state
+// directory the command would use. It returns false when the command must
+// run locally (a local command, or no daemon listening).
+func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	app := newApp(io.Discard, io.Discard, nil)
+	reordered := cliapp.Reorder(app, args)
+	path := commandPath(app, reordered)
+	if len(path) == 0 || slices.Contains(localCommands, path[0].Name) {
+		return 0, false
+	}
+	conn, err := net.Dial("unix", filepath.Join(stateDirOf(args), socketName))
+	if err != nil {
+		return 0, false // no daemon: run in this process
+	}
+	defer conn.Close()
+	req := apiRequest{Args: append(append([]string{}, args[1:]...), envFlags(path[len(path)-1], args)...)}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return cliapp.ExitCode(err), true
+	}
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		fmt.Fprintf(stderr, "tapefs: sending the command to the daemon: %v\n", err)
+		return 1, true
+	}
+	go func() {
+		<-ctx.Done()
+		conn.Close()
+	}()
+	br := bufio.NewReader(conn)
+	for {
+		var hdr [5]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "tapefs: interrupted")
+				return 130, true
+			}
+			fmt.Fprintf(stderr, "tapefs: the daemon closed the connection before the command finished: %v\n", err)
+			return 1, true
+		}
+		payload := make([]byte, binary.BigEndian.Uint32(hdr[1:]))
+		if _, err := io.ReadFull(br, payload); err != nil {
+			fmt.Fprintf(stderr, "tapefs: reading from the daemon: %v\n", err)
+			return 1, true
+		}
+		switch hdr[0] {
+		case '1':
+			stdout.Write(payload)
+		case '2':
+			stderr.Write(payload)
+		case 'x':
+			var ex apiExit
+			if err := json.Unmarshal(payload, &ex); err != nil {
+				fmt.Fprintf(stderr, "tapefs: bad answer from the daemon: %v\n", err)
+				return 1, true
+			}
+			if ex.Error != "" {
+				fmt.Fprintf(stderr, "tapefs: %s\n", ex.Error)
+			}
+			return ex.Code, true
+		}
+	}
+}
+
+// commandPath returns the commands named by reordered args (as
+// cliapp.Reorder returns them: command names first).
+func commandPath(app *cli.App, reordered []string) []*cli.Command {
+	var out []*cli.Command
+	cmds := app.Commands
+	for _, a := range reordered[1:] {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		var found *cli.Command
+		for _, c := range cmds {
+			if c.HasName(a) {
+				found = c
+				break
+			}
+		}
+		if found == nil {
+			break
+		}
+		out = append(out, found)
+		cmds = found.Subcommands
+	}
+	return out
+}
+
+// stateDirOf is the state directory a command line uses: --state-dir, else
+// TAPEFS_STATE_DIR, else the default.
+func stateDirOf(args []string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--state-dir="); ok {
+			return v
+		}
+		if (a == "--state-dir" || a == "-state-dir") && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	if v := os.Getenv("TAPEFS_STATE_DIR"); v != "" {
+		return v
+	}
+	return "/var/lib/tapefs"
+}
+
+// envFlags turns the caller's environment defaults of cmd's flags
+// (TAPEFS_DRIVE, PROXMOX_TAPE_DRIVE) into explicit flags, since the
+// daemon's own environment must not apply. The state and config
+// directories are the daemon's.
+func envFlags(cmd *cli.Command, args []string) []string {
+	var out []string
+	for _, f := range cmd.Flags {
+		sf, ok := f.(*cli.StringFlag)
+		if !ok || len(sf.EnvVars) == 0 || sf.Name == "state-dir" || sf.Name == "config-dir" {
+			continue
+		}
+		if given(args, sf.Names()) {
+			continue
+		}
+		for _, ev := range sf.EnvVars {
+			if v, ok := os.LookupEnv(ev); ok && v != "" {
+				out = append(out, "--"+sf.Name+"="+v)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func given(args []string, names []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		f := strings.TrimLeft(a, "-")
+		if f == a {
+			continue
+		}
+		for _, n := range names {
+			if f == n || strings.HasPrefix(f, n+"=") {
+				return true
+			}
+		}
+	}
+	return false
+}

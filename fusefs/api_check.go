@@ -1,0 +1,41 @@
+package fusefs
+
+import "github.com/hanwen/go-fuse/v2/fs"
+
+// The go-fuse interfaces each node type implements, checked at compile
+// time in one place.
+var (
+	_ = (fs.NodeSetattrer)((*readOnly)(nil))
+	_ = (fs.NodeMkdirer)((*readOnly)(nil))
+	_ = (fs.NodeMknoder)((*readOnly)(nil))
+	_ = (fs.NodeCreater)((*readOnly)(nil))
+	_ = (fs.NodeSymlinker)((*readOnly)(nil))
+	_ = (fs.NodeLinker)((*readOnly)(nil))
+	_ = (fs.NodeUnlinker)((*readOnly)(nil))
+	_ = (fs.NodeRmdirer)((*readOnly)(nil))
+	_ = (fs.NodeRenamer)((*readOnly)(nil))
+	_ = (fs.NodeSetxattrer)((*readOnly)(nil))
+	_ = (fs.NodeRemovexattrer)((*readOnly)(nil))
+	_ = (fs.NodeAllocater)((*readOnly)(nil))
+
+	_ = (fs.NodeGetattrer)((*dir)(nil))
+	_ = (fs.NodeLookuper)((*dir)(nil))
+	_ = (fs.NodeReaddirer)((*dir)(nil))
+	_ = (fs.NodeStatfser)((*dir)(nil))
+
+	_ = (fs.NodeGetattrer)((*textFile)(nil))
+	_ = (fs.NodeOpener)((*textFile)(nil))
+	_ = (fs.NodeReader)((*textFile)(nil))
+
+	_ = (fs.NodeGetattrer)((*symlink)(nil))
+	_ = (fs.NodeReadlinker)((*symlink)(nil))
+
+	_ = (fs.NodeGetattrer)((*controlFile)(nil))
+	_ = (fs.NodeSetattrer)((*controlFile)(nil))
+	_ = (fs.NodeOpener)((*controlFile)(nil))
+	_ = (fs.NodeReader)((*controlFile)(nil))
+	_ = (fs.NodeWriter)((*controlFile)(nil))
+	_ = (fs.NodeFlusher)((*controlFile)(nil))
+
+	_ = (fs.InodeEmbedder)((*Root)(nil))
+)

@@ -1,0 +1,255 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"tapefs/engine"
+	"tapefs/engine/config"
+	"tapefs/engine/device"
+	"tapefs/vtape"
+)
+
+func TestErrno(t *testing.T) {
+	tests := []struct {
+		err  error
+		want syscall.Errno
+	}{
+		{nil, 0},
+		{fmt.Errorf("x: %w", engine.ErrInvalid), syscall.EINVAL},
+		{fmt.Errorf("x: %w", config.ErrNotFound), syscall.ENOENT},
+		{fmt.Errorf("x: %w", engine.ErrBusy), syscall.EBUSY},
+		{fmt.Errorf("x: %w", device.ErrNoMedium), syscall.ENOMEDIUM},
+		{fmt.Errorf("x: %w", engine.ErrNoSpace), syscall.ENOSPC},
+		{fmt.Errorf("x: %w", engine.ErrExists), syscall.EEXIST},
+		{fmt.Errorf("x: %w", engine.ErrRefused), syscall.EPERM},
+		{fmt.Errorf("x: %w", context.Canceled), syscall.EINTR},
+		{fmt.Errorf("x: %w", device.ErrMediumError), syscall.EIO},
+		{errors.New("anything"), syscall.EIO},
+		{syscall.EROFS, syscall.EROFS},
+	}
+	for _, tt := range tests {
+		if got := Errno(tt.err); got != tt.want {
+			t.Errorf("Errno(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestSplitWords(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"TEST01L8 --pool daily\n", []string{"TEST01L8", "--pool", "daily"}, false},
+		{`'a b' "c d" e\ f`, []string{"a b", "c d", "e f"}, false},
+		{`"say \"hi\""`, []string{`say "hi"`}, false},
+		{"'open", nil, true},
+		{`"open`, nil, true},
+	}
+	for _, tt := range tests {
+		got, err := splitWords(tt.in)
+		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("splitWords(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+type vtOpener struct{}
+
+func (vtOpener) OpenDrive(p string) (device.Drive, error) {
+	d, err := vtape.OpenDrive(p)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (vtOpener) OpenChanger(p string) (device.Changer, error) {
+	c, err := vtape.OpenChanger(p)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (vtOpener) ScanDrives() ([]device.ScanEntry, error)   { return nil, nil }
+func (vtOpener) ScanChangers() ([]device.ScanEntry, error) { return nil, nil }
+
+// fakeRunner records command lines and answers with a chosen error.
+type fakeRunner struct {
+	mu   sync.Mutex
+	args [][]string
+	err  error
+}
+
+func (f *fakeRunner) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.args = append(f.args, args)
+	fmt.Fprintln(stdout, "ran", strings.Join(args, " "))
+	return f.err
+}
+
+func (f *fakeRunner) last() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.args) == 0 {
+		return nil
+	}
+	return f.args[len(f.args)-1]
+}
+
+// mountTest mounts a tree over an engine with one changer (sl3) and one
+// drive (d0) on a virtual library, with a fake runner.
+func mountTest(t *testing.T) (string, *fakeRunner) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		if os.Getenv("TAPEFS_TEST_REQUIRE_FUSE") == "1" {
+			t.Fatal("/dev/fuse is missing and TAPEFS_TEST_REQUIRE_FUSE=1")
+		}
+		t.Skip("/dev/fuse is missing")
+	}
+	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Cartridges: 2, Cleaning: 1})
+	cfg, state := t.TempDir(), t.TempDir()
+	eng, err := engine.New(engine.Options{ConfigDir: cfg, StateDir: state, Opener: vtOpener{}, RefreshAfterJobs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	if err := eng.ChangerCreate("sl3", lib, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.RefreshStatus(); err != nil {
+		t.Fatal(err)
+	}
+	fr := &fakeRunner{}
+	root, err := New(Options{Engine: eng, Run: fr.run, MountPoint: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt := t.TempDir()
+	server, err := Mount(mnt, root, MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := server.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		if strings.Contains(string(b), " "+mnt+" ") {
+			t.Errorf("%s is still mounted", mnt)
+		}
+	})
+	return mnt, fr
+}
+
+// TestControlFileArgs checks how words written to control files become
+// command lines, and that each error class reaches the writer as its errno
+// and the reader as the full message.
+func TestControlFileArgs(t *testing.T) {
+	mnt, fr := mountTest(t)
+	tests := []struct {
+		file, text string
+		err        error
+		want       []string
+		errno      syscall.Errno
+	}{
+		{"drives/d0/label", "TEST01L8 --pool daily", nil, []string{"label", "--label-text", "TEST01L8", "--pool", "daily", "--drive", "d0"}, 0},
+		{"drives/d0/label", "--label-text X", nil, []string{"label", "--label-text", "X", "--drive", "d0"}, 0},
+		{"drives/d0/load", "TEST02L8", fmt.Errorf("drive d0: %w", engine.ErrBusy), []string{"load-media", "TEST02L8", "--drive", "d0"}, syscall.EBUSY},
+		{"drives/d0/eject", "", fmt.Errorf("drive d0: %w", device.ErrNoMedium), []string{"eject", "--drive", "d0"}, syscall.ENOMEDIUM},
+		{"drives/d0/format", "--fast", fmt.Errorf("tape: %w", engine.ErrRefused), []string{"format", "--fast", "--drive", "d0"}, syscall.EPERM},
+		{"changers/sl3/barcode-label", "daily", nil, []string{"barcode-label", "--pool", "daily", "--drive", "d0"}, 0},
+		{"changers/sl3/inventory", "--read-labels", fmt.Errorf("slots: %w", engine.ErrNoSpace), []string{"inventory", "--read-labels", "--drive", "d0"}, syscall.ENOSPC},
+		{"changers/sl3/transfer", "1 3", nil, []string{"changer", "transfer", "sl3", "--from", "1", "--to", "3"}, 0},
+		{"changers/sl3/transfer", "--from 1 --to 3", errors.New("robot jammed"), []string{"changer", "transfer", "sl3", "--from", "1", "--to", "3"}, syscall.EIO},
+	}
+	for _, tt := range tests {
+		fr.mu.Lock()
+		fr.err = tt.err
+		fr.mu.Unlock()
+		path := filepath.Join(mnt, tt.file)
+		err := os.WriteFile(path, []byte(tt.text+"\n"), 0o644)
+		var got syscall.Errno
+		if err != nil && !errors.As(err, &got) {
+			t.Fatalf("write %s: %v", tt.file, err)
+		}
+		if got != tt.errno {
+			t.Errorf("echo %q > %s: errno %v, want %v", tt.text, tt.file, got, tt.errno)
+		}
+		if args := fr.last(); !reflect.DeepEqual(args, tt.want) {
+			t.Errorf("echo %q > %s ran %q, want %q", tt.text, tt.file, args, tt.want)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		if !strings.Contains(text, "usage:") || !strings.Contains(text, "input: "+tt.text) {
+			t.Errorf("%s after a write:\n%s", tt.file, text)
+		}
+		if tt.err != nil && !strings.Contains(text, tt.err.Error()) {
+			t.Errorf("%s does not show the full error %q:\n%s", tt.file, tt.err, text)
+		}
+		if tt.err == nil && !strings.Contains(text, "result: ok") {
+			t.Errorf("%s does not show success:\n%s", tt.file, text)
+		}
+	}
+}
+
+// TestBrowse lists the tree of an unlabelled library and checks slot
+// entries, ENOENT, EROFS and stable inode numbers.
+func TestBrowse(t *testing.T) {
+	mnt, _ := mountTest(t)
+	for _, d := range []string{"", "drives", "drives/d0", "changers", "changers/sl3", "changers/sl3/slots", "changers/sl3/drives", "media", "pools", "jobs"} {
+		if _, err := os.ReadDir(filepath.Join(mnt, d)); err != nil {
+			t.Errorf("ls %s: %v", d, err)
+		}
+	}
+	es, err := os.ReadDir(filepath.Join(mnt, "changers/sl3/slots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 5 {
+		t.Errorf("slots/: %d entries, want 5", len(es))
+	}
+	// Nothing is labelled: the cartridges are files holding their barcode.
+	if b, err := os.ReadFile(filepath.Join(mnt, "changers/sl3/slots/1")); err != nil || string(b) != "TEST01L8\n" {
+		t.Errorf("slots/1: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "changers/sl3/slots/5")); err != nil || len(b) != 0 {
+		t.Errorf("slots/5 (empty): %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "drives/nosuch")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat drives/nosuch: %v, want ENOENT", err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "drives/d0/status"), []byte("x"), 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("write drives/d0/status: %v, want EROFS", err)
+	}
+	a, err := os.Lstat(filepath.Join(mnt, "drives/d0/status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.Lstat(filepath.Join(mnt, "drives/d0/status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Sys().(*syscall.Stat_t).Ino != b.Sys().(*syscall.Stat_t).Ino || a.Sys().(*syscall.Stat_t).Ino != ino("drives/d0/status", "") {
+		t.Errorf("inode numbers are not stable path hashes")
+	}
+}

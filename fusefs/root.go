@@ -1,0 +1,144 @@
+package fusefs
+
+import (
+	"context"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"tapefs/engine"
+)
+
+// Runner runs one tapefs command line (without the program name, e.g.
+// ["label", "--label-text", "TEST01L8", "--drive", "d0"]) against the
+// daemon's engine, writing what the command prints to stdout and stderr,
+// and returns the command's error. The command layer supplies it: it is
+// the same command tree as the CLI, so control files take the same options
+// and give the same messages. It must be safe for concurrent use.
+type Runner func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// Options configure the tree.
+type Options struct {
+	// Engine serves every listing and status file.
+	Engine *engine.Engine
+	// Run runs control-file commands.
+	Run Runner
+	// MountPoint is shown in the status file.
+	MountPoint string
+	// Logf receives errors that reach the kernel as EIO (one line each);
+	// nil discards them.
+	Logf func(format string, args ...any)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Root is the root directory of the tree. Create it with New and mount it
+// with Mount.
+type Root struct {
+	dir
+	opts     Options
+	eng      *engine.Engine
+	started  time.Time
+	uid, gid uint32
+	pid      int
+
+	mu      sync.Mutex
+	results map[string]*result // last run of each control file, by path
+}
+
+// New returns the root of a tree over opts.Engine.
+func New(opts Options) (*Root, error) {
+	if opts.Engine == nil {
+		return nil, errInvalid("fusefs: no engine")
+	}
+	if opts.Run == nil {
+		return nil, errNoRunner
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	r := &Root{
+		opts: opts, eng: opts.Engine, started: opts.Now(),
+		uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), pid: os.Getpid(),
+		results: map[string]*result{},
+	}
+	r.dir = dir{readOnly: readOnly{root: r}, list: r.rootEntries}
+	return r, nil
+}
+
+func (r *Root) now() time.Time { return r.opts.Now() }
+
+// errno translates err for the kernel and logs what becomes EIO.
+func (r *Root) errno(what string, err error) syscall.Errno {
+	e := Errno(err)
+	if e == syscall.EIO {
+		r.opts.Logf("%s: %v", what, err)
+	}
+	return e
+}
+
+// MountOptions are the mount options tapefs users choose.
+type MountOptions struct {
+	// AllowOther lets users other than the daemon's see the tree (needs
+	// user_allow_other in /etc/fuse.conf for a non-root daemon).
+	AllowOther bool
+	// ReadOnly mounts the whole tree read-only: control files cannot be
+	// written either.
+	ReadOnly bool
+	// Debug logs every FUSE request.
+	Debug bool
+}
+
+// Mount mounts root on mountpoint and starts serving. The caller unmounts
+// with the returned server's Unmount and waits with its Wait.
+func Mount(mountpoint string, root *Root, mo MountOptions) (*fuse.Server, error) {
+	zero := time.Duration(0)
+	opts := &fs.Options{
+		MountOptions: fuse.MountOptions{
+			// The tree lets other users in only when asked; the kernel
+			// then checks modes (default_permissions below).
+			AllowOther: mo.AllowOther,
+			// "tapefs" as source and subtype: the mount table shows
+			// "tapefs on /mnt type fuse.tapefs", which is what
+			// `mount -t fuse.tapefs` and fstab entries name.
+			FsName: "tapefs",
+			Name:   "tapefs",
+			// As root, mount(2) directly instead of going through
+			// fusermount3; without privileges go-fuse falls back to it.
+			DirectMount: os.Geteuid() == 0,
+			// default_permissions: the kernel enforces the mode bits we
+			// report (control files 0644 owned by the daemon's user), so
+			// with allow_other only the daemon's user can run commands.
+			Options: mountFlags(mo),
+			Debug:   mo.Debug,
+		},
+		// Every browse file shows live state (cached status, inventory,
+		// jobs), so the kernel must not cache entries or attributes:
+		// zero timeouts. Immutable snapshot trees will set long timeouts
+		// on their own nodes.
+		EntryTimeout:    &zero,
+		AttrTimeout:     &zero,
+		NegativeTimeout: &zero,
+		// Inode numbers are ours (see the package comment).
+		RootStableAttr: &fs.StableAttr{Ino: 1},
+		UID:            root.uid,
+		GID:            root.gid,
+	}
+	return fs.Mount(mountpoint, root, opts)
+}
+
+func mountFlags(mo MountOptions) []string {
+	o := []string{"default_permissions"}
+	if mo.ReadOnly {
+		o = append(o, "ro")
+	}
+	return o
+}
