@@ -87,4 +87,3 @@ func mixedData(seed uint64, n int) []byte {
 	}
 	return b
 }
-
