@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -259,4 +260,49 @@ func TestChunkLocEncoding(t *testing.T) {
 			t.Errorf("decodeChunkLoc(%x) = %v, want ErrCorrupt", b, err)
 		}
 	}
+}
+
+// TestChunkConcurrent runs writers and readers of one set's chunk index at
+// once (run it with -race): after a PutChunks returns, every reader sees its
+// chunks, and the filter load racing with the first writes loses none.
+func TestChunkConcurrent(t *testing.T) {
+	c := NewTestCatalog(t)
+	s := testSet("a", "daily", t0)
+	mustPutSet(t, c, s)
+	const writers, batches, per = 2, 20, 200
+	var wg sync.WaitGroup
+	done := make(chan int, writers*batches)
+	for w := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				from := (w*batches + b) * per
+				if err := c.PutChunks(s.UUID, chunkEntries(s, from, from+per)); err != nil {
+					t.Error(err)
+					return
+				}
+				done <- from
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Go(func() {
+			for i := 0; i < writers*batches*per; i += 13 {
+				if _, err := c.HasChunk(s.UUID, digest(i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	for from := range done {
+		for i := from; i < from+per; i++ {
+			if has, err := c.HasChunk(s.UUID, digest(i)); err != nil || !has {
+				t.Fatalf("HasChunk(%d) after its PutChunks returned = %v, %v", i, has, err)
+			}
+		}
+	}
+	readers.Wait()
 }

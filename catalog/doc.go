@@ -1,12 +1,15 @@
 // Package catalog is the tapefs metadata store: a Badger key/value database
 // in the state directory that answers every metadata question without
 // touching tape. It holds the media inventory (which tapes exist, their label,
-// pool, media set, status and location); the chunk index, snapshots and file
-// trees join it in the same key space.
+// pool, media set, status and location), the media sets, each set's chunk
+// index (digest → where the chunk is on tape), and the snapshots with their
+// file trees.
 //
 // Layering: catalog sits below engine (cmd → fusefs → engine → catalog) and
 // imports only the standard library, Badger and google/uuid. It knows nothing
-// about drives or the on-tape format; the engine decides what to record.
+// about drives or the on-tape format; the engine decides what to record. File
+// tree entries in particular are opaque bytes that the engine encodes and
+// decodes.
 //
 // # Concurrency and durability
 //
@@ -14,28 +17,42 @@
 // number of read-only ones; Open fails with ErrLocked otherwise, in this
 // process or another. A Catalog is safe for concurrent use. Writes are
 // serialized and each returns only after Badger has synced it (SyncWrites),
-// so a write that returned survives a crash or power loss. After an unclean
-// shutdown the next read-write Open replays Badger's write-ahead log; a
-// read-only Open cannot and fails with ErrNeedsRecovery until that happened.
+// so a write that returned survives a crash or power loss. Bulk writes
+// (PutChunks, PutSnapshot, DeleteMediaSet) span several Badger transactions;
+// each documents what a crash in the middle leaves. After an unclean
+// shutdown the next read-write Open replays Badger's write-ahead log and
+// removes the partial trees of unfinished PutSnapshot calls; a read-only
+// Open cannot and fails with ErrNeedsRecovery until that happened.
 //
 // # Key schema
 //
 // Keys are byte strings in namespaces that carry the schema version, so a
-// future schema can live beside the current one during a migration:
+// future schema can live beside the current one during a migration. <uuid>
+// is the canonical lower-case text form, <set16> the 16 raw bytes of a media
+// set UUID:
 //
 //	tapefs/schema-version    decimal ASCII schema version ("1")
-//	v1/media/<uuid>          media record of one tape; <uuid> in canonical
-//	                         lower-case text form
+//	v1/media/<uuid>          media record of one tape
 //	v1/label/<label-text>    label reference: which media UUID carries
 //	                         <label-text> (raw text, unique)
-//	v1/set/                  reserved: media sets
-//	v1/chunk/                reserved: chunk index (digest → media, file,
-//	                         record)
-//	v1/snap/                 reserved: snapshots
-//	v1/tree/                 reserved: snapshot file trees
+//	v1/set/<uuid>            media set record
+//	v1/chunk/<set16><digest> chunk index entry; <digest> is the 32-byte
+//	                         SHA-256, so a lookup is a point get and a set's
+//	                         index is one prefix
+//	v1/snap/<uuid>/<name>    snapshot record; <name> is "<group>/<time>"
+//	v1/pending/<uuid>/<name> marker of a PutSnapshot that has not finished
+//	v1/tree/<set16><name>\x00...
+//	                         file tree entries of snapshot <name>:
+//	                         \x00 for the root entry, \x01<dir>\x00<entry-name>
+//	                         for the entry <dir>/<entry-name> (<dir> "" in the
+//	                         root), so a directory's children share one prefix
+//	                         and list in name order; a long value continues
+//	                         in keys <head>\x00<part> (4 bytes big endian)
 //
 // The label index is maintained in the same transaction as the media record,
-// so a label text names at most one tape.
+// so a label text names at most one tape. Everything under a media set
+// (chunks, snapshots, trees, markers) is found by prefix and removed with
+// the set.
 //
 // Open reads tapefs/schema-version first. A new, empty catalog gets the
 // current SchemaVersion. A higher version than this package knows, or a
@@ -56,12 +73,30 @@
 //     JSON keeps the inventory readable in Dump and cheap to extend: a new
 //     field gets a new format byte.
 //   - label reference: the 16 bytes of the media UUID.
+//   - media set record: JSON with uuid, pool, ctime, media (list of UUIDs by
+//     sequence number), closed, last_write.
+//   - snapshot record: JSON with set, name, pool, ctime, archives (list of
+//     objects with media, file, part), files, bytes.
+//   - snapshot marker: the format byte alone.
+//   - chunk index entry: compact binary, since a set holds millions: the 16
+//     bytes of the media UUID, then file, offset and size as minimal
+//     unsigned varints (about 25 bytes).
+//   - tree head: a flags byte (bit 0: the entry has children, which lets
+//     WalkTree skip the lookup for files), the number of continuation keys
+//     as a minimal unsigned varint, and the first 64 KiB of the engine's
+//     value; a continuation holds the next 64 KiB (the last one less).
 //
-// The chunk index will use compact binary values behind the same format byte
-// scheme, since it holds millions of entries.
+// Dump writes the whole key space as text in key order; Equal compares two
+// catalogs key by key, leaving out fields that a catalog rebuilt from tape
+// may legitimately get differently from the live one.
 //
-// Dump writes the whole key space as text in key order; it is the basis for
-// comparing a catalog rebuilt from tape with the live one.
+// # Chunk lookups
+//
+// HasChunk is called for every chunk a backup writes. The first call for a
+// media set builds an in-memory Bloom filter of the set's digests (10 bits
+// per chunk, one key-only scan); misses, the common case for new data, are
+// answered from it, and hits are confirmed in Badger. PutChunks keeps the
+// filter current; DeleteMediaSet drops it.
 //
 // # Resources
 //
