@@ -691,7 +691,12 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 		// whatever an expired set left on it.
 		w.seq = uint64(len(w.set.Media))
 		if next.Set != uuid.Nil && next.Set != w.set.UUID {
-			w.j.logf("overwriting tape %s of expired media set %s", m.LabelText, next.Set)
+			// A media set restores only as a whole: once one of its
+			// tapes is overwritten, the set is gone.
+			w.j.logf("overwriting tape %s of expired media set %s: the set is removed from the catalog", m.LabelText, next.Set)
+			if err := w.e.dropMediaSet(w.cat, next.Set); err != nil {
+				return err
+			}
 		}
 		label := format.MediaSetLabel{Pool: w.pool.Name, SetUUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime, EncryptionKeyFingerprint: w.pool.Encrypt}
 		if err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
@@ -965,6 +970,31 @@ func (j *driveJob) loadForWrite(ctx context.Context, m catalog.Media) error {
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// dropMediaSet removes an expired media set from the catalog and frees its
+// tapes for reuse.
+func (e *Engine) dropMediaSet(cat *catalog.Catalog, id uuid.UUID) error {
+	media, err := cat.ListMedia(catalog.MediaFilter{Set: id})
+	if err != nil {
+		return err
+	}
+	for _, m := range media {
+		err := cat.UpdateMedia(m.UUID, func(mm *catalog.Media) error {
+			mm.Set, mm.BytesUsed = nil, 0
+			if mm.Status == catalog.StatusFull || mm.Status == catalog.StatusUnknown {
+				mm.Status = catalog.StatusWritable
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := cat.DeleteMediaSet(id); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // lockedSets are the media sets restores are reading: never overwritten.

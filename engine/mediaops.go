@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sort"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -199,4 +200,61 @@ func (e *Engine) MediaMove(label, vault string) error {
 		mm.Updated = e.now()
 		return nil
 	})
+}
+
+// MediaInfo is an inventory entry with what `media list` derives from the
+// catalog and the pool's rules.
+type MediaInfo struct {
+	catalog.Media
+	// SetName is the media set's name by the pool's template ("" when
+	// the tape is in no set).
+	SetName string
+	// Expire is when the tape's data may be overwritten; zero when it
+	// never expires or holds no set.
+	Expire time.Time
+}
+
+// MediaListInfo lists the inventory (optionally of one pool) with media
+// set names and expiry times.
+func (e *Engine) MediaListInfo(pool string) ([]MediaInfo, error) {
+	cat, err := e.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	list, err := cat.ListMedia(catalog.MediaFilter{Pool: pool})
+	if err != nil {
+		return nil, err
+	}
+	pools, _ := e.cfg.LoadPools()
+	setsByPool := map[string][]policy.Set{}
+	out := make([]MediaInfo, 0, len(list))
+	for _, m := range list {
+		mi := MediaInfo{Media: m}
+		if m.Set != nil && m.Set.UUID != uuid.Nil {
+			set, err := cat.GetMediaSet(m.Set.UUID)
+			if err == nil {
+				mi.SetName = e.setName(pools, set)
+				ps, ok := setsByPool[set.Pool]
+				if !ok {
+					sets, err := cat.ListMediaSets(set.Pool)
+					if err != nil {
+						return nil, err
+					}
+					for _, s := range sets {
+						ps = append(ps, policySet(s))
+					}
+					setsByPool[set.Pool] = ps
+				}
+				if p, err := e.PoolConfig(set.Pool); err == nil {
+					if pol, err := policyPool(p); err == nil {
+						if t, ok := policy.SetExpireTime(pol, policySet(set), ps); ok {
+							mi.Expire = t
+						}
+					}
+				}
+			}
+		}
+		out = append(out, mi)
+	}
+	return out, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"strconv"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/urfave/cli/v2"
 
 	"tapefs/cmd/internal/output"
@@ -20,6 +22,7 @@ type mediaJSON struct {
 	Location     string  `json:"location"`
 	BytesUsed    uint64  `json:"bytes-used"`
 	Ctime        int64   `json:"ctime"`
+	Expire       *int64  `json:"expire,omitempty"`
 }
 
 func (e *env) mediaCommand() *cli.Command {
@@ -36,27 +39,35 @@ func (e *env) mediaCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					list, err := eng.MediaList(c.String("pool"))
+					list, err := eng.MediaListInfo(c.String("pool"))
 					if err != nil {
 						return err
 					}
-					t := &output.Table{Columns: []string{"label-text", "pool", "media-set-name", "seq-nr", "status", "location", "media-set-uuid"}}
+					t := &output.Table{Columns: []string{"label-text", "pool", "media-set-name", "seq-nr", "status", "location", "expire", "bytes-used", "media-set-uuid"}}
 					js := make([]mediaJSON, 0, len(list))
 					for _, m := range list {
 						j := mediaJSON{
-							LabelText: m.LabelText, UUID: m.UUID.String(), Pool: m.Pool,
+							LabelText: m.LabelText, UUID: m.UUID.String(), Pool: m.EffectivePool(),
 							Status: string(m.Status), Location: m.Location.String(),
-							BytesUsed: m.BytesUsed, Ctime: m.Ctime.Unix(),
+							BytesUsed: m.BytesUsed, Ctime: m.Ctime.Unix(), MediaSetName: m.SetName,
 						}
-						seq := ""
+						seq, expire, used := "", "", ""
 						if s := m.Set; s != nil && s.UUID != [16]byte{} {
-							j.MediaSetName = fmtTime(s.Ctime)
 							j.MediaSetUUID = s.UUID.String()
 							n := s.Seq
 							j.SeqNr = &n
 							seq = strconv.FormatUint(n, 10)
+							expire = "never"
+							if !m.Expire.IsZero() {
+								ex := m.Expire.Unix()
+								j.Expire = &ex
+								expire = fmtTime(m.Expire)
+							}
 						}
-						t.Add(j.LabelText, j.Pool, j.MediaSetName, seq, j.Status, j.Location, j.MediaSetUUID)
+						if m.BytesUsed > 0 {
+							used = humanize.IBytes(m.BytesUsed)
+						}
+						t.Add(j.LabelText, j.Pool, j.MediaSetName, seq, j.Status, j.Location, expire, used, j.MediaSetUUID)
 						js = append(js, j)
 					}
 					return e.print(t, js)
