@@ -207,3 +207,83 @@ func compareCatalogs(t *testing.T, liveDir, rebuiltDir string) {
 		t.Errorf("catalog rebuilt from tapes differs from the live one: %s", diff)
 	}
 }
+
+// TestEarlyWarningPositions injects early warning at several points of
+// every tape: each backup must close its archive cleanly there, go on with
+// the next tape, and restore byte for byte.
+func TestEarlyWarningPositions(t *testing.T) {
+	for _, ew := range []string{"1300KiB", "2MiB", "3700KiB"} {
+		t.Run(ew, func(t *testing.T) {
+			s := newSandbox(t)
+			lib := filepath.Join(s.root, "vlib")
+			s.ok("vtape", "create", lib, "--slots", "10", "--drives", "1", "--cartridges", "8", "--cleaning", "0", "--capacity", "64MiB")
+			for i := 1; i <= 8; i++ {
+				s.ok("vtape", "fault", lib, "--cartridge", "TEST0"+strconv.Itoa(i)+"L8", "--early-warning-at", ew)
+			}
+			s.ok("changer", "create", "sl3", "--path", lib)
+			s.ok("drive", "create", "mydrive", "--path", filepath.Join(lib, "drive0"), "--changer", "sl3")
+			s.ok("pool", "create", "daily", "--drive", "mydrive")
+			s.ok("barcode-label", "--pool", "daily")
+			src := filepath.Join(s.root, "src", "data")
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 6; i++ {
+				makeRandomFile(t, filepath.Join(src, "f"+strconv.Itoa(i)), 1<<20+i*4099, uint64(100+i))
+			}
+			want := describeTree(t, src)
+			b := s.backup(src, "daily")
+			if len(b.Tapes) < 2 {
+				t.Fatalf("early warning at %s: backup used %v", ew, b.Tapes)
+			}
+			target := filepath.Join(s.root, "restore")
+			s.ok("restore", b.Set, target)
+			diffTrees(t, want, describeTree(t, filepath.Join(target, filepath.FromSlash(b.Snapshot))))
+		})
+	}
+}
+
+// TestAllocationAlwaysOverwrite: with a new media set per backup and
+// overwrite retention, a third backup into a two-tape library reuses the
+// tape of the oldest set, which then disappears from the catalog.
+func TestAllocationAlwaysOverwrite(t *testing.T) {
+	s := newSandbox(t)
+	lib := filepath.Join(s.root, "vlib")
+	s.ok("vtape", "create", lib, "--slots", "4", "--drives", "1", "--cartridges", "2", "--cleaning", "0", "--capacity", "64MiB")
+	s.ok("changer", "create", "sl3", "--path", lib)
+	s.ok("drive", "create", "mydrive", "--path", filepath.Join(lib, "drive0"), "--changer", "sl3")
+	s.ok("pool", "create", "daily", "--drive", "mydrive", "--allocation", "always", "--retention", "overwrite")
+	s.ok("barcode-label", "--pool", "daily")
+	src := filepath.Join(s.root, "src", "data")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	makeRandomFile(t, filepath.Join(src, "f"), 1<<20, 7)
+	b1 := s.backup(src, "daily")
+	b2 := s.backup(src, "daily")
+	if b1.Set == b2.Set || b1.Tapes[0] == b2.Tapes[0] {
+		t.Fatalf("allocation always: %+v then %+v", b1, b2)
+	}
+	b3 := s.backup(src, "daily")
+	if b3.Tapes[0] != b1.Tapes[0] {
+		t.Fatalf("third backup used %v, want the oldest set's tape %v", b3.Tapes, b1.Tapes)
+	}
+	content := s.ok("media", "content").stdout
+	if strings.Contains(content, b1.Set) || !strings.Contains(content, b2.Set) || !strings.Contains(content, b3.Set) {
+		t.Errorf("media content after overwrite:\n%s", content)
+	}
+	target := filepath.Join(s.root, "restore")
+	s.ok("restore", b3.Set, target)
+	got, _ := os.ReadFile(filepath.Join(target, filepath.FromSlash(b3.Snapshot), "f"))
+	want, _ := os.ReadFile(filepath.Join(src, "f"))
+	if string(got) != string(want) {
+		t.Errorf("restore of the newest set differs")
+	}
+	// Retention keep protects a set: a pool that keeps forever refuses to
+	// overwrite and says what to do.
+	s.ok("pool", "update", "daily", "--retention", "keep")
+	r := s.run(nil, "tapefs", "backup", src, "daily")
+	if r.code != 7 || !strings.Contains(r.stderr, "label") {
+		t.Errorf("backup with no writable tape: exit %d, %q", r.code, r.stderr)
+	}
+}
