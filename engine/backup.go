@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -247,6 +248,8 @@ type treeReader struct {
 	// its chunk list without being read (the quick check restic and
 	// rsync make).
 	prev map[string]*format.Entry
+	// small is the read buffer for files below the minimum chunk size.
+	small []byte
 
 	entries                         []*format.Entry
 	inodes                          map[[2]uint64]string // dev/ino → first path, for hard links
@@ -354,7 +357,7 @@ func (r *treeReader) readFile(full string, e *format.Entry) error {
 	}
 	defer f.Close()
 	var off int64
-	err = chunker.Pipeline(r.ctx, f, chunkParams, 2, func(data []byte, d chunker.Digest) error {
+	add := func(data []byte, d chunker.Digest) error {
 		ref := format.ChunkRef{Digest: d, Offset: off, Size: uint32(len(data))}
 		off += int64(len(data))
 		r.progress(0, int64(len(data)))
@@ -386,8 +389,23 @@ func (r *treeReader) readFile(full string, e *format.Entry) error {
 		case <-r.ctx.Done():
 			return r.ctx.Err()
 		}
-	})
-	if err != nil {
+	}
+	if e.Size < int64(chunkParams.Min) {
+		// A file below the minimum chunk size is one chunk: read and hash
+		// it here rather than start a pipeline for it.
+		if cap(r.small) < chunkParams.Min {
+			r.small = make([]byte, chunkParams.Min)
+		}
+		n, err := io.ReadFull(f, r.small[:e.Size+1])
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return fmt.Errorf("%s: %w", full, err)
+		}
+		if n > 0 {
+			if err := add(r.small[:n], chunker.Sum(r.small[:n])); err != nil {
+				return fmt.Errorf("%s: %w", full, err)
+			}
+		}
+	} else if err := chunker.Pipeline(r.ctx, f, chunkParams, 2, add); err != nil {
 		return fmt.Errorf("%s: %w", full, err)
 	}
 	if off != e.Size {
