@@ -3,10 +3,13 @@ package test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tapefs/engine"
 	"tapefs/engine/config"
@@ -99,4 +102,80 @@ func TestBackupAndRestoreOnTwoDrives(t *testing.T) {
 	must(backupErr)
 	must(restoreErr)
 	diffTrees(t, wantB, describeTree(t, filepath.Join(target, filepath.FromSlash(resB.Snapshot))))
+}
+
+// TestStandaloneDriveAsksForTape: a backup on a drive without a changer
+// says which tape to insert and waits until an operator inserts it.
+func TestStandaloneDriveAsksForTape(t *testing.T) {
+	root := t.TempDir()
+	lib := filepath.Join(root, "vlib")
+	if err := vtape.Create(lib, vtape.LibraryOptions{Drives: 1, Slots: 4, Cartridges: 2, BarcodePrefix: "TEST", Capacity: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	asked := make(chan string, 4)
+	eng, err := engine.New(engine.Options{ConfigDir: filepath.Join(root, "etc"), StateDir: filepath.Join(root, "state"), Opener: vtapeOpener{lib},
+		Logf: func(format string, args ...any) {
+			if line := fmt.Sprintf(format, args...); strings.HasPrefix(line, "insert tape") {
+				asked <- line
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ctx := context.Background()
+	// The operator's hands: the library's robot, which the drive's
+	// configuration knows nothing about.
+	operator := func(from, to device.Element) {
+		t.Helper()
+		ch, err := vtape.OpenChanger(lib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Close()
+		if err := ch.Move(ctx, from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slot := func(n int) device.Element { return device.Element{Kind: device.ElementSlot, ID: n} }
+	drive := device.Element{Kind: device.ElementDrive, ID: 0}
+	if err := eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.PoolCreate(config.Pool{Name: "pa", Drive: "d0"}); err != nil {
+		t.Fatal(err)
+	}
+	operator(slot(1), drive)
+	if _, err := eng.Label(ctx, "d0", "TEST01L8", "pa"); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Eject(ctx, "d0"); err != nil {
+		t.Fatal(err)
+	}
+	operator(drive, slot(1))
+
+	src := filepath.Join(root, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	makeRandomFile(t, filepath.Join(src, "f"), 1<<20, 3)
+	done := make(chan error, 1)
+	go func() {
+		_, err := eng.Backup(ctx, engine.BackupOptions{Source: src, Pool: "pa"})
+		done <- err
+	}()
+	select {
+	case line := <-asked:
+		if !strings.Contains(line, "TEST01L8") {
+			t.Errorf("asked for the wrong tape: %q", line)
+		}
+	case err := <-done:
+		t.Fatalf("backup finished without asking for a tape: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("backup did not ask for a tape")
+	}
+	operator(slot(1), drive)
+	if err := <-done; err != nil {
+		t.Fatalf("backup after the operator inserted the tape: %v", err)
+	}
 }
