@@ -64,6 +64,8 @@ type RestoreResult struct {
 	Restored   int64       `json:"restored-files"`
 	Failed     []string    `json:"failed,omitempty"` // files that could not be restored, and why
 	TapeSecond float64     `json:"simulated-tape-seconds,omitempty"`
+	// Loads counts cartridge loads during the restore (simulated drives).
+	Loads uint64 `json:"simulated-loads,omitempty"`
 }
 
 // restoreFile is a regular file being restored.
@@ -393,7 +395,7 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 			return nil, err
 		}
 		defer release()
-		sim := j.simSeconds(ctx)
+		sim := j.sim(ctx)
 		for _, rt := range r.res.Plan.Tapes {
 			id := set.Media[rt.Seq]
 			if err := j.readTape(ctx, cat, id, rt, perTape[id], r); err != nil {
@@ -404,7 +406,8 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 				r.fail(id, fmt.Errorf("tape %s: %v", rt.Label, err))
 			}
 		}
-		r.res.TapeSecond = j.simSeconds(ctx) - sim
+		end := j.sim(ctx)
+		r.res.TapeSecond, r.res.Loads = end.TapeSeconds-sim.TapeSeconds, end.Loads-sim.Loads
 	}
 	return r.res, r.finish()
 }
@@ -426,12 +429,13 @@ func (e *Engine) restoreDrive(ctx context.Context, set catalog.MediaSet, name st
 	return j, func() { release(); unlock() }, nil
 }
 
-// simSeconds is the drive's simulated tape time so far (0 on hardware).
-func (j *driveJob) simSeconds(ctx context.Context) float64 {
-	var s float64
+// sim is the drive's simulated time and load counters so far (zero on
+// hardware).
+func (j *driveJob) sim(ctx context.Context) device.SimStats {
+	var s device.SimStats
 	_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		if st, err := dev.Status(ctx); err == nil && st.Sim != nil {
-			s = st.Sim.TapeSeconds
+			s = *st.Sim
 		}
 		return nil
 	})

@@ -50,7 +50,7 @@ func (e *Engine) restoreScan(ctx context.Context, opts RestoreOptions, target st
 
 	res := &RestoreResult{Plan: RestorePlan{Set: opts.Set}}
 	trees := map[string][]*format.Entry{}
-	sim := j.simSeconds(ctx)
+	sim := j.sim(ctx)
 	for seq, label := range tapes {
 		if err := j.loadLabel(ctx, label); err != nil {
 			return nil, err
@@ -65,7 +65,8 @@ func (e *Engine) restoreScan(ctx context.Context, opts RestoreOptions, target st
 		}
 		res.Plan.Tapes = append(res.Plan.Tapes, rt)
 	}
-	res.TapeSecond = j.simSeconds(ctx) - sim
+	end := j.sim(ctx)
+	res.TapeSecond, res.Loads = end.TapeSeconds-sim.TapeSeconds, end.Loads-sim.Loads
 
 	r := &restoreJob{target: target, res: res}
 	names := make([]string, 0, len(trees))

@@ -152,7 +152,36 @@ func TestBackupSpanningAndCatalogRebuild(t *testing.T) {
 		t.Errorf("media content after rebuild differs:\nlive:    %s\nrebuilt: %s", live, got)
 	}
 	target2 := filepath.Join(s.root, "restore2")
-	s.ok("restore", b.Set, target2, "--path", "f1*")
+	r := s.ok("restore", b.Set, target2, "--path", "f1*", "--output-format", "json")
+	var rr struct {
+		Plan struct {
+			Tapes []struct {
+				Label    string   `json:"label-text"`
+				Archives []uint64 `json:"archives"`
+			} `json:"tapes"`
+		} `json:"plan"`
+		Loads uint64 `json:"simulated-loads"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rr); err != nil {
+		t.Fatalf("restore json %q: %v", r.stdout, err)
+	}
+	// Each tape of the plan is loaded once and its archives are read in
+	// increasing order.
+	seen := map[string]bool{}
+	for _, pt := range rr.Plan.Tapes {
+		if seen[pt.Label] {
+			t.Errorf("tape %s twice in the plan", pt.Label)
+		}
+		seen[pt.Label] = true
+		for i := 1; i < len(pt.Archives); i++ {
+			if pt.Archives[i] <= pt.Archives[i-1] {
+				t.Errorf("tape %s archives out of order: %v", pt.Label, pt.Archives)
+			}
+		}
+	}
+	if len(rr.Plan.Tapes) == 0 || rr.Loads > uint64(len(rr.Plan.Tapes)) {
+		t.Errorf("selective restore loaded %d times for %d tapes", rr.Loads, len(rr.Plan.Tapes))
+	}
 	got := filepath.Join(target2, filepath.FromSlash(b.Snapshot))
 	for _, name := range []string{"f1", "f10", "f19"} {
 		a, _ := os.ReadFile(filepath.Join(src, name))
