@@ -47,6 +47,9 @@ type RestorePlan struct {
 	Bytes     int64         `json:"bytes"`
 	Tapes     []RestoreTape `json:"tapes"`
 	Missing   []string      `json:"missing,omitempty"` // chunks without a known location
+	// EstimatedSeconds is the tape time the plan would take on the drive's
+	// timing model (virtual drives; 0 when the drive cannot tell).
+	EstimatedSeconds float64 `json:"estimated-tape-seconds,omitempty"`
 }
 
 // RestoreTape is one tape of a plan, read front to back.
@@ -383,6 +386,7 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		r.res.Plan.Tapes = append(r.res.Plan.Tapes, rt)
 	}
 	if opts.DryRun {
+		r.res.Plan.EstimatedSeconds = e.estimate(ctx, set, opts.Drive, r.res.Plan)
 		return r.res, nil
 	}
 	if err := r.layout(); err != nil {
@@ -410,6 +414,33 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		r.res.TapeSecond, r.res.Loads = end.TapeSeconds-sim.TapeSeconds, end.Loads-sim.Loads
 	}
 	return r.res, r.finish()
+}
+
+// estimate asks the restore drive how long the plan would take, without
+// moving any tape. 0 when the drive has no timing model or is busy.
+func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) float64 {
+	if drive == "" {
+		if pc, err := e.PoolConfig(set.Pool); err == nil {
+			drive = pc.Drive
+		}
+	}
+	d, err := e.ResolveDrive(drive)
+	if err != nil {
+		return 0
+	}
+	est := device.Estimate{Loads: len(p.Tapes)}
+	for _, t := range p.Tapes {
+		est.Locates += len(t.Archives)
+		est.Bytes += t.Bytes
+	}
+	var s float64
+	_ = e.driveOwner(d.Path).do(ctx, func(ctx context.Context, dev device.Drive) error {
+		if x, ok := dev.(device.Estimator); ok {
+			s = x.EstimateSeconds(est)
+		}
+		return nil
+	})
+	return s
 }
 
 // restoreDrive reserves the drive for a restore of set (the pool's drive

@@ -50,6 +50,13 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Errorf("media content lacks the snapshot:\n%s", content)
 	}
 	target := filepath.Join(s.root, "restore")
+	dry := s.ok("restore", b.Set, target, "--dry-run").stdout
+	if !strings.Contains(dry, "estimated tape time") || !lineHas(dry, b.Tapes[0]) {
+		t.Errorf("dry run does not show the plan:\n%s", dry)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Errorf("dry run created the target")
+	}
 	s.ok("restore", b.Set, target)
 	diffTrees(t, want, describeTree(t, filepath.Join(target, filepath.FromSlash(b.Snapshot))))
 

@@ -145,6 +145,9 @@ func (e *env) restoreCommand() *cli.Command {
 				}
 				if e.Format == output.Text {
 					fmt.Fprintf(e.stdout, "snapshots: %v\nfiles: %d, %s\n", res.Plan.Snapshots, res.Plan.Files, humanize.IBytes(uint64(res.Plan.Bytes)))
+					if res.Plan.EstimatedSeconds > 0 {
+						fmt.Fprintf(e.stdout, "estimated tape time: %s (%d loads)\n", time.Duration(res.Plan.EstimatedSeconds*float64(time.Second)).Round(time.Second), len(res.Plan.Tapes))
+					}
 				}
 				if perr := e.print(t, res); perr != nil && err == nil {
 					err = perr

@@ -337,3 +337,20 @@ type Opener interface {
 	ScanDrives() ([]ScanEntry, error)
 	ScanChangers() ([]ScanEntry, error)
 }
+
+// Estimate describes tape work for an Estimator.
+type Estimate struct {
+	// Loads is the number of cartridges loaded (and unloaded again).
+	Loads int
+	// Locates is the number of positioning operations.
+	Locates int
+	// Bytes is the data read or written.
+	Bytes int64
+}
+
+// Estimator is implemented by drives that can tell how long work would
+// take on tape (the virtual drive's timing model); restore plans use it
+// for --dry-run. It never moves the tape.
+type Estimator interface {
+	EstimateSeconds(e Estimate) float64
+}
