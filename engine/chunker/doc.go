@@ -19,6 +19,14 @@
 // Sum, Digest and ParseDigest name chunks; IsZero finds all-zero chunks so
 // that sparse regions need not be stored.
 //
+// Why an own FastCDC and not a library: measured on 2026-11-25 on this
+// project's build machine (2 shared cores), MB/s of CPU time on 256 MiB of
+// random / mixed data: restic/chunker v0.4.0 (Rabin) 362 / 445,
+// jotfs/fastcdc-go v0.2.0 878 / 1074, PlakarKorp/go-cdc-chunkers v1.1.0
+// 910 / 942, this package 1701 / 1668 (crypto/sha256 with SHA-NI: ~1400).
+// All four gave the same kind of stable, read-size-independent cuts; only
+// this one is faster than the SHA-256 that follows it.
+//
 // Layering: chunker is a leaf of the engine's data path (backup: chunking →
 // SHA-256 → dedup → spool → tape writer). It imports only the standard
 // library and knows nothing of tapes, the catalog or the spool.
