@@ -188,7 +188,35 @@ func scanTape(ctx context.Context, dev device.Drive, tc *tapeContents) error {
 	if err := dev.Space(ctx, device.SpaceFilemarks, 2); err != nil {
 		return err
 	}
-	for file := uint64(2); ; file++ {
+	return walkArchives(ctx, dev, archiveVisitor{
+		chunk: func(file uint64, d [32]byte, off int64, data []byte) error {
+			tc.chunks = append(tc.chunks, format.ChunkLocation{Digest: d, File: file, Offset: off, Size: uint32(len(data))})
+			return nil
+		},
+		snapshot: func(file uint64, ts *tapeSnapshot, name string) error {
+			tc.snaps[name] = ts
+			return nil
+		},
+	})
+}
+
+// archiveVisitor receives what walkArchives finds; nil fields are skipped.
+type archiveVisitor struct {
+	archive  func(file uint64, t format.ContentType)
+	chunk    func(file uint64, d [32]byte, off int64, data []byte) error
+	snapshot func(file uint64, ts *tapeSnapshot, name string) error
+}
+
+// walkArchives reads the archives from the current position (the start of
+// a tape file) to end of data. Damaged chunks are left out (a restore
+// reports the files that need them); an archive cut short by an
+// interrupted job ends where it was cut.
+func walkArchives(ctx context.Context, dev device.Drive, v archiveVisitor) error {
+	pos, err := dev.ReadPosition(ctx)
+	if err != nil {
+		return err
+	}
+	for file := pos.File; ; file++ {
 		fr, err := format.NewFileReader(ctx, dev, 0)
 		if errors.Is(err, device.ErrEndOfData) {
 			return nil
@@ -196,39 +224,45 @@ func scanTape(ctx context.Context, dev device.Drive, tc *tapeContents) error {
 		if err != nil {
 			return fmt.Errorf("tape file %d: %w", file, err)
 		}
-		switch fr.Header().Type {
-		case format.ContentChunkArchive:
+		typ := fr.Header().Type
+		if v.archive != nil {
+			v.archive(file, typ)
+		}
+		switch {
+		case typ == format.ContentChunkArchive && v.chunk != nil:
 			cr, err := format.NewChunkArchiveReader(fr)
 			if err != nil {
 				return err
 			}
 			for {
 				d, off, data, err := cr.Next()
-				if err == io.EOF {
+				if err == io.EOF || errors.Is(err, format.ErrIncomplete) {
 					break
 				}
 				if errors.Is(err, format.ErrCorrupt) {
-					continue // a damaged chunk is not indexed: restores report it missing
-				}
-				if errors.Is(err, format.ErrIncomplete) {
-					break
+					continue
 				}
 				if err != nil {
 					return fmt.Errorf("tape file %d: %w", file, err)
 				}
-				tc.chunks = append(tc.chunks, format.ChunkLocation{Digest: d, File: file, Offset: off, Size: uint32(len(data))})
+				if err := v.chunk(file, d, off, data); err != nil {
+					return err
+				}
 			}
-			if err := fr.SkipToEnd(); err != nil && !errors.Is(err, format.ErrIncomplete) {
+		case typ == format.ContentSnapshotArchive && v.snapshot != nil:
+			one := &tapeContents{snaps: map[string]*tapeSnapshot{}}
+			if err := readSnapshot(fr, file, one); err != nil {
 				return err
 			}
-		case format.ContentSnapshotArchive:
-			if err := readSnapshot(fr, file, tc); err != nil {
-				return err
+			for name, ts := range one.snaps {
+				if err := v.snapshot(file, ts, name); err != nil {
+					return err
+				}
 			}
-		default:
-			if err := fr.SkipToEnd(); err != nil {
-				return err
-			}
+			continue // readSnapshot consumed the file
+		}
+		if err := fr.SkipToEnd(); err != nil && !errors.Is(err, format.ErrIncomplete) {
+			return err
 		}
 	}
 }
@@ -312,18 +346,11 @@ func (e *Engine) InventoryCatalog(ctx context.Context, driveName string, scan, f
 	if _, err := e.Inventory(ctx, driveName, InventoryOptions{ReadLabels: true}); err != nil {
 		return nil, err
 	}
-	cat, err := e.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	j, release, err := e.useDrive(ctx, driveName, "inventory --catalog")
+	j, cat, release, err := e.useLibrary(ctx, driveName, "inventory --catalog")
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	if err := j.needChanger(); err != nil {
-		return nil, err
-	}
 	media, err := cat.ListMedia(catalog.MediaFilter{Location: catalog.LocationOnline})
 	if err != nil {
 		return nil, err

@@ -37,23 +37,15 @@ type InventoryOptions struct {
 // updated, tapes that left the library are marked offline, and (with the
 // options) tapes are loaded to read their labels.
 func (e *Engine) Inventory(ctx context.Context, driveName string, opts InventoryOptions) ([]InventoryEntry, error) {
-	cat, err := e.Catalog()
-	if err != nil {
-		return nil, err
-	}
 	job := "inventory"
-	readAny := opts.ReadLabels || opts.ReadAllLabels
-	if !readAny {
+	if !opts.ReadLabels && !opts.ReadAllLabels {
 		job = "inventory (no tape loads)"
 	}
-	j, release, err := e.useDrive(ctx, driveName, job)
+	j, cat, release, err := e.useLibrary(ctx, driveName, job)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	if err := j.needChanger(); err != nil {
-		return nil, err
-	}
 	v, err := e.view(ctx, *j.ch)
 	if err != nil {
 		return nil, err

@@ -227,18 +227,11 @@ func (e *Engine) BarcodeLabel(ctx context.Context, driveName, pool string) ([]Ba
 	if err := e.checkPool(pool); err != nil {
 		return nil, err
 	}
-	cat, err := e.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	j, release, err := e.useDrive(ctx, driveName, "barcode-label")
+	j, cat, release, err := e.useLibrary(ctx, driveName, "barcode-label")
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	if err := j.needChanger(); err != nil {
-		return nil, err
-	}
 	v, err := e.view(ctx, *j.ch)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"tapefs/catalog"
 	"tapefs/engine/config"
 	"tapefs/engine/device"
 )
@@ -48,6 +49,24 @@ func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, fun
 		unreserve()
 	}
 	return dj, release, nil
+}
+
+// useLibrary reserves a drive that belongs to a changer for a job that
+// also needs the catalog (inventory, barcode-label, catalog restores).
+func (e *Engine) useLibrary(ctx context.Context, name, job string) (*driveJob, *catalog.Catalog, func(), error) {
+	cat, err := e.Catalog()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	j, release, err := e.useDrive(ctx, name, job)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := j.needChanger(); err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	return j, cat, release, nil
 }
 
 func (j *driveJob) do(ctx context.Context, fn func(ctx context.Context, dev device.Drive) error) error {

@@ -3,9 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -206,64 +204,26 @@ func spoolTape(ctx context.Context, dev device.Drive, set uuid.UUID, seq uint64,
 		return fmt.Errorf("tape %s is not sequence %d of media set %s", ml.LabelText, seq, set)
 	}
 	// ReadLabels leaves the tape after file 1, where the archives start.
-	for file := uint64(2); ; file++ {
-		fr, err := format.NewFileReader(ctx, dev, 0)
-		if errors.Is(err, device.ErrEndOfData) {
+	return walkArchives(ctx, dev, archiveVisitor{
+		archive: func(file uint64, _ format.ContentType) { rt.Archives = append(rt.Archives, file) },
+		chunk: func(_ uint64, d [32]byte, _ int64, data []byte) error {
+			p := spoolPath(spool, d)
+			if _, err := os.Stat(p); err == nil {
+				return nil
+			}
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				return fmt.Errorf("spool: %w", err)
+			}
+			rt.Chunks++
+			rt.Bytes += int64(len(data))
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("tape file %d: %w", file, err)
-		}
-		rt.Archives = append(rt.Archives, file)
-		switch fr.Header().Type {
-		case format.ContentChunkArchive:
-			cr, err := format.NewChunkArchiveReader(fr)
-			if err != nil {
-				return err
-			}
-			for {
-				d, _, data, err := cr.Next()
-				if err == io.EOF || errors.Is(err, format.ErrIncomplete) {
-					break
-				}
-				if errors.Is(err, format.ErrCorrupt) {
-					continue // files that need it are reported as not restored
-				}
-				if err != nil {
-					return fmt.Errorf("tape file %d: %w", file, err)
-				}
-				p := spoolPath(spool, d)
-				if _, err := os.Stat(p); err == nil {
-					continue
-				}
-				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-					return err
-				}
-				if err := os.WriteFile(p, data, 0o600); err != nil {
-					return fmt.Errorf("spool: %w", err)
-				}
-				rt.Chunks++
-				rt.Bytes += int64(len(data))
-			}
-		case format.ContentSnapshotArchive:
-			sr, err := format.NewSnapshotArchiveReader(fr)
-			if err != nil {
-				return err
-			}
-			name := sr.Header().Snapshot
-			for {
-				ent, err := sr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return fmt.Errorf("snapshot %s: %w", name, err)
-				}
-				trees[name] = append(trees[name], &ent)
-			}
-		}
-		if err := fr.SkipToEnd(); err != nil && !errors.Is(err, format.ErrIncomplete) {
-			return err
-		}
-	}
+		},
+		snapshot: func(_ uint64, ts *tapeSnapshot, name string) error {
+			trees[name] = append(trees[name], ts.entries...)
+			return nil
+		},
+	})
 }
