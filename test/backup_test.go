@@ -323,3 +323,57 @@ func TestAllocationAlwaysOverwrite(t *testing.T) {
 		t.Errorf("backup with no writable tape: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestRestoreReportsUnreadableFiles: a read error in the middle of a chunk
+// archive costs exactly the files whose data could not be read; they are
+// listed, and every other file is restored intact.
+func TestRestoreReportsUnreadableFiles(t *testing.T) {
+	s := newSandbox(t)
+	lib := setupLibrary(s)
+	s.ok("barcode-label", "--pool", "daily")
+	src := filepath.Join(s.root, "src", "data")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12; i++ {
+		makeRandomFile(t, filepath.Join(src, "f"+strconv.Itoa(i)), 1<<20, uint64(300+i))
+	}
+	b := s.backup(src, "daily")
+	// Objects 0-3 are the labels and their filemarks; the chunk archive
+	// starts at object 4. Break a record in its middle.
+	s.ok("vtape", "fault", lib, "--cartridge", b.Tapes[0], "--read-error-at", "30")
+	target := filepath.Join(s.root, "restore")
+	r := s.run(nil, "tapefs", "restore", b.Set, target)
+	if r.code == 0 {
+		t.Fatalf("restore over a read error succeeded:\n%s", r.stdout)
+	}
+	var failed []string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(line, "not restored: ") {
+			failed = append(failed, line)
+		}
+	}
+	if len(failed) == 0 || len(failed) == 12 {
+		t.Fatalf("%d of 12 files reported as not restored:\n%s", len(failed), r.stdout)
+	}
+	restored := 0
+	root := filepath.Join(target, filepath.FromSlash(b.Snapshot))
+	for i := 0; i < 12; i++ {
+		name := "f" + strconv.Itoa(i)
+		got, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			if !strings.Contains(strings.Join(failed, "\n"), "/"+name+":") {
+				t.Errorf("%s is missing but not reported", name)
+			}
+			continue
+		}
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		if string(got) != string(want) {
+			t.Errorf("%s restored with wrong content", name)
+		}
+		restored++
+	}
+	if restored+len(failed) != 12 {
+		t.Errorf("%d restored + %d failed != 12", restored, len(failed))
+	}
+}
