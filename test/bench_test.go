@@ -31,6 +31,7 @@ func BenchmarkBackup(b *testing.B) {
 		makeRandomFile(t, filepath.Join(src, "small", strconv.Itoa(i)), 16<<10, uint64(100+i))
 	}
 	const size = 48<<20 + 40<<20 + 2560*16<<10
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		dir := filepath.Join(root, "run"+strconv.Itoa(i))
@@ -53,10 +54,9 @@ func BenchmarkBackup(b *testing.B) {
 		if _, err := eng.Backup(ctx, engine.BackupOptions{Source: src, Pool: "pa"}); err != nil {
 			b.Fatal(err)
 		}
-		b.SetBytes(size)
 		b.StopTimer()
+		b.SetBytes(size)
 		eng.Close()
 		os.RemoveAll(dir)
-		b.StartTimer()
 	}
 }

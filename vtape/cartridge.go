@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 
+	"golang.org/x/sys/unix"
+
 	"tapefs/engine/device"
 )
 
@@ -193,6 +195,7 @@ type cartridge struct {
 	data, index *os.File
 	count       uint64 // objects
 	dataEnd     int64  // end of the last object's payload
+	flushed     int64  // data offset up to which writeback was started
 	last        entry  // valid when count > 0
 }
 
@@ -423,7 +426,28 @@ func (c *cartridge) appendObject(kind, flags uint8, keyID [8]byte, payload []byt
 	c.count++
 	c.dataEnd += int64(len(payload))
 	c.last = e
+	c.startWriteback()
 	return nil
+}
+
+// writebackChunk is how much written data a cartridge lets pile up in the
+// page cache before it starts writing it to disk in the background.
+const writebackChunk = 16 << 20
+
+// startWriteback starts asynchronous writeback of the data written since
+// the last call, every writebackChunk bytes. A real drive streams to the
+// medium as it goes; without this the whole file would wait in the page
+// cache for the fsync at the next filemark, which then stalls the writer.
+// Durability still comes only from sync.
+func (c *cartridge) startWriteback() {
+	if c.flushed > c.dataEnd {
+		c.flushed = c.dataEnd // the tape was overwritten at an earlier position
+	}
+	if n := c.dataEnd - c.flushed; n >= writebackChunk {
+		// Best effort: an error here shows again at the next sync.
+		_ = unix.SyncFileRange(int(c.data.Fd()), c.flushed, n, unix.SYNC_FILE_RANGE_WRITE)
+		c.flushed = c.dataEnd
+	}
 }
 
 // sync makes every written object durable.
