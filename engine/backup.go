@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -119,6 +120,22 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	w, err := e.newSetWriter(ctx, j, cat, pool, opts.ForceMediaSet)
 	if err != nil {
 		return nil, err
+	}
+	// Snapshot names are unique in a pool: a second backup of the group in
+	// the same second takes the next free second.
+	for {
+		found, err := cat.FindSnapshot(snapName)
+		if errors.Is(err, catalog.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(found, func(s catalog.Snapshot) bool { return s.Pool == pool.Name }) {
+			break
+		}
+		start = start.Add(time.Second)
+		snapName = group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	res := &BackupResult{Snapshot: snapName, Set: w.set.UUID, NewMediaSet: w.newSet, SetReason: w.reason}
 	j.logf("backup %s of %s to pool %s, media set %s (%s)", snapName, src, pool.Name, w.set.UUID, w.reason)

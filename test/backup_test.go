@@ -377,3 +377,30 @@ func TestRestoreReportsUnreadableFiles(t *testing.T) {
 		t.Errorf("%d restored + %d failed != 12", restored, len(failed))
 	}
 }
+
+// TestBackupsInOneSecond: two backups of a group in the same second get
+// distinct snapshot names, and both restore.
+func TestBackupsInOneSecond(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("barcode-label", "--pool", "daily")
+	src := filepath.Join(s.root, "src", "data")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	makeRandomFile(t, filepath.Join(src, "f"), 100<<10, 1)
+	names := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		b := s.backup(src, "daily")
+		if names[b.Snapshot] {
+			t.Fatalf("snapshot name %s given twice", b.Snapshot)
+		}
+		names[b.Snapshot] = true
+	}
+	content := s.ok("media", "content").stdout
+	for n := range names {
+		if !strings.Contains(content, n) {
+			t.Errorf("media content lacks %s:\n%s", n, content)
+		}
+	}
+}
