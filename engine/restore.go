@@ -76,8 +76,10 @@ type restoreFile struct {
 	entry *format.Entry
 	path  string // absolute target path
 	fd    *os.File
-	left  int   // chunks still to write
-	err   error // first failure
+	// created: this restore created the file, so it may remove it.
+	created bool
+	left    int   // chunks still to write
+	err     error // first failure
 }
 
 // chunkNeed is every place one chunk goes.
@@ -96,6 +98,9 @@ type chunkTarget struct {
 // and what failed.
 type restoreJob struct {
 	target string
+	// failed holds the entries layout refused; nothing more is done to
+	// their paths (they may lie behind a symlink a hostile tape made).
+	failed map[*format.Entry]error
 	snaps  []restoreSnap
 	files  []*restoreFile
 	needs  map[[32]byte]*chunkNeed
@@ -118,6 +123,11 @@ func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
 	chosen := map[string]bool{}
 	for _, e := range entries {
 		if !selected(e.Path, paths) {
+			continue
+		}
+		if err := e.Validate(); err != nil {
+			// Never act on a path a tape should not hold.
+			r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: %v", name, e.Path, err))
 			continue
 		}
 		chosen[e.Path] = true
@@ -176,20 +186,28 @@ func (r *restoreJob) plan(locate func(d [32]byte) (catalog.ChunkLoc, error)) {
 // layout creates directories, special files and the regular files (at
 // their final size, holes where the snapshot has holes), open for writing.
 func (r *restoreJob) layout() error {
+	failed := map[*format.Entry]error{}
+	r.failed = failed
 	for _, rs := range r.snaps {
-		if err := os.MkdirAll(rs.root, 0o700); err != nil {
-			return fmt.Errorf("create %s: %w", rs.root, err)
+		if err := os.MkdirAll(r.target, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", r.target, err)
 		}
-		if err := safeDir(r.target, rs.root); err != nil {
-			return err
+		if err := mkdirUnder(r.target, rs.root); err != nil {
+			return fmt.Errorf("create %s: %w", rs.root, err)
 		}
 		for _, ent := range rs.entries {
 			if err := createEntry(rs.root, ent); err != nil {
-				r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: %v", rs.name, ent.Path, err))
+				failed[ent] = err
+				if ent.Type != format.EntryFile {
+					r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: %v", rs.name, ent.Path, err))
+				}
 			}
 		}
 	}
 	for _, rf := range r.files {
+		if err := failed[rf.entry]; err != nil && rf.err == nil {
+			rf.err = err // reported with the file when files are closed
+		}
 		if rf.err != nil {
 			continue
 		}
@@ -203,7 +221,7 @@ func (r *restoreJob) layout() error {
 			rf.err = err
 			continue
 		}
-		rf.fd = fd
+		rf.fd, rf.created = fd, true
 	}
 	return nil
 }
@@ -258,7 +276,9 @@ func (r *restoreJob) closeFiles() {
 		}
 		if rf.err != nil {
 			r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s: %v", rf.path, rf.err))
-			os.Remove(rf.path)
+			if rf.created {
+				os.Remove(rf.path) // only what this restore created
+			}
 			continue
 		}
 		r.res.Restored++
@@ -271,7 +291,7 @@ func (r *restoreJob) finish() error {
 	r.closeFiles()
 	for _, rs := range r.snaps {
 		for _, ent := range rs.entries {
-			if ent.Type == format.EntryHardLink {
+			if ent.Type == format.EntryHardLink && r.failed[ent] == nil {
 				src, dst := joinUnder(rs.root, ent.Target), joinUnder(rs.root, ent.Path)
 				os.Remove(dst)
 				if err := os.Link(src, dst); err != nil {
@@ -281,7 +301,7 @@ func (r *restoreJob) finish() error {
 		}
 		for i := len(rs.entries) - 1; i >= 0; i-- {
 			ent := rs.entries[i]
-			if ent.Type == format.EntryHardLink {
+			if ent.Type == format.EntryHardLink || r.failed[ent] != nil {
 				continue
 			}
 			p := joinUnder(rs.root, ent.Path)
@@ -532,11 +552,13 @@ func joinUnder(root, rel string) string {
 	return filepath.Join(root, filepath.FromSlash(rel))
 }
 
-// safeDir checks that no component of dir below base is a symlink, so tape
-// content can never make a restore write outside the target.
-func safeDir(base, dir string) error {
+// mkdirUnder makes sure dir exists below base, creating missing
+// components (mode 0700; selected directories get their mode later) one by
+// one and refusing any component that is a symlink or not a directory, so
+// tape content can never make a restore write outside the target.
+func mkdirUnder(base, dir string) error {
 	rel, err := filepath.Rel(base, dir)
-	if err != nil || strings.HasPrefix(rel, "..") {
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return fmt.Errorf("%s is outside %s", dir, base)
 	}
 	p := base
@@ -546,11 +568,20 @@ func safeDir(base, dir string) error {
 		}
 		p = filepath.Join(p, c)
 		fi, err := os.Lstat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			if err := os.Mkdir(p, 0o700); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
 		if fi.Mode()&os.ModeSymlink != 0 {
 			return fmt.Errorf("refusing to restore through symlink %s", p)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", p)
 		}
 	}
 	return nil
@@ -565,10 +596,7 @@ func createEntry(root string, ent *format.Entry) error {
 	p := joinUnder(root, ent.Path)
 	if ent.Path != "" {
 		// Parents that were not selected themselves are created plain.
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return err
-		}
-		if err := safeDir(root, filepath.Dir(p)); err != nil {
+		if err := mkdirUnder(root, filepath.Dir(p)); err != nil {
 			return err
 		}
 	}
@@ -577,10 +605,7 @@ func createEntry(root string, ent *format.Entry) error {
 		if ent.Path == "" {
 			return nil
 		}
-		if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		return safeDir(root, p)
+		return mkdirUnder(root, p)
 	case format.EntrySymlink:
 		os.Remove(p)
 		return os.Symlink(ent.Target, p)
