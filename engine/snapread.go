@@ -512,7 +512,15 @@ func (r *setReader) readLoop(ctx context.Context, cat *catalog.Catalog, set cata
 			}
 			return err
 		}
-		if err := r.readChunk(ctx, j, scopes, budget); err != nil {
+		// On the way to a wanted chunk, read-ahead may fill most of
+		// the cache: reads come in about tape order, so what lies
+		// between is what they ask for next, and dropping it would
+		// cost a second pass over the archive.
+		limit := budget
+		if ok {
+			limit = r.cache.max * 7 / 8
+		}
+		if err := r.readChunk(ctx, j, scopes, limit); err != nil {
 			k := r.cur.key
 			r.cur = nil
 			if resumed {
@@ -677,8 +685,8 @@ func (r *setReader) loadTape(ctx context.Context, j *driveJob, m catalog.Media) 
 
 // readChunk reads the next chunk of the open archive: it delivers it to
 // the reads that want it, or keeps it as read-ahead when a scope needs it
-// and the cache has room. At the end of the archive it closes the cursor.
-func (r *setReader) readChunk(ctx context.Context, j *driveJob, scopes []*snapScope, budget int64) error {
+// and unread read-ahead is below limit. At the end of the archive it closes the cursor.
+func (r *setReader) readChunk(ctx context.Context, j *driveJob, scopes []*snapScope, limit int64) error {
 	c := r.cur
 	var d [32]byte
 	var off int64
@@ -712,22 +720,25 @@ func (r *setReader) readChunk(ctx context.Context, j *driveJob, scopes []*snapSc
 	}
 	c.corrupt = false
 	c.next = off + format.ChunkEntryHeaderSize + int64(len(data))
+	// The want check and the read-ahead put are one step under mu:
+	// chunk checks the cache and adds its want under mu too, so a chunk
+	// cannot pass by between the two and leave a want behind the tape.
 	r.mu.Lock()
 	_, wanted := r.wants[d]
+	if !wanted {
+		key := chunkKey{r.set, d}
+		if r.cache.unreadBytes() < limit && !r.cache.has(key) {
+			for _, sc := range scopes {
+				if sc.chunks[d] {
+					r.cache.put(key, data, true)
+					break
+				}
+			}
+		}
+	}
 	r.mu.Unlock()
 	if wanted {
 		r.deliver(d, data, nil)
-		return nil
-	}
-	key := chunkKey{r.set, d}
-	if r.cache.unreadBytes() >= budget || r.cache.has(key) {
-		return nil
-	}
-	for _, sc := range scopes {
-		if sc.chunks[d] {
-			r.cache.put(key, data, true)
-			break
-		}
 	}
 	return nil
 }

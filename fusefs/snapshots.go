@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"sort"
@@ -339,8 +340,9 @@ func (r *Root) snapshotRoot(s namedSnapshot, view byte) entry {
 	if err != nil {
 		id = ino(s.Set.String()+"/"+s.Name, "")
 	}
-	return entry{name: s.dirName, mode: syscall.S_IFDIR, ino: snapIno(id, view, ""), make: func(r *Root, p string) fs.InodeEmbedder {
-		return r.newSnapNode(p, &snapTree{set: s.Set, name: s.Name, id: id, view: view}, "", nil)
+	return entry{name: s.dirName, mode: syscall.S_IFDIR, ino: (&snapTree{id: id, view: view}).inoAt("", 0), make: func(r *Root, p string) fs.InodeEmbedder {
+		t := &snapTree{set: s.Set, name: s.Name, id: id, view: view}
+		return r.newSnapNode(p, t, "", nil, t.inoAt("", 0))
 	}}
 }
 
@@ -352,6 +354,10 @@ type snapTree struct {
 	name string
 	id   uint64
 	view byte
+
+	mu       sync.Mutex
+	namesDir string   // the directory names lists
+	names    []string // names of namesDir's children, in order
 }
 
 // snapNode is a file, directory, symlink or special file of a snapshot.
@@ -361,15 +367,16 @@ type snapNode struct {
 	readOnly
 	tree *snapTree
 	sp   string // path in the snapshot ("" for its root)
+	ino  uint64
 
 	mu      sync.Mutex
 	ent     *format.Entry // nil until loaded (a snapshot root starts without)
 	entErr  error
-	listing map[string]*format.Entry // children of the last Readdir, for its Lookups
+	listing map[string]listed // children of the last Readdir, for its Lookups
 }
 
-func (r *Root) newSnapNode(p string, t *snapTree, sp string, ent *format.Entry) *snapNode {
-	return &snapNode{readOnly: readOnly{root: r, path: p}, tree: t, sp: sp, ent: ent}
+func (r *Root) newSnapNode(p string, t *snapTree, sp string, ent *format.Entry, ino uint64) *snapNode {
+	return &snapNode{readOnly: readOnly{root: r, path: p}, tree: t, sp: sp, ent: ent, ino: ino}
 }
 
 // entry returns the node's catalog entry, loading it on first use.
@@ -408,9 +415,72 @@ func fileType(t format.EntryType) uint32 {
 	return syscall.S_IFREG
 }
 
-// nodeIno is the inode number of the entry at sp (resolved: a hard link's
-// entry carries the first name).
-func (t *snapTree) nodeIno(ent *format.Entry) uint64 { return snapIno(t.id, t.view, ent.Path) }
+// Inode numbers of snapshot entries. cp -a reads a directory's entries
+// in inode order (gnulib's savedir sorts by inode to read fast), and a
+// backup wrote them in name order, so the numbers of a directory's children
+// grow in name order: the high 44 bits hash the snapshot id, view and the
+// directory, the low 20 bits are the child's rank in the directory plus 1.
+// cp then reads a snapshot in tape order. Ranks beyond 2^20-2 (huge
+// directories) take a plain hash. Hard links carry the file's first name,
+// so every name of an inode has the same number.
+const rankBits = 20
+
+// inoAt is the inode number of the entry at path p with rank rank among
+// its siblings.
+func (t *snapTree) inoAt(p string, rank int) uint64 {
+	if p == "" || rank+1 >= 1<<rankBits {
+		return snapIno(t.id, t.view, p)
+	}
+	dir, _ := splitPath(p)
+	n := snapIno(t.id, t.view, "\x00dir:"+dir)&^(1<<rankBits-1) | uint64(rank+1)
+	if n < 2 {
+		n += 2
+	}
+	return n
+}
+
+func splitPath(p string) (dir, name string) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], p[i+1:]
+}
+
+// ino is the inode number of the entry at p: its rank comes from the
+// directory listing, which the tree keeps for the last directory asked.
+func (t *snapTree) ino(r *Root, p string) (uint64, error) {
+	if p == "" {
+		return t.inoAt("", 0), nil
+	}
+	dir, name := splitPath(p)
+	t.mu.Lock()
+	names, ok := t.names, t.namesDir == dir && t.names != nil
+	t.mu.Unlock()
+	if !ok {
+		cat, err := r.eng.Catalog()
+		if err != nil {
+			return 0, err
+		}
+		names = names[:0:0]
+		err = cat.ListTree(t.set, t.name, dir, func(te catalog.TreeEntry) error {
+			_, n := splitPath(te.Path)
+			names = append(names, n)
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		t.mu.Lock()
+		t.names, t.namesDir = names, dir
+		t.mu.Unlock()
+	}
+	i := sort.SearchStrings(names, name)
+	if i == len(names) || names[i] != name {
+		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, catalog.ErrNotFound)
+	}
+	return t.inoAt(p, i), nil
+}
 
 func (n *snapNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	ent, errno := n.entry()
@@ -425,7 +495,7 @@ func (n *snapNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrO
 }
 
 func (n *snapNode) fill(a *fuse.Attr, ent *format.Entry) syscall.Errno {
-	a.Ino = n.tree.nodeIno(ent)
+	a.Ino = n.ino
 	a.Mode = fileType(ent.Type) | ent.Mode
 	a.Uid, a.Gid = ent.UID, ent.GID
 	a.Size = uint64(ent.Size)
@@ -458,31 +528,43 @@ func (n *snapNode) fill(a *fuse.Attr, ent *format.Entry) syscall.Errno {
 	return 0
 }
 
-// child makes the node of child name with its entry and fills out.
-func (n *snapNode) child(ctx context.Context, name string, ent *format.Entry, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+// child makes the node of child name with its entry and inode number and
+// fills out.
+func (n *snapNode) child(ctx context.Context, name string, ent *format.Entry, ino uint64, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	sp := join(n.sp, name)
-	node := n.root.newSnapNode(join(n.path, name), n.tree, sp, ent)
+	node := n.root.newSnapNode(join(n.path, name), n.tree, sp, ent, ino)
 	if errno := node.fill(&out.Attr, ent); errno != 0 {
 		return nil, errno
 	}
 	out.SetEntryTimeout(snapshotTimeout)
 	out.SetAttrTimeout(snapshotTimeout)
-	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(ent.Type), Ino: n.tree.nodeIno(ent)}), 0
+	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(ent.Type), Ino: ino}), 0
+}
+
+// listed is a child from the last Readdir.
+type listed struct {
+	ent *format.Entry
+	ino uint64
 }
 
 func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	n.mu.Lock()
-	ent := n.listing[name]
+	l, ok := n.listing[name]
 	delete(n.listing, name)
 	n.mu.Unlock()
-	if ent == nil {
-		e, err := n.root.eng.SnapshotEntry(n.tree.set, n.tree.name, join(n.sp, name))
+	if !ok {
+		p := join(n.sp, name)
+		e, err := n.root.eng.SnapshotEntry(n.tree.set, n.tree.name, p)
 		if err != nil {
 			return nil, n.root.errno("lookup "+join(n.path, name), err)
 		}
-		ent = &e
+		ino, err := n.tree.ino(n.root, e.Path)
+		if err != nil {
+			return nil, n.root.errno("lookup "+join(n.path, name), err)
+		}
+		l = listed{ent: &e, ino: ino}
 	}
-	return n.child(ctx, name, ent, out)
+	return n.child(ctx, name, l.ent, l.ino, out)
 }
 
 func (n *snapNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
@@ -493,11 +575,18 @@ func (n *snapNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	out := make([]fuse.DirEntry, 0, len(list))
 	// The kernel looks up what it lists (readdirplus, ls -l, find):
 	// keep the decoded entries for those lookups.
-	listing := make(map[string]*format.Entry, len(list))
+	listing := make(map[string]listed, len(list))
 	for i := range list {
 		ent := &list[i].Entry
-		listing[list[i].Name] = ent
-		out = append(out, fuse.DirEntry{Name: list[i].Name, Mode: fileType(ent.Type), Ino: n.tree.nodeIno(ent)})
+		ino := n.tree.inoAt(join(n.sp, list[i].Name), i)
+		if ent.Path != join(n.sp, list[i].Name) {
+			// A hard link: the number of the file's first name.
+			if ino, err = n.tree.ino(n.root, ent.Path); err != nil {
+				return nil, n.root.errno("list "+n.show(), err)
+			}
+		}
+		listing[list[i].Name] = listed{ent: ent, ino: ino}
+		out = append(out, fuse.DirEntry{Name: list[i].Name, Mode: fileType(ent.Type), Ino: ino})
 	}
 	n.mu.Lock()
 	n.listing = listing

@@ -52,7 +52,7 @@ func (l *logBuf) has(s string) bool {
 	return false
 }
 
-func needFuse(t *testing.T) {
+func needFuse(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		if os.Getenv("TAPEFS_TEST_REQUIRE_FUSE") == "1" {
