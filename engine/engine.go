@@ -36,6 +36,9 @@ type Options struct {
 	// CachedChangerStatus show its effect. The daemon sets it; a one-shot
 	// command does not need the extra device reads.
 	RefreshAfterJobs bool
+	// SnapshotCacheBytes bounds the chunk cache of snapshot file reads;
+	// 0 means DefaultSnapshotCacheBytes.
+	SnapshotCacheBytes int64
 }
 
 // Engine owns configuration, catalog and devices. Its methods are safe for
@@ -56,6 +59,9 @@ type Engine struct {
 
 	jobs  jobRegistry // running and recent jobs, with their logs
 	cache statusCache // last drive and changer status, for readers that must not wait for a device
+
+	snapOnce sync.Once
+	snaps    *snapReaders // snapshot file reads (snapread.go), made on first use
 }
 
 // New creates an engine. It does not open devices or the catalog; they are

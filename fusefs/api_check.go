@@ -37,5 +37,20 @@ var (
 	_ = (fs.NodeWriter)((*controlFile)(nil))
 	_ = (fs.NodeFlusher)((*controlFile)(nil))
 
+	_ = (fs.NodeLookuper)((*setsDir)(nil))
+
+	_ = (fs.NodeGetattrer)((*snapNode)(nil))
+	_ = (fs.NodeLookuper)((*snapNode)(nil))
+	_ = (fs.NodeReaddirer)((*snapNode)(nil))
+	_ = (fs.NodeReadlinker)((*snapNode)(nil))
+	_ = (fs.NodeOpener)((*snapNode)(nil))
+	_ = (fs.NodeReader)((*snapNode)(nil))
+	_ = (fs.NodeReleaser)((*snapNode)(nil))
+	_ = (fs.NodeGetxattrer)((*snapNode)(nil))
+	_ = (fs.NodeListxattrer)((*snapNode)(nil))
+	_ = (fs.NodeStatfser)((*snapNode)(nil))
+	_ = (fs.NodeSetattrer)((*snapNode)(nil))
+	_ = (fs.NodeSetxattrer)((*snapNode)(nil))
+
 	_ = (fs.InodeEmbedder)((*Root)(nil))
 )

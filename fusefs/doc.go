@@ -19,5 +19,9 @@
 // (plus, for changer slot entries, what the slot holds, so a slot that
 // changes between symlink and file gets a new inode). They are stable
 // across lookups and daemon restarts; collisions are improbable, not
-// impossible. Snapshot trees will take their numbers from catalog ids.
+// impossible. Snapshot trees (snapshots.go) take their numbers from
+// catalog ids instead: the snapshot's id, the entry's directory and its
+// rank there, so that a directory's entries are numbered in tape order.
+// Their nodes are immutable and cached by the kernel for an hour; file
+// content is read through the engine's snapshot reader.
 package fusefs

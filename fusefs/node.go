@@ -114,7 +114,18 @@ type entry struct {
 	name  string
 	mode  uint32 // syscall.S_IFDIR, S_IFREG or S_IFLNK
 	extra string
-	make  func(r *Root, path string) fs.InodeEmbedder
+	// ino, when not 0, is the inode number (snapshot trees take theirs
+	// from catalog ids); else it is the hash of the path and extra.
+	ino  uint64
+	make func(r *Root, path string) fs.InodeEmbedder
+}
+
+// inode returns e's inode number as a child of dir.
+func (e entry) inode(dir string) uint64 {
+	if e.ino != 0 {
+		return e.ino
+	}
+	return ino(join(dir, e.name), e.extra)
 }
 
 // dir is a browse directory whose entries are computed on every lookup and
@@ -157,13 +168,19 @@ func (n *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 		}
 		p := join(n.path, name)
 		node := e.make(n.root, p)
-		child := n.NewInode(ctx, node, fs.StableAttr{Mode: e.mode, Ino: ino(p, e.extra)})
+		child := n.NewInode(ctx, node, fs.StableAttr{Mode: e.mode, Ino: e.inode(n.path)})
 		if ga, ok := node.(fs.NodeGetattrer); ok {
 			var ao fuse.AttrOut
 			if errno := ga.Getattr(ctx, nil, &ao); errno != 0 {
 				return nil, errno
 			}
 			out.Attr = ao.Attr
+			if ao.Timeout() > 0 {
+				// Immutable nodes (snapshot roots) are cached as long
+				// as they ask.
+				out.SetAttrTimeout(ao.Timeout())
+				out.SetEntryTimeout(ao.Timeout())
+			}
 		}
 		return child, 0
 	}
@@ -178,7 +195,7 @@ func (n *dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	sort.Slice(ents, func(a, b int) bool { return ents[a].name < ents[b].name })
 	out := make([]fuse.DirEntry, 0, len(ents))
 	for _, e := range ents {
-		out = append(out, fuse.DirEntry{Name: e.name, Mode: e.mode, Ino: ino(join(n.path, e.name), e.extra)})
+		out = append(out, fuse.DirEntry{Name: e.name, Mode: e.mode, Ino: e.inode(n.path)})
 	}
 	return fs.NewListDirStream(out), 0
 }

@@ -122,8 +122,8 @@ func Mount(mountpoint string, root *Root, mo MountOptions) (*fuse.Server, error)
 		},
 		// Every browse file shows live state (cached status, inventory,
 		// jobs), so the kernel must not cache entries or attributes:
-		// zero timeouts. Immutable snapshot trees will set long timeouts
-		// on their own nodes.
+		// zero timeouts. Immutable snapshot trees set long timeouts on
+		// their own nodes (snapshots.go).
 		EntryTimeout:    &zero,
 		AttrTimeout:     &zero,
 		NegativeTimeout: &zero,

@@ -497,6 +497,10 @@ func (r *Root) poolEntries(name string) ([]entry, error) {
 	return []entry{
 		fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.poolStatusText(name) }),
 		fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.poolStatus(name)) }),
+		r.mediaSetsDir(name),
+		dirEntry("snapshots", func(ctx context.Context) ([]entry, error) {
+			return r.snapshotGroups(catalog.SnapshotFilter{Pool: name}, viewPool)
+		}),
 	}, nil
 }
 

@@ -1,0 +1,744 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"tapefs/catalog"
+	"tapefs/engine/device"
+	"tapefs/engine/format"
+)
+
+// Reading snapshot files from tape.
+//
+// Reads of snapshot files (the FUSE tree's cp, cat, rsync) arrive in file
+// order and, from the kernel, partly out of order; the data is in tape
+// order. One reader goroutine per media set turns them into forward reads:
+//
+//   - a read takes its chunks from a byte-bounded LRU cache (chunkCache);
+//   - a miss becomes a "want" of the set's reader and the read waits for
+//     it (or for its own context, which gives up the wait but not the tape
+//     work);
+//   - the reader reserves the pool's drive for a batch, loads the tape
+//     (changer) or checks it is there (standalone drive: ENOMEDIUM with a
+//     log line when it is not), and reads forward: the wanted chunks
+//     nearest ahead first, and on the way every chunk of the snapshots
+//     with open files ("scope") into the cache as read-ahead, until the
+//     unread read-ahead reaches half the cache; it then waits a moment for
+//     readers to catch up and releases the drive when nobody does;
+//   - the chunk archive reader stays open between batches, so the next
+//     batch goes on from the same place without positioning, as long as
+//     the tape was not moved in between (checked with ReadPosition; a
+//     read error after resuming falls back to positioning afresh).
+//
+// Tape operations run on the engine's context, never on a request's: a
+// read whose caller gave up leaves the tape in a clean state and its chunk
+// in the cache.
+
+// snapReadIdle is how long a reader keeps the drive while it waits for
+// readers to use the read-ahead before it releases the drive.
+const snapReadIdle = 2 * time.Second
+
+// scopeLinger keeps a snapshot in the read-ahead scope after its last file
+// was closed: cp and rsync close one file and open the next.
+const scopeLinger = 10 * time.Second
+
+// snapReaders is the engine's state for snapshot reads.
+type snapReaders struct {
+	cache *chunkCache
+
+	mu      sync.Mutex
+	readers map[uuid.UUID]*setReader
+	links   map[snapKey]*linkCounts
+}
+
+func (e *Engine) snapState() *snapReaders {
+	e.snapOnce.Do(func() {
+		e.snaps = &snapReaders{
+			cache:   newChunkCache(e.opts.SnapshotCacheBytes),
+			readers: map[uuid.UUID]*setReader{},
+			links:   map[snapKey]*linkCounts{},
+		}
+	})
+	return e.snaps
+}
+
+func (s *snapReaders) reader(e *Engine, set uuid.UUID) *setReader {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.readers[set]
+	if r == nil {
+		r = &setReader{e: e, set: set, cache: s.cache, wants: map[[32]byte]*want{}, scopes: map[string]*snapScope{}, wake: make(chan struct{}, 1)}
+		s.readers[set] = r
+	}
+	return r
+}
+
+// SnapshotFile is a regular file of a snapshot opened for reading. ReadAt
+// may be called concurrently; Close once, when done.
+type SnapshotFile struct {
+	r     *setReader
+	scope *snapScope
+	entry format.Entry
+	once  sync.Once
+}
+
+// OpenSnapshotFile opens the regular file at path p of snapshot snapshot
+// of media set set (a hard link opens the file it names). Opening touches
+// only the catalog; it puts the snapshot into the read-ahead scope of its
+// set until the file is closed (and a few seconds after). Errors: not
+// found, invalid (not a regular file), catalog errors.
+func (e *Engine) OpenSnapshotFile(ctx context.Context, set uuid.UUID, snapshot, p string) (*SnapshotFile, error) {
+	ent, err := e.SnapshotEntry(set, snapshot, p)
+	if err != nil {
+		return nil, err
+	}
+	if ent.Type != format.EntryFile {
+		return nil, invalidf("%s in snapshot %s is a %s, not a regular file", p, snapshot, ent.Type)
+	}
+	r := e.snapState().reader(e, set)
+	sc, err := r.openScope(snapshot)
+	if err != nil {
+		return nil, err
+	}
+	return &SnapshotFile{r: r, scope: sc, entry: ent}, nil
+}
+
+// Entry returns the file's snapshot entry.
+func (f *SnapshotFile) Entry() *format.Entry { return &f.entry }
+
+// Close ends the file's part in the read-ahead scope. It always returns nil.
+func (f *SnapshotFile) Close() error {
+	f.once.Do(func() { f.r.closeScope(f.scope) })
+	return nil
+}
+
+// ReadAt reads len(p) bytes at off, like io.ReaderAt: fewer only at the end
+// of the file, with io.EOF. Holes and zero ranges are zeros without tape;
+// data comes from the chunk cache or, on a miss, from tape through the
+// set's reader, which ReadAt waits for. A ctx that ends stops the wait
+// (context error), not the tape work. Errors: no medium (the tape is not
+// in a standalone drive), busy (the tape is in another drive), device and
+// corruption errors of the chunk's archive.
+func (f *SnapshotFile) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	size := f.entry.Size
+	if off >= size {
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), size)
+	dst := p[:end-off]
+	clear(dst)
+	chunks := f.entry.Chunks
+	i := sort.Search(len(chunks), func(i int) bool { return chunks[i].Offset+int64(chunks[i].Size) > off })
+	for ; i < len(chunks) && chunks[i].Offset < end; i++ {
+		c := chunks[i]
+		if c.Zero {
+			continue
+		}
+		data, err := f.r.chunk(ctx, c.Digest, c.Size)
+		if err != nil {
+			return 0, err
+		}
+		lo, hi := max(off, c.Offset), min(end, c.Offset+int64(c.Size))
+		copy(dst[lo-off:hi-off], data[lo-c.Offset:hi-c.Offset])
+	}
+	if int64(len(p)) > end-off {
+		return len(dst), io.EOF
+	}
+	return len(dst), nil
+}
+
+// want is a chunk that reads are waiting for.
+type want struct {
+	loc  catalog.ChunkLoc
+	done chan struct{} // closed when data or err is set
+	data []byte
+	err  error
+}
+
+// snapScope is a snapshot whose chunks the reader reads ahead.
+type snapScope struct {
+	name string
+	open int       // open files; guarded by setReader.mu
+	last time.Time // when the last file closed; guarded by setReader.mu
+
+	once   sync.Once
+	chunks map[[32]byte]bool    // every data chunk of the snapshot
+	ends   map[archiveKey]int64 // per chunk archive: end of the last chunk in scope
+	err    error
+}
+
+type archiveKey struct {
+	media uuid.UUID
+	file  uint64
+}
+
+// setReader reads the chunks of one media set for snapshot reads.
+//
+// Locking: mu guards wants, scopes and running. The tape state (cur, and
+// every device call) belongs to the goroutine that runs the batches, of
+// which there is at most one (running).
+type setReader struct {
+	e     *Engine
+	set   uuid.UUID
+	cache *chunkCache
+	wake  chan struct{} // a new want arrived
+
+	mu      sync.Mutex
+	wants   map[[32]byte]*want
+	scopes  map[string]*snapScope
+	running bool
+
+	cur *archiveCursor // the open chunk archive, owned by the running goroutine
+}
+
+// archiveCursor is a chunk archive being read: where it is and how far.
+type archiveCursor struct {
+	key     archiveKey
+	fr      *format.FileReader
+	cr      *format.ChunkArchiveReader
+	next    int64           // payload offset of the next chunk entry
+	corrupt bool            // the last entry gave ErrCorrupt
+	pos     device.Position // drive position when the last batch ended
+}
+
+func (r *setReader) openScope(name string) (*snapScope, error) {
+	r.mu.Lock()
+	sc := r.scopes[name]
+	if sc == nil {
+		sc = &snapScope{name: name}
+		r.scopes[name] = sc
+	}
+	sc.open++
+	r.mu.Unlock()
+	sc.once.Do(func() { sc.err = r.buildScope(sc) })
+	if sc.err != nil {
+		r.closeScope(sc)
+		return nil, sc.err
+	}
+	return sc, nil
+}
+
+func (r *setReader) closeScope(sc *snapScope) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sc.open--
+	sc.last = r.e.now()
+	if sc.err != nil && sc.open == 0 && r.scopes[sc.name] == sc {
+		delete(r.scopes, sc.name) // try again on the next open
+	}
+}
+
+// buildScope collects the data chunks of a snapshot and, per chunk
+// archive, where the last of them ends, from the catalog.
+func (r *setReader) buildScope(sc *snapScope) error {
+	cat, err := r.e.Catalog()
+	if err != nil {
+		return err
+	}
+	chunks := map[[32]byte]bool{}
+	err = cat.WalkTree(r.set, sc.name, func(te catalog.TreeEntry) error {
+		if t, err := format.PeekEntryType(te.Value); err != nil || t != format.EntryFile {
+			return err
+		}
+		ent, _, err := format.DecodeEntry(te.Value)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: entry %q: %w", sc.name, te.Path, err)
+		}
+		for _, c := range ent.Chunks {
+			if !c.Zero {
+				chunks[c.Digest] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ends := map[archiveKey]int64{}
+	for d := range chunks {
+		loc, err := cat.GetChunk(r.set, d)
+		if err != nil {
+			continue // reading it will report the missing chunk
+		}
+		k := archiveKey{loc.Media, loc.File}
+		ends[k] = max(ends[k], loc.Offset+int64(loc.Size))
+	}
+	sc.chunks, sc.ends = chunks, ends
+	return nil
+}
+
+// active lists the scopes to read ahead for: open, or closed recently.
+func (r *setReader) active() []*snapScope {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.e.now()
+	var out []*snapScope
+	for name, sc := range r.scopes {
+		switch {
+		case sc.open > 0 || now.Sub(sc.last) < scopeLinger:
+			if sc.chunks != nil {
+				out = append(out, sc)
+			}
+		default:
+			delete(r.scopes, name)
+		}
+	}
+	return out
+}
+
+// chunk returns the data of chunk d (size bytes): from the cache, or from
+// tape through the reader.
+func (r *setReader) chunk(ctx context.Context, d [32]byte, size uint32) ([]byte, error) {
+	key := chunkKey{r.set, d}
+	if data, ok := r.cache.get(key); ok {
+		return data, nil
+	}
+	r.mu.Lock()
+	w := r.wants[d]
+	if w == nil {
+		r.mu.Unlock()
+		cat, err := r.e.Catalog()
+		if err != nil {
+			return nil, err
+		}
+		loc, err := cat.GetChunk(r.set, d)
+		if err != nil {
+			return nil, fmt.Errorf("chunk %x of media set %s is not in the catalog: %w", d[:8], r.set, err)
+		}
+		r.mu.Lock()
+		// The reader may have delivered it meanwhile.
+		if data, ok := r.cache.get(key); ok {
+			r.mu.Unlock()
+			return data, nil
+		}
+		if w = r.wants[d]; w == nil {
+			w = &want{loc: loc, done: make(chan struct{})}
+			r.wants[d] = w
+		}
+	}
+	if !r.running {
+		r.running = true
+		go r.run()
+	}
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	if len(w.data) != int(size) {
+		return nil, fmt.Errorf("chunk %x of media set %s has %d bytes, the snapshot says %d: %w", d[:8], r.set, len(w.data), size, format.ErrCorrupt)
+	}
+	return w.data, nil
+}
+
+// deliver hands chunk d to the reads waiting for it and keeps it cached.
+func (r *setReader) deliver(d [32]byte, data []byte, err error) {
+	if err == nil {
+		r.cache.put(chunkKey{r.set, d}, data, false)
+	}
+	r.mu.Lock()
+	w := r.wants[d]
+	delete(r.wants, d)
+	r.mu.Unlock()
+	if w != nil {
+		w.data, w.err = data, err
+		close(w.done)
+	}
+}
+
+// failWants fails every want that matches.
+func (r *setReader) failWants(match func(catalog.ChunkLoc) bool, err error) {
+	r.mu.Lock()
+	var failed [][32]byte
+	for d, w := range r.wants {
+		if match(w.loc) {
+			failed = append(failed, d)
+		}
+	}
+	r.mu.Unlock()
+	for _, d := range failed {
+		r.deliver(d, nil, err)
+	}
+}
+
+// run serves wants in batches until none is left. Only one run goroutine
+// exists per reader (running).
+func (r *setReader) run() {
+	ctx := r.e.ctx
+	for {
+		err := r.batch(ctx)
+		if err != nil {
+			r.e.logf("snapshot read from media set %s: %v", r.set, err)
+			r.failWants(func(catalog.ChunkLoc) bool { return true }, err)
+		}
+		r.mu.Lock()
+		if len(r.wants) == 0 || ctx.Err() != nil {
+			r.running = false
+			r.mu.Unlock()
+			if ctx.Err() != nil {
+				r.failWants(func(catalog.ChunkLoc) bool { return true }, ctx.Err())
+			}
+			return
+		}
+		r.mu.Unlock()
+	}
+}
+
+// batch reserves the pool's drive (waiting while another job has it) and
+// reads until nothing is wanted and read-ahead has no room or nothing
+// left. It returns an error that fails every waiting read.
+func (r *setReader) batch(ctx context.Context) error {
+	cat, err := r.e.Catalog()
+	if err != nil {
+		return err
+	}
+	set, err := cat.GetMediaSet(r.set)
+	if err != nil {
+		return err
+	}
+	pool, err := r.e.PoolConfig(set.Pool)
+	if err != nil {
+		return err
+	}
+	if pool.Drive == "" {
+		return invalidf("pool %s has no drive to read media set %s: set one with `tapefs pool update %s --drive NAME`", pool.Name, set.UUID, pool.Name)
+	}
+	var j *driveJob
+	var release func()
+	for {
+		j, release, err = r.e.restoreDrive(ctx, set, pool.Drive)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrBusy) {
+			return err
+		}
+		// The drive runs another job: the reads wait for it.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	defer release()
+	return r.readLoop(ctx, cat, set, j)
+}
+
+// readLoop is one batch on a reserved drive.
+func (r *setReader) readLoop(ctx context.Context, cat *catalog.Catalog, set catalog.MediaSet, j *driveJob) error {
+	if r.cur != nil {
+		// Resume only where the last batch left the tape.
+		var pos device.Position
+		err := j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+			var err error
+			pos, err = dev.ReadPosition(ctx)
+			return err
+		})
+		if err != nil || pos != r.cur.pos {
+			r.cur = nil
+		}
+	}
+	resumed := r.cur != nil
+	defer func() {
+		if r.cur != nil {
+			_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+				pos, err := dev.ReadPosition(ctx)
+				if err != nil {
+					r.cur = nil
+					return nil
+				}
+				r.cur.pos = pos
+				return nil
+			})
+		}
+	}()
+	budget := r.cache.max / 2
+	idleSince := time.Time{}
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		target, ok := r.pickWant(set)
+		scopes := r.active()
+		if !ok {
+			// Nothing wanted: read ahead in the open archive if the
+			// scope has more there and the cache has room.
+			if r.cur == nil || !r.scopeAhead(scopes) {
+				return nil
+			}
+			if r.cache.unreadBytes() >= budget {
+				if idleSince.IsZero() {
+					idleSince = time.Now()
+				} else if time.Since(idleSince) > snapReadIdle {
+					return nil
+				}
+				select {
+				case <-r.wake:
+				case <-time.After(20 * time.Millisecond):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				continue
+			}
+			idleSince = time.Time{}
+			target = catalog.ChunkLoc{Media: r.cur.key.media, File: r.cur.key.file, Offset: r.cur.next}
+		} else {
+			idleSince = time.Time{}
+		}
+		if err := r.position(ctx, cat, set, j, target); err != nil {
+			if errors.Is(err, device.ErrNoMedium) || KindOf(err) == KindNoMedium || KindOf(err) == KindBusy || KindOf(err) == KindNotFound {
+				// This tape cannot be read now: fail what needs it,
+				// go on with the rest.
+				r.e.logf("snapshot read from media set %s: %v", r.set, err)
+				r.failWants(func(l catalog.ChunkLoc) bool { return l.Media == target.Media }, err)
+				r.cur = nil
+				continue
+			}
+			return err
+		}
+		// On the way to a wanted chunk, read-ahead may fill most of
+		// the cache: reads come in about tape order, so what lies
+		// between is what they ask for next, and dropping it would
+		// cost a second pass over the archive.
+		limit := budget
+		if ok {
+			limit = r.cache.max * 7 / 8
+		}
+		if err := r.readChunk(ctx, j, scopes, limit); err != nil {
+			k := r.cur.key
+			r.cur = nil
+			if resumed {
+				// The tape may have moved under a resumed reader:
+				// position afresh before failing anything.
+				resumed = false
+				continue
+			}
+			r.e.logf("snapshot read from media set %s: tape file %d: %v", r.set, k.file, err)
+			if KindOf(err) == KindCanceled {
+				return err
+			}
+			r.failWants(func(l catalog.ChunkLoc) bool { return l.Media == k.media && l.File == k.file }, err)
+		}
+		resumed = false
+	}
+}
+
+// pickWant chooses the next wanted chunk: the nearest one ahead in the
+// open archive, else the nearest ahead on the same tape, else the first
+// in tape order (sequence, file, offset).
+func (r *setReader) pickWant(set catalog.MediaSet) (catalog.ChunkLoc, bool) {
+	seq := map[uuid.UUID]int{}
+	for i, m := range set.Media {
+		seq[m] = i
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var best catalog.ChunkLoc
+	bestRank := [4]int64{}
+	found := false
+	for _, w := range r.wants {
+		l := w.loc
+		rank := [4]int64{3, int64(seq[l.Media]), int64(l.File), l.Offset}
+		if c := r.cur; c != nil && l.Media == c.key.media {
+			switch {
+			case l.File == c.key.file && l.Offset >= c.next:
+				rank[0] = 0
+			case l.File > c.key.file:
+				rank[0] = 1
+			default:
+				rank[0] = 2
+			}
+		}
+		if !found || less4(rank, bestRank) {
+			best, bestRank, found = l, rank, true
+		}
+	}
+	return best, found
+}
+
+func less4(a, b [4]int64) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// scopeAhead reports whether a scope has chunks after the cursor in the
+// open archive.
+func (r *setReader) scopeAhead(scopes []*snapScope) bool {
+	for _, sc := range scopes {
+		if end, ok := sc.ends[r.cur.key]; ok && end > r.cur.next {
+			return true
+		}
+	}
+	return false
+}
+
+// position makes r.cur an archive reader of target's archive at or before
+// target's offset: it keeps the open one when it can, else loads the tape
+// if needed and spaces to the archive.
+func (r *setReader) position(ctx context.Context, cat *catalog.Catalog, set catalog.MediaSet, j *driveJob, target catalog.ChunkLoc) error {
+	k := archiveKey{target.Media, target.File}
+	if c := r.cur; c != nil && c.key == k && c.next <= target.Offset {
+		return nil
+	}
+	sameTape := r.cur != nil && r.cur.key.media == target.Media
+	r.cur = nil
+	m, err := cat.GetMedia(target.Media)
+	if err != nil {
+		return fmt.Errorf("media set %s: tape %s: %w", set.UUID, target.Media, err)
+	}
+	if !sameTape {
+		if err := r.loadTape(ctx, j, m); err != nil {
+			return err
+		}
+	}
+	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		pos, err := dev.ReadPosition(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case target.File > pos.File || (target.File == pos.File && pos.Record == 0):
+			if n := target.File - pos.File; n > 0 {
+				if err := dev.Space(ctx, device.SpaceFilemarks, int64(n)); err != nil {
+					return fmt.Errorf("tape %s: space to file %d: %w", m.LabelText, target.File, err)
+				}
+			}
+		default:
+			if err := dev.Rewind(ctx); err != nil {
+				return err
+			}
+			if err := dev.Space(ctx, device.SpaceFilemarks, int64(target.File)); err != nil {
+				return fmt.Errorf("tape %s: space to file %d: %w", m.LabelText, target.File, err)
+			}
+		}
+		// The reader keeps the engine's context: it is used again in
+		// later batches, always inside the drive owner.
+		fr, err := format.NewFileReader(r.e.ctx, dev, 0)
+		if err != nil {
+			return fmt.Errorf("tape %s file %d: %w", m.LabelText, target.File, err)
+		}
+		cr, err := format.NewChunkArchiveReader(fr)
+		if err != nil {
+			fr.SkipToEnd()
+			return fmt.Errorf("tape %s file %d: %w", m.LabelText, target.File, err)
+		}
+		if h := cr.Header(); h.Set != set.UUID {
+			fr.SkipToEnd()
+			return fmt.Errorf("tape %s file %d belongs to media set %s, not %s: %w", m.LabelText, target.File, h.Set, set.UUID, format.ErrCorrupt)
+		}
+		r.cur = &archiveCursor{key: k, fr: fr, cr: cr}
+		return nil
+	})
+}
+
+// loadTape gets tape m into the drive and checks its label. A library
+// loads it; a standalone drive must already hold it, else the error says
+// which tape to insert (no medium).
+func (r *setReader) loadTape(ctx context.Context, j *driveJob, m catalog.Media) error {
+	if j.ch != nil {
+		if err := j.loadLabel(ctx, m.LabelText); err != nil {
+			return err
+		}
+	} else if _, err := j.ready(ctx); err != nil {
+		if KindOf(err) == KindNoMedium {
+			return classify(device.ErrNoMedium, "insert tape %s into drive %s to read media set %s (the drive is empty)", m.LabelText, j.cfg.Name, r.set)
+		}
+		return err
+	}
+	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		ml, _, err := format.ReadLabels(ctx, dev)
+		if err != nil && ml == nil {
+			if j.ch == nil {
+				return classify(device.ErrNoMedium, "insert tape %s into drive %s to read media set %s (the tape in it has no readable label: %v)", m.LabelText, j.cfg.Name, r.set, err)
+			}
+			return fmt.Errorf("tape %s: read label: %w", m.LabelText, err)
+		}
+		if ml.UUID != m.UUID {
+			if j.ch == nil {
+				return classify(device.ErrNoMedium, "insert tape %s into drive %s to read media set %s (it holds %s)", m.LabelText, j.cfg.Name, r.set, ml.LabelText)
+			}
+			return fmt.Errorf("tape in drive %s is %s (%s), not %s: %w", j.cfg.Name, ml.LabelText, ml.UUID, m.LabelText, format.ErrCorrupt)
+		}
+		return nil
+	})
+}
+
+// readChunk reads the next chunk of the open archive: it delivers it to
+// the reads that want it, or keeps it as read-ahead when a scope needs it
+// and unread read-ahead is below limit. At the end of the archive it closes the cursor.
+func (r *setReader) readChunk(ctx context.Context, j *driveJob, scopes []*snapScope, limit int64) error {
+	c := r.cur
+	var d [32]byte
+	var off int64
+	var data []byte
+	var err error
+	derr := j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		d, off, data, err = c.cr.Next()
+		if err == io.EOF {
+			// Leave the tape after the archive's filemark.
+			return c.fr.SkipToEnd()
+		}
+		return nil
+	})
+	if derr != nil {
+		return derr
+	}
+	switch {
+	case err == io.EOF:
+		r.cur = nil
+		return nil
+	case errors.Is(err, format.ErrCorrupt) && !errors.Is(err, format.ErrIncomplete) && !c.corrupt:
+		// A chunk that does not match its digest: fail its reads and
+		// go on with the next entry. A damaged entry header is sticky:
+		// the same error comes back, and ends the archive below.
+		c.corrupt = true
+		c.next = max(c.next, off+1)
+		r.deliver(d, nil, err)
+		return nil
+	case err != nil:
+		return err
+	}
+	c.corrupt = false
+	c.next = off + format.ChunkEntryHeaderSize + int64(len(data))
+	// The want check and the read-ahead put are one step under mu:
+	// chunk checks the cache and adds its want under mu too, so a chunk
+	// cannot pass by between the two and leave a want behind the tape.
+	r.mu.Lock()
+	_, wanted := r.wants[d]
+	if !wanted {
+		key := chunkKey{r.set, d}
+		if r.cache.unreadBytes() < limit && !r.cache.has(key) {
+			for _, sc := range scopes {
+				if sc.chunks[d] {
+					r.cache.put(key, data, true)
+					break
+				}
+			}
+		}
+	}
+	r.mu.Unlock()
+	if wanted {
+		r.deliver(d, data, nil)
+	}
+	return nil
+}

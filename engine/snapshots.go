@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"tapefs/catalog"
+	"tapefs/engine/format"
+)
+
+// This file answers metadata questions about snapshot trees from the
+// catalog alone (never a tape): entries, directory listings, hard link
+// counts and where a file's data starts on tape. snapread.go reads file
+// content.
+
+// SnapshotEntry returns the entry at path p ("" for the root) of snapshot
+// snapshot of media set set, decoded. For a hard link it returns the entry
+// of the file the link names: Path is then that file's first name, which
+// is the same for every name of the inode. Errors: not found (no such
+// snapshot or entry), catalog errors, ErrCorrupt from the decoder.
+func (e *Engine) SnapshotEntry(set uuid.UUID, snapshot, p string) (format.Entry, error) {
+	cat, err := e.Catalog()
+	if err != nil {
+		return format.Entry{}, err
+	}
+	return snapshotEntry(cat, set, snapshot, p)
+}
+
+func snapshotEntry(cat *catalog.Catalog, set uuid.UUID, snapshot, p string) (format.Entry, error) {
+	ent, err := decodeTreeValue(cat, set, snapshot, p)
+	if err != nil || ent.Type != format.EntryHardLink {
+		return ent, err
+	}
+	// A hard link names an earlier entry of the same snapshot, which is
+	// never a hard link itself.
+	target, err := decodeTreeValue(cat, set, snapshot, ent.Target)
+	if err != nil {
+		return format.Entry{}, fmt.Errorf("hard link %q: %w", p, err)
+	}
+	if target.Type == format.EntryHardLink {
+		return format.Entry{}, fmt.Errorf("snapshot %s: hard link %q names hard link %q: %w", snapshot, p, ent.Target, format.ErrCorrupt)
+	}
+	return target, nil
+}
+
+func decodeTreeValue(cat *catalog.Catalog, set uuid.UUID, snapshot, p string) (format.Entry, error) {
+	v, err := cat.TreeEntry(set, snapshot, p)
+	if err != nil {
+		return format.Entry{}, err
+	}
+	ent, _, err := format.DecodeEntry(v)
+	if err != nil {
+		return format.Entry{}, fmt.Errorf("snapshot %s: entry %q: %w", snapshot, p, err)
+	}
+	return ent, nil
+}
+
+// ListSnapshotDir returns the entries of directory dir ("" for the root)
+// of snapshot snapshot of media set set, in name order (bytes), with hard
+// links resolved as SnapshotEntry does (Path of a resolved link is the
+// file's first name; name is the listed name). It is one catalog prefix
+// scan plus one lookup per hard link. Errors: not found (no such snapshot
+// or directory), catalog errors, ErrCorrupt.
+func (e *Engine) ListSnapshotDir(set uuid.UUID, snapshot, dir string) ([]SnapshotDirEntry, error) {
+	cat, err := e.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	var out []SnapshotDirEntry
+	var links []int
+	err = cat.ListTree(set, snapshot, dir, func(te catalog.TreeEntry) error {
+		ent, _, err := format.DecodeEntry(te.Value)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: entry %q: %w", snapshot, te.Path, err)
+		}
+		name := te.Path
+		if dir != "" {
+			name = te.Path[len(dir)+1:]
+		}
+		if ent.Type == format.EntryHardLink {
+			links = append(links, len(out))
+		}
+		out = append(out, SnapshotDirEntry{Name: name, Entry: ent})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range links {
+		ent, err := snapshotEntry(cat, set, snapshot, out[i].Entry.Path)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Entry = ent
+	}
+	return out, nil
+}
+
+// SnapshotDirEntry is one child of a snapshot directory.
+type SnapshotDirEntry struct {
+	Name  string
+	Entry format.Entry
+}
+
+// SnapshotLinkCounts returns, for every file of snapshot snapshot of media
+// set set that has hard links, its number of names (by the file's first
+// name, the Path SnapshotEntry returns); files with one name are not in
+// the map. The first call for a snapshot scans its whole tree (reading
+// only each entry's type); the result is kept for the engine's lifetime,
+// since a snapshot never changes. Errors: not found, catalog errors,
+// ErrCorrupt.
+func (e *Engine) SnapshotLinkCounts(set uuid.UUID, snapshot string) (map[string]uint32, error) {
+	s := e.snapState()
+	key := snapKey{set, snapshot}
+	s.mu.Lock()
+	lc := s.links[key]
+	if lc == nil {
+		lc = &linkCounts{}
+		s.links[key] = lc
+	}
+	s.mu.Unlock()
+	lc.once.Do(func() {
+		cat, err := e.Catalog()
+		if err != nil {
+			lc.err = err
+			return
+		}
+		counts := map[string]uint32{}
+		lc.err = cat.WalkTree(set, snapshot, func(te catalog.TreeEntry) error {
+			t, err := format.PeekEntryType(te.Value)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: entry %q: %w", snapshot, te.Path, err)
+			}
+			if t != format.EntryHardLink {
+				return nil
+			}
+			ent, _, err := format.DecodeEntry(te.Value)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: entry %q: %w", snapshot, te.Path, err)
+			}
+			if counts[ent.Target] == 0 {
+				counts[ent.Target] = 1
+			}
+			counts[ent.Target]++
+			return nil
+		})
+		lc.counts = counts
+	})
+	if lc.err != nil {
+		// Not cached: a catalog that was busy may answer next time.
+		s.mu.Lock()
+		if s.links[key] == lc {
+			delete(s.links, key)
+		}
+		s.mu.Unlock()
+		return nil, lc.err
+	}
+	return lc.counts, nil
+}
+
+type linkCounts struct {
+	once   sync.Once
+	counts map[string]uint32
+	err    error
+}
+
+type snapKey struct {
+	set  uuid.UUID
+	name string
+}
+
+// TapePosition is where the data of a snapshot file starts on tape: the
+// place of its first chunk.
+type TapePosition struct {
+	// Label is the label text of the tape, Media its UUID.
+	Label string
+	Media uuid.UUID
+	// Seq is the tape's sequence number in its media set.
+	Seq uint64
+	// File is the tape file number of the chunk archive, Offset the
+	// chunk's byte offset in that archive's payload stream.
+	File   uint64
+	Offset int64
+	// Record is the record of the tape file (counted from 0) that holds
+	// the start of the chunk, assuming the default block size every
+	// chunk archive is written with.
+	Record uint64
+}
+
+// ErrNoTapeData is returned by FilePosition for a file without data on
+// tape (empty, or only holes).
+var ErrNoTapeData = errors.New("file has no data on tape")
+
+// FilePosition returns where the first chunk of ent (a regular file of
+// media set set) is on tape, from the catalog. A file without data on tape
+// gives ErrNoTapeData. Errors: not found (chunk or tape not in the
+// catalog), catalog errors.
+func (e *Engine) FilePosition(set uuid.UUID, ent *format.Entry) (TapePosition, error) {
+	var first *format.ChunkRef
+	for i := range ent.Chunks {
+		if !ent.Chunks[i].Zero {
+			first = &ent.Chunks[i]
+			break
+		}
+	}
+	if ent.Type != format.EntryFile || first == nil {
+		return TapePosition{}, ErrNoTapeData
+	}
+	cat, err := e.Catalog()
+	if err != nil {
+		return TapePosition{}, err
+	}
+	loc, err := cat.GetChunk(set, first.Digest)
+	if err != nil {
+		return TapePosition{}, err
+	}
+	m, err := cat.GetMedia(loc.Media)
+	if err != nil {
+		return TapePosition{}, err
+	}
+	pos := TapePosition{Label: m.LabelText, Media: loc.Media, File: loc.File, Offset: loc.Offset}
+	if m.Set != nil {
+		pos.Seq = m.Set.Seq
+	}
+	// The payload stream fills records of DefaultBlockSize minus the
+	// record header; the content header at its start is counted in the
+	// offset's record only approximately, which keeps the order.
+	pos.Record = uint64(loc.Offset) / uint64(format.DefaultBlockSize-format.RecordHeaderSize)
+	return pos, nil
+}
