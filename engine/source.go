@@ -48,7 +48,9 @@ type dirSource string
 
 func (d dirSource) String() string { return string(d) }
 
-func (d dirSource) Describe(rel string) string { return filepath.Join(string(d), filepath.FromSlash(rel)) }
+func (d dirSource) Describe(rel string) string {
+	return filepath.Join(string(d), filepath.FromSlash(rel))
+}
 
 func (d dirSource) Stat(rel string) (SourceEntry, error) {
 	full := d.Describe(rel)

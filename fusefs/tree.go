@@ -494,9 +494,15 @@ func (r *Root) poolEntries(name string) ([]entry, error) {
 	if _, err := r.eng.PoolConfig(name); err != nil {
 		return nil, err
 	}
+	st, err := r.eng.Staging(name)
+	if err != nil {
+		return nil, err
+	}
 	return []entry{
 		fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.poolStatusText(name) }),
 		fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.poolStatus(name)) }),
+		r.incomingEntry(name, st),
+		controlEntry(commitControl(name)),
 	}, nil
 }
 

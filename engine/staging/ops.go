@@ -1,6 +1,7 @@
 package staging
 
 import (
+	"encoding/binary"
 	"os"
 	"syscall"
 )
@@ -329,6 +330,23 @@ func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 	if err != nil {
 		return err
 	}
+	meta := n.nodeMeta
+	meta.Ctime = s.opts.Now().UnixNano()
+	if name == aclAccess {
+		mode, equiv, ok := aclMode(value)
+		if !ok {
+			return syscall.EINVAL
+		}
+		// As the kernel does: the ACL sets the mode bits, and one that
+		// says no more than the mode is not kept.
+		meta.Mode = meta.Mode&^0o777 | mode
+		if equiv {
+			if _, had := n.Xattrs[name]; had {
+				meta.Xattrs = without(n.Xattrs, name)
+			}
+			return s.journal(record{op: opNode, node: meta})
+		}
+	}
 	_, had := n.Xattrs[name]
 	switch {
 	case flags&XattrCreate != 0 && had:
@@ -343,10 +361,54 @@ func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 		x[k] = v
 	}
 	x[name] = append([]byte(nil), value...)
-	meta := n.nodeMeta
 	meta.Xattrs = x
-	meta.Ctime = s.opts.Now().UnixNano()
 	return s.journal(record{op: opNode, node: meta})
+}
+
+// aclAccess is the xattr of a POSIX access ACL.
+const aclAccess = "system.posix_acl_access"
+
+// aclMode reads a POSIX ACL xattr (version 2: entries of tag u16, perm
+// u16, id u32): the permission bits it implies (owner, mask or group,
+// other) and whether it is equivalent to them alone.
+func aclMode(v []byte) (mode uint32, equiv, ok bool) {
+	if len(v) < 4 || (len(v)-4)%8 != 0 || binary.LittleEndian.Uint32(v) != 2 {
+		return 0, false, false
+	}
+	var user, group, mask, other uint32
+	hasMask, equiv := false, true
+	for e := v[4:]; len(e) > 0; e = e[8:] {
+		tag, perm := binary.LittleEndian.Uint16(e), uint32(binary.LittleEndian.Uint16(e[2:])&7)
+		switch tag {
+		case 0x01:
+			user = perm
+		case 0x04:
+			group = perm
+		case 0x10:
+			mask, hasMask = perm, true
+			equiv = false
+		case 0x20:
+			other = perm
+		case 0x02, 0x08:
+			equiv = false
+		default:
+			return 0, false, false
+		}
+	}
+	if hasMask {
+		group = mask
+	}
+	return user<<6 | group<<3 | other, equiv, true
+}
+
+func without(x map[string][]byte, name string) map[string][]byte {
+	out := make(map[string][]byte, len(x))
+	for k, v := range x {
+		if k != name {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // RemoveXattr removes attribute name of id (ENODATA if not set).
@@ -360,14 +422,8 @@ func (s *Store) RemoveXattr(id ID, name string) error {
 	if _, ok := n.Xattrs[name]; !ok {
 		return syscall.ENODATA
 	}
-	x := make(map[string][]byte, len(n.Xattrs))
-	for k, v := range n.Xattrs {
-		if k != name {
-			x[k] = v
-		}
-	}
 	meta := n.nodeMeta
-	meta.Xattrs = x
+	meta.Xattrs = without(n.Xattrs, name)
 	meta.Ctime = s.opts.Now().UnixNano()
 	return s.journal(record{op: opNode, node: meta})
 }
@@ -516,6 +572,19 @@ func (f *File) Flush() error {
 		if err := s.j.Sync(); err != nil {
 			return s.ioErr("sync journal", err)
 		}
+	}
+	return nil
+}
+
+// Sync fsyncs the file's data and the journal (fsync(2)).
+func (f *File) Sync() error {
+	if err := f.f.Sync(); err != nil {
+		return f.s.ioErr("sync", err)
+	}
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	if err := f.s.j.Sync(); err != nil {
+		return f.s.ioErr("sync journal", err)
 	}
 	return nil
 }

@@ -148,7 +148,10 @@ func TestStoreErrors(t *testing.T) {
 		want syscall.Errno
 	}{
 		{"file at top", func() error { _, err := s.Make(RootID, "f", syscall.S_IFREG|0o644, 0, 0, 0, "", true); return err }(), syscall.EINVAL},
-		{"bad group", func() error { _, err := s.Make(RootID, ".hidden", syscall.S_IFDIR|0o755, 0, 0, 0, "", false); return err }(), syscall.EINVAL},
+		{"bad group", func() error {
+			_, err := s.Make(RootID, ".hidden", syscall.S_IFDIR|0o755, 0, 0, 0, "", false)
+			return err
+		}(), syscall.EINVAL},
 		{"exists", func() error { _, err := s.Make(g.ID, "f", syscall.S_IFREG|0o644, 0, 0, 0, "", true); return err }(), syscall.EEXIST},
 		{"path too long", func() error { _, err := s.Make(deep, "x", syscall.S_IFDIR, 0, 0, 0, "", false); return err }(), syscall.EINVAL},
 		{"rmdir not empty", s.Rmdir(g.ID, "d"), syscall.ENOTEMPTY},
