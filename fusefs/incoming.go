@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -72,6 +73,10 @@ func (n *inNode) fill(out *fuse.Attr, a staging.Attr) {
 func (n *inNode) newChild(ctx context.Context, a staging.Attr, out *fuse.EntryOut) *fs.Inode {
 	c := &inNode{root: n.root, pool: n.pool, st: n.st, id: a.ID}
 	n.fill(&out.Attr, a)
+	// Only this daemon changes incoming/, so the kernel may keep entries
+	// and attributes briefly; a commit's removals show within this time.
+	out.SetEntryTimeout(inCacheTimeout)
+	out.SetAttrTimeout(inCacheTimeout)
 	return n.NewInode(ctx, c, fs.StableAttr{Mode: a.Mode & syscall.S_IFMT, Ino: inIno(n.pool, a.ID)})
 }
 
@@ -89,8 +94,13 @@ func (n *inNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut
 		return n.errno("getattr", err)
 	}
 	n.fill(&out.Attr, a)
+	out.SetTimeout(inCacheTimeout)
 	return 0
 }
+
+// inCacheTimeout is how long the kernel may cache incoming/ entries and
+// attributes.
+const inCacheTimeout = time.Second
 
 func (n *inNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	var sa staging.SetAttrs
