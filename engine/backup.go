@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +26,11 @@ import (
 
 // BackupOptions describe one `tapefs backup` run.
 type BackupOptions struct {
-	// Source is the directory to back up.
+	// Source is the directory to back up (when From is nil).
 	Source string
+	// From, if set, is the tree to back up instead of Source (a pool's
+	// staging group: see Commit); Group must then be set.
+	From BackupSource
 	// Pool is the media pool to write to.
 	Pool string
 	// Group names the snapshot group; default: the source's base name.
@@ -83,19 +84,25 @@ type newChunk struct {
 // tape and the catalog is synced.
 func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult, error) {
 	start := e.now()
-	src, err := filepath.Abs(opts.Source)
-	if err != nil {
-		return nil, err
+	source, group := opts.From, opts.Group
+	if source == nil {
+		src, err := filepath.Abs(opts.Source)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(src); err != nil {
+			return nil, invalidf("backup source: %v", err)
+		} else if !fi.IsDir() {
+			return nil, invalidf("backup source %s is not a directory", src)
+		}
+		source = dirSource(src)
+		if group == "" {
+			group = filepath.Base(src)
+		}
+	} else if group == "" {
+		return nil, invalidf("backup of %s: no group given", source)
 	}
-	if fi, err := os.Stat(src); err != nil {
-		return nil, invalidf("backup source: %v", err)
-	} else if !fi.IsDir() {
-		return nil, invalidf("backup source %s is not a directory", src)
-	}
-	group := opts.Group
-	if group == "" {
-		group = filepath.Base(src)
-	}
+	src := source.String()
 	snapName := group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
 	if err := format.ValidateSnapshotName(snapName); err != nil {
 		return nil, invalidf("invalid snapshot name %q: %v (use --group NAME)", snapName, err)
@@ -153,7 +160,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		opts.Progress(p)
 	}
 	if opts.Progress != nil {
-		files, bytes := countTree(src)
+		files, bytes := countSource(source)
 		report(func(p *BackupProgress) { p.TotalFiles, p.TotalBytes = files, bytes })
 	}
 	w.onTape = func(label string) { report(func(p *BackupProgress) { p.Tape = label }) }
@@ -173,11 +180,11 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	defer cancel()
 	go func() {
 		defer close(ch)
-		r := &treeReader{names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: ch, ctx: rctx,
+		r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: ch, ctx: rctx,
 			progress: func(files, bytes int64) {
 				report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
 			}}
-		err := r.walk(src)
+		err := r.walk()
 		entries = r.entries
 		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks, r.newChunks
 		readErr <- err
@@ -236,23 +243,34 @@ func previousFiles(cat *catalog.Catalog, set uuid.UUID, group string) (map[strin
 	return out, err
 }
 
-// countTree counts the regular files and bytes below dir, for progress.
-func countTree(dir string) (files, bytes int64) {
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				files++
-				bytes += fi.Size()
+// countSource counts the regular files and bytes of a source, for
+// progress; unreadable parts are not counted.
+func countSource(src BackupSource) (files, bytes int64) {
+	var visit func(rel string)
+	visit = func(rel string) {
+		se, err := src.Stat(rel)
+		if err != nil {
+			return
+		}
+		switch se.Entry.Type {
+		case format.EntryFile:
+			files++
+			bytes += se.Entry.Size
+		case format.EntryDir:
+			names, _ := src.ReadDir(rel)
+			for _, n := range names {
+				visit(path.Join(rel, n))
 			}
 		}
-		return nil
-	})
+	}
+	visit("")
 	return
 }
 
 // treeReader walks a source tree in depth-first path order, turning it into
 // snapshot entries and sending chunks the set does not have yet to out.
 type treeReader struct {
+	src      BackupSource
 	ctx      context.Context
 	cat      *catalog.Catalog
 	set      uuid.UUID
@@ -269,106 +287,67 @@ type treeReader struct {
 	small []byte
 
 	entries                         []*format.Entry
-	inodes                          map[[2]uint64]string // dev/ino → first path, for hard links
+	inodes                          map[[2]uint64]string // identity → first path, for hard links
 	files, bytes, chunks, newChunks int64
 }
 
-func (r *treeReader) walk(root string) error {
+func (r *treeReader) walk() error {
 	r.inodes = map[[2]uint64]string{}
-	return r.visit(root, "")
+	return r.visit("")
 }
 
-// visit adds rel (relative to root, "" for the root) and, for a directory,
-// its children in name order.
-func (r *treeReader) visit(root, rel string) error {
+// visit adds rel ("" for the root) and, for a directory, its children in
+// name order.
+func (r *treeReader) visit(rel string) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	full := filepath.Join(root, filepath.FromSlash(rel))
-	var st unix.Stat_t
-	if err := unix.Lstat(full, &st); err != nil {
-		return fmt.Errorf("stat %s: %w", full, err)
-	}
-	e := &format.Entry{
-		Path: rel, Mode: st.Mode & 0o7777, UID: st.Uid, GID: st.Gid,
-		User: r.names.user(st.Uid), Group: r.names.group(st.Gid),
-		Mtime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec), Atime: time.Unix(st.Atim.Sec, st.Atim.Nsec),
-		Ctime: time.Unix(st.Ctim.Sec, st.Ctim.Nsec),
-	}
-	xattrs, err := readXattrs(full)
+	se, err := r.src.Stat(rel)
 	if err != nil {
 		return err
 	}
-	e.Xattrs = xattrs
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		e.Type = format.EntryDir
-	case unix.S_IFLNK:
-		e.Type = format.EntrySymlink
-		if e.Target, err = os.Readlink(full); err != nil {
-			return err
+	e := &se.Entry
+	e.Path = rel
+	e.User, e.Group = r.names.user(e.UID), r.names.group(e.GID)
+	if e.Type == format.EntryFile {
+		if first, ok := r.inodes[se.Key]; ok && se.Links > 1 {
+			e.Type, e.Target, e.Size = format.EntryHardLink, first, 0
+		} else {
+			if se.Links > 1 {
+				r.inodes[se.Key] = rel
+			}
+			size := e.Size
+			if p := r.prev[rel]; p != nil && p.Size == e.Size && p.Mtime.Equal(e.Mtime) && p.Ctime.Equal(e.Ctime) {
+				e.Chunks = p.Chunks
+				r.chunks += int64(len(p.Chunks))
+				r.progress(0, e.Size)
+			} else if err := r.readFile(rel, e); err != nil {
+				return err
+			}
+			r.files++
+			r.bytes += size
+			r.progress(1, 0)
 		}
-	case unix.S_IFCHR:
-		e.Type, e.Rdev = format.EntryCharDev, st.Rdev
-	case unix.S_IFBLK:
-		e.Type, e.Rdev = format.EntryBlockDev, st.Rdev
-	case unix.S_IFIFO:
-		e.Type = format.EntryFIFO
-	case unix.S_IFSOCK:
-		e.Type = format.EntrySocket
-	case unix.S_IFREG:
-		key := [2]uint64{st.Dev, st.Ino}
-		if first, ok := r.inodes[key]; ok && st.Nlink > 1 {
-			e.Type, e.Target = format.EntryHardLink, first
-			break
-		}
-		if st.Nlink > 1 {
-			r.inodes[key] = rel
-		}
-		e.Type, e.Size = format.EntryFile, st.Size
-		if p := r.prev[rel]; p != nil && p.Size == e.Size && p.Mtime.Equal(e.Mtime) && p.Ctime.Equal(e.Ctime) {
-			e.Chunks = p.Chunks
-			r.chunks += int64(len(p.Chunks))
-			r.progress(0, e.Size)
-		} else if err := r.readFile(full, e); err != nil {
-			return err
-		}
-		r.files++
-		r.bytes += st.Size
-		r.progress(1, 0)
-	default:
-		return fmt.Errorf("%s: unsupported file type %o", full, st.Mode&unix.S_IFMT)
 	}
 	r.entries = append(r.entries, e)
 	if e.Type != format.EntryDir {
 		return nil
 	}
-	names, err := readDirNames(full)
+	names, err := r.src.ReadDir(rel)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		if err := r.visit(root, path.Join(rel, n)); err != nil {
+		if err := r.visit(path.Join(rel, n)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	sort.Strings(names)
-	return names, err
-}
-
 // readFile chunks one regular file into e.Chunks.
-func (r *treeReader) readFile(full string, e *format.Entry) error {
-	f, err := os.Open(full)
+func (r *treeReader) readFile(rel string, e *format.Entry) error {
+	f, err := r.src.Open(rel)
 	if err != nil {
 		return err
 	}
@@ -415,15 +394,15 @@ func (r *treeReader) readFile(full string, e *format.Entry) error {
 		}
 		n, err := io.ReadFull(f, r.small[:e.Size+1])
 		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			return fmt.Errorf("%s: %w", full, err)
+			return fmt.Errorf("%s: %w", r.src.Describe(rel), err)
 		}
 		if n > 0 {
 			if err := add(r.small[:n], chunker.Sum(r.small[:n])); err != nil {
-				return fmt.Errorf("%s: %w", full, err)
+				return fmt.Errorf("%s: %w", r.src.Describe(rel), err)
 			}
 		}
 	} else if err := chunker.Pipeline(r.ctx, f, chunkParams, 2, add); err != nil {
-		return fmt.Errorf("%s: %w", full, err)
+		return fmt.Errorf("%s: %w", r.src.Describe(rel), err)
 	}
 	if off != e.Size {
 		// The file changed while it was read: record what was read.

@@ -15,6 +15,7 @@ import (
 	"tapefs/catalog"
 	"tapefs/engine/config"
 	"tapefs/engine/device"
+	"tapefs/engine/staging"
 )
 
 // Options configure an Engine.
@@ -39,6 +40,10 @@ type Options struct {
 	// SnapshotCacheBytes bounds the chunk cache of snapshot file reads;
 	// 0 means DefaultSnapshotCacheBytes.
 	SnapshotCacheBytes int64
+	// StagingSync makes pools' incoming/ trees fsync a written file and
+	// the staging journal when the file is closed, so it survives power
+	// loss (see the staging package); slower.
+	StagingSync bool
 }
 
 // Engine owns configuration, catalog and devices. Its methods are safe for
@@ -56,6 +61,7 @@ type Engine struct {
 	busy     map[string]string                 // drive name → job holding it
 	setLocks map[uuid.UUID]int                 // media sets restores are reading
 	names    *idNames                          // uid/gid → name cache for backups
+	stores   map[string]*staging.Store         // pools' incoming/ trees, by pool
 
 	jobs  jobRegistry // running and recent jobs, with their logs
 	cache statusCache // last drive and changer status, for readers that must not wait for a device
@@ -106,9 +112,9 @@ func (e *Engine) Close() error {
 	for _, o := range e.changers {
 		<-o.done
 	}
-	var err error
+	err := e.closeStores()
 	if e.cat != nil {
-		err = e.cat.Close()
+		err = errors.Join(err, e.cat.Close())
 		e.cat = nil
 	}
 	return err

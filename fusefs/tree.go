@@ -494,6 +494,10 @@ func (r *Root) poolEntries(name string) ([]entry, error) {
 	if _, err := r.eng.PoolConfig(name); err != nil {
 		return nil, err
 	}
+	st, err := r.eng.Staging(name)
+	if err != nil {
+		return nil, err
+	}
 	return []entry{
 		fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.poolStatusText(name) }),
 		fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.poolStatus(name)) }),
@@ -501,6 +505,8 @@ func (r *Root) poolEntries(name string) ([]entry, error) {
 		dirEntry("snapshots", func(ctx context.Context) ([]entry, error) {
 			return r.snapshotGroups(catalog.SnapshotFilter{Pool: name}, viewPool)
 		}),
+		r.incomingEntry(name, st),
+		controlEntry(commitControl(name)),
 	}, nil
 }
 

@@ -10,7 +10,9 @@ set -euo pipefail
 BIN=${BIN:-$(pwd)/bin}
 MB=${BENCH_MB:-512}
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/tapefs-bench.XXXXXX)}
-trap 'rm -rf "$work"' EXIT
+mnt=$work/mnt
+cleanup() { fusermount3 -u "$mnt" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
 export TAPEFS_CONFIG_DIR=$work/etc TAPEFS_STATE_DIR=$work/state TAPEFS_DRIVE=drive0
 data=$work/data/bench
 
@@ -51,3 +53,22 @@ printf '%-38s %9.2f %9.2f %8s %s\n' "deduplicated re-backup vs tar -cf" "$tar_c"
 printf '%-38s %9.2f %9.2f %8s %s\n' "restore vs tar -xf + sync" "$tar_x" "$tfs_r" "$(ratio "$tar_x" "$tfs_r")" ">= 0.9"
 printf '\nthroughput: tar -cf %s MiB/s, tapefs backup %s MiB/s, re-backup %s MiB/s, tapefs restore %s MiB/s\n' \
   "$(rate "$tar_c")" "$(rate "$tfs_b")" "$(rate "$tfs_b2")" "$(rate "$tfs_r")"
+
+# The FUSE path: cp -a into pools/bench/incoming/ + commit, against tar -cf +
+# sync; many small files into incoming/; the daemon's peak RSS (VmHWM).
+mkdir -p "$mnt"
+"$BIN/tapefs" mount "$mnt"
+pid=$(sed -n 's/^pid //p' "$work/state/daemon.lock")
+in=$mnt/pools/bench/incoming
+drop; fuse_c=$(t bash -c "cp -a '$data' '$in/' && echo > '$mnt/pools/bench/commit'")
+small=$work/data/small4k
+mkdir -p "$small"
+head -c $((20000 * 4096)) /dev/urandom | split -b 4096 -a 5 - "$small/f"
+drop; small_s=$(t cp -a "$small" "$in/")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+echo > "$mnt/pools/bench/commit"
+fusermount3 -u "$mnt"
+printf '\n%-38s %9s %9s %8s %s\n' "" "tar s" "tapefs s" "ratio" "(tar/tapefs; target)"
+printf '%-38s %9.2f %9.2f %8s %s\n' "cp -a into incoming + commit vs tar" "$tar_c" "$fuse_c" "$(ratio "$tar_c" "$fuse_c")" ">= 0.8"
+printf '20,000 x 4 KiB files into incoming/: %.2f s, %s files/s (target >= 5000)\n' "$small_s" "$(awk "BEGIN{printf \"%.0f\", 20000 / $small_s}")"
+printf 'daemon peak RSS (VmHWM) after the backups: %s MiB (target <= 300)\n' "$((hwm / 1024))"

@@ -80,6 +80,7 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.mediaCommand(),
 		e.vtapeCommand(),
 		e.backupCommand(),
+		e.commitCommand(),
 		e.restoreCommand(),
 		e.catalogCommand(),
 		e.mountCommand(),

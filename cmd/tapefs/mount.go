@@ -41,6 +41,9 @@ type mountOpts struct {
 	fuse       fusefs.MountOptions
 	configDir  string
 	stateDir   string
+	// stagingSync fsyncs each file written into incoming/ at close, so it
+	// survives power loss (slower).
+	stagingSync bool
 }
 
 func (e *env) mountCommand() *cli.Command {
@@ -48,7 +51,7 @@ func (e *env) mountCommand() *cli.Command {
 		Name:  "mount",
 		Usage: "run the daemon: mount the tape library as a filesystem and serve the CLI",
 		Description: "tapefs mount MOUNTPOINT, or as a mount helper (mount -t fuse.tapefs) tapefs mount none MOUNTPOINT -o OPTIONS.\n" +
-			"Options (-o, comma separated): allow_other, ro, rw, debug, foreground, state-dir=DIR, config-dir=DIR;\n" +
+			"Options (-o, comma separated): allow_other, ro, rw, debug, staging-sync, foreground, state-dir=DIR, config-dir=DIR;\n" +
 			"generic mount options (defaults, noauto, nofail, _netdev, dev, suid, exec, x-...) are accepted and ignored.",
 		ArgsUsage: "[none] MOUNTPOINT",
 		Flags: []cli.Flag{
@@ -94,6 +97,8 @@ func (mo *mountOpts) parse(opts []string) error {
 			mo.fuse.ReadOnly = false
 		case key == "debug":
 			mo.fuse.Debug = true
+		case key == "staging-sync":
+			mo.stagingSync = true
 		case key == "foreground":
 			mo.foreground = true
 		case key == "state-dir" && hasVal:
@@ -103,7 +108,7 @@ func (mo *mountOpts) parse(opts []string) error {
 		case strings.HasPrefix(key, "x-") || key == "comment":
 		case slices.Contains(ignoredMountOptions, key):
 		default:
-			return usagef("mount: unknown mount option %q (known: allow_other, ro, rw, debug, foreground, state-dir=DIR, config-dir=DIR)", o)
+			return usagef("mount: unknown mount option %q (known: allow_other, ro, rw, debug, staging-sync, foreground, state-dir=DIR, config-dir=DIR)", o)
 		}
 	}
 	return nil
@@ -146,6 +151,9 @@ func startBackground(mo mountOpts, stderr io.Writer) error {
 	}
 	if mo.fuse.Debug {
 		o = append(o, "debug")
+	}
+	if mo.stagingSync {
+		o = append(o, "staging-sync")
 	}
 	if len(o) > 0 {
 		args = append(args, "-o", strings.Join(o, ","))
@@ -226,6 +234,7 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 		Opener:           (&env{Settings: cliapp.Settings{StateDir: mo.stateDir}}).opener(),
 		Logf:             func(format string, args ...any) { logger.Printf(format, args...) },
 		RefreshAfterJobs: true,
+		StagingSync:      mo.stagingSync,
 	})
 	if err != nil {
 		return err

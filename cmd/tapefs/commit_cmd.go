@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+
+	"tapefs/cmd/internal/output"
+	"tapefs/engine"
+)
+
+// commitCommand is `tapefs commit POOL [GROUP ...]`: back up groups of the
+// pool's incoming/ tree (what the pools/<pool>/commit control file runs).
+func (e *env) commitCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "commit",
+		Usage:     "back up groups of a pool's incoming/ tree as snapshots, then empty them",
+		ArgsUsage: "POOL [GROUP ...]",
+		Description: "Each top-level directory of pools/POOL/incoming/ is a group; without GROUP arguments every group is committed.\n" +
+			"Each group becomes snapshot GROUP/TIME; the command returns when the snapshots are on tape and in the catalog,\n" +
+			"and then removes the committed files from incoming/.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "eject-media", Usage: "eject the tape when done"},
+			&cli.BoolFlag{Name: "export-media-set", Usage: "move every tape of the media set to import/export slots when done"},
+			&cli.BoolFlag{Name: "force-media-set", Usage: "start a new media set"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usagef("commit: expected POOL [GROUP ...]")
+			}
+			eng, err := e.engine()
+			if err != nil {
+				return err
+			}
+			opts := engine.CommitOptions{
+				Pool: c.Args().First(), Groups: c.Args().Tail(),
+				EjectMedia: c.Bool("eject-media"), ExportMediaSet: c.Bool("export-media-set"), ForceMediaSet: c.Bool("force-media-set"),
+			}
+			res, err := eng.Commit(c.Context, opts)
+			if len(res) > 0 {
+				t := &output.Table{Columns: []string{"snapshot", "media-set-uuid", "files", "bytes", "new-bytes", "tapes", "duration"}}
+				for _, r := range res {
+					t.Add(r.Snapshot, r.Set.String(), strconv.FormatInt(r.Files, 10), humanize.IBytes(uint64(r.Bytes)),
+						humanize.IBytes(uint64(r.NewBytes)), fmt.Sprint(r.Tapes), time.Duration(r.ElapsedNanos).Round(time.Millisecond).String())
+				}
+				if perr := e.print(t, res); err == nil {
+					err = perr
+				}
+			}
+			return err
+		},
+	}
+}

@@ -1,0 +1,152 @@
+package staging
+
+import (
+	"io"
+	"os"
+	"sort"
+	"syscall"
+)
+
+// FrozenEntry is one node of a frozen group.
+type FrozenEntry struct {
+	// Path is relative to the group directory ("" for the group itself).
+	Path string
+	Attr
+	Xattrs map[string][]byte
+	// Names are a directory's entries in name order.
+	Names []string
+
+	parent ID
+	name   string
+	gen    uint64
+}
+
+// Frozen is a consistent copy of one group's metadata, taken by Freeze.
+// Its data files stay readable until Release, even if the files are
+// unlinked or replaced in the tree meanwhile. Its methods are safe for
+// concurrent use; Release must be called exactly once.
+type Frozen struct {
+	s       *Store
+	group   string
+	entries []*FrozenEntry // pre-order, names sorted
+	byPath  map[string]*FrozenEntry
+	pins    []ID
+}
+
+// Freeze copies the metadata of top-level directory group (ENOENT if it
+// does not exist).
+func (s *Store) Freeze(group string) (*Frozen, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gid, ok := s.nodes[RootID].children[group]
+	if !ok || !s.nodes[gid].isDir() {
+		return nil, syscall.ENOENT
+	}
+	fz := &Frozen{s: s, group: group, byPath: map[string]*FrozenEntry{}}
+	var walk func(parent ID, name, rel string, id ID)
+	walk = func(parent ID, name, rel string, id ID) {
+		n := s.nodes[id]
+		e := &FrozenEntry{Path: rel, Attr: s.attr(n), parent: parent, name: name, gen: n.gen}
+		if len(n.Xattrs) > 0 {
+			e.Xattrs = make(map[string][]byte, len(n.Xattrs))
+			for k, v := range n.Xattrs {
+				e.Xattrs[k] = v // values are never changed in place
+			}
+		}
+		if n.isReg() {
+			n.pinned++
+			fz.pins = append(fz.pins, id)
+		}
+		fz.entries = append(fz.entries, e)
+		fz.byPath[rel] = e
+		if !n.isDir() {
+			return
+		}
+		e.Names = make([]string, 0, len(n.children))
+		for name := range n.children {
+			e.Names = append(e.Names, name)
+		}
+		sort.Strings(e.Names)
+		for _, cn := range e.Names {
+			cr := cn
+			if rel != "" {
+				cr = rel + "/" + cn
+			}
+			walk(id, cn, cr, n.children[cn])
+		}
+	}
+	walk(RootID, group, "", gid)
+	return fz, nil
+}
+
+// Group is the frozen group's name.
+func (fz *Frozen) Group() string { return fz.group }
+
+// Entries are the frozen nodes in depth-first name order, the group
+// directory first.
+func (fz *Frozen) Entries() []*FrozenEntry { return fz.entries }
+
+// Lookup returns the entry at path (relative to the group), or nil.
+func (fz *Frozen) Lookup(path string) *FrozenEntry { return fz.byPath[path] }
+
+// Open opens the data of the frozen regular file at path. The data is
+// what the file holds now: a file written during the commit is read as it
+// is at the time of reading (and stays in the tree after Release).
+func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
+	e := fz.byPath[path]
+	if e == nil {
+		return nil, syscall.ENOENT
+	}
+	if !e.IsRegular() {
+		return nil, syscall.EINVAL
+	}
+	f, err := os.Open(fz.s.dataPath(e.ID))
+	if err != nil {
+		return nil, fz.s.ioErr("open staged file", err)
+	}
+	return f, nil
+}
+
+// Release ends the freeze. With remove, every entry that did not change
+// since Freeze (same node under the same name, no change to its data or
+// metadata; for a directory, empty once its frozen entries are gone) is
+// removed from the tree, deepest first, and the journal is compacted.
+// It returns how many entries stayed because they changed.
+func (fz *Frozen) Release(remove bool) (kept int, err error) {
+	s := fz.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if remove {
+		for i := len(fz.entries) - 1; i >= 0 && err == nil; i-- {
+			e := fz.entries[i]
+			p := s.nodes[e.parent]
+			n := s.nodes[e.ID]
+			if p == nil || n == nil || p.children[e.name] != e.ID || n.gen != e.gen || (n.isDir() && len(n.children) > 0) {
+				kept++
+				continue
+			}
+			if err = s.journal(record{op: opUnlink, parent: e.parent, name: e.name}); err == nil {
+				s.maybeDrop(e.ID)
+			}
+		}
+	}
+	for _, id := range fz.pins {
+		if n := s.nodes[id]; n != nil {
+			n.pinned--
+			continue
+		}
+		if s.deferred[id] > 0 {
+			// Unlinked during the freeze: the last pin removes the data.
+			s.deferred[id]--
+			if s.deferred[id] == 0 {
+				delete(s.deferred, id)
+				os.Remove(s.dataPath(id))
+			}
+		}
+	}
+	fz.pins = nil
+	if remove && err == nil {
+		err = s.compactLocked()
+	}
+	return kept, err
+}

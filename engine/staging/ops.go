@@ -1,0 +1,604 @@
+package staging
+
+import (
+	"encoding/binary"
+	"os"
+	"syscall"
+)
+
+// Errors of the mutating operations are syscall.Errno values (ENOENT,
+// EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EINVAL for names a snapshot cannot
+// hold, ENOSPC when the staging filesystem is full) or wrapped I/O errors.
+
+// Make creates a node called name in directory parent: a directory, a
+// regular file (marked as being written until its first Flush when
+// writing is true), a symlink to target, or a device node or FIFO (rdev).
+// mode holds the file type and permission bits.
+func (s *Store) Make(parent ID, name string, mode, uid, gid uint32, rdev uint64, target string, writing bool) (Attr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.getDir(parent)
+	if err != nil {
+		return Attr{}, err
+	}
+	if _, ok := p.children[name]; ok {
+		return Attr{}, syscall.EEXIST
+	}
+	typ := mode & syscall.S_IFMT
+	if typ == 0 {
+		typ = syscall.S_IFREG
+	}
+	switch typ {
+	case syscall.S_IFDIR, syscall.S_IFREG, syscall.S_IFLNK, syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFIFO, syscall.S_IFSOCK:
+	default:
+		return Attr{}, syscall.EINVAL
+	}
+	if err := s.checkName(p, name, typ == syscall.S_IFDIR, 0); err != nil {
+		return Attr{}, err
+	}
+	if p.Mode&syscall.S_ISGID != 0 {
+		// BSD group semantics of a setgid directory, as Linux filesystems.
+		gid = p.GID
+		if typ == syscall.S_IFDIR {
+			mode |= syscall.S_ISGID
+		}
+	}
+	id := s.next
+	now := s.opts.Now().UnixNano()
+	meta := nodeMeta{ID: id, Mode: typ | mode&0o7777, UID: uid, GID: gid, Rdev: rdev,
+		Atime: now, Mtime: now, Ctime: now, Target: target, Dirty: typ == syscall.S_IFREG && writing}
+	if typ == syscall.S_IFREG {
+		if err := s.createData(id); err != nil {
+			return Attr{}, err
+		}
+	}
+	if err := s.journal(record{op: opNode, node: meta}, record{op: opLink, parent: parent, name: name, id: id}, record{op: opNode, node: changed(p, now)}); err != nil {
+		if typ == syscall.S_IFREG {
+			os.Remove(s.dataPath(id))
+		}
+		return Attr{}, err
+	}
+	return s.attr(s.nodes[id]), nil
+}
+
+// Link adds the name newName in directory newParent for the existing
+// non-directory id.
+func (s *Store) Link(id, newParent ID, newName string) (Attr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(id)
+	if err != nil {
+		return Attr{}, err
+	}
+	if n.isDir() {
+		return Attr{}, syscall.EPERM
+	}
+	p, err := s.getDir(newParent)
+	if err != nil {
+		return Attr{}, err
+	}
+	if _, ok := p.children[newName]; ok {
+		return Attr{}, syscall.EEXIST
+	}
+	if err := s.checkName(p, newName, false, 0); err != nil {
+		return Attr{}, err
+	}
+	now := s.opts.Now().UnixNano()
+	nm := n.nodeMeta
+	nm.Ctime = now
+	if err := s.journal(record{op: opLink, parent: newParent, name: newName, id: id}, record{op: opNode, node: nm}, record{op: opNode, node: changed(p, now)}); err != nil {
+		return Attr{}, err
+	}
+	return s.attr(n), nil
+}
+
+// Unlink removes the non-directory name from directory parent.
+func (s *Store) Unlink(parent ID, name string) error { return s.remove(parent, name, false) }
+
+// Rmdir removes the empty directory name from directory parent.
+func (s *Store) Rmdir(parent ID, name string) error { return s.remove(parent, name, true) }
+
+func (s *Store) remove(parent ID, name string, dir bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.getDir(parent)
+	if err != nil {
+		return err
+	}
+	id, ok := p.children[name]
+	if !ok {
+		return syscall.ENOENT
+	}
+	c := s.nodes[id]
+	switch {
+	case dir && !c.isDir():
+		return syscall.ENOTDIR
+	case !dir && c.isDir():
+		return syscall.EISDIR
+	case dir && len(c.children) > 0:
+		return syscall.ENOTEMPTY
+	}
+	now := s.opts.Now().UnixNano()
+	recs := []record{{op: opUnlink, parent: parent, name: name}, {op: opNode, node: changed(p, now)}}
+	if !dir && c.nlink > 1 {
+		cm := c.nodeMeta
+		cm.Ctime = now
+		recs = append(recs, record{op: opNode, node: cm})
+	}
+	if err := s.journal(recs...); err != nil {
+		return err
+	}
+	s.maybeDrop(id)
+	return nil
+}
+
+// Rename moves name in parent to newName in newParent, replacing what is
+// there as rename(2) does; flags may hold RenameNoReplace or
+// RenameExchange.
+func (s *Store) Rename(parent ID, name string, newParent ID, newName string, flags uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if flags&^uint32(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
+		return syscall.EINVAL
+	}
+	p, err := s.getDir(parent)
+	if err != nil {
+		return err
+	}
+	np, err := s.getDir(newParent)
+	if err != nil {
+		return err
+	}
+	id, ok := p.children[name]
+	if !ok {
+		return syscall.ENOENT
+	}
+	c := s.nodes[id]
+	oid, exists := np.children[newName]
+	if flags&RenameExchange != 0 && !exists {
+		return syscall.ENOENT
+	}
+	if flags&RenameNoReplace != 0 && exists {
+		return syscall.EEXIST
+	}
+	if exists && oid == id {
+		return nil
+	}
+	// A directory must not move below itself.
+	if c.isDir() {
+		for a := np; ; a = s.nodes[a.parent] {
+			if a.ID == id {
+				return syscall.EINVAL
+			}
+			if a.ID == RootID || a == nil {
+				break
+			}
+		}
+	}
+	extra := 0
+	if c.isDir() {
+		extra = s.depthBelow(c)
+	}
+	if err := s.checkName(np, newName, c.isDir(), extra); err != nil {
+		return err
+	}
+	var victim *node
+	if exists {
+		victim = s.nodes[oid]
+		if flags&RenameExchange != 0 {
+			vextra := 0
+			if victim.isDir() {
+				vextra = s.depthBelow(victim)
+				for a := p; ; a = s.nodes[a.parent] {
+					if a.ID == oid {
+						return syscall.EINVAL
+					}
+					if a.ID == RootID || a == nil {
+						break
+					}
+				}
+			}
+			if err := s.checkName(p, name, victim.isDir(), vextra); err != nil {
+				return err
+			}
+		} else {
+			switch {
+			case c.isDir() && !victim.isDir():
+				return syscall.ENOTDIR
+			case !c.isDir() && victim.isDir():
+				return syscall.EISDIR
+			case victim.isDir() && len(victim.children) > 0:
+				return syscall.ENOTEMPTY
+			}
+		}
+	}
+	now := s.opts.Now().UnixNano()
+	cm := c.nodeMeta
+	cm.Ctime = now
+	recs := []record{
+		{op: opRename, parent: parent, name: name, newParent: newParent, newName: newName, exchange: flags&RenameExchange != 0},
+		{op: opNode, node: changed(p, now)}, {op: opNode, node: cm},
+	}
+	if np != p {
+		recs = append(recs, record{op: opNode, node: changed(np, now)})
+	}
+	if err := s.journal(recs...); err != nil {
+		return err
+	}
+	if victim != nil && flags&RenameExchange == 0 {
+		s.maybeDrop(oid)
+	}
+	return nil
+}
+
+// SetAttr changes the metadata (and for Size, the length) of id. A
+// change of size also sets mtime unless the call sets it.
+func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(id)
+	if err != nil {
+		return Attr{}, err
+	}
+	now := s.opts.Now().UnixNano()
+	meta := n.nodeMeta
+	if in.Size != nil {
+		if n.isDir() {
+			return Attr{}, syscall.EISDIR
+		}
+		if !n.isReg() || *in.Size < 0 {
+			return Attr{}, syscall.EINVAL
+		}
+		if err := os.Truncate(s.dataPath(id), *in.Size); err != nil {
+			return Attr{}, s.ioErr("truncate", err)
+		}
+		n.size = *in.Size
+		meta.Mtime = now
+	}
+	if in.Mode != nil {
+		meta.Mode = n.Mode&syscall.S_IFMT | *in.Mode&0o7777
+	}
+	if in.UID != nil {
+		meta.UID = *in.UID
+	}
+	if in.GID != nil {
+		meta.GID = *in.GID
+	}
+	if in.Atime != nil {
+		meta.Atime = in.Atime.UnixNano()
+	}
+	if in.Mtime != nil {
+		meta.Mtime = in.Mtime.UnixNano()
+	}
+	meta.Ctime = now
+	if err := s.journal(record{op: opNode, node: meta}); err != nil {
+		return Attr{}, err
+	}
+	return s.attr(n), nil
+}
+
+// changed is n's metadata with mtime and ctime set to now (a directory
+// whose entries changed).
+func changed(n *node, now int64) nodeMeta {
+	m := n.nodeMeta
+	m.Mtime, m.Ctime = now, now
+	return m
+}
+
+// GetXattr returns the value of attribute name of id (ENODATA).
+func (s *Store) GetXattr(id ID, name string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(id)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := n.Xattrs[name]
+	if !ok {
+		return nil, syscall.ENODATA
+	}
+	return append([]byte(nil), v...), nil
+}
+
+// ListXattr returns the attribute names of id.
+func (s *Store) ListXattr(id ID) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(n.Xattrs))
+	for k := range n.Xattrs {
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// SetXattr sets attribute name of id; flags may hold XattrCreate (EEXIST
+// if set) or XattrReplace (ENODATA if not set).
+func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
+	if name == "" || len(name) > maxXattrName {
+		return syscall.ERANGE
+	}
+	if len(value) > maxXattrValue {
+		return syscall.E2BIG
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(id)
+	if err != nil {
+		return err
+	}
+	meta := n.nodeMeta
+	meta.Ctime = s.opts.Now().UnixNano()
+	if name == aclAccess {
+		mode, equiv, ok := aclMode(value)
+		if !ok {
+			return syscall.EINVAL
+		}
+		// As the kernel does: the ACL sets the mode bits, and one that
+		// says no more than the mode is not kept.
+		meta.Mode = meta.Mode&^0o777 | mode
+		if equiv {
+			if _, had := n.Xattrs[name]; had {
+				meta.Xattrs = without(n.Xattrs, name)
+			}
+			return s.journal(record{op: opNode, node: meta})
+		}
+	}
+	_, had := n.Xattrs[name]
+	switch {
+	case flags&XattrCreate != 0 && had:
+		return syscall.EEXIST
+	case flags&XattrReplace != 0 && !had:
+		return syscall.ENODATA
+	case !had && len(n.Xattrs) >= maxXattrs:
+		return syscall.ENOSPC
+	}
+	x := make(map[string][]byte, len(n.Xattrs)+1)
+	for k, v := range n.Xattrs {
+		x[k] = v
+	}
+	x[name] = append([]byte(nil), value...)
+	meta.Xattrs = x
+	return s.journal(record{op: opNode, node: meta})
+}
+
+// aclAccess is the xattr of a POSIX access ACL.
+const aclAccess = "system.posix_acl_access"
+
+// aclMode reads a POSIX ACL xattr (version 2: entries of tag u16, perm
+// u16, id u32): the permission bits it implies (owner, mask or group,
+// other) and whether it is equivalent to them alone.
+func aclMode(v []byte) (mode uint32, equiv, ok bool) {
+	if len(v) < 4 || (len(v)-4)%8 != 0 || binary.LittleEndian.Uint32(v) != 2 {
+		return 0, false, false
+	}
+	var user, group, mask, other uint32
+	hasMask, equiv := false, true
+	for e := v[4:]; len(e) > 0; e = e[8:] {
+		tag, perm := binary.LittleEndian.Uint16(e), uint32(binary.LittleEndian.Uint16(e[2:])&7)
+		switch tag {
+		case 0x01:
+			user = perm
+		case 0x04:
+			group = perm
+		case 0x10:
+			mask, hasMask = perm, true
+			equiv = false
+		case 0x20:
+			other = perm
+		case 0x02, 0x08:
+			equiv = false
+		default:
+			return 0, false, false
+		}
+	}
+	if hasMask {
+		group = mask
+	}
+	return user<<6 | group<<3 | other, equiv, true
+}
+
+func without(x map[string][]byte, name string) map[string][]byte {
+	out := make(map[string][]byte, len(x))
+	for k, v := range x {
+		if k != name {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// RemoveXattr removes attribute name of id (ENODATA if not set).
+func (s *Store) RemoveXattr(id ID, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(id)
+	if err != nil {
+		return err
+	}
+	if _, ok := n.Xattrs[name]; !ok {
+		return syscall.ENODATA
+	}
+	meta := n.nodeMeta
+	meta.Xattrs = without(n.Xattrs, name)
+	meta.Ctime = s.opts.Now().UnixNano()
+	return s.journal(record{op: opNode, node: meta})
+}
+
+// File is an open regular file of the store. ReadAt and WriteAt may be
+// called concurrently; Close ends it.
+type File struct {
+	s  *Store
+	id ID
+	f  *os.File
+}
+
+// OpenFile opens regular file id; trunc empties it (O_TRUNC).
+func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if n.isDir() {
+		return nil, syscall.EISDIR
+	}
+	if !n.isReg() {
+		return nil, syscall.EINVAL
+	}
+	f, err := os.OpenFile(s.dataPath(id), os.O_RDWR, 0)
+	if err != nil {
+		return nil, s.ioErr("open staged file", err)
+	}
+	if trunc {
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return nil, s.ioErr("truncate", err)
+		}
+		now := s.opts.Now().UnixNano()
+		n.size, n.Mtime, n.Ctime = 0, now, now
+		meta := n.nodeMeta
+		meta.Dirty = true
+		if err := s.journal(record{op: opNode, node: meta}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	n.open++
+	return &File{s: s, id: id, f: f}, nil
+}
+
+// ID is the node the file belongs to.
+func (f *File) ID() ID { return f.id }
+
+// ReadAt reads staged data.
+func (f *File) ReadAt(p []byte, off int64) (int, error) { return f.f.ReadAt(p, off) }
+
+// markDirty records, once per write session, that the file is being
+// written: if the process dies before the next Flush the file is removed.
+func (f *File) markDirty(n *node) error {
+	if n.Dirty {
+		return nil
+	}
+	meta := n.nodeMeta
+	meta.Dirty = true
+	return f.s.journal(record{op: opNode, node: meta})
+}
+
+// WriteAt writes p at off, extending the file as needed.
+func (f *File) WriteAt(p []byte, off int64) (int, error) {
+	s := f.s
+	s.mu.Lock()
+	n, err := s.get(f.id)
+	if err == nil {
+		err = f.markDirty(n)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	w, werr := f.f.WriteAt(p, off)
+	s.mu.Lock()
+	if n := s.nodes[f.id]; n != nil {
+		n.size = max(n.size, off+int64(w))
+		now := s.opts.Now().UnixNano()
+		n.Mtime, n.Ctime = now, now
+		n.gen++
+	}
+	s.mu.Unlock()
+	if werr != nil {
+		return w, s.ioErr("write", werr)
+	}
+	return w, nil
+}
+
+// Truncate sets the length of the open file (ftruncate).
+func (f *File) Truncate(size int64) (Attr, error) {
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(f.id)
+	if err != nil {
+		return Attr{}, err
+	}
+	if size < 0 {
+		return Attr{}, syscall.EINVAL
+	}
+	if err := f.f.Truncate(size); err != nil {
+		return Attr{}, s.ioErr("truncate", err)
+	}
+	now := s.opts.Now().UnixNano()
+	n.size, n.Mtime, n.Ctime = size, now, now
+	meta := n.nodeMeta
+	meta.Dirty = true
+	if err := s.journal(record{op: opNode, node: meta}); err != nil {
+		return Attr{}, err
+	}
+	return s.attr(n), nil
+}
+
+// Flush ends a write session (close): with Options.Sync the data and the
+// journal are fsync'ed; the file is then complete and survives a crash.
+func (f *File) Flush() error {
+	s := f.s
+	s.mu.Lock()
+	n := s.nodes[f.id]
+	dirty := n != nil && n.Dirty
+	s.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	if s.opts.Sync {
+		if err := f.f.Sync(); err != nil {
+			return s.ioErr("sync", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n = s.nodes[f.id]
+	if n == nil || !n.Dirty {
+		return nil
+	}
+	meta := n.nodeMeta
+	meta.Dirty = false
+	if err := s.journal(record{op: opNode, node: meta}); err != nil {
+		return err
+	}
+	if s.opts.Sync {
+		if err := s.j.Sync(); err != nil {
+			return s.ioErr("sync journal", err)
+		}
+	}
+	return nil
+}
+
+// Sync fsyncs the file's data and the journal (fsync(2)).
+func (f *File) Sync() error {
+	if err := f.f.Sync(); err != nil {
+		return f.s.ioErr("sync", err)
+	}
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	if err := f.s.j.Sync(); err != nil {
+		return f.s.ioErr("sync journal", err)
+	}
+	return nil
+}
+
+// Close releases the file; an unlinked file's data goes with its last
+// handle.
+func (f *File) Close() error {
+	err := f.f.Close()
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nodes[f.id]; n != nil {
+		n.open--
+		s.maybeDrop(f.id)
+	}
+	return err
+}

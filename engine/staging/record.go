@@ -1,0 +1,249 @@
+package staging
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"sort"
+)
+
+// Journal records. Each is framed as
+//
+//	uint32 LE  payload length
+//	uint32 LE  CRC-32C of the payload
+//	payload    op byte, then the op's fields (uvarints, zigzag varints,
+//	           length-prefixed bytes)
+//
+// A frame that is cut short or fails its CRC ends the journal: it is the
+// torn tail of a write that was interrupted by power loss.
+const (
+	opNode   = 1 // the full metadata of one node (replaces what was known)
+	opLink   = 2 // a directory entry parent/name → id
+	opUnlink = 3 // remove the entry parent/name
+	opRename = 4 // move parent/name to newParent/newName (replacing it)
+
+	frameHeader = 8
+	// maxRecord bounds one record: a node with every xattr at the format's
+	// limits stays below it.
+	maxRecord = 1 << 30
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errCorrupt is a record that does not decode.
+var errCorrupt = errors.New("staging journal: corrupt record")
+
+// record is one decoded journal record.
+type record struct {
+	op        byte
+	node      nodeMeta // opNode
+	parent    ID       // opLink, opUnlink, opRename
+	name      string   // opLink, opUnlink, opRename
+	id        ID       // opLink
+	newParent ID       // opRename
+	newName   string   // opRename
+	exchange  bool     // opRename: swap the two entries
+}
+
+// nodeMeta is what the journal keeps of a node.
+type nodeMeta struct {
+	ID                  ID
+	Mode                uint32
+	UID, GID            uint32
+	Rdev                uint64
+	Atime, Mtime, Ctime int64 // ns since the epoch
+	Dirty               bool  // a regular file being written
+	Target              string
+	Xattrs              map[string][]byte
+}
+
+func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
+func appendVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v) }
+func appendBytes(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// encode appends the framed record to dst.
+func (r *record) encode(dst []byte) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, frameHeader)...)
+	dst = append(dst, r.op)
+	switch r.op {
+	case opNode:
+		n := &r.node
+		dst = appendUvarint(dst, uint64(n.ID))
+		dst = appendUvarint(dst, uint64(n.Mode))
+		dst = appendUvarint(dst, uint64(n.UID))
+		dst = appendUvarint(dst, uint64(n.GID))
+		dst = appendUvarint(dst, n.Rdev)
+		dst = appendVarint(dst, n.Atime)
+		dst = appendVarint(dst, n.Mtime)
+		dst = appendVarint(dst, n.Ctime)
+		flags := uint64(0)
+		if n.Dirty {
+			flags |= 1
+		}
+		dst = appendUvarint(dst, flags)
+		dst = appendBytes(dst, n.Target)
+		names := make([]string, 0, len(n.Xattrs))
+		for k := range n.Xattrs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		dst = appendUvarint(dst, uint64(len(names)))
+		for _, k := range names {
+			dst = appendBytes(dst, k)
+			dst = appendBytes(dst, string(n.Xattrs[k]))
+		}
+	case opLink:
+		dst = appendUvarint(dst, uint64(r.parent))
+		dst = appendBytes(dst, r.name)
+		dst = appendUvarint(dst, uint64(r.id))
+	case opUnlink:
+		dst = appendUvarint(dst, uint64(r.parent))
+		dst = appendBytes(dst, r.name)
+	case opRename:
+		dst = appendUvarint(dst, uint64(r.parent))
+		dst = appendBytes(dst, r.name)
+		dst = appendUvarint(dst, uint64(r.newParent))
+		dst = appendBytes(dst, r.newName)
+		x := uint64(0)
+		if r.exchange {
+			x = 1
+		}
+		dst = appendUvarint(dst, x)
+	}
+	payload := dst[start+frameHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, crcTable))
+	return dst
+}
+
+// decoder reads the fields of one payload; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint(max uint64) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > max {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(max int) string {
+	n := d.uvarint(uint64(max))
+	if d.err != nil {
+		return ""
+	}
+	if uint64(len(d.b)) < n {
+		d.err = errCorrupt
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// Field limits of the decoder: names of one component, whole paths and
+// xattrs as the Linux VFS allows them.
+const (
+	maxName       = 255
+	maxTarget     = 4095
+	maxXattrName  = 255
+	maxXattrValue = 64 << 10
+	maxXattrs     = 1 << 16
+)
+
+// decodeRecord decodes one payload (without its frame).
+func decodeRecord(p []byte) (record, error) {
+	if len(p) == 0 {
+		return record{}, errCorrupt
+	}
+	r := record{op: p[0]}
+	d := &decoder{b: p[1:]}
+	switch r.op {
+	case opNode:
+		n := &r.node
+		n.ID = ID(d.uvarint(math.MaxUint64))
+		n.Mode = uint32(d.uvarint(math.MaxUint32))
+		n.UID = uint32(d.uvarint(math.MaxUint32))
+		n.GID = uint32(d.uvarint(math.MaxUint32))
+		n.Rdev = d.uvarint(math.MaxUint64)
+		n.Atime, n.Mtime, n.Ctime = d.varint(), d.varint(), d.varint()
+		flags := d.uvarint(1)
+		n.Dirty = flags&1 != 0
+		n.Target = d.bytes(maxTarget)
+		cnt := d.uvarint(maxXattrs)
+		for i := uint64(0); i < cnt && d.err == nil; i++ {
+			k := d.bytes(maxXattrName)
+			v := d.bytes(maxXattrValue)
+			if n.Xattrs == nil {
+				n.Xattrs = map[string][]byte{}
+			}
+			n.Xattrs[k] = []byte(v)
+		}
+	case opLink:
+		r.parent = ID(d.uvarint(math.MaxUint64))
+		r.name = d.bytes(maxName)
+		r.id = ID(d.uvarint(math.MaxUint64))
+	case opUnlink:
+		r.parent = ID(d.uvarint(math.MaxUint64))
+		r.name = d.bytes(maxName)
+	case opRename:
+		r.parent = ID(d.uvarint(math.MaxUint64))
+		r.name = d.bytes(maxName)
+		r.newParent = ID(d.uvarint(math.MaxUint64))
+		r.newName = d.bytes(maxName)
+		r.exchange = d.uvarint(1) == 1
+	default:
+		return record{}, fmt.Errorf("%w: unknown op %d", errCorrupt, r.op)
+	}
+	if d.err != nil {
+		return record{}, d.err
+	}
+	if len(d.b) != 0 {
+		return record{}, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
+	}
+	return r, nil
+}
+
+// nextFrame splits the first frame off b. ok is false when b holds no
+// complete, intact frame (the end of the journal).
+func nextFrame(b []byte) (payload, rest []byte, ok bool) {
+	if len(b) < frameHeader {
+		return nil, b, false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n > maxRecord || uint64(len(b)-frameHeader) < uint64(n) {
+		return nil, b, false
+	}
+	payload = b[frameHeader : frameHeader+int(n)]
+	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, b, false
+	}
+	return payload, b[frameHeader+int(n):], true
+}
