@@ -28,6 +28,10 @@ type MediaSet struct {
 	Closed bool
 	// LastWrite is when data was last appended to the set; zero when never.
 	LastWrite time.Time
+	// EncryptKey is the fingerprint of the drive encryption key the set's
+	// data is written with ("" when not encrypted), as its tapes' media-set
+	// labels say.
+	EncryptKey string
 }
 
 // normalize returns s in stored form: times in UTC without monotonic clock
@@ -80,6 +84,8 @@ type mediaSetRecord struct {
 	Media     []uuid.UUID `json:"media"`
 	Closed    bool        `json:"closed"`
 	LastWrite time.Time   `json:"last_write"`
+	// EncryptKey came with encryption; records written before it have none.
+	EncryptKey string `json:"encrypt_key,omitempty"`
 }
 
 func mediaSetKey(id uuid.UUID) []byte { return []byte(setPrefix + id.String()) }
