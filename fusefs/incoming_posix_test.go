@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -153,5 +154,39 @@ func TestIncomingFallocate(t *testing.T) {
 	}
 	if st.Mode != unix.S_IFDIR|0o700 || st.Nlink != 0 {
 		t.Errorf("fstat of an open removed directory: mode %o nlink %d, want %o and 0", st.Mode, st.Nlink, unix.S_IFDIR|0o700)
+	}
+}
+
+// TestIncomingTmpfileLink gives an O_TMPFILE file a name with linkat, as
+// tools that publish a finished file atomically do.
+func TestIncomingTmpfileLink(t *testing.T) {
+	in := mountIncoming(t)
+	group := filepath.Join(in, "g")
+	if err := os.Mkdir(group, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(group, unix.O_TMPFILE|unix.O_WRONLY, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(fd, []byte("published")); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(group, "published")
+	if err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW); err != nil {
+		t.Fatalf("linkat: %v", err)
+	}
+	if err := unix.Close(fd); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil || string(b) != "published" {
+		t.Errorf("read %s: %q, %v", name, b, err)
+	}
+	if fi, err := os.Stat(name); err != nil || fi.Mode() != 0o640 {
+		t.Errorf("stat %s: %v, %v, want mode 0640", name, fi, err)
+	}
+	if es, err := os.ReadDir(group); err != nil || len(es) != 1 {
+		t.Errorf("group lists %v, %v, want the one linked file", es, err)
 	}
 }
