@@ -233,7 +233,7 @@ func (n *inNode) Create(ctx context.Context, name string, flags, mode uint32, ou
 	if err != nil {
 		return nil, nil, 0, n.errno("open "+name, err)
 	}
-	return in, &inHandle{n: in.Operations().(*inNode), f: f}, 0, 0
+	return in, n.handle(in, f), 0, 0
 }
 
 // Tmpfile is open(2) with O_TMPFILE: a file with no name until linkat
@@ -245,7 +245,7 @@ func (n *inNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.Entr
 		return nil, nil, 0, n.errno("create a temporary file", err)
 	}
 	in := n.newChild(ctx, a, out)
-	return in, &inHandle{n: in.Operations().(*inNode), f: f}, 0, 0
+	return in, n.handle(in, f), 0, 0
 }
 
 func (n *inNode) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -362,6 +362,14 @@ func (n *inNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno 
 	out.Bsize, out.Frsize = uint32(st.Bsize), uint32(st.Frsize)
 	out.NameLen = 255
 	return 0
+}
+
+// handle is the open file f of the new node in (made by n).
+func (n *inNode) handle(in *fs.Inode, f *staging.File) *inHandle {
+	if c, ok := in.Operations().(*inNode); ok {
+		return &inHandle{n: c, f: f}
+	}
+	return &inHandle{n: n, f: f}
 }
 
 // inHandle is an open staged file; n is the file's node.
