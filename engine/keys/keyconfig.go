@@ -296,8 +296,10 @@ func (kc KeyConfig) Validate() error {
 }
 
 // MarshalJSON returns the config's JSON form, the exact bytes written into
-// a media-set label's EncryptedKey: fields in a fixed order, binary fields
-// in standard base64, times in RFC 3339 UTC.
+// a media-set label's EncryptedKey: compact, fields in a fixed order, binary
+// fields in standard base64, times in RFC 3339 UTC, HTML characters escaped
+// as encoding/json does (so json.Marshal of a KeyConfig, or of a label that
+// embeds these bytes, gives the same bytes).
 func (kc KeyConfig) MarshalJSON() ([]byte, error) {
 	w := keyConfigJSON{
 		KDF: kc.KDF, N: kc.N, R: kc.R, P: kc.P,
@@ -306,13 +308,7 @@ func (kc KeyConfig) MarshalJSON() ([]byte, error) {
 		Modified:    kc.Modified.UTC().Format(time.RFC3339Nano),
 		Fingerprint: kc.Fingerprint, Hint: kc.Hint,
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(w); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return json.Marshal(w)
 }
 
 // UnmarshalJSON decodes and validates a config as ParseKeyConfig does.
