@@ -115,7 +115,9 @@ func newKey(password []byte, hint string, now time.Time, sp scryptParams) ([]byt
 	if _, err := io.ReadFull(rand.Reader, key); err != nil {
 		return nil, KeyConfig{}, fmt.Errorf("generate tape encryption key: %w", err)
 	}
-	kc := KeyConfig{Fingerprint: Fingerprint(key), Hint: hint, Created: now.UTC(), Modified: now.UTC()}
+	// Whole seconds: the config is printed on paper keys and typed back.
+	now = now.UTC().Truncate(time.Second)
+	kc := KeyConfig{Fingerprint: Fingerprint(key), Hint: hint, Created: now, Modified: now}
 	kc, err := kc.seal(key, password, sp)
 	if err != nil {
 		return nil, KeyConfig{}, err
@@ -207,7 +209,7 @@ func (kc KeyConfig) changePassword(oldPassword, newPassword []byte, now time.Tim
 	if err != nil {
 		return KeyConfig{}, err
 	}
-	out.Modified = now.UTC()
+	out.Modified = now.UTC().Truncate(time.Second)
 	if out.Modified.Before(out.Created) {
 		out.Modified = out.Created
 	}
