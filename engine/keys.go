@@ -98,3 +98,17 @@ func (e *Engine) KeyRemove(fp string, force bool) error {
 	}
 	return store.Remove(full)
 }
+
+// resolvePoolKey turns the encrypt setting of a pool, full or abbreviated,
+// into the full fingerprint of a key in the store. "" stays "". An unknown
+// key is refused (ErrNotFound): backups of the pool could not run.
+func (e *Engine) resolvePoolKey(fp string) (string, error) {
+	if fp == "" {
+		return "", nil
+	}
+	full, err := e.Keys().Resolve(fp)
+	if err != nil {
+		return "", fmt.Errorf("pool encrypt: %w (create a key with `tapefs key create --hint TEXT`)", err)
+	}
+	return full, nil
+}
