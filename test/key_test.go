@@ -229,3 +229,26 @@ func TestKeyRestoreUnencryptedTape(t *testing.T) {
 		t.Errorf("key restore of an unencrypted tape: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestKeyWithDaemon: while a mount daemon holds the drives, the password
+// commands still read the caller's stdin, and `key restore` reads the tape
+// through the daemon.
+func TestKeyWithDaemon(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("load-media", "TEST01L8")
+	s.ok("label", "--label-text", "TEST01L8", "--pool", "daily")
+	s.mount()
+	s.ok("status", "--drive", "mydrive") // the daemon opens the drive
+	fp := fingerprintRe.FindStringSubmatch(s.okIn("pw\npw\n", "key", "create", "--hint", "h").stdout)
+	if fp == nil {
+		t.Fatal("key create printed no fingerprint")
+	}
+	if list := s.ok("key", "list").stdout; !strings.Contains(list, abbrev(fp[1])) {
+		t.Errorf("key list through the daemon:\n%s", list)
+	}
+	r := s.runIn("pw\n", "key", "restore", "--drive", "mydrive")
+	if r.code != 6 || !strings.Contains(r.stderr, "no key to restore") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("key restore through the daemon: exit %d, %q", r.code, r.stderr)
+	}
+}
