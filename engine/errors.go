@@ -8,6 +8,7 @@ import (
 	"tapefs/catalog"
 	"tapefs/engine/config"
 	"tapefs/engine/device"
+	"tapefs/engine/keys"
 )
 
 // Error classes of the engine. Every error the engine returns that is due to
@@ -59,11 +60,12 @@ func KindOf(err error) Kind {
 		return KindOther
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return KindCanceled
-	case errors.Is(err, ErrInvalid), errors.Is(err, config.ErrInvalid), errors.Is(err, device.ErrInvalidElement):
+	case errors.Is(err, ErrInvalid), errors.Is(err, config.ErrInvalid), errors.Is(err, device.ErrInvalidElement),
+		errors.Is(err, keys.ErrInvalid), errors.Is(err, keys.ErrAmbiguous), errors.Is(err, keys.ErrWrongPassword):
 		return KindInvalid
-	case errors.Is(err, ErrNotFound), errors.Is(err, config.ErrNotFound), errors.Is(err, catalog.ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, config.ErrNotFound), errors.Is(err, catalog.ErrNotFound), errors.Is(err, keys.ErrNotFound):
 		return KindNotFound
-	case errors.Is(err, ErrExists), errors.Is(err, config.ErrExists):
+	case errors.Is(err, ErrExists), errors.Is(err, config.ErrExists), errors.Is(err, keys.ErrExists):
 		return KindExists
 	case errors.Is(err, ErrBusy), errors.Is(err, device.ErrBusy), errors.Is(err, catalog.ErrLocked):
 		return KindBusy

@@ -14,10 +14,14 @@ type PoolUpdate struct {
 	Delete                                                   []string
 }
 
-// PoolCreate adds a media pool. Its drive must exist.
+// PoolCreate adds a media pool. Its drive must exist, and so must its
+// encryption key (given in full or abbreviated; stored in full).
 func (e *Engine) PoolCreate(p config.Pool) error {
 	tc, err := e.cfg.LoadTape()
 	if err != nil {
+		return err
+	}
+	if p.Encrypt, err = e.resolvePoolKey(p.Encrypt); err != nil {
 		return err
 	}
 	return e.cfg.UpdatePools(func(pc *config.PoolConfig) error {
@@ -29,11 +33,18 @@ func (e *Engine) PoolCreate(p config.Pool) error {
 	})
 }
 
-// PoolUpdate changes a pool's settings.
+// PoolUpdate changes a pool's settings, with the checks of PoolCreate.
 func (e *Engine) PoolUpdate(name string, u PoolUpdate) error {
 	tc, err := e.cfg.LoadTape()
 	if err != nil {
 		return err
+	}
+	if u.Encrypt != nil && *u.Encrypt != "" {
+		full, err := e.resolvePoolKey(*u.Encrypt)
+		if err != nil {
+			return err
+		}
+		u.Encrypt = &full
 	}
 	return e.cfg.UpdatePools(func(pc *config.PoolConfig) error {
 		p, err := pc.Pool(name)

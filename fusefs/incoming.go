@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"io"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +26,34 @@ type inNode struct {
 	pool string
 	st   *staging.Store
 	id   staging.ID
+
+	// mu guards last: the attributes last reported for the node, which
+	// Getattr answers (with no links) once the store forgot the node
+	// while the kernel still holds it — a directory open or a cwd when
+	// it was removed or renamed over, an O_PATH descriptor.
+	mu   sync.Mutex
+	last *staging.Attr
+}
+
+// remember records a as the node's last known attributes.
+func (n *inNode) remember(a staging.Attr) {
+	n.mu.Lock()
+	n.last = &a
+	n.mu.Unlock()
+}
+
+// removed returns the last known attributes of a node the store no longer
+// has, with no links, as fstat(2) shows a removed file; false if the
+// node was never reported.
+func (n *inNode) removed() (staging.Attr, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.last == nil {
+		return staging.Attr{}, false
+	}
+	a := *n.last
+	a.Nlink = 0
+	return a, true
 }
 
 // incomingEntry is pools/<pool>/incoming/.
@@ -77,7 +106,12 @@ func (n *inNode) newChild(ctx context.Context, a staging.Attr, out *fuse.EntryOu
 	// and attributes briefly; a commit's removals show within this time.
 	out.SetEntryTimeout(inCacheTimeout)
 	out.SetAttrTimeout(inCacheTimeout)
-	return n.NewInode(ctx, c, fs.StableAttr{Mode: a.Mode & syscall.S_IFMT, Ino: inIno(n.pool, a.ID)})
+	in := n.NewInode(ctx, c, fs.StableAttr{Mode: a.Mode & syscall.S_IFMT, Ino: inIno(n.pool, a.ID)})
+	// NewInode returns the kernel's existing inode of the number if any.
+	if cur, ok := in.Operations().(*inNode); ok {
+		cur.remember(a)
+	}
+	return in
 }
 
 // owner is the caller's uid and gid: new nodes belong to who made them.
@@ -90,9 +124,16 @@ func owner(ctx context.Context) (uid, gid uint32) {
 
 func (n *inNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	a, err := n.st.GetAttr(n.id)
+	if errors.Is(err, syscall.ENOENT) {
+		if gone, ok := n.removed(); ok {
+			n.fill(&out.Attr, gone)
+			return 0
+		}
+	}
 	if err != nil {
 		return n.errno("getattr", err)
 	}
+	n.remember(a)
 	n.fill(&out.Attr, a)
 	out.SetTimeout(inCacheTimeout)
 	return 0
@@ -134,6 +175,7 @@ func (n *inNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrI
 	if err != nil {
 		return n.errno("setattr", err)
 	}
+	n.remember(a)
 	n.fill(&out.Attr, a)
 	return 0
 }
@@ -191,7 +233,19 @@ func (n *inNode) Create(ctx context.Context, name string, flags, mode uint32, ou
 	if err != nil {
 		return nil, nil, 0, n.errno("open "+name, err)
 	}
-	return in, &inHandle{n: n, f: f}, 0, 0
+	return in, n.handle(in, f), 0, 0
+}
+
+// Tmpfile is open(2) with O_TMPFILE: a file with no name until linkat
+// gives it one.
+func (n *inNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	uid, gid := owner(ctx)
+	a, f, err := n.st.MakeTmp(n.id, mode&0o7777, uid, gid)
+	if err != nil {
+		return nil, nil, 0, n.errno("create a temporary file", err)
+	}
+	in := n.newChild(ctx, a, out)
+	return in, n.handle(in, f), 0, 0
 }
 
 func (n *inNode) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -310,7 +364,15 @@ func (n *inNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno 
 	return 0
 }
 
-// inHandle is an open staged file.
+// handle is the open file f of the new node in (made by n).
+func (n *inNode) handle(in *fs.Inode, f *staging.File) *inHandle {
+	if c, ok := in.Operations().(*inNode); ok {
+		return &inHandle{n: c, f: f}
+	}
+	return &inHandle{n: n, f: f}
+}
+
+// inHandle is an open staged file; n is the file's node.
 type inHandle struct {
 	n *inNode
 	f *staging.File
@@ -359,18 +421,10 @@ func (h *inHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno
 	return h.n.Getattr(ctx, h, out)
 }
 
+// Allocate is fallocate(2): the modes of staging.File.Allocate.
 func (h *inHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
-	if mode != 0 {
-		return syscall.EOPNOTSUPP
-	}
-	a, err := h.n.st.GetAttr(h.n.id)
-	if err != nil {
+	if _, err := h.f.Allocate(int64(off), int64(size), mode); err != nil {
 		return h.n.errno("fallocate", err)
-	}
-	if end := int64(off + size); end > a.Size {
-		if _, err := h.f.Truncate(end); err != nil {
-			return h.n.errno("fallocate", err)
-		}
 	}
 	return 0
 }

@@ -35,8 +35,24 @@ const socketName = "api.sock"
 
 // localCommands run in the calling process even while a daemon runs: the
 // daemon itself, the virtual library tools (they work on library files
-// under a short lock) and help.
-var localCommands = []string{"mount", "vtape", "help", "h"}
+// under a short lock), help, and the key commands that read a password
+// from the caller's terminal (they work on the key store under its own
+// lock; `key restore` asks the daemon for the tape's key config with the
+// forwarded `key tape-config`). An entry names a command or a command
+// path ("key create").
+var localCommands = []string{"mount", "vtape", "help", "h", "key create", "key change-passphrase", "key restore"}
+
+// isLocal reports whether the command path runs in the calling process.
+func isLocal(path []*cli.Command) bool {
+	name := ""
+	for _, c := range path {
+		name = strings.TrimSpace(name + " " + c.Name)
+		if slices.Contains(localCommands, name) {
+			return true
+		}
+	}
+	return false
+}
 
 type apiRequest struct {
 	// Args are the command line after the program name, with the
@@ -158,7 +174,7 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	app := newApp(io.Discard, io.Discard, nil)
 	reordered := cliapp.Reorder(app, args)
 	path := commandPath(app, reordered)
-	if len(path) == 0 || slices.Contains(localCommands, path[0].Name) {
+	if len(path) == 0 || isLocal(path) {
 		return 0, false
 	}
 	conn, err := net.Dial("unix", filepath.Join(stateDirOf(args), socketName))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,7 @@ import (
 // env is what every command gets: where config and state live, where to
 // print, and the engine, created on first use.
 type env struct {
+	stdin          io.Reader // passwords (key commands)
 	stdout, stderr io.Writer
 	cliapp.Settings
 	eng *engine.Engine
@@ -70,7 +72,7 @@ func (e *env) print(t *output.Table, v any) error { return output.Print(e.stdout
 // With a non-nil shared engine (the mount daemon's), commands use it
 // instead of creating their own.
 func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
-	e := &env{stdout: stdout, stderr: stderr, eng: shared, shared: shared != nil}
+	e := &env{stdin: os.Stdin, stdout: stdout, stderr: stderr, eng: shared, shared: shared != nil}
 	app := cliapp.NewApp("tapefs", "tape backup: drives, changers, media pools, labels, backup and restore")
 	app.Writer, app.ErrWriter = stdout, stderr
 	app.Commands = []*cli.Command{
@@ -84,6 +86,7 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.restoreCommand(),
 		e.catalogCommand(),
 		e.mountCommand(),
+		e.keyCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)

@@ -2,8 +2,11 @@ package staging
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Errors of the mutating operations are syscall.Errno values (ENOENT,
@@ -59,6 +62,42 @@ func (s *Store) Make(parent ID, name string, mode, uid, gid uint32, rdev uint64,
 		return Attr{}, err
 	}
 	return s.attr(s.nodes[id]), nil
+}
+
+// MakeTmp creates a regular file with no name in directory parent, as
+// open(2) with O_TMPFILE does, and opens it: it is being written until
+// its first Flush. Link gives it a name; closed without one it is gone,
+// and at the next Open it is gone in any case (a crash never leaves it).
+func (s *Store) MakeTmp(parent ID, mode, uid, gid uint32) (Attr, *File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.getDir(parent)
+	if err != nil {
+		return Attr{}, nil, err
+	}
+	if p.Mode&syscall.S_ISGID != 0 {
+		gid = p.GID
+	}
+	id := s.next
+	now := s.opts.Now().UnixNano()
+	meta := nodeMeta{ID: id, Mode: syscall.S_IFREG | mode&0o7777, UID: uid, GID: gid,
+		Atime: now, Mtime: now, Ctime: now, Dirty: true}
+	if err := s.createData(id); err != nil {
+		return Attr{}, nil, err
+	}
+	f, err := os.OpenFile(s.dataPath(id), os.O_RDWR, 0)
+	if err != nil {
+		os.Remove(s.dataPath(id))
+		return Attr{}, nil, s.ioErr("open staged file", err)
+	}
+	if err := s.journal(record{op: opNode, node: meta}); err != nil {
+		f.Close()
+		os.Remove(s.dataPath(id))
+		return Attr{}, nil, err
+	}
+	n := s.nodes[id]
+	n.open++
+	return s.attr(n), &File{s: s, id: id, f: f}, nil
 }
 
 // Link adds the name newName in directory newParent for the existing
@@ -533,6 +572,70 @@ func (f *File) Truncate(size int64) (Attr, error) {
 	}
 	now := s.opts.Now().UnixNano()
 	n.size, n.Mtime, n.Ctime = size, now, now
+	meta := n.nodeMeta
+	meta.Dirty = true
+	if err := s.journal(record{op: opNode, node: meta}); err != nil {
+		return Attr{}, err
+	}
+	return s.attr(n), nil
+}
+
+// Fallocate modes Allocate takes (as fallocate(2)).
+const (
+	AllocKeepSize  = unix.FALLOC_FL_KEEP_SIZE
+	AllocPunchHole = unix.FALLOC_FL_PUNCH_HOLE
+	AllocZeroRange = unix.FALLOC_FL_ZERO_RANGE
+)
+
+// Allocate is fallocate(2) on the open file: mode 0 or AllocZeroRange
+// reserve (and zero) the range and extend the file to off+length;
+// with AllocKeepSize the length stays; AllocPunchHole|AllocKeepSize
+// deallocates the range (it reads as zeros). Other modes, and modes the
+// staging filesystem lacks, fail with EOPNOTSUPP (mode 0 then extends the
+// file without reserving space); EINVAL for a negative offset or a
+// length that is not positive.
+func (f *File) Allocate(off, length int64, mode uint32) (Attr, error) {
+	switch mode {
+	case 0, AllocKeepSize, AllocZeroRange, AllocZeroRange | AllocKeepSize, AllocPunchHole | AllocKeepSize:
+	default:
+		return Attr{}, syscall.EOPNOTSUPP
+	}
+	if off < 0 || length <= 0 {
+		return Attr{}, syscall.EINVAL
+	}
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(f.id)
+	if err != nil {
+		return Attr{}, err
+	}
+	err = unix.Fallocate(int(f.f.Fd()), mode, off, length)
+	if errors.Is(err, syscall.EOPNOTSUPP) && mode == 0 {
+		err = nil
+		if off+length > n.size {
+			err = f.f.Truncate(off + length)
+		}
+	}
+	if errors.Is(err, syscall.EOPNOTSUPP) {
+		return Attr{}, syscall.EOPNOTSUPP
+	}
+	if err != nil {
+		return Attr{}, s.ioErr("fallocate", err)
+	}
+	now := s.opts.Now().UnixNano()
+	grows := mode&AllocKeepSize == 0 && off+length > n.size
+	if !grows && mode&(AllocZeroRange|AllocPunchHole) == 0 {
+		// Space reserved within or past the end: nothing a reader sees.
+		return s.attr(n), nil
+	}
+	if grows {
+		n.size = off + length
+	}
+	n.Ctime = now
+	if mode&(AllocZeroRange|AllocPunchHole) != 0 {
+		n.Mtime = now
+	}
 	meta := n.nodeMeta
 	meta.Dirty = true
 	if err := s.journal(record{op: opNode, node: meta}); err != nil {

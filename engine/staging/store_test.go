@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // mustT returns v, or panics (failing the test) on an error.
@@ -243,4 +246,110 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("encoding is not stable")
 		}
 	})
+}
+
+// TestAllocate checks fallocate modes: the size each leaves, the data
+// read back, and the modes refused.
+func TestAllocate(t *testing.T) {
+	s := mustT(Open(t.TempDir(), Options{}))
+	defer s.Close()
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	data := bytes.Repeat([]byte{42}, 100)
+	tests := []struct {
+		name        string
+		off, length int64
+		mode        uint32
+		wantSize    int64
+		want        []byte // content after the call
+		wantErr     syscall.Errno
+	}{
+		{"extend", 50, 100, 0, 150, append(append([]byte{}, data...), make([]byte, 50)...), 0},
+		{"inside", 10, 20, 0, 100, data, 0},
+		{"keep size", 50, 52, AllocKeepSize, 100, data, 0},
+		{"punch hole", 10, 20, AllocPunchHole | AllocKeepSize, 100,
+			append(append(append([]byte{}, data[:10]...), make([]byte, 20)...), data[30:]...), 0},
+		{"punch without keep size", 10, 20, AllocPunchHole, 100, data, syscall.EOPNOTSUPP},
+		{"collapse", 0, 4096, unix.FALLOC_FL_COLLAPSE_RANGE, 100, data, syscall.EOPNOTSUPP},
+		{"zero length", 0, 0, 0, 100, data, syscall.EINVAL},
+		{"negative offset", -1, 10, 0, 100, data, syscall.EINVAL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := writeFile(t, s, g.ID, tt.name, data)
+			f := mustT(s.OpenFile(a.ID, false))
+			got, err := f.Allocate(tt.off, tt.length, tt.mode)
+			must(t, f.Flush())
+			must(t, f.Close())
+			if tt.wantErr != 0 {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Allocate: %v, want %v", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatalf("Allocate: %v", err)
+			} else if got.Size != tt.wantSize {
+				t.Errorf("Allocate returned size %d, want %d", got.Size, tt.wantSize)
+			}
+			if a := mustT(s.GetAttr(a.ID)); a.Size != tt.wantSize {
+				t.Errorf("size %d, want %d", a.Size, tt.wantSize)
+			}
+			if b := readAll(t, s, a.ID); !bytes.Equal(b, tt.want) {
+				t.Errorf("content %v, want %v", b, tt.want)
+			}
+		})
+	}
+}
+
+// TestMakeTmp: a nameless file is in no directory, gets a name by Link,
+// and is gone after Close or a crash unless linked and flushed.
+func TestMakeTmp(t *testing.T) {
+	dir := t.TempDir()
+	s := mustT(Open(dir, Options{}))
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o2755, 0, 9, 0, "", false))
+
+	a, f, err := s.MakeTmp(g.ID, 0o600, 1, 2)
+	must(t, err)
+	if a.Nlink != 0 || a.GID != 9 || a.Mode != syscall.S_IFREG|0o600 {
+		t.Errorf("tmpfile attr %+v: want no links, the setgid directory's group, mode 0600", a)
+	}
+	mustT(f.WriteAt([]byte("kept"), 0))
+	if es := mustT(s.ReadDir(g.ID)); len(es) != 0 {
+		t.Errorf("directory lists %v", es)
+	}
+	mustT(s.Link(a.ID, g.ID, "kept"))
+	must(t, f.Flush())
+	must(t, f.Close())
+
+	b, f2, err := s.MakeTmp(g.ID, 0o600, 1, 2)
+	must(t, err)
+	mustT(f2.WriteAt([]byte("dropped"), 0))
+	must(t, f2.Close())
+	if _, err := s.GetAttr(b.ID); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("closed tmpfile: %v, want ENOENT", err)
+	}
+
+	c, f3, err := s.MakeTmp(g.ID, 0o600, 1, 2)
+	must(t, err)
+	mustT(f3.WriteAt([]byte("crash"), 0))
+	// Simulate kill -9 with the third one open.
+	s.j.Close()
+	s.lock.Close()
+	f3.f.Close()
+
+	s = mustT(Open(dir, Options{}))
+	defer s.Close()
+	k := mustT(s.Lookup(g.ID, "kept"))
+	if got := readAll(t, s, k.ID); string(got) != "kept" {
+		t.Errorf("kept = %q", got)
+	}
+	if es := mustT(s.ReadDir(g.ID)); len(es) != 1 {
+		t.Errorf("after reopen the directory lists %v, want only kept", es)
+	}
+	for _, id := range []ID{b.ID, c.ID} {
+		if _, err := s.GetAttr(id); !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("tmpfile %d after reopen: %v, want ENOENT", id, err)
+		}
+		if _, err := os.Stat(s.dataPath(id)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("data of tmpfile %d after reopen: %v, want removed", id, err)
+		}
+	}
 }

@@ -111,7 +111,10 @@ func Read(c *cli.Context) (Settings, error) {
 
 // Prepare gives every leaf command in cmds the common flags and a before
 // step, and makes flag errors UsageErrors. before runs with the settings
-// ahead of each action; after runs when the action returns.
+// ahead of each action; after runs when the action returns. A command that
+// defines a common flag itself keeps its own (`key paperkey
+// --output-format text|html`, as in the reference); for such a command
+// Settings.Format is Text.
 func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
 	onUsage := func(c *cli.Context, err error, _ bool) error { return UsageError{err.Error()} }
 	for _, cmd := range cmds {
@@ -120,11 +123,21 @@ func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
 			Prepare(cmd.Subcommands, before, after)
 			continue
 		}
-		cmd.Flags = append(cmd.Flags, CommonFlags()...)
+		ownsFormat := false
+		for _, f := range CommonFlags() {
+			if hasFlag(cmd, f.Names()[0]) {
+				ownsFormat = ownsFormat || f.Names()[0] == "output-format"
+				continue
+			}
+			cmd.Flags = append(cmd.Flags, f)
+		}
 		action := cmd.Action
 		cmd.Action = func(c *cli.Context) error {
-			s, err := Read(c)
-			if err != nil {
+			var s Settings
+			var err error
+			if ownsFormat {
+				s = Settings{Format: output.Text, ConfigDir: lookup(c, "config-dir"), StateDir: lookup(c, "state-dir")}
+			} else if s, err = Read(c); err != nil {
 				return err
 			}
 			if err := before(s); err != nil {
@@ -134,6 +147,17 @@ func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
 			return action(c)
 		}
 	}
+}
+
+func hasFlag(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // NewApp returns an app with the shared settings: errors are returned, not

@@ -1,0 +1,472 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"tapefs/cmd/internal/output"
+	"tapefs/engine/keys"
+)
+
+// The password prompts of the reference.
+const (
+	promptPassword = "Tape Encryption Key Password: "
+	promptVerify   = "Verify Password: "
+	promptCurrent  = "Current Tape Encryption Key Password: "
+	promptNew      = "New Tape Encryption Key Password: "
+)
+
+// Paper key markers around the key config JSON; `key restore --key-file`
+// reads the JSON between them.
+const (
+	paperBegin = "-----BEGIN TAPEFS TAPE ENCRYPTION KEY-----"
+	paperEnd   = "-----END TAPEFS TAPE ENCRYPTION KEY-----"
+)
+
+// passwords reads passwords: from the terminal without echo when stdin is
+// one, otherwise one line per prompt from stdin (for scripts and tests).
+// Prompts go to stderr.
+type passwords struct {
+	in     io.Reader
+	prompt io.Writer
+	lines  *bufio.Reader
+}
+
+func (e *env) passwords() *passwords { return &passwords{in: e.stdin, prompt: e.stderr} }
+
+// read prompts for one password. An empty password is a usage error.
+func (p *passwords) read(prompt string) ([]byte, error) {
+	fmt.Fprint(p.prompt, prompt)
+	var pw []byte
+	if f, ok := p.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(p.prompt)
+		if err != nil {
+			return nil, fmt.Errorf("read password: %w", err)
+		}
+		pw = b
+	} else {
+		if p.lines == nil {
+			p.lines = bufio.NewReader(p.in)
+		}
+		line, err := p.lines.ReadString('\n')
+		fmt.Fprintln(p.prompt)
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			if errors.Is(err, io.EOF) {
+				return nil, usagef("no password on standard input: type it on a terminal, or give one line per prompt")
+			}
+			return nil, fmt.Errorf("read password: %w", err)
+		}
+		pw = []byte(strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"))
+	}
+	if len(pw) == 0 {
+		return nil, usagef("the password is empty: a tape encryption key needs a password; nothing was changed")
+	}
+	return pw, nil
+}
+
+// readNew prompts for a new password twice.
+func (p *passwords) readNew(prompt string) ([]byte, error) {
+	pw, err := p.read(prompt)
+	if err != nil {
+		return nil, err
+	}
+	again, err := p.read(promptVerify)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(pw, again) {
+		return nil, usagef("the passwords do not match; nothing was changed")
+	}
+	return pw, nil
+}
+
+// printFingerprint prints a fingerprint as the reference does: a JSON
+// string, so in quotes.
+func (e *env) printFingerprint(fp string) error {
+	b, _ := json.Marshal(fp)
+	_, err := fmt.Fprintf(e.stdout, "%s\n", b)
+	return err
+}
+
+// keyInfo is the JSON form of a key in `key list` and `key show`.
+type keyInfo struct {
+	Fingerprint string    `json:"fingerprint"`
+	Hint        string    `json:"hint"`
+	KDF         string    `json:"kdf"`
+	Created     time.Time `json:"created"`
+	Modified    time.Time `json:"modified"`
+}
+
+func newKeyInfo(kc keys.KeyConfig) keyInfo {
+	return keyInfo{Fingerprint: kc.Fingerprint, Hint: kc.Hint, KDF: kc.KDF, Created: kc.Created, Modified: kc.Modified}
+}
+
+func (e *env) keyCommand() *cli.Command {
+	fpArg := func(c *cli.Context) (string, error) {
+		a, err := args(c, "FINGERPRINT")
+		if err != nil {
+			return "", err
+		}
+		return a[0], nil
+	}
+	return &cli.Command{
+		Name:  "key",
+		Usage: "manage tape encryption keys",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "create",
+				Usage: "create a new encryption key (asks for its password)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "hint", Usage: "password hint, stored in clear with the key (required)"},
+					&cli.StringFlag{Name: "kdf", Value: keys.KDFScrypt, Usage: "key derivation function: scrypt"},
+				},
+				Action: func(c *cli.Context) error {
+					return e.runKeyCreate(c.String("hint"), c.String("kdf"))
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list encryption keys",
+				Action: func(c *cli.Context) error {
+					list, err := keys.Store{Dir: e.ConfigDir}.List()
+					if err != nil {
+						return err
+					}
+					t := &output.Table{Columns: []string{"fingerprint", "hint"}}
+					js := make([]keyInfo, 0, len(list))
+					for _, kc := range list {
+						t.Add(keys.Abbrev(kc.Fingerprint), kc.Hint)
+						js = append(js, newKeyInfo(kc))
+					}
+					return e.print(t, js)
+				},
+			},
+			{
+				Name:      "show",
+				Usage:     "show encryption key details",
+				ArgsUsage: "FINGERPRINT",
+				Action: func(c *cli.Context) error {
+					fp, err := fpArg(c)
+					if err != nil {
+						return err
+					}
+					_, kc, err := keys.Store{Dir: e.ConfigDir}.Get(fp)
+					if err != nil {
+						return err
+					}
+					t := output.KV(
+						[2]string{"kdf", kc.KDF},
+						[2]string{"created", fmtTime(kc.Created)},
+						[2]string{"modified", fmtTime(kc.Modified)},
+						[2]string{"fingerprint", keys.Abbrev(kc.Fingerprint)},
+						[2]string{"hint", kc.Hint},
+					)
+					return e.print(t, newKeyInfo(kc))
+				},
+			},
+			{
+				Name:      "paperkey",
+				Usage:     "print a key's password-protected config as a QR code and as text, to keep on paper",
+				ArgsUsage: "FINGERPRINT",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "output-format", Value: "text", Usage: "text or html"},
+				},
+				Action: func(c *cli.Context) error {
+					fp, err := fpArg(c)
+					if err != nil {
+						return err
+					}
+					return e.runPaperkey(fp, c.String("output-format"))
+				},
+			},
+			{
+				Name:      "change-passphrase",
+				Usage:     "change the password of an encryption key (tapes already written keep the old password)",
+				ArgsUsage: "FINGERPRINT",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "hint", Usage: "new password hint (default: keep the old one)"},
+				},
+				Action: func(c *cli.Context) error {
+					fp, err := fpArg(c)
+					if err != nil {
+						return err
+					}
+					return e.runKeyChangePassphrase(fp, optString(c, "hint"))
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "remove an encryption key",
+				ArgsUsage: "FINGERPRINT",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "force", Usage: "remove the key even if a media pool uses it"},
+				},
+				Action: func(c *cli.Context) error {
+					fp, err := fpArg(c)
+					if err != nil {
+						return err
+					}
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					return eng.KeyRemove(fp, c.Bool("force"))
+				},
+			},
+			{
+				Name:  "restore",
+				Usage: "restore an encryption key from the tape in the drive (asks for its password)",
+				Flags: []cli.Flag{
+					driveFlag(),
+					&cli.StringFlag{Name: "key-file", Usage: "read the key config from `FILE` (a paperkey text or the JSON) instead of the tape"},
+				},
+				Action: func(c *cli.Context) error {
+					return e.runKeyRestore(c.Context, c.String("drive"), c.String("key-file"))
+				},
+			},
+			{
+				// tape-config is what `key restore` runs on the mount
+				// daemon when one holds the drive.
+				Name:   "tape-config",
+				Usage:  "print the password-protected key config of the tape in the drive",
+				Hidden: true,
+				Flags:  []cli.Flag{driveFlag()},
+				Action: func(c *cli.Context) error {
+					eng, err := e.engine()
+					if err != nil {
+						return err
+					}
+					kc, err := eng.TapeKeyConfig(c.Context, c.String("drive"))
+					if err != nil {
+						return err
+					}
+					b, err := kc.MarshalJSON()
+					if err != nil {
+						return err
+					}
+					_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+					return err
+				},
+			},
+		},
+	}
+}
+
+func (e *env) runKeyCreate(hint, kdf string) error {
+	switch kdf {
+	case keys.KDFScrypt:
+	case keys.KDFNone:
+		return usagef("--kdf none is refused: the key would be written in clear into the label of every tape of the pool; use --kdf scrypt")
+	default:
+		return usagef("invalid --kdf %q: use scrypt", kdf)
+	}
+	if strings.TrimSpace(hint) == "" {
+		return usagef("key create: --hint is required: a password hint, stored in clear with the key")
+	}
+	pw, err := e.passwords().readNew(promptPassword)
+	if err != nil {
+		return err
+	}
+	key, kc, err := keys.NewKey(pw, hint, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := (keys.Store{Dir: e.ConfigDir}).Add(key, kc); err != nil {
+		return err
+	}
+	return e.printFingerprint(kc.Fingerprint)
+}
+
+func (e *env) runKeyChangePassphrase(fp string, hint *string) error {
+	store := keys.Store{Dir: e.ConfigDir}
+	if _, _, err := store.Get(fp); err != nil {
+		return err // before asking for passwords
+	}
+	p := e.passwords()
+	old, err := p.read(promptCurrent)
+	if err != nil {
+		return err
+	}
+	pw, err := p.readNew(promptNew)
+	if err != nil {
+		return err
+	}
+	return store.Update(fp, func(kc *keys.KeyConfig) error {
+		n, err := kc.ChangePassword(old, pw, time.Now())
+		if err != nil {
+			return err
+		}
+		if hint != nil {
+			n.Hint = *hint
+		}
+		*kc = n
+		return nil
+	})
+}
+
+func (e *env) runKeyRestore(ctx context.Context, drive, keyFile string) error {
+	var kc keys.KeyConfig
+	var err error
+	if keyFile != "" {
+		kc, err = readKeyFile(keyFile)
+	} else {
+		kc, err = e.tapeKeyConfig(ctx, drive)
+	}
+	if err != nil {
+		return err
+	}
+	store := keys.Store{Dir: e.ConfigDir}
+	if _, _, err := store.Get(kc.Fingerprint); err == nil {
+		fmt.Fprintf(e.stderr, "tape encryption key %s is already in the key store\n", kc.Fingerprint)
+		return e.printFingerprint(kc.Fingerprint)
+	} else if !errors.Is(err, keys.ErrNotFound) {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "restoring tape encryption key %s (hint: %s)\n", keys.Abbrev(kc.Fingerprint), kc.Hint)
+	pw, err := e.passwords().read(promptPassword)
+	if err != nil {
+		return err
+	}
+	key, err := kc.Decrypt(pw)
+	if err != nil {
+		return err
+	}
+	if err := store.Add(key, kc); err != nil {
+		return err
+	}
+	return e.printFingerprint(kc.Fingerprint)
+}
+
+// tapeKeyConfig reads the key config of the tape in the drive: through the
+// mount daemon when one runs (it holds the drives), else with this
+// process's engine.
+func (e *env) tapeKeyConfig(ctx context.Context, drive string) (keys.KeyConfig, error) {
+	if !e.shared {
+		args := []string{"tapefs", "key", "tape-config", "--state-dir", e.StateDir}
+		if drive != "" {
+			args = append(args, "--drive", drive)
+		}
+		var out, errb bytes.Buffer
+		if code, ok := forward(ctx, args, &out, &errb); ok {
+			if code != 0 {
+				msg := strings.TrimPrefix(strings.TrimSpace(errb.String()), "tapefs: ")
+				return keys.KeyConfig{}, daemonError{code: code, msg: msg}
+			}
+			return keys.ParseKeyConfig(out.Bytes())
+		}
+	}
+	eng, err := e.engine()
+	if err != nil {
+		return keys.KeyConfig{}, err
+	}
+	return eng.TapeKeyConfig(ctx, drive)
+}
+
+// daemonError is a failure the daemon reported, with its exit code.
+type daemonError struct {
+	code int
+	msg  string
+}
+
+func (d daemonError) Error() string { return d.msg }
+func (d daemonError) ExitCode() int { return d.code }
+
+// readKeyFile reads a key config from a file holding the JSON, or a
+// paperkey text with the JSON between its markers.
+func readKeyFile(path string) (keys.KeyConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return keys.KeyConfig{}, usagef("read key file: %v", err)
+	}
+	if _, rest, ok := bytes.Cut(b, []byte(paperBegin)); ok {
+		b, _, ok = bytes.Cut(rest, []byte(paperEnd))
+		if !ok {
+			return keys.KeyConfig{}, usagef("key file %s: %s has no matching %s", path, paperBegin, paperEnd)
+		}
+	}
+	kc, err := keys.ParseKeyConfig(b)
+	if err != nil {
+		return keys.KeyConfig{}, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return kc, nil
+}
+
+func (e *env) runPaperkey(fp, format string) error {
+	if format != "text" && format != "html" {
+		return usagef("invalid --output-format %q for paperkey: use text or html", format)
+	}
+	_, kc, err := keys.Store{Dir: e.ConfigDir}.Get(fp)
+	if err != nil {
+		return err
+	}
+	compact, err := kc.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, compact, "", "  "); err != nil {
+		return err
+	}
+	// Medium error correction survives a crease or a stain and keeps the
+	// code small enough to scan from a printed page.
+	qr, err := qrcode.New(string(compact), qrcode.Medium)
+	if err != nil {
+		return fmt.Errorf("paperkey: %w", err)
+	}
+	if format == "text" {
+		_, err = fmt.Fprintf(e.stdout, "%s\n%s\n%s\n\n%s", paperBegin, pretty.Bytes(), paperEnd, qr.ToSmallString(false))
+		return err
+	}
+	png, err := qr.PNG(512)
+	if err != nil {
+		return fmt.Errorf("paperkey: %w", err)
+	}
+	return paperkeyHTML.Execute(e.stdout, map[string]any{
+		"Fingerprint": kc.Fingerprint,
+		"Hint":        kc.Hint,
+		"Created":     fmtTime(kc.Created),
+		"Begin":       paperBegin,
+		"End":         paperEnd,
+		"JSON":        pretty.String(),
+		"QR":          template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+	})
+}
+
+var paperkeyHTML = template.Must(template.New("paperkey").Parse(`<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>tapefs tape encryption key {{.Fingerprint}}</title>
+<style>
+body { font-family: sans-serif; }
+pre { font-size: 11pt; white-space: pre-wrap; word-break: break-all; }
+</style>
+</head>
+<body>
+<h1>Tape encryption key</h1>
+<p>Fingerprint: <code>{{.Fingerprint}}</code><br>
+Password hint: {{.Hint}}<br>
+Created: {{.Created}}</p>
+<p>Restore with <code>tapefs key restore --key-file FILE</code> from the text below, or from the QR code, and the key's password.</p>
+<img alt="QR code of the key config" width="512" height="512" src="{{.QR}}">
+<pre>{{.Begin}}
+{{.JSON}}
+{{.End}}</pre>
+</body>
+</html>
+`))
