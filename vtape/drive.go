@@ -477,6 +477,11 @@ func (d *Drive) Load(ctx context.Context) error {
 		return d.finish(err)
 	}
 	if o.elem.Loaded {
+		// Already threaded (a changer move auto-loads): open the cartridge
+		// for this handle, then rewind as Load promises.
+		if _, err := d.begin(ctx, needData); err != nil {
+			return d.finish(err)
+		}
 		return d.finish(d.rewind())
 	}
 	if err := d.loadable(o.elem, cs); err != nil {

@@ -606,3 +606,32 @@ func TestCleaningInsertedIntoOfflineDrive(t *testing.T) {
 		t.Fatalf("after Load: uses %d, drive fault %+v", lib.Cartridges["CLN001CU"].UsesLeft, lib.Drives[0].Fault)
 	}
 }
+
+// TestLoadAfterChangerAutoLoad: a fresh drive handle whose cartridge was
+// moved in (and so auto-loaded) by the changer takes Load and rewinds.
+func TestLoadAfterChangerAutoLoad(t *testing.T) {
+	dir := NewTestLibrary(t, LibraryOptions{Cartridges: 1})
+	ch, err := OpenChanger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Move(bg, device.Element{Kind: device.ElementSlot, ID: 1}, device.Element{Kind: device.ElementDrive, ID: 0}); err != nil {
+		t.Fatal(err)
+	}
+	ch.Close()
+	d, err := OpenDrive(DrivePath(dir, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Load(bg); err != nil {
+		t.Fatalf("Load after auto-load: %v", err)
+	}
+	if err := d.WriteRecord(bg, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	pos, err := d.ReadPosition(bg)
+	if err != nil || pos.Object != 1 {
+		t.Fatalf("position after Load and one write: %+v %v", pos, err)
+	}
+}
