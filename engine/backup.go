@@ -451,6 +451,7 @@ type setWriter struct {
 	cat    *catalog.Catalog
 	pool   config.Pool
 	pol    policy.Pool
+	key    setKey // the set's drive encryption (zero: none)
 	set    catalog.MediaSet
 	newSet bool
 	reason string
@@ -494,19 +495,23 @@ func (e *Engine) newSetWriter(ctx context.Context, j *driveJob, cat *catalog.Cat
 			break
 		}
 	}
-	setKey := ""
-	if current != nil {
-		setKey = pool.Encrypt // encryption keys come with the key work; unchanged until then
+	key, err := e.poolKey(pool.Encrypt)
+	if err != nil {
+		return nil, err
 	}
-	dec := policy.StartWrite(pol, current, setKey, media, j.ch != nil, force, e.now())
-	w := &setWriter{e: e, j: j, cat: cat, pool: pool, pol: pol, newSet: dec.NewSet, reason: dec.Reason}
+	setFP := ""
+	if current != nil {
+		setFP = currentSet.EncryptKey
+	}
+	dec := policy.StartWrite(pol, current, setFP, media, j.ch != nil, force, e.now())
+	w := &setWriter{e: e, j: j, cat: cat, pool: pool, pol: pol, key: key, newSet: dec.NewSet, reason: dec.Reason}
 	if dec.NewSet {
 		if current != nil {
 			if err := cat.UpdateMediaSet(current.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil {
 				return nil, err
 			}
 		}
-		w.set = catalog.MediaSet{UUID: uuid.New(), Pool: pool.Name, Ctime: e.now()}
+		w.set = catalog.MediaSet{UUID: uuid.New(), Pool: pool.Name, Ctime: e.now(), EncryptKey: key.fingerprint}
 	} else {
 		w.set = currentSet
 		w.reason = "append to current media set"
@@ -569,6 +574,9 @@ func (w *setWriter) writeChunks(ctx context.Context, ch <-chan newChunk) error {
 			var aw *format.ChunkArchiveWriter
 			file, obj, err := w.position(ctx, dev)
 			if err != nil {
+				return err
+			}
+			if err := w.key.apply(ctx, dev); err != nil {
 				return err
 			}
 			id := uuid.New()
@@ -712,7 +720,8 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 				return err
 			}
 		}
-		label := format.MediaSetLabel{Pool: w.pool.Name, SetUUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime, EncryptionKeyFingerprint: w.pool.Encrypt}
+		label := format.MediaSetLabel{Pool: w.pool.Name, SetUUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime,
+			EncryptionKeyFingerprint: w.key.fingerprint, EncryptedKey: w.key.config}
 		if err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 			return format.WriteMediaSetLabel(ctx, dev, label)
 		}); err != nil {
@@ -777,6 +786,9 @@ func (w *setWriter) loadTapeState(ctx context.Context) error {
 		}
 	}
 	return w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		if err := w.key.apply(ctx, dev); err != nil {
+			return err
+		}
 		if ca, err := format.ReadLastCatalogArchive(ctx, dev); err == nil && ca.Media == w.tape.UUID && ca.Set == w.set.UUID {
 			w.files = ca.Files
 			return nil
@@ -832,6 +844,9 @@ func (w *setWriter) closeTape(ctx context.Context, full bool) error {
 		if _, _, err := w.position(ctx, dev); err != nil {
 			return err
 		}
+		if err := w.key.apply(ctx, dev); err != nil {
+			return err
+		}
 		err := format.WriteCatalogArchive(ctx, dev, format.DefaultBlockSize, w.catalogArchive())
 		if errors.Is(err, device.ErrEarlyWarning) {
 			return nil
@@ -880,6 +895,9 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 		err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 			file, obj, err := w.position(ctx, dev)
 			if err != nil {
+				return err
+			}
+			if err := w.key.apply(ctx, dev); err != nil {
 				return err
 			}
 			sw, err := format.NewSnapshotArchiveWriter(ctx, dev, format.DefaultBlockSize, format.SnapshotArchiveHeader{Set: w.set.UUID, Snapshot: name}, id)

@@ -81,6 +81,9 @@ func (j *driveJob) restoreCatalog(ctx context.Context, cat *catalog.Catalog, sca
 				}
 			}
 		}
+		if err := j.e.readKey(ctx, dev, set); err != nil {
+			return err
+		}
 		if !scan {
 			ca, err := format.ReadLastCatalogArchive(ctx, dev)
 			if err == nil {
@@ -272,7 +275,7 @@ func (e *Engine) storeTapeContents(cat *catalog.Catalog, tc *tapeContents) error
 	sl := tc.set
 	set, err := cat.GetMediaSet(sl.SetUUID)
 	if errors.Is(err, catalog.ErrNotFound) {
-		set = catalog.MediaSet{UUID: sl.SetUUID, Pool: sl.Pool, Ctime: sl.Ctime}
+		set = catalog.MediaSet{UUID: sl.SetUUID, Pool: sl.Pool, Ctime: sl.Ctime, EncryptKey: sl.EncryptionKeyFingerprint}
 	} else if err != nil {
 		return err
 	}

@@ -668,12 +668,15 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	}
 	j.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
 	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
-		ml, _, err := format.ReadLabels(ctx, dev)
+		ml, sl, err := format.ReadLabels(ctx, dev)
 		if err != nil {
 			return err
 		}
 		if ml.UUID != id {
 			return fmt.Errorf("tape in the drive is %s (%s), not %s", ml.LabelText, ml.UUID, rt.Label)
+		}
+		if err := j.e.readKey(ctx, dev, sl); err != nil {
+			return err
 		}
 		cur := uint64(2) // ReadLabels leaves the tape after file 1
 		for _, f := range rt.Archives {

@@ -56,7 +56,7 @@ func (e *Engine) restoreScan(ctx context.Context, opts RestoreOptions, target st
 		j.logf("reading tape %s (sequence %d) front to back", label, seq)
 		rt := RestoreTape{Label: label, Seq: uint64(seq)}
 		err := j.do(ctx, func(ctx context.Context, dev device.Drive) error {
-			return spoolTape(ctx, dev, opts.Set, uint64(seq), spool, trees, &rt)
+			return e.spoolTape(ctx, dev, opts.Set, uint64(seq), spool, trees, &rt)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("tape %s: %w", label, err)
@@ -195,13 +195,16 @@ func spoolPath(dir string, d [32]byte) string {
 
 // spoolTape reads one tape of the set front to back: chunks go to the
 // spool, snapshot trees into trees.
-func spoolTape(ctx context.Context, dev device.Drive, set uuid.UUID, seq uint64, spool string, trees map[string][]*format.Entry, rt *RestoreTape) error {
+func (e *Engine) spoolTape(ctx context.Context, dev device.Drive, set uuid.UUID, seq uint64, spool string, trees map[string][]*format.Entry, rt *RestoreTape) error {
 	ml, sl, err := format.ReadLabels(ctx, dev)
 	if err != nil {
 		return err
 	}
 	if sl == nil || sl.SetUUID != set || sl.Seq != seq {
 		return fmt.Errorf("tape %s is not sequence %d of media set %s", ml.LabelText, seq, set)
+	}
+	if err := e.readKey(ctx, dev, sl); err != nil {
+		return err
 	}
 	// ReadLabels leaves the tape after file 1, where the archives start.
 	return walkArchives(ctx, dev, archiveVisitor{

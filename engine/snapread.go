@@ -666,7 +666,7 @@ func (r *setReader) loadTape(ctx context.Context, j *driveJob, m catalog.Media) 
 		return err
 	}
 	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
-		ml, _, err := format.ReadLabels(ctx, dev)
+		ml, sl, err := format.ReadLabels(ctx, dev)
 		if err != nil && ml == nil {
 			if j.ch == nil {
 				return classify(device.ErrNoMedium, "insert tape %s into drive %s to read media set %s (the tape in it has no readable label: %v)", m.LabelText, j.cfg.Name, r.set, err)
@@ -679,7 +679,7 @@ func (r *setReader) loadTape(ctx context.Context, j *driveJob, m catalog.Media) 
 			}
 			return fmt.Errorf("tape in drive %s is %s (%s), not %s: %w", j.cfg.Name, ml.LabelText, ml.UUID, m.LabelText, format.ErrCorrupt)
 		}
-		return nil
+		return j.e.readKey(ctx, dev, sl)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,4 +252,76 @@ func TestKeyWithDaemon(t *testing.T) {
 	if r.code != 6 || !strings.Contains(r.stderr, "no key to restore") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("key restore through the daemon: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// TestEncryptedBackup: a pool with an encryption key writes its data
+// encrypted by the drive (the cartridge files hold no plaintext), restores
+// with the key, refuses to restore without it and says how to get it back,
+// and restores again after `tapefs key restore` from the tape with the
+// password; the catalog of an encrypted set rebuilds from tape.
+func TestEncryptedBackup(t *testing.T) {
+	s := newSandbox(t)
+	lib := setupLibrary(s)
+	r := s.okIn("secret\nsecret\n", "key", "create", "--hint", "tape pw")
+	fp := fingerprintRe.FindStringSubmatch(r.stdout)[1]
+	s.ok("pool", "update", "daily", "--encrypt", fp)
+	s.ok("barcode-label", "--pool", "daily")
+
+	src := filepath.Join(s.root, "src", "secret")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plain := strings.Repeat("TOP SECRET PAYROLL DATA ", 40000)
+	if err := os.WriteFile(filepath.Join(src, "payroll.txt"), []byte(plain), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := s.backup(src, "daily")
+
+	// No plaintext on the (virtual) tape.
+	leaked := false
+	filepath.WalkDir(filepath.Join(lib, "cartridges"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if data, err := os.ReadFile(p); err == nil && strings.Contains(string(data), "TOP SECRET PAYROLL") {
+				leaked = true
+			}
+		}
+		return nil
+	})
+	if leaked {
+		t.Fatal("plaintext found in a cartridge file: data was not encrypted")
+	}
+
+	restore := func(dir string) string {
+		t.Helper()
+		target := filepath.Join(s.root, dir)
+		s.ok("restore", b.Set, target)
+		got, _ := os.ReadFile(filepath.Join(target, filepath.FromSlash(b.Snapshot), "payroll.txt"))
+		return string(got)
+	}
+	if restore("r1") != plain {
+		t.Fatal("encrypted backup did not restore")
+	}
+
+	// Without the key: a clear refusal that says what to do.
+	s.ok("key", "remove", fp, "--force")
+	r2 := s.run(nil, "tapefs", "restore", b.Set, filepath.Join(s.root, "r2"))
+	if r2.code == 0 || !strings.Contains(r2.stderr+r2.stdout, "key restore") {
+		t.Fatalf("restore without the key: exit %d\n%s%s", r2.code, r2.stdout, r2.stderr)
+	}
+
+	// The key comes back from the tape with its password.
+	s.ok("load-media", b.Tapes[0])
+	s.okIn("secret\n", "key", "restore")
+	if restore("r3") != plain {
+		t.Fatal("restore after key restore failed")
+	}
+
+	// The catalog of an encrypted set rebuilds from its tapes.
+	catDir := filepath.Join(s.root, "state", "catalog")
+	saved := filepath.Join(s.root, "catalog-live")
+	if err := os.Rename(catDir, saved); err != nil {
+		t.Fatal(err)
+	}
+	s.ok("inventory", "--catalog")
+	compareCatalogs(t, saved, catDir)
 }
