@@ -36,7 +36,7 @@ test-short:
 # tapefs against tar on the same data (ratios), then the Go benchmarks of
 # the data path.
 bench: build
-	BIN=$(BIN) ./scripts/bench.sh
+	BIN=$(BIN) GO=$(GO) ./scripts/bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/chunker ./engine/format ./vtape
 
 # Run every fuzz target for FUZZTIME each.

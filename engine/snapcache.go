@@ -18,17 +18,22 @@ type chunkKey struct {
 	digest [32]byte
 }
 
-// chunkCache is a byte-bounded LRU cache of chunk data for snapshot reads.
+// chunkCache is a byte-bounded cache of chunk data for snapshot reads.
 // Chunks read ahead of any request are "unread" until a read takes them;
-// the reader stops reading ahead while unread bytes exceed its budget, so
-// read-ahead never evicts its own unread data before it is used. Safe for
+// the reader stops reading ahead while unread bytes exceed its budget.
+// Room is made by evicting used chunks first, least recently used out
+// first, and unread ones only when no used chunk is left (oldest first):
+// read-ahead is what the readers ask for next, and a read-ahead chunk
+// dropped before its read costs a second pass over its archive, while a
+// used chunk is rarely read again (the kernel keeps the pages). Safe for
 // concurrent use.
 type chunkCache struct {
 	mu     sync.Mutex
 	max    int64
 	size   int64
-	unread int64 // bytes of read-ahead chunks not taken yet
-	lru    *list.List
+	unread int64      // bytes of read-ahead chunks not taken yet
+	used   *list.List // used chunks, most recently used in front
+	ahead  *list.List // unread chunks, newest in front
 	items  map[chunkKey]*list.Element
 }
 
@@ -42,7 +47,7 @@ func newChunkCache(max int64) *chunkCache {
 	if max <= 0 {
 		max = DefaultSnapshotCacheBytes
 	}
-	return &chunkCache{max: max, lru: list.New(), items: map[chunkKey]*list.Element{}}
+	return &chunkCache{max: max, used: list.New(), ahead: list.New(), items: map[chunkKey]*list.Element{}}
 }
 
 // get returns a cached chunk and marks it used.
@@ -53,16 +58,19 @@ func (c *chunkCache) get(k chunkKey) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	c.lru.MoveToFront(el)
 	it := el.Value.(*cacheItem)
 	if it.unread {
 		it.unread = false
 		c.unread -= int64(len(it.data))
+		c.ahead.Remove(el)
+		c.items[k] = c.used.PushFront(it)
+	} else {
+		c.used.MoveToFront(el)
 	}
 	return it.data, true
 }
 
-// has reports whether k is cached, without touching the LRU order.
+// has reports whether k is cached, without touching the eviction order.
 func (c *chunkCache) has(k chunkKey) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -70,8 +78,8 @@ func (c *chunkCache) has(k chunkKey) bool {
 	return ok
 }
 
-// put adds a chunk (read ahead: unread) and evicts the least recently
-// used chunks beyond the bound. A chunk larger than the cache is not kept.
+// put adds a chunk (read ahead: unread) and evicts chunks beyond the
+// bound, used ones first. A chunk larger than the cache is not kept.
 func (c *chunkCache) put(k chunkKey, data []byte, unread bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,15 +87,19 @@ func (c *chunkCache) put(k chunkKey, data []byte, unread bool) {
 		return
 	}
 	it := &cacheItem{key: k, data: data, unread: unread}
-	c.items[k] = c.lru.PushFront(it)
-	c.size += int64(len(data))
 	if unread {
+		c.items[k] = c.ahead.PushFront(it)
 		c.unread += int64(len(data))
+	} else {
+		c.items[k] = c.used.PushFront(it)
 	}
+	c.size += int64(len(data))
 	for c.size > c.max {
-		el := c.lru.Back()
-		old := el.Value.(*cacheItem)
-		c.lru.Remove(el)
+		l := c.used
+		if l.Len() == 0 {
+			l = c.ahead
+		}
+		old := l.Remove(l.Back()).(*cacheItem)
 		delete(c.items, old.key)
 		c.size -= int64(len(old.data))
 		if old.unread {

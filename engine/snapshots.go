@@ -59,11 +59,13 @@ func decodeTreeValue(cat *catalog.Catalog, set uuid.UUID, snapshot, p string) (f
 }
 
 // ListSnapshotDir returns the entries of directory dir ("" for the root)
-// of snapshot snapshot of media set set, in name order (bytes), with hard
-// links resolved as SnapshotEntry does (Path of a resolved link is the
-// file's first name; name is the listed name). It is one catalog prefix
-// scan plus one lookup per hard link. Errors: not found (no such snapshot
-// or directory), catalog errors, ErrCorrupt.
+// of snapshot snapshot of media set set, in name order (bytes), with the
+// attributes a listing shows (format.DecodeEntryAttr: no path, owner
+// names, xattrs or chunk digests are decoded) and hard links resolved as
+// SnapshotEntry does (Path and Attr are then those of the file's first
+// name). It is one catalog prefix scan plus one lookup per hard link.
+// Errors: not found (no such snapshot or directory), catalog errors,
+// ErrCorrupt.
 func (e *Engine) ListSnapshotDir(set uuid.UUID, snapshot, dir string) ([]SnapshotDirEntry, error) {
 	cat, err := e.Catalog()
 	if err != nil {
@@ -72,7 +74,7 @@ func (e *Engine) ListSnapshotDir(set uuid.UUID, snapshot, dir string) ([]Snapsho
 	var out []SnapshotDirEntry
 	var links []int
 	err = cat.ListTree(set, snapshot, dir, func(te catalog.TreeEntry) error {
-		ent, _, err := format.DecodeEntry(te.Value)
+		a, err := format.DecodeEntryAttr(te.Value)
 		if err != nil {
 			return fmt.Errorf("snapshot %s: entry %q: %w", snapshot, te.Path, err)
 		}
@@ -80,29 +82,42 @@ func (e *Engine) ListSnapshotDir(set uuid.UUID, snapshot, dir string) ([]Snapsho
 		if dir != "" {
 			name = te.Path[len(dir)+1:]
 		}
-		if ent.Type == format.EntryHardLink {
+		if a.Type == format.EntryHardLink {
 			links = append(links, len(out))
 		}
-		out = append(out, SnapshotDirEntry{Name: name, Entry: ent})
+		out = append(out, SnapshotDirEntry{Name: name, Path: te.Path, Attr: a})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	for _, i := range links {
-		ent, err := snapshotEntry(cat, set, snapshot, out[i].Entry.Path)
+		l := &out[i]
+		v, err := cat.TreeEntry(set, snapshot, l.Attr.Target)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("hard link %q: %w", l.Path, err)
 		}
-		out[i].Entry = ent
+		a, err := format.DecodeEntryAttr(v)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: entry %q: %w", snapshot, l.Attr.Target, err)
+		}
+		if a.Type == format.EntryHardLink {
+			return nil, fmt.Errorf("snapshot %s: hard link %q names hard link %q: %w", snapshot, l.Path, l.Attr.Target, format.ErrCorrupt)
+		}
+		l.Path, l.Attr = l.Attr.Target, a
 	}
 	return out, nil
 }
 
 // SnapshotDirEntry is one child of a snapshot directory.
 type SnapshotDirEntry struct {
-	Name  string
-	Entry format.Entry
+	// Name is the name in the directory.
+	Name string
+	// Path is the path of the inode in the snapshot: the entry's own, or
+	// for a hard link the file's first name.
+	Path string
+	// Attr holds the attributes of the inode.
+	Attr format.EntryAttr
 }
 
 // SnapshotLinkCounts returns, for every file of snapshot snapshot of media

@@ -41,7 +41,10 @@ var (
 
 	_ = (fs.NodeGetattrer)((*snapNode)(nil))
 	_ = (fs.NodeLookuper)((*snapNode)(nil))
-	_ = (fs.NodeReaddirer)((*snapNode)(nil))
+	_ = (fs.NodeOpendirHandler)((*snapNode)(nil))
+	_ = (fs.FileReaddirenter)((*snapDirHandle)(nil))
+	_ = (fs.FileSeekdirer)((*snapDirHandle)(nil))
+	_ = (fs.FileLookuper)((*snapDirHandle)(nil))
 	_ = (fs.NodeReadlinker)((*snapNode)(nil))
 	_ = (fs.NodeOpener)((*snapNode)(nil))
 	_ = (fs.NodeReader)((*snapNode)(nil))

@@ -49,6 +49,8 @@ type Root struct {
 
 	mu      sync.Mutex
 	results map[string]*result // last run of each control file, by path
+
+	listings listingCache // decoded snapshot directories
 }
 
 // New returns the root of a tree over opts.Engine.

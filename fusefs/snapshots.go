@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -342,7 +343,7 @@ func (r *Root) snapshotRoot(s namedSnapshot, view byte) entry {
 	}
 	return entry{name: s.dirName, mode: syscall.S_IFDIR, ino: (&snapTree{id: id, view: view}).inoAt("", 0), make: func(r *Root, p string) fs.InodeEmbedder {
 		t := &snapTree{set: s.Set, name: s.Name, id: id, view: view}
-		return r.newSnapNode(p, t, "", nil, t.inoAt("", 0))
+		return r.newSnapNode(p, t, "", t.inoAt("", 0))
 	}}
 }
 
@@ -354,10 +355,6 @@ type snapTree struct {
 	name string
 	id   uint64
 	view byte
-
-	mu       sync.Mutex
-	namesDir string   // the directory names lists
-	names    []string // names of namesDir's children, in order
 }
 
 // snapNode is a file, directory, symlink or special file of a snapshot.
@@ -367,19 +364,20 @@ type snapNode struct {
 	readOnly
 	tree *snapTree
 	sp   string // path in the snapshot ("" for its root)
+	ip   string // path of the inode: sp, or a hard link's first name
 	ino  uint64
 
 	mu      sync.Mutex
-	ent     *format.Entry // nil until loaded (a snapshot root starts without)
-	entErr  error
-	listing map[string]listed // children of the last Readdir, for its Lookups
+	attr    format.EntryAttr
+	hasAttr bool          // attr is loaded (a snapshot root starts without)
+	ent     *format.Entry // the whole entry, loaded for xattrs on first use
 }
 
-func (r *Root) newSnapNode(p string, t *snapTree, sp string, ent *format.Entry, ino uint64) *snapNode {
-	return &snapNode{readOnly: readOnly{root: r, path: p}, tree: t, sp: sp, ent: ent, ino: ino}
+func (r *Root) newSnapNode(p string, t *snapTree, sp string, ino uint64) *snapNode {
+	return &snapNode{readOnly: readOnly{root: r, path: p}, tree: t, sp: sp, ip: sp, ino: ino}
 }
 
-// entry returns the node's catalog entry, loading it on first use.
+// entry returns the node's whole catalog entry, loading it on first use.
 func (n *snapNode) entry() (*format.Entry, syscall.Errno) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -395,6 +393,37 @@ func (n *snapNode) entry() (*format.Entry, syscall.Errno) {
 		n.ent = &ent
 	}
 	return n.ent, 0
+}
+
+// attrs returns the node's attributes: from the listing that made the
+// node, else from its whole entry.
+func (n *snapNode) attrs() (*format.EntryAttr, syscall.Errno) {
+	n.mu.Lock()
+	ok := n.hasAttr
+	n.mu.Unlock()
+	if !ok {
+		ent, errno := n.entry()
+		if errno != 0 {
+			return nil, errno
+		}
+		n.mu.Lock()
+		n.attr = entryAttr(ent)
+		n.hasAttr = true
+		n.mu.Unlock()
+	}
+	return &n.attr, 0
+}
+
+// entryAttr is the listing's view of a whole entry.
+func entryAttr(e *format.Entry) format.EntryAttr {
+	a := format.EntryAttr{Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, Size: e.Size,
+		Mtime: e.Mtime, Atime: e.Atime, Ctime: e.Ctime, Rdev: e.Rdev, Target: e.Target}
+	for _, c := range e.Chunks {
+		if !c.Zero {
+			a.Stored += int64(c.Size)
+		}
+	}
+	return a
 }
 
 func fileType(t format.EntryType) uint32 {
@@ -428,11 +457,24 @@ const rankBits = 20
 // inoAt is the inode number of the entry at path p with rank rank among
 // its siblings.
 func (t *snapTree) inoAt(p string, rank int) uint64 {
-	if p == "" || rank+1 >= 1<<rankBits {
+	if p == "" {
 		return snapIno(t.id, t.view, p)
 	}
 	dir, _ := splitPath(p)
-	n := snapIno(t.id, t.view, "\x00dir:"+dir)&^(1<<rankBits-1) | uint64(rank+1)
+	return t.inoRank(t.dirBase(dir), p, rank)
+}
+
+// dirBase is the high bits of the inode numbers of dir's children.
+func (t *snapTree) dirBase(dir string) uint64 {
+	return snapIno(t.id, t.view, "\x00dir:"+dir) &^ (1<<rankBits - 1)
+}
+
+// inoRank is inoAt with the directory's base (dirBase) already known.
+func (t *snapTree) inoRank(base uint64, p string, rank int) uint64 {
+	if rank+1 >= 1<<rankBits {
+		return snapIno(t.id, t.view, p)
+	}
+	n := base | uint64(rank+1)
 	if n < 2 {
 		n += 2
 	}
@@ -447,162 +489,266 @@ func splitPath(p string) (dir, name string) {
 	return p[:i], p[i+1:]
 }
 
-// ino is the inode number of the entry at p: its rank comes from the
-// directory listing, which the tree keeps for the last directory asked.
-func (t *snapTree) ino(r *Root, p string) (uint64, error) {
-	if p == "" {
-		return t.inoAt("", 0), nil
-	}
+// inoOf is the inode number of the entry at p (a hard link's first name):
+// its rank comes from the cached listing of its directory, or from one
+// scan of the directory's names.
+func (r *Root) inoOf(t *snapTree, p string) (uint64, error) {
 	dir, name := splitPath(p)
-	t.mu.Lock()
-	names, ok := t.names, t.namesDir == dir && t.names != nil
-	t.mu.Unlock()
-	if !ok {
-		cat, err := r.eng.Catalog()
-		if err != nil {
-			return 0, err
+	if l := r.listings.get(listingKey{t.set, t.name, t.view, dir}); l != nil {
+		if i, ok := l.find(name); ok {
+			return l.inos[i], nil
 		}
-		names = names[:0:0]
-		err = cat.ListTree(t.set, t.name, dir, func(te catalog.TreeEntry) error {
-			_, n := splitPath(te.Path)
-			names = append(names, n)
-			return nil
-		})
-		if err != nil {
-			return 0, err
-		}
-		t.mu.Lock()
-		t.names, t.namesDir = names, dir
-		t.mu.Unlock()
-	}
-	i := sort.SearchStrings(names, name)
-	if i == len(names) || names[i] != name {
 		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, catalog.ErrNotFound)
 	}
-	return t.inoAt(p, i), nil
+	cat, err := r.eng.Catalog()
+	if err != nil {
+		return 0, err
+	}
+	rank := -1
+	i := 0
+	err = cat.ListTree(t.set, t.name, dir, func(te catalog.TreeEntry) error {
+		if te.Path == p {
+			rank = i
+		}
+		i++
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if rank < 0 {
+		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, catalog.ErrNotFound)
+	}
+	return t.inoAt(p, rank), nil
+}
+
+// dirListing is a decoded snapshot directory: its entries in name order
+// (an entry's rank is its index) and their inode numbers.
+type dirListing struct {
+	ents []engine.SnapshotDirEntry
+	inos []uint64
+}
+
+func (l *dirListing) find(name string) (int, bool) {
+	i := sort.Search(len(l.ents), func(i int) bool { return l.ents[i].Name >= name })
+	return i, i < len(l.ents) && l.ents[i].Name == name
+}
+
+// listing returns the decoded directory dir of t, from the listing cache
+// or the catalog (one prefix scan).
+func (r *Root) listing(t *snapTree, dir string) (*dirListing, error) {
+	key := listingKey{t.set, t.name, t.view, dir}
+	if l := r.listings.get(key); l != nil {
+		return l, nil
+	}
+	ents, err := r.eng.ListSnapshotDir(t.set, t.name, dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &dirListing{ents: ents, inos: make([]uint64, len(ents))}
+	base := t.dirBase(dir)
+	for i := range ents {
+		e := &ents[i]
+		if own := ownPath(dir, e); own {
+			l.inos[i] = t.inoRank(base, e.Path, i)
+			continue
+		}
+		// A hard link: the number of the file's first name.
+		if l.inos[i], err = r.inoOf(t, e.Path); err != nil {
+			return nil, err
+		}
+	}
+	r.listings.put(key, l)
+	return l, nil
+}
+
+// ownPath reports whether e.Path is dir/e.Name (not a hard link's target).
+func ownPath(dir string, e *engine.SnapshotDirEntry) bool {
+	if dir == "" {
+		return e.Path == e.Name
+	}
+	return len(e.Path) == len(dir)+1+len(e.Name) && strings.HasPrefix(e.Path, dir) && e.Path[len(dir)] == '/' && strings.HasSuffix(e.Path, e.Name)
 }
 
 func (n *snapNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	ent, errno := n.entry()
+	a, errno := n.attrs()
 	if errno != 0 {
 		return errno
 	}
-	if errno := n.fill(&out.Attr, ent); errno != 0 {
+	if errno := n.fill(&out.Attr, a); errno != 0 {
 		return errno
 	}
 	out.SetTimeout(snapshotTimeout)
 	return 0
 }
 
-func (n *snapNode) fill(a *fuse.Attr, ent *format.Entry) syscall.Errno {
+func (n *snapNode) fill(a *fuse.Attr, ea *format.EntryAttr) syscall.Errno {
 	a.Ino = n.ino
-	a.Mode = fileType(ent.Type) | ent.Mode
-	a.Uid, a.Gid = ent.UID, ent.GID
-	a.Size = uint64(ent.Size)
+	a.Mode = fileType(ea.Type) | ea.Mode
+	a.Uid, a.Gid = ea.UID, ea.GID
+	a.Size = uint64(ea.Size)
 	a.Nlink = 1
-	a.Rdev = uint32(ent.Rdev)
+	a.Rdev = uint32(ea.Rdev)
 	a.Blksize = 1 << 20
-	switch ent.Type {
+	switch ea.Type {
 	case format.EntrySymlink:
-		a.Size = uint64(len(ent.Target))
+		a.Size = uint64(len(ea.Target))
 	case format.EntryFile:
-		var stored int64
-		for _, c := range ent.Chunks {
-			if !c.Zero {
-				stored += int64(c.Size)
-			}
-		}
 		// Blocks count the data on tape: holes and zero ranges take
 		// none, as in the source, so cp and du see a sparse file.
-		a.Blocks = uint64((stored + 511) / 512)
+		a.Blocks = uint64((ea.Stored + 511) / 512)
 		counts, err := n.root.eng.SnapshotLinkCounts(n.tree.set, n.tree.name)
 		if err != nil {
 			return n.root.errno("read "+n.show(), err)
 		}
-		if c := counts[ent.Path]; c > 1 {
+		if c := counts[n.ip]; c > 1 {
 			a.Nlink = c
 		}
 	}
-	mt, at, ct := ent.Mtime, ent.Atime, ent.Ctime
-	a.SetTimes(&at, &mt, &ct)
+	a.Mtime, a.Mtimensec = uint64(ea.Mtime.Unix()), uint32(ea.Mtime.Nanosecond())
+	a.Atime, a.Atimensec = uint64(ea.Atime.Unix()), uint32(ea.Atime.Nanosecond())
+	a.Ctime, a.Ctimensec = uint64(ea.Ctime.Unix()), uint32(ea.Ctime.Nanosecond())
 	return 0
 }
 
-// child makes the node of child name with its entry and inode number and
+// child makes the node of the listed entry e with inode number ino and
 // fills out.
-func (n *snapNode) child(ctx context.Context, name string, ent *format.Entry, ino uint64, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	sp := join(n.sp, name)
-	node := n.root.newSnapNode(join(n.path, name), n.tree, sp, ent, ino)
-	if errno := node.fill(&out.Attr, ent); errno != 0 {
+func (n *snapNode) child(ctx context.Context, e *engine.SnapshotDirEntry, ino uint64, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	sp := e.Path
+	if !ownPath(n.sp, e) {
+		sp = join(n.sp, e.Name)
+	}
+	node := &snapNode{readOnly: readOnly{root: n.root, path: join(n.path, e.Name)}, tree: n.tree, sp: sp, ip: e.Path, ino: ino,
+		attr: e.Attr, hasAttr: true}
+	if errno := node.fill(&out.Attr, &node.attr); errno != 0 {
 		return nil, errno
 	}
 	out.SetEntryTimeout(snapshotTimeout)
 	out.SetAttrTimeout(snapshotTimeout)
-	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(ent.Type), Ino: ino}), 0
-}
-
-// listed is a child from the last Readdir.
-type listed struct {
-	ent *format.Entry
-	ino uint64
+	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(e.Attr.Type), Ino: ino}), 0
 }
 
 func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	n.mu.Lock()
-	l, ok := n.listing[name]
-	delete(n.listing, name)
-	n.mu.Unlock()
-	if !ok {
-		p := join(n.sp, name)
-		e, err := n.root.eng.SnapshotEntry(n.tree.set, n.tree.name, p)
-		if err != nil {
-			return nil, n.root.errno("lookup "+join(n.path, name), err)
-		}
-		ino, err := n.tree.ino(n.root, e.Path)
-		if err != nil {
-			return nil, n.root.errno("lookup "+join(n.path, name), err)
-		}
-		l = listed{ent: &e, ino: ino}
+	l, err := n.root.listing(n.tree, n.sp)
+	if err != nil {
+		return nil, n.root.errno("lookup "+join(n.path, name), err)
 	}
-	return n.child(ctx, name, l.ent, l.ino, out)
+	i, ok := l.find(name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	return n.child(ctx, &l.ents[i], l.inos[i], out)
 }
 
-func (n *snapNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	list, err := n.root.eng.ListSnapshotDir(n.tree.set, n.tree.name, n.sp)
+// OpendirHandle opens a directory with FOPEN_CACHE_DIR and
+// FOPEN_KEEP_CACHE: a snapshot directory never changes, so the kernel
+// keeps its listing across opens, and a second find or ls is served
+// without the daemon.
+func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	l, err := n.root.listing(n.tree, n.sp)
 	if err != nil {
-		return nil, n.root.errno("list "+n.show(), err)
+		return nil, 0, n.root.errno("list "+n.show(), err)
 	}
-	out := make([]fuse.DirEntry, 0, len(list))
-	// The kernel looks up what it lists (readdirplus, ls -l, find):
-	// keep the decoded entries for those lookups.
-	listing := make(map[string]listed, len(list))
-	for i := range list {
-		ent := &list[i].Entry
-		ino := n.tree.inoAt(join(n.sp, list[i].Name), i)
-		if ent.Path != join(n.sp, list[i].Name) {
-			// A hard link: the number of the file's first name.
-			if ino, err = n.tree.ino(n.root, ent.Path); err != nil {
-				return nil, n.root.errno("list "+n.show(), err)
-			}
-		}
-		listing[list[i].Name] = listed{ent: ent, ino: ino}
-		out = append(out, fuse.DirEntry{Name: list[i].Name, Mode: fileType(ent.Type), Ino: ino})
+	return &snapDirHandle{n: n, l: l}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// snapDirHandle is an open snapshot directory: it streams the listing and
+// answers the lookups of READDIRPLUS from it.
+type snapDirHandle struct {
+	n  *snapNode
+	l  *dirListing
+	i  int // index of the next entry
+	de fuse.DirEntry
+}
+
+func (h *snapDirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if h.i >= len(h.l.ents) {
+		return nil, 0
 	}
-	n.mu.Lock()
-	n.listing = listing
-	n.mu.Unlock()
-	return fs.NewListDirStream(out), 0
+	e := &h.l.ents[h.i]
+	h.i++
+	// The bridge copies the entry before the next call.
+	h.de = fuse.DirEntry{Name: e.Name, Mode: fileType(e.Attr.Type), Ino: h.l.inos[h.i-1], Off: uint64(h.i)}
+	return &h.de, 0
+}
+
+func (h *snapDirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	h.i = int(min(off, uint64(len(h.l.ents))))
+	return 0
+}
+
+// Lookup answers READDIRPLUS for the entry Readdirent just returned.
+func (h *snapDirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if i := h.i - 1; i >= 0 && i < len(h.l.ents) && h.l.ents[i].Name == name {
+		return h.n.child(ctx, &h.l.ents[i], h.l.inos[i], out)
+	}
+	return h.n.Lookup(ctx, name, out)
+}
+
+// maxListedEntries bounds the entries of the decoded directory listings
+// the daemon keeps (about 250 bytes each).
+const maxListedEntries = 1 << 17
+
+type listingKey struct {
+	set  uuid.UUID
+	snap string
+	view byte
+	dir  string
+}
+
+// listingCache keeps decoded snapshot directories, least recently used
+// out first beyond maxListedEntries (the last one added always stays).
+// Safe for concurrent use; its zero value is ready.
+type listingCache struct {
+	mu      sync.Mutex
+	entries int
+	lru     list.List
+	items   map[listingKey]*list.Element
+}
+
+type listingItem struct {
+	key listingKey
+	l   *dirListing
+}
+
+func (c *listingCache) get(k listingKey) *dirListing {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[k]
+	if !ok {
+		return nil
+	}
+	c.lru.MoveToFront(el)
+	return el.Value.(*listingItem).l
+}
+
+func (c *listingCache) put(k listingKey, l *dirListing) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.items == nil {
+		c.items = map[listingKey]*list.Element{}
+	}
+	if _, ok := c.items[k]; ok {
+		return
+	}
+	c.items[k] = c.lru.PushFront(&listingItem{key: k, l: l})
+	c.entries += len(l.ents)
+	for c.entries > maxListedEntries && c.lru.Len() > 1 {
+		old := c.lru.Remove(c.lru.Back()).(*listingItem)
+		delete(c.items, old.key)
+		c.entries -= len(old.l.ents)
+	}
 }
 
 func (n *snapNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	ent, errno := n.entry()
+	a, errno := n.attrs()
 	if errno != 0 {
 		return nil, errno
 	}
-	if ent.Type != format.EntrySymlink {
+	if a.Type != format.EntrySymlink {
 		return nil, syscall.EINVAL
 	}
-	return []byte(ent.Target), 0
+	return []byte(a.Target), 0
 }
 
 func (n *snapNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
@@ -623,14 +769,14 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	ent, errno := n.entry()
+	a, errno := n.attrs()
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	if ent.Type != format.EntryFile {
+	if a.Type != format.EntryFile {
 		return nil, 0, syscall.EINVAL
 	}
-	f, err := n.root.eng.OpenSnapshotFile(ctx, n.tree.set, n.tree.name, ent.Path)
+	f, err := n.root.eng.OpenSnapshotFile(ctx, n.tree.set, n.tree.name, n.ip)
 	if err != nil {
 		return nil, 0, n.root.errno("open "+n.show(), err)
 	}

@@ -357,3 +357,20 @@ func TestSnapshotReadNoMedium(t *testing.T) {
 		t.Errorf("no log line asks for the tape: %q", f.logs.lines)
 	}
 }
+
+// TestSnapshotCopyTapeTime copies a snapshot four times the size of the
+// chunk cache out of the mount with cp -a, three rounds, and checks that
+// each costs at most 1.5 times the simulated tape time of restoring it:
+// read-ahead must never be dropped before it is read, which would read an
+// archive twice.
+func TestSnapshotCopyTapeTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("copies 48 MiB three times")
+	}
+	f := newCopyFixture(t, 48<<20, 12<<20)
+	for round := range 3 {
+		if r := f.ratio(t); r > 1.5 {
+			t.Errorf("round %d: cp -a took %.2f× the tape time of restore, want ≤ 1.5×", round, r)
+		}
+	}
+}
