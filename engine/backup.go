@@ -172,15 +172,17 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	}
 
 	// The reader walks and chunks the source while the writer feeds the
-	// drive; a bounded channel between them keeps memory bounded.
-	ch := make(chan newChunk, 8)
+	// drive; the spool between them makes the drive stream in bursts and
+	// keeps memory bounded.
+	sp := e.newSpool(j)
+	defer sp.release()
 	var entries []*format.Entry
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		defer close(ch)
-		r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: ch, ctx: rctx,
+		defer sp.Close()
+		r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: sp, ctx: rctx,
 			progress: func(files, bytes int64) {
 				report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
 			}}
@@ -189,11 +191,9 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks, r.newChunks
 		readErr <- err
 	}()
-	werr := w.writeChunks(ctx, ch)
+	werr := w.writeChunks(ctx, sp)
 	if werr != nil {
 		cancel()
-		for range ch {
-		}
 		<-readErr
 		return nil, w.fail(ctx, werr)
 	}
@@ -219,6 +219,22 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		}
 	}
 	return res, nil
+}
+
+// Spool sizes: memory for chunks on their way to the drive, and the burst
+// a drive gets when the source is slower than the drive (spilled to the
+// state directory's spool/).
+const (
+	spoolMemory       = 64 << 20
+	DefaultSpoolBytes = 1 << 30
+)
+
+func (e *Engine) newSpool(j *driveJob) *spool {
+	high := e.opts.SpoolBytes
+	if high <= 0 {
+		high = DefaultSpoolBytes
+	}
+	return newSpool(filepath.Join(e.opts.StateDir, "spool"), min(spoolMemory, high), high, j.logf)
 }
 
 // previousFiles returns the regular files of the newest snapshot of group
@@ -275,7 +291,7 @@ type treeReader struct {
 	cat      *catalog.Catalog
 	set      uuid.UUID
 	seen     map[chunker.Digest]bool // chunks this job already sent
-	out      chan<- newChunk
+	out      *spool
 	progress func(files, bytes int64)
 	names    *idNames
 	// prev holds the regular files of the group's last snapshot in this
@@ -379,12 +395,7 @@ func (r *treeReader) readFile(rel string, e *format.Entry) error {
 		r.newChunks++
 		buf := make([]byte, len(data))
 		copy(buf, data)
-		select {
-		case r.out <- newChunk{digest: d, data: buf}:
-			return nil
-		case <-r.ctx.Done():
-			return r.ctx.Err()
-		}
+		return r.out.Put(r.ctx, newChunk{digest: d, data: buf})
 	}
 	if e.Size < int64(chunkParams.Min) {
 		// A file below the minimum chunk size is one chunk: read and hash
@@ -561,9 +572,9 @@ func (e *Engine) policyMedia(cat *catalog.Catalog, pool string) ([]policy.Media,
 	return out, nil
 }
 
-// writeChunks writes every chunk from ch to tape, changing tapes at early
-// warning.
-func (w *setWriter) writeChunks(ctx context.Context, ch <-chan newChunk) error {
+// writeChunks writes every chunk from the spool to tape, changing tapes at
+// early warning.
+func (w *setWriter) writeChunks(ctx context.Context, sp *spool) error {
 	var carry *newChunk // a chunk that did not fit on the previous tape
 	for {
 		if err := w.ensureTape(ctx); err != nil {
@@ -602,7 +613,14 @@ func (w *setWriter) writeChunks(ctx context.Context, ch <-chan newChunk) error {
 				}
 				carry = nil
 			}
-			for c := range ch {
+			for {
+				c, ok, err := sp.Next(ctx)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					break
+				}
 				if aw != nil && aw.EarlyWarning() {
 					carry = &c
 					full = true

@@ -40,6 +40,9 @@ type Options struct {
 	// SnapshotCacheBytes bounds the chunk cache of snapshot file reads;
 	// 0 means DefaultSnapshotCacheBytes.
 	SnapshotCacheBytes int64
+	// SpoolBytes is the burst a backup writes when its source is slower
+	// than the drive (the spool's high mark); 0 means DefaultSpoolBytes.
+	SpoolBytes int64
 	// StagingSync makes pools' incoming/ trees fsync a written file and
 	// the staging journal when the file is closed, so it survives power
 	// loss (see the staging package); slower.

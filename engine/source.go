@@ -105,3 +105,7 @@ func (d dirSource) ReadDir(rel string) ([]string, error) {
 }
 
 func (d dirSource) Open(rel string) (io.ReadCloser, error) { return os.Open(d.Describe(rel)) }
+
+// DirSource is the BackupSource of a local directory tree (what Backup uses
+// for BackupOptions.Source).
+func DirSource(dir string) BackupSource { return dirSource(dir) }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -177,5 +179,124 @@ func TestStandaloneDriveAsksForTape(t *testing.T) {
 	operator(slot(1), drive)
 	if err := <-done; err != nil {
 		t.Fatalf("backup after the operator inserted the tape: %v", err)
+	}
+}
+
+// sourceClock is a virtual clock driven by a source's reads: it stands at
+// the time a source reading at rate bytes/s would need for what it has
+// read so far. The virtual drive measures the host's pace with it, so the
+// test needs no sleeping and gives the same counts on a busy machine.
+type sourceClock struct {
+	mu    sync.Mutex
+	bytes int64
+	rate  float64
+	base  time.Time
+}
+
+func (c *sourceClock) add(n int) {
+	c.mu.Lock()
+	c.bytes += int64(n)
+	c.mu.Unlock()
+}
+
+func (c *sourceClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.base.Add(time.Duration(float64(c.bytes) / c.rate * float64(time.Second)))
+}
+
+// countingSource reports every byte read to a sourceClock.
+type countingSource struct {
+	engine.BackupSource
+	clock *sourceClock
+}
+
+type countingReader struct {
+	io.ReadCloser
+	clock *sourceClock
+}
+
+func (s countingSource) Open(rel string) (io.ReadCloser, error) {
+	r, err := s.BackupSource.Open(rel)
+	return countingReader{r, s.clock}, err
+}
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.clock.add(n)
+	return n, err
+}
+
+// clockOpener opens virtual drives that measure the host's pace with clock.
+type clockOpener struct {
+	vtapeOpener
+	clock func() time.Time
+}
+
+func (o clockOpener) OpenDrive(p string) (device.Drive, error) {
+	d, err := vtape.OpenDrive(p)
+	if err != nil {
+		return nil, err
+	}
+	d.SetClock(o.clock)
+	return d, nil
+}
+
+// TestSpoolKeepsTheDriveStreaming backs up the same 384 MiB from a source
+// that reads at 10 MB/s (an LTO-5 drive streams at 40 MB/s at least), once
+// feeding the drive chunk by chunk and once through the spool: feeding it
+// directly makes the drive back-hitch again and again, the spool's bursts
+// let it stream.
+func TestSpoolKeepsTheDriveStreaming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 2 × 384 MiB")
+	}
+	root := t.TempDir()
+	src := filepath.Join(root, "src")
+	os.MkdirAll(src, 0o755)
+	for i := 0; i < 12; i++ {
+		makeRandomFile(t, filepath.Join(src, "f"+strconv.Itoa(i)), 32<<20, uint64(i))
+	}
+	backHitches := func(name string, spoolBytes int64) uint64 {
+		dir := filepath.Join(root, name)
+		lib := filepath.Join(dir, "vlib")
+		if err := vtape.Create(lib, vtape.LibraryOptions{Drives: 1, Slots: 4, Cartridges: 2, BarcodePrefix: "TEST", Generation: "LTO-5", Capacity: 1 << 30}); err != nil {
+			t.Fatal(err)
+		}
+		clock := &sourceClock{rate: 10e6, base: time.Unix(1700000000, 0)}
+		eng, err := engine.New(engine.Options{ConfigDir: filepath.Join(dir, "etc"), StateDir: filepath.Join(dir, "state"),
+			Opener: clockOpener{vtapeOpener{lib}, clock.now}, SpoolBytes: spoolBytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer eng.Close()
+		ctx := context.Background()
+		eng.ChangerCreate("sl3", lib, nil)
+		eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"})
+		eng.PoolCreate(config.Pool{Name: "pa", Drive: "d0"})
+		if _, err := eng.BarcodeLabel(ctx, "d0", "pa"); err != nil {
+			t.Fatal(err)
+		}
+		before, err := eng.Status(ctx, "d0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.Backup(ctx, engine.BackupOptions{From: countingSource{engine.DirSource(src), clock}, Group: "slow", Pool: "pa"}); err != nil {
+			t.Fatal(err)
+		}
+		after, err := eng.Status(ctx, "d0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return after.Status.Sim.BackHitches - before.Status.Sim.BackHitches
+	}
+	direct := backHitches("direct", 1) // bursts of one chunk: the drive follows the source
+	spooled := backHitches("spooled", 512<<20)
+	t.Logf("source at 10 MB/s into LTO-5: %d back-hitches chunk by chunk, %d through the spool", direct, spooled)
+	if direct < 2 {
+		t.Fatalf("feeding chunk by chunk back-hitched only %d times: the test does not exercise the drive model", direct)
+	}
+	if spooled*2 > direct {
+		t.Errorf("spooled backup back-hitched %d times, chunk by chunk %d: the spool does not keep the drive streaming", spooled, direct)
 	}
 }
