@@ -73,16 +73,21 @@ func (s *Store) makeLocked(parent ID, name string, mode, uid, gid uint32, rdev u
 		}
 	}
 	id := s.next
-	now := s.opts.Now().UnixNano()
 	dirty := typ == syscall.S_IFREG && writing
-	meta := nodeMeta{ID: id, Mode: typ | mode&0o7777, UID: uid, GID: gid, Rdev: rdev,
-		Atime: now, Mtime: now, Ctime: now, Target: target, Dirty: dirty}
 	var f *os.File
-	if typ == syscall.S_IFREG {
+	if dirty {
+		if sp, ok := s.takeSpare(); ok {
+			id, f = sp.id, sp.f
+		}
+	}
+	if typ == syscall.S_IFREG && f == nil {
 		if f, err = s.createData(id); err != nil {
 			return Attr{}, nil, err
 		}
 	}
+	now := s.opts.Now().UnixNano()
+	meta := nodeMeta{ID: id, Mode: typ | mode&0o7777, UID: uid, GID: gid, Rdev: rdev,
+		Atime: now, Mtime: now, Ctime: now, Target: target, Dirty: dirty}
 	recs := []record{{op: opNode, node: meta}, {op: opLink, parent: parent, name: name, id: id}, {op: opNode, node: changed(p, now)}}
 	if dirty {
 		err = s.holdBack(recs...)

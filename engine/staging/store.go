@@ -115,6 +115,7 @@ type Store struct {
 	held     []byte     // encoded records held back, written ahead of the next (see holdBack)
 	deferred map[ID]int // unlinked files still pinned by freezes: pins left
 	closed   bool
+	spare    spares
 }
 
 // ErrLocked is returned by Open when another process has the store open.
@@ -158,6 +159,7 @@ func (s *Store) Dir() string { return s.dir }
 // Close closes the journal and releases the store. Open files and freezes
 // must be released first.
 func (s *Store) Close() error {
+	s.stopSpares()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -292,11 +294,20 @@ func (s *Store) removeStrayData() error {
 }
 
 // createData creates (or empties) the data file of id and returns it
-// open for reading and writing. The descriptor is opened blocking and
-// wrapped with os.NewFile, so it stays out of the runtime's poller (a
-// regular file gains nothing there, and registering costs a syscall).
+// open for reading and writing.
 func (s *Store) createData(id ID) (*os.File, error) {
-	p := s.dataPath(id)
+	f, err := createFile(s.dataPath(id))
+	if err != nil {
+		return nil, s.ioErr("create staged file", err)
+	}
+	return f, nil
+}
+
+// createFile creates (or empties) the file at p, and its directory if
+// needed. The descriptor is opened blocking and wrapped with os.NewFile,
+// so it stays out of the runtime's poller (a regular file gains nothing
+// there, and registering costs a syscall).
+func createFile(p string) (*os.File, error) {
 	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if errors.Is(err, unix.ENOENT) {
 		if err = os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
@@ -304,7 +315,7 @@ func (s *Store) createData(id ID) (*os.File, error) {
 		}
 	}
 	if err != nil {
-		return nil, s.ioErr("create staged file", &os.PathError{Op: "open", Path: p, Err: err})
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
 	return os.NewFile(uintptr(fd), p), nil
 }

@@ -120,8 +120,7 @@ func TestStoreDirtyRemoved(t *testing.T) {
 	fh := mustT(s.OpenFile(a.ID, false))
 	mustT(fh.WriteAt([]byte("half"), 0))
 	// Simulate kill -9: drop the store without closing files.
-	s.j.Close()
-	s.lock.Close()
+	crash(s)
 
 	s = mustT(Open(dir, Options{}))
 	defer s.Close()
@@ -333,8 +332,7 @@ func TestMakeTmp(t *testing.T) {
 	must(t, err)
 	mustT(f3.WriteAt([]byte("crash"), 0))
 	// Simulate kill -9 with the third one open.
-	s.j.Close()
-	s.lock.Close()
+	crash(s)
 	f3.f.Close()
 
 	s = mustT(Open(dir, Options{}))
@@ -357,8 +355,16 @@ func TestMakeTmp(t *testing.T) {
 }
 
 // crash drops s as kill -9 would: nothing more is written, the files
-// stay open until the test ends.
+// stay open until the test ends, ready data files stay on disk.
 func crash(s *Store) {
+	s.mu.Lock()
+	s.spare.stopped = true
+	wake, done := s.spare.wake, s.spare.done
+	s.mu.Unlock()
+	if wake != nil {
+		close(wake)
+		<-done
+	}
 	s.j.Close()
 	s.lock.Close()
 }
