@@ -200,39 +200,34 @@ func (n *inNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	return fs.NewListDirStream(out), 0
 }
 
-func (n *inNode) make(ctx context.Context, name string, mode uint32, rdev uint64, target string, writing bool, out *fuse.EntryOut) (*fs.Inode, staging.Attr, syscall.Errno) {
+func (n *inNode) make(ctx context.Context, name string, mode uint32, rdev uint64, target string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	uid, gid := owner(ctx)
-	a, err := n.st.Make(n.id, name, mode, uid, gid, rdev, target, writing)
+	a, err := n.st.Make(n.id, name, mode, uid, gid, rdev, target, false)
 	if err != nil {
-		return nil, a, n.errno("create "+name, err)
+		return nil, n.errno("create "+name, err)
 	}
-	return n.newChild(ctx, a, out), a, 0
+	return n.newChild(ctx, a, out), 0
 }
 
 func (n *inNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	in, _, errno := n.make(ctx, name, syscall.S_IFDIR|mode&0o7777, 0, "", false, out)
-	return in, errno
+	return n.make(ctx, name, syscall.S_IFDIR|mode&0o7777, 0, "", out)
 }
 
 func (n *inNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	in, _, errno := n.make(ctx, name, mode, uint64(dev), "", false, out)
-	return in, errno
+	return n.make(ctx, name, mode, uint64(dev), "", out)
 }
 
 func (n *inNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	in, _, errno := n.make(ctx, name, syscall.S_IFLNK|0o777, 0, target, false, out)
-	return in, errno
+	return n.make(ctx, name, syscall.S_IFLNK|0o777, 0, target, out)
 }
 
 func (n *inNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	in, a, errno := n.make(ctx, name, syscall.S_IFREG|mode&0o7777, 0, "", true, out)
-	if errno != 0 {
-		return nil, nil, 0, errno
-	}
-	f, err := n.st.OpenFile(a.ID, false)
+	uid, gid := owner(ctx)
+	a, f, err := n.st.Create(n.id, name, mode, uid, gid)
 	if err != nil {
-		return nil, nil, 0, n.errno("open "+name, err)
+		return nil, nil, 0, n.errno("create "+name, err)
 	}
+	in := n.newChild(ctx, a, out)
 	return in, n.handle(in, f), 0, 0
 }
 

@@ -133,11 +133,27 @@ func (e entry) inode(dir string) uint64 {
 type dir struct {
 	readOnly
 	list func(ctx context.Context) ([]entry, error)
+	// cache, when not 0, is how long the kernel may keep the node's
+	// attributes and its entry in its parent (see pathCacheTimeout).
+	cache time.Duration
 }
+
+// pathCacheTimeout is how long the kernel keeps the root, pools/ and
+// pools/<pool>/ (their attributes and entries), where every other browse
+// node is uncached. cp, tar and rsync resolve the whole destination path
+// for each file they write into incoming/: uncached, every file cost a
+// getattr of each of these directories and a lookup of pools/ and of the
+// pool (which reads the pool configuration). Their attributes never
+// change; a removed pool's directory may stay visible this long (its
+// contents fail with ENOENT at once), and a new pool shows at once.
+const pathCacheTimeout = time.Second
 
 func (n *dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.fillAttr(&out.Attr, syscall.S_IFDIR|0o555, 0)
 	out.Nlink = 2
+	if n.cache > 0 {
+		out.SetTimeout(n.cache)
+	}
 	return 0
 }
 
@@ -209,8 +225,14 @@ func (n *dir) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 
 // dirEntry makes a subdirectory entry.
 func dirEntry(name string, list func(ctx context.Context) ([]entry, error)) entry {
+	return cachedDirEntry(name, 0, list)
+}
+
+// cachedDirEntry makes a subdirectory entry the kernel may keep for
+// cache, with the directory's attributes.
+func cachedDirEntry(name string, cache time.Duration, list func(ctx context.Context) ([]entry, error)) entry {
 	return entry{name: name, mode: syscall.S_IFDIR, make: func(r *Root, p string) fs.InodeEmbedder {
-		return &dir{readOnly: readOnly{root: r, path: p}, list: list}
+		return &dir{readOnly: readOnly{root: r, path: p}, list: list, cache: cache}
 	}}
 }
 

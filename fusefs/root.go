@@ -72,7 +72,7 @@ func New(opts Options) (*Root, error) {
 		uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), pid: os.Getpid(),
 		results: map[string]*result{},
 	}
-	r.dir = dir{readOnly: readOnly{root: r}, list: r.rootEntries}
+	r.dir = dir{readOnly: readOnly{root: r}, list: r.rootEntries, cache: pathCacheTimeout}
 	return r, nil
 }
 
@@ -125,7 +125,8 @@ func Mount(mountpoint string, root *Root, mo MountOptions) (*fuse.Server, error)
 		// Every browse file shows live state (cached status, inventory,
 		// jobs), so the kernel must not cache entries or attributes:
 		// zero timeouts. Immutable snapshot trees set long timeouts on
-		// their own nodes (snapshots.go).
+		// their own nodes (snapshots.go), incoming/ and the directories
+		// on the way to it short ones (inCacheTimeout, pathCacheTimeout).
 		EntryTimeout:    &zero,
 		AttrTimeout:     &zero,
 		NegativeTimeout: &zero,

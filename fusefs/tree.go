@@ -26,7 +26,7 @@ func (r *Root) rootEntries(ctx context.Context) ([]entry, error) {
 		dirEntry("drives", r.drivesEntries),
 		dirEntry("changers", r.changersEntries),
 		dirEntry("media", r.mediaEntries),
-		dirEntry("pools", r.poolsEntries),
+		cachedDirEntry("pools", pathCacheTimeout, r.poolsEntries),
 		dirEntry("jobs", r.jobsEntries),
 	}, nil
 }
@@ -482,7 +482,7 @@ func (r *Root) poolsEntries(ctx context.Context) ([]entry, error) {
 	var out []entry
 	for _, p := range pools {
 		name := p.Name
-		out = append(out, dirEntry(name, func(ctx context.Context) ([]entry, error) { return r.poolEntries(name) }))
+		out = append(out, cachedDirEntry(name, pathCacheTimeout, func(ctx context.Context) ([]entry, error) { return r.poolEntries(name) }))
 	}
 	return out, nil
 }

@@ -14,6 +14,12 @@
 // tree lives in memory and every metadata change is appended to the
 // journal with write(2) before the operation returns: a change that
 // returned survives a crash of the process (the page cache keeps it).
+// The exception is a file being written (created, or changed since its
+// last Flush), which a crash removes anyway: its creation and changes to
+// its own metadata (chmod, utimens, xattrs) reach the journal ahead of
+// the next other change, at the latest with the record its Flush
+// writes, so copying in a small file costs one journal write. The data
+// files of new files are created ahead by a goroutine.
 // Power loss is survived only for what was fsync'ed: with Options.Sync the
 // journal and the file's data are fsync'ed when a written file is flushed
 // (close); otherwise only at compaction. The journal is rewritten compactly

@@ -20,12 +20,38 @@ import (
 func (s *Store) Make(parent ID, name string, mode, uid, gid uint32, rdev uint64, target string, writing bool) (Attr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	a, f, err := s.makeLocked(parent, name, mode, uid, gid, rdev, target, writing)
+	if f != nil {
+		f.Close()
+	}
+	return a, err
+}
+
+// Create creates the regular file name in directory parent, as open(2)
+// with O_CREAT|O_EXCL does, and returns it open: it is being written
+// until its first Flush, so a crash before that removes it. mode holds
+// the permission bits. Errors as Make.
+func (s *Store) Create(parent ID, name string, mode, uid, gid uint32) (Attr, *File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, f, err := s.makeLocked(parent, name, syscall.S_IFREG|mode&0o7777, uid, gid, 0, "", true)
+	if err != nil {
+		return a, nil, err
+	}
+	s.nodes[a.ID].open++
+	return a, &File{s: s, id: a.ID, f: f}, nil
+}
+
+// makeLocked is Make; for a regular file it also returns the data file,
+// open. The records of a file created for writing are held back (see
+// holdBack): until its first Flush a crash removes the file anyway.
+func (s *Store) makeLocked(parent ID, name string, mode, uid, gid uint32, rdev uint64, target string, writing bool) (Attr, *os.File, error) {
 	p, err := s.getDir(parent)
 	if err != nil {
-		return Attr{}, err
+		return Attr{}, nil, err
 	}
 	if _, ok := p.children[name]; ok {
-		return Attr{}, syscall.EEXIST
+		return Attr{}, nil, syscall.EEXIST
 	}
 	typ := mode & syscall.S_IFMT
 	if typ == 0 {
@@ -34,10 +60,10 @@ func (s *Store) Make(parent ID, name string, mode, uid, gid uint32, rdev uint64,
 	switch typ {
 	case syscall.S_IFDIR, syscall.S_IFREG, syscall.S_IFLNK, syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFIFO, syscall.S_IFSOCK:
 	default:
-		return Attr{}, syscall.EINVAL
+		return Attr{}, nil, syscall.EINVAL
 	}
 	if err := s.checkName(p, name, typ == syscall.S_IFDIR, 0); err != nil {
-		return Attr{}, err
+		return Attr{}, nil, err
 	}
 	if p.Mode&syscall.S_ISGID != 0 {
 		// BSD group semantics of a setgid directory, as Linux filesystems.
@@ -47,21 +73,35 @@ func (s *Store) Make(parent ID, name string, mode, uid, gid uint32, rdev uint64,
 		}
 	}
 	id := s.next
+	dirty := typ == syscall.S_IFREG && writing
+	var f *os.File
+	if dirty {
+		if sp, ok := s.takeSpare(); ok {
+			id, f = sp.id, sp.f
+		}
+	}
+	if typ == syscall.S_IFREG && f == nil {
+		if f, err = s.createData(id); err != nil {
+			return Attr{}, nil, err
+		}
+	}
 	now := s.opts.Now().UnixNano()
 	meta := nodeMeta{ID: id, Mode: typ | mode&0o7777, UID: uid, GID: gid, Rdev: rdev,
-		Atime: now, Mtime: now, Ctime: now, Target: target, Dirty: typ == syscall.S_IFREG && writing}
-	if typ == syscall.S_IFREG {
-		if err := s.createData(id); err != nil {
-			return Attr{}, err
-		}
+		Atime: now, Mtime: now, Ctime: now, Target: target, Dirty: dirty}
+	recs := []record{{op: opNode, node: meta}, {op: opLink, parent: parent, name: name, id: id}, {op: opNode, node: changed(p, now)}}
+	if dirty {
+		err = s.holdBack(recs...)
+	} else {
+		err = s.journal(recs...)
 	}
-	if err := s.journal(record{op: opNode, node: meta}, record{op: opLink, parent: parent, name: name, id: id}, record{op: opNode, node: changed(p, now)}); err != nil {
-		if typ == syscall.S_IFREG {
+	if err != nil {
+		if f != nil {
+			f.Close()
 			os.Remove(s.dataPath(id))
 		}
-		return Attr{}, err
+		return Attr{}, nil, err
 	}
-	return s.attr(s.nodes[id]), nil
+	return s.attr(s.nodes[id]), f, nil
 }
 
 // MakeTmp creates a regular file with no name in directory parent, as
@@ -82,15 +122,11 @@ func (s *Store) MakeTmp(parent ID, mode, uid, gid uint32) (Attr, *File, error) {
 	now := s.opts.Now().UnixNano()
 	meta := nodeMeta{ID: id, Mode: syscall.S_IFREG | mode&0o7777, UID: uid, GID: gid,
 		Atime: now, Mtime: now, Ctime: now, Dirty: true}
-	if err := s.createData(id); err != nil {
+	f, err := s.createData(id)
+	if err != nil {
 		return Attr{}, nil, err
 	}
-	f, err := os.OpenFile(s.dataPath(id), os.O_RDWR, 0)
-	if err != nil {
-		os.Remove(s.dataPath(id))
-		return Attr{}, nil, s.ioErr("open staged file", err)
-	}
-	if err := s.journal(record{op: opNode, node: meta}); err != nil {
+	if err := s.holdBack(record{op: opNode, node: meta}); err != nil {
 		f.Close()
 		os.Remove(s.dataPath(id))
 		return Attr{}, nil, err
@@ -489,9 +525,9 @@ func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
 	if !n.isReg() {
 		return nil, syscall.EINVAL
 	}
-	f, err := os.OpenFile(s.dataPath(id), os.O_RDWR, 0)
+	f, err := s.openData(id)
 	if err != nil {
-		return nil, s.ioErr("open staged file", err)
+		return nil, err
 	}
 	if trunc {
 		if err := f.Truncate(0); err != nil {
@@ -686,6 +722,9 @@ func (f *File) Sync() error {
 	}
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
+	if err := f.s.journal(); err != nil {
+		return err
+	}
 	if err := f.s.j.Sync(); err != nil {
 		return f.s.ioErr("sync journal", err)
 	}

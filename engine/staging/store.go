@@ -112,8 +112,10 @@ type Store struct {
 	j        *os.File
 	jsize    int64
 	buf      []byte
+	held     []byte     // encoded records held back, written ahead of the next (see holdBack)
 	deferred map[ID]int // unlinked files still pinned by freezes: pins left
 	closed   bool
+	spare    spares
 }
 
 // ErrLocked is returned by Open when another process has the store open.
@@ -157,16 +159,20 @@ func (s *Store) Dir() string { return s.dir }
 // Close closes the journal and releases the store. Open files and freezes
 // must be released first.
 func (s *Store) Close() error {
+	s.stopSpares()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
-	s.closed = true
 	var err error
 	if s.j != nil {
-		err = s.j.Close()
+		err = s.journal() // what is held back
+		if cerr := s.j.Close(); err == nil {
+			err = cerr
+		}
 	}
+	s.closed = true
 	if cerr := s.lock.Close(); err == nil {
 		err = cerr
 	}
@@ -249,9 +255,11 @@ func (s *Store) load() error {
 				n.size = fi.Size()
 			case errors.Is(err, os.ErrNotExist):
 				s.opts.Logf("staging %s: data of file id %d is missing: it is empty now", s.dir, id)
-				if err := s.createData(id); err != nil {
+				f, err := s.createData(id)
+				if err != nil {
 					return err
 				}
+				f.Close()
 			default:
 				return fmt.Errorf("staging data: %w", err)
 			}
@@ -285,18 +293,42 @@ func (s *Store) removeStrayData() error {
 	return nil
 }
 
-func (s *Store) createData(id ID) error {
-	p := s.dataPath(id)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if errors.Is(err, os.ErrNotExist) {
+// createData creates (or empties) the data file of id and returns it
+// open for reading and writing.
+func (s *Store) createData(id ID) (*os.File, error) {
+	f, err := createFile(s.dataPath(id))
+	if err != nil {
+		return nil, s.ioErr("create staged file", err)
+	}
+	return f, nil
+}
+
+// createFile creates (or empties) the file at p, and its directory if
+// needed. The descriptor is opened blocking and wrapped with os.NewFile,
+// so it stays out of the runtime's poller (a regular file gains nothing
+// there, and registering costs a syscall).
+func createFile(p string) (*os.File, error) {
+	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.ENOENT) {
 		if err = os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
-			f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+			fd, err = unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 		}
 	}
 	if err != nil {
-		return s.ioErr("create staged file", err)
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
-	return f.Close()
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// openData opens the existing data file of id for reading and writing
+// (outside the poller, as createData).
+func (s *Store) openData(id ID) (*os.File, error) {
+	p := s.dataPath(id)
+	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, s.ioErr("open staged file", &os.PathError{Op: "open", Path: p, Err: err})
+	}
+	return os.NewFile(uintptr(fd), p), nil
 }
 
 // ioErr wraps an error of the staging filesystem; a full filesystem is
@@ -431,25 +463,42 @@ func (s *Store) maybeDrop(id ID) {
 	os.Remove(s.dataPath(id))
 }
 
-// journal appends records to the journal (one write) and applies them.
+// journal appends records to the journal (one write, after the records
+// held back) and applies them. A node record of a regular file that is
+// being written and stays so is applied but not written: if the process
+// dies before the file's Flush the file is removed at the next Open
+// anyway, and the Flush writes the node's full metadata. So a file's
+// chmod, utimens, xattrs and ftruncate while it is written cost no write
+// (and leave what is held back held). With no records it writes what is
+// held back.
 func (s *Store) journal(recs ...record) error {
 	if s.closed {
 		return fmt.Errorf("staging %s: %w", s.dir, os.ErrClosed)
 	}
-	s.buf = s.buf[:0]
+	s.buf = append(s.buf[:0], s.held...)
+	written := 0
 	for i := range recs {
-		s.buf = recs[i].encode(s.buf)
-	}
-	n, err := s.j.Write(s.buf)
-	if err != nil {
-		// A partial frame would hide every later record: cut it off.
-		if n > 0 {
-			s.j.Truncate(s.jsize)
-			s.j.Seek(s.jsize, io.SeekStart)
+		if r := &recs[i]; r.op == opNode && r.node.Dirty {
+			if n := s.nodes[r.node.ID]; n != nil && n.Dirty && n.isReg() {
+				continue
+			}
 		}
-		return s.ioErr("write journal", err)
+		s.buf = recs[i].encode(s.buf)
+		written++
 	}
-	s.jsize += int64(n)
+	if len(s.buf) > 0 && (written > 0 || len(recs) == 0) {
+		n, err := s.j.Write(s.buf)
+		if err != nil {
+			// A partial frame would hide every later record: cut it off.
+			if n > 0 {
+				s.j.Truncate(s.jsize)
+				s.j.Seek(s.jsize, io.SeekStart)
+			}
+			return s.ioErr("write journal", err)
+		}
+		s.jsize += int64(n)
+		s.held = s.held[:0]
+	}
 	for _, r := range recs {
 		if err := s.apply(r); err != nil {
 			return fmt.Errorf("staging %s: %w", s.dir, err)
@@ -457,6 +506,32 @@ func (s *Store) journal(recs ...record) error {
 	}
 	return nil
 }
+
+// holdBack applies records that need not be durable yet: those that
+// create a file being written (until its Flush a crash removes it
+// anyway). They are written ahead of the next journal write, so the
+// journal keeps the order of the changes, and never later than that
+// file's Flush (which writes a record). Held-back bytes beyond
+// maxHeld are written at once.
+func (s *Store) holdBack(recs ...record) error {
+	if s.closed {
+		return fmt.Errorf("staging %s: %w", s.dir, os.ErrClosed)
+	}
+	for i := range recs {
+		if err := s.apply(recs[i]); err != nil {
+			return fmt.Errorf("staging %s: %w", s.dir, err)
+		}
+		s.held = recs[i].encode(s.held)
+	}
+	if len(s.held) > maxHeld {
+		return s.journal()
+	}
+	return nil
+}
+
+// maxHeld bounds the records held back (many files created and not yet
+// closed).
+const maxHeld = 64 << 10
 
 // compactLocked rewrites the journal with only what is live: a node
 // record for every node the root reaches and a link record for each name.
@@ -519,6 +594,7 @@ func (s *Store) compactLocked() error {
 		os.Remove(tmp)
 		return s.ioErr("compact journal", werr)
 	}
+	s.held = s.held[:0] // the compacted journal has it
 	if s.j != nil {
 		s.j.Close()
 	}
