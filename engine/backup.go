@@ -174,7 +174,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	// The reader walks and chunks the source while the writer feeds the
 	// drive; the spool between them makes the drive stream in bursts and
 	// keeps memory bounded.
-	sp := e.newSpool(j)
+	sp := e.newSpool(ctx, j)
 	defer sp.release()
 	var entries []*format.Entry
 	readErr := make(chan error, 1)
@@ -229,12 +229,26 @@ const (
 	DefaultSpoolBytes = 1 << 30
 )
 
-func (e *Engine) newSpool(j *driveJob) *spool {
+// defaultStreamRate is the slowest streaming rate assumed for drives that
+// cannot tell theirs (LTO-5/6 speed matching starts at about 40 MB/s,
+// LTO-7/8 at about 100).
+const defaultStreamRate = 100e6
+
+func (e *Engine) newSpool(ctx context.Context, j *driveJob) *spool {
 	high := e.opts.SpoolBytes
 	if high <= 0 {
 		high = DefaultSpoolBytes
 	}
-	return newSpool(filepath.Join(e.opts.StateDir, "spool"), min(spoolMemory, high), high, j.logf)
+	rate := defaultStreamRate
+	_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		if x, ok := dev.(device.Estimator); ok {
+			rate = x.MinStreamRate()
+		}
+		return nil
+	})
+	sp := newSpool(filepath.Join(e.opts.StateDir, "spool"), min(spoolMemory, high), high, rate, j.logf)
+	sp.now = e.now
+	return sp
 }
 
 // previousFiles returns the regular files of the newest snapshot of group

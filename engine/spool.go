@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
 // spool is the queue between a backup's tree reader and its tape writer.
@@ -40,9 +41,14 @@ type spool struct {
 	fileEnd  int64
 	spilled  int64 // bytes ever spilled, for the log
 	noDisk   bool  // spilling failed once: hold the reader back instead
-	// slow: a burst emptied the queue before the reader was done, so the
-	// source is slower than the drive and bursts are high bytes long.
-	slow bool
+	// slow: a burst emptied the queue before the reader was done and the
+	// source reads slower than minRate, the slowest rate at which the
+	// drive streams: from then on bursts are high bytes long.
+	slow    bool
+	minRate float64
+	start   time.Time // first Put
+	put     int64     // bytes ever put
+	now     func() time.Time
 }
 
 type spoolItem struct {
@@ -52,8 +58,8 @@ type spoolItem struct {
 	size   int
 }
 
-func newSpool(dir string, memLimit, high int64, logf func(string, ...any)) *spool {
-	s := &spool{dir: dir, memLimit: memLimit, high: high, logf: logf}
+func newSpool(dir string, memLimit, high int64, minRate float64, logf func(string, ...any)) *spool {
+	s := &spool{dir: dir, memLimit: memLimit, high: high, minRate: minRate, logf: logf, now: time.Now}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
@@ -119,6 +125,10 @@ func (s *spool) Put(ctx context.Context, c newChunk) error {
 	}
 	s.items = append(s.items, it)
 	s.queued += n
+	if s.put == 0 {
+		s.start = s.now()
+	}
+	s.put += n
 	s.cond.Broadcast()
 	return nil
 }
@@ -192,8 +202,11 @@ func (s *spool) Next(ctx context.Context) (c newChunk, ok bool, err error) {
 		if !s.closed {
 			s.draining = false
 			if !s.slow {
-				s.slow = true
-				s.logf("spool: the source is slower than the drive; writing in bursts of %d MiB", s.high>>20)
+				elapsed := s.now().Sub(s.start).Seconds()
+				if rate := float64(s.put) / max(elapsed, 1e-3); rate < s.minRate {
+					s.slow = true
+					s.logf("spool: the source reads %.0f MB/s, slower than the drive streams (%.0f MB/s): writing in bursts of %d MiB", rate/1e6, s.minRate/1e6, s.high>>20)
+				}
 			}
 		}
 	}

@@ -21,7 +21,7 @@ func chunkOf(i, n int) newChunk {
 // is ready.
 func TestSpoolOrderAndSpill(t *testing.T) {
 	ctx := context.Background()
-	s := newSpool(t.TempDir(), 4<<10, 32<<10, t.Logf)
+	s := newSpool(t.TempDir(), 4<<10, 32<<10, 1e12, t.Logf)
 	defer s.release()
 	s.slow = true // bursts of high bytes, spilling beyond memory
 	got := make(chan newChunk, 100)
@@ -75,7 +75,7 @@ func TestSpoolOrderAndSpill(t *testing.T) {
 // back at the memory limit instead of spilling.
 func TestSpoolBackpressure(t *testing.T) {
 	ctx := context.Background()
-	s := newSpool(t.TempDir(), 4<<10, 1<<20, t.Logf)
+	s := newSpool(t.TempDir(), 4<<10, 1<<20, 1, t.Logf)
 	defer s.release()
 	var mu sync.Mutex
 	maxMem := int64(0)
@@ -113,7 +113,7 @@ func TestSpoolBackpressure(t *testing.T) {
 // TestSpoolCancel: a cancelled context frees a waiting writer and reader.
 func TestSpoolCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := newSpool(t.TempDir(), 1<<10, 1<<20, t.Logf)
+	s := newSpool(t.TempDir(), 1<<10, 1<<20, 1, t.Logf)
 	defer s.release()
 	errc := make(chan error, 1)
 	go func() {

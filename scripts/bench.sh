@@ -25,7 +25,7 @@ n=$((third * 64))
 head -c $((n * 16384)) /dev/urandom | split -b 16384 -a 5 - "$data/small/f"
 sync
 
-"$BIN/tapefs" vtape create "$work/vlib" --slots 8 --drives 1 --cartridges 4 --cleaning 0 --generation LTO-9 >/dev/null 2>&1
+"$BIN/tapefs" vtape create "$work/vlib" --slots 8 --drives 1 --cartridges 4 --cleaning 0 --generation LTO-8 >/dev/null 2>&1
 "$BIN/tapefs" changer create vlib --path "$work/vlib"
 "$BIN/tapefs" drive create drive0 --path "$work/vlib/drive0" --changer vlib
 "$BIN/tapefs" pool create bench --drive drive0

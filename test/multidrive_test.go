@@ -265,7 +265,7 @@ func TestSpoolKeepsTheDriveStreaming(t *testing.T) {
 		}
 		clock := &sourceClock{rate: 10e6, base: time.Unix(1700000000, 0)}
 		eng, err := engine.New(engine.Options{ConfigDir: filepath.Join(dir, "etc"), StateDir: filepath.Join(dir, "state"),
-			Opener: clockOpener{vtapeOpener{lib}, clock.now}, SpoolBytes: spoolBytes})
+			Opener: clockOpener{vtapeOpener{lib}, clock.now}, SpoolBytes: spoolBytes, Now: clock.now})
 		if err != nil {
 			t.Fatal(err)
 		}

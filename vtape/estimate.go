@@ -21,3 +21,6 @@ func (d *Drive) EstimateSeconds(e device.Estimate) float64 {
 	}
 	return s
 }
+
+// MinStreamRate is the generation's slowest speed-matching rate.
+func (d *Drive) MinStreamRate() float64 { return d.Timing().MinRate }

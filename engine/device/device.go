@@ -353,4 +353,7 @@ type Estimate struct {
 // for --dry-run. It never moves the tape.
 type Estimator interface {
 	EstimateSeconds(e Estimate) float64
+	// MinStreamRate is the slowest data rate in bytes/s at which the drive
+	// still streams; a host that feeds it slower makes it back-hitch.
+	MinStreamRate() float64
 }
