@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"tapefs/internal/fileutil"
 )
 
 // LockFile is the name of the lock file in a configuration directory. Every
@@ -138,31 +138,10 @@ func (d Dir) update(fn func() error) error {
 		return fmt.Errorf("open configuration lock: %w", err)
 	}
 	defer f.Close() // closing the file releases the lock
-	if err := lock(f, lockTimeout); err != nil {
-		return fmt.Errorf("lock %s: %w", lockPath, err)
+	if err := fileutil.Lock(f, lockTimeout); err != nil {
+		return fmt.Errorf("another update of the configuration holds the lock (%w); try again, or find the process holding it", err)
 	}
 	return fn()
-}
-
-// lock takes an exclusive flock on f, waiting up to timeout for other
-// holders.
-func lock(f *os.File, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	wait := time.Millisecond
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("another update of the configuration has held the lock for %v; try again, or find the process holding the lock", timeout)
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 10*time.Millisecond)
-	}
 }
 
 // replace atomically replaces the file name with data, unless data equals
@@ -173,49 +152,9 @@ func (d Dir) replace(name string, old, data []byte) error {
 	if old != nil && bytes.Equal(old, data) {
 		return nil
 	}
-	target := d.file(name)
 	mode := fs.FileMode(0o644)
-	if st, err := os.Stat(target); err == nil {
+	if st, err := os.Stat(d.file(name)); err == nil {
 		mode = st.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(d.Path, "."+name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	done = true
-	return syncDir(d.Path)
-}
-
-func syncDir(path string) error {
-	dir, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("sync configuration directory: %w", err)
-	}
-	defer dir.Close()
-	if err := dir.Sync(); err != nil {
-		return fmt.Errorf("sync configuration directory: %w", err)
-	}
-	return nil
+	return fileutil.Replace(d.Path, name, data, mode)
 }

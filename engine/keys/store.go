@@ -11,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"tapefs/internal/fileutil"
 )
 
 // StoreFile is the name of the key store in a configuration directory. It
@@ -192,7 +192,7 @@ func (s Store) update(fn func(map[string]storeEntry) error) error {
 		return fmt.Errorf("open key store lock: %w", err)
 	}
 	defer lf.Close() // releases the lock
-	if err := lock(lf, lockTimeout); err != nil {
+	if err := fileutil.Lock(lf, lockTimeout); err != nil {
 		return fmt.Errorf("lock the key store: %w", err)
 	}
 	m, err := s.load()
@@ -206,70 +206,5 @@ func (s Store) update(fn func(map[string]storeEntry) error) error {
 	if err != nil {
 		return err
 	}
-	return replaceFile(s.Dir, StoreFile, append(b, '\n'))
-}
-
-// lock takes an exclusive flock on f, waiting up to timeout for other
-// holders.
-func lock(f *os.File, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	wait := time.Millisecond
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("another update of the key store has held the lock for %v; try again, or find the process holding %s", timeout, f.Name())
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 10*time.Millisecond)
-	}
-}
-
-// replaceFile atomically replaces dir/name with data, mode 0600: a
-// temporary file in dir is written, fsynced and renamed over the file, then
-// the directory is fsynced. On error the old file is untouched, unless only
-// the final directory fsync failed.
-func replaceFile(dir, name string, data []byte) error {
-	target := filepath.Join(dir, name)
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	done = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return fileutil.Replace(s.Dir, StoreFile, append(b, '\n'), 0o600)
 }
