@@ -79,10 +79,26 @@ func (s *spool) wake(ctx context.Context) (stop func()) {
 	return func() { close(done) }
 }
 
+// waiter arms the wake-up on ctx before a caller's first wait only: most
+// calls never wait and need no goroutine.
+type waiter struct{ stop func() }
+
+func (w *waiter) arm(s *spool, ctx context.Context) {
+	if w.stop == nil {
+		w.stop = s.wake(ctx)
+	}
+}
+
+func (w *waiter) done() {
+	if w.stop != nil {
+		w.stop()
+	}
+}
+
 // Put queues a chunk (data is kept, not copied).
 func (s *spool) Put(ctx context.Context, c newChunk) error {
-	stop := s.wake(ctx)
-	defer stop()
+	var w waiter
+	defer w.done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := int64(len(c.data))
@@ -121,6 +137,7 @@ func (s *spool) Put(ctx context.Context, c newChunk) error {
 			s.draining = true // no disk: drain what memory holds
 			s.cond.Broadcast()
 		}
+		w.arm(s, ctx)
 		s.cond.Wait()
 	}
 	s.items = append(s.items, it)
@@ -165,8 +182,8 @@ func (s *spool) Close() {
 // Next returns the next chunk for the writer, waiting until the queue is
 // draining. ok is false once the reader closed and everything was taken.
 func (s *spool) Next(ctx context.Context) (c newChunk, ok bool, err error) {
-	stop := s.wake(ctx)
-	defer stop()
+	var w waiter
+	defer w.done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for !(s.draining && s.head < len(s.items)) {
@@ -176,6 +193,7 @@ func (s *spool) Next(ctx context.Context) (c newChunk, ok bool, err error) {
 		if err := ctx.Err(); err != nil {
 			return newChunk{}, false, err
 		}
+		w.arm(s, ctx)
 		s.cond.Wait()
 	}
 	it := s.items[s.head]
