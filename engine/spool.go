@@ -109,7 +109,10 @@ func (s *spool) Put(ctx context.Context, c newChunk) error {
 		}
 		if !s.draining && s.queued > 0 {
 			// Start a burst once enough is queued: memLimit while the
-			// source keeps up with the drive, high once it did not.
+			// source keeps up with the drive, high once it does not.
+			if !s.slow && s.queued+n > s.memLimit && s.rate() < s.minRate {
+				s.becomeSlow()
+			}
 			threshold := s.memLimit
 			if s.slow {
 				threshold = s.high
@@ -171,6 +174,17 @@ func (s *spool) spill(it *spoolItem, data []byte) error {
 	return nil
 }
 
+// rate is the source's pace so far in bytes/s.
+func (s *spool) rate() float64 {
+	return float64(s.put) / max(s.now().Sub(s.start).Seconds(), 1e-3)
+}
+
+// becomeSlow switches to long bursts for a source slower than the drive.
+func (s *spool) becomeSlow() {
+	s.slow = true
+	s.logf("spool: the source reads %.0f MB/s, slower than the drive streams (%.0f MB/s): writing in bursts of up to %d MiB", s.rate()/1e6, s.minRate/1e6, s.high>>20)
+}
+
 // Close says the reader is done: the writer drains what is left.
 func (s *spool) Close() {
 	s.mu.Lock()
@@ -219,12 +233,8 @@ func (s *spool) Next(ctx context.Context) (c newChunk, ok bool, err error) {
 		}
 		if !s.closed {
 			s.draining = false
-			if !s.slow {
-				elapsed := s.now().Sub(s.start).Seconds()
-				if rate := float64(s.put) / max(elapsed, 1e-3); rate < s.minRate {
-					s.slow = true
-					s.logf("spool: the source reads %.0f MB/s, slower than the drive streams (%.0f MB/s): writing in bursts of %d MiB", rate/1e6, s.minRate/1e6, s.high>>20)
-				}
+			if !s.slow && s.rate() < s.minRate {
+				s.becomeSlow()
 			}
 		}
 	}
