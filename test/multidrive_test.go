@@ -39,15 +39,8 @@ func (o vtapeOpener) ScanChangers() ([]device.ScanEntry, error) {
 // checks that a second job on a busy drive is refused at once.
 func TestBackupAndRestoreOnTwoDrives(t *testing.T) {
 	root := t.TempDir()
-	lib := filepath.Join(root, "vlib")
-	if err := vtape.Create(lib, vtape.LibraryOptions{Drives: 2, Slots: 8, Cartridges: 6, BarcodePrefix: "TEST", Capacity: 256 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Options{ConfigDir: filepath.Join(root, "etc"), StateDir: filepath.Join(root, "state"), Opener: vtapeOpener{lib}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	// Unassigned tapes: either pool may take them.
+	eng, _ := engineLibrary(t, root, vtape.LibraryOptions{Drives: 2, Slots: 8, Cartridges: 6, Capacity: 256 << 20}, engine.Options{}, nil, ptr(""))
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
@@ -55,14 +48,7 @@ func TestBackupAndRestoreOnTwoDrives(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(eng.ChangerCreate("sl3", lib, nil))
-	must(eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"}))
-	must(eng.DriveCreate(config.Drive{Name: "d1", Path: vtape.DrivePath(lib, 1), Changer: "sl3", ChangerDriveNum: 1}))
-	must(eng.PoolCreate(config.Pool{Name: "pa", Drive: "d0"}))
 	must(eng.PoolCreate(config.Pool{Name: "pb", Drive: "d1"}))
-	// Unassigned tapes: either pool may take them.
-	_, err = eng.BarcodeLabel(ctx, "d0", "")
-	must(err)
 
 	srcA := filepath.Join(root, "src", "a")
 	srcB := filepath.Join(root, "src", "b")
@@ -258,25 +244,12 @@ func TestSpoolKeepsTheDriveStreaming(t *testing.T) {
 		makeRandomFile(t, filepath.Join(src, "f"+strconv.Itoa(i)), 32<<20, uint64(i))
 	}
 	backHitches := func(name string, spoolBytes int64) uint64 {
-		dir := filepath.Join(root, name)
-		lib := filepath.Join(dir, "vlib")
-		if err := vtape.Create(lib, vtape.LibraryOptions{Drives: 1, Slots: 4, Cartridges: 2, BarcodePrefix: "TEST", Generation: "LTO-5", Capacity: 1 << 30}); err != nil {
-			t.Fatal(err)
-		}
 		clock := &sourceClock{rate: 10e6, base: time.Unix(1700000000, 0)}
-		eng, err := engine.New(engine.Options{ConfigDir: filepath.Join(dir, "etc"), StateDir: filepath.Join(dir, "state"),
-			Opener: clockOpener{vtapeOpener{lib}, clock.now}, SpoolBytes: spoolBytes, Now: clock.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer eng.Close()
+		dir := filepath.Join(root, name)
+		eng, _ := engineLibrary(t, dir, vtape.LibraryOptions{Drives: 1, Slots: 4, Cartridges: 2, Generation: "LTO-5", Capacity: 1 << 30},
+			engine.Options{SpoolBytes: spoolBytes, Now: clock.now},
+			func(lib string) device.Opener { return clockOpener{vtapeOpener{lib}, clock.now} }, ptr("pa"))
 		ctx := context.Background()
-		eng.ChangerCreate("sl3", lib, nil)
-		eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"})
-		eng.PoolCreate(config.Pool{Name: "pa", Drive: "d0"})
-		if _, err := eng.BarcodeLabel(ctx, "d0", "pa"); err != nil {
-			t.Fatal(err)
-		}
 		before, err := eng.Status(ctx, "d0")
 		if err != nil {
 			t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"tapefs/engine"
-	"tapefs/engine/config"
 	"tapefs/engine/format"
 	"tapefs/vtape"
 )
@@ -33,15 +32,7 @@ func TestRestoreOrdering(t *testing.T) {
 		t.Skip("writes 3 tapes")
 	}
 	root := t.TempDir()
-	lib := filepath.Join(root, "vlib")
-	if err := vtape.Create(lib, vtape.LibraryOptions{Drives: 1, Slots: 8, Cartridges: 5, BarcodePrefix: "TEST", Generation: "LTO-8", Capacity: 40 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Options{ConfigDir: filepath.Join(root, "etc"), StateDir: filepath.Join(root, "state"), Opener: vtapeOpener{lib}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	eng, _ := engineLibrary(t, root, vtape.LibraryOptions{Drives: 1, Slots: 8, Cartridges: 5, Generation: "LTO-8", Capacity: 40 << 20}, engine.Options{}, nil, ptr("pa"))
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
@@ -49,11 +40,6 @@ func TestRestoreOrdering(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(eng.ChangerCreate("sl3", lib, nil))
-	must(eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"}))
-	must(eng.PoolCreate(config.Pool{Name: "pa", Drive: "d0"}))
-	_, err = eng.BarcodeLabel(ctx, "d0", "pa")
-	must(err)
 
 	// 2,200 files of 32 KiB in 22 directories: ~70 MiB, three tapes with
 	// early warning at ~30 MiB.
