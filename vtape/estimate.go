@@ -6,16 +6,12 @@ var _ device.Estimator = (*Drive)(nil)
 
 // EstimateSeconds is the simulated tape time of work e on this drive's
 // generation: each load threads and later unloads a cartridge, each locate
-// costs the positioning overhead plus half a tape length of travel on
-// average, and the bytes stream at the native rate.
+// costs the positioning overhead (restores move forward over short
+// distances between archives), and the bytes stream at the native rate.
 func (d *Drive) EstimateSeconds(e device.Estimate) float64 {
 	t := d.Timing()
-	halfPass := 0.0
-	if t.LocateSpeed > 0 {
-		halfPass = t.TapeLength / 2 / t.LocateSpeed
-	}
 	s := float64(e.Loads) * (t.LoadTime + t.UnloadTime)
-	s += float64(e.Locates) * (t.LocateOverhead + halfPass)
+	s += float64(e.Locates) * t.LocateOverhead
 	if t.NativeRate > 0 {
 		s += float64(e.Bytes) / t.NativeRate
 	}

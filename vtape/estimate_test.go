@@ -21,7 +21,7 @@ func TestEstimateSeconds(t *testing.T) {
 	if one < tm.LoadTime+tm.UnloadTime || d.EstimateSeconds(device.Estimate{Loads: 2}) != 2*one {
 		t.Errorf("load estimate %v, timing %+v", one, tm)
 	}
-	if d.EstimateSeconds(device.Estimate{Locates: 1}) <= tm.LocateOverhead {
-		t.Errorf("a locate costs more than its overhead")
+	if got := d.EstimateSeconds(device.Estimate{Locates: 3}); got != 3*tm.LocateOverhead {
+		t.Errorf("3 locates estimated at %v s, overhead %v s each", got, tm.LocateOverhead)
 	}
 }

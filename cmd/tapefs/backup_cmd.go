@@ -97,6 +97,9 @@ func (e *env) progress(opts *engine.BackupOptions) func() {
 		}
 		last = time.Now()
 		rate := float64(p.Bytes) / time.Since(start).Seconds()
+		if p.Tape == "" {
+			p.Tape = "-"
+		}
 		fmt.Fprintf(e.stderr, "progress: %s of %s, %d of %d files, %s/s, new on tape %s, tape %s\n",
 			humanize.IBytes(uint64(p.Bytes)), humanize.IBytes(uint64(p.TotalBytes)), p.Files, p.TotalFiles,
 			humanize.IBytes(uint64(rate)), humanize.IBytes(uint64(p.NewBytes)), p.Tape)
