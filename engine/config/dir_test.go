@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -248,13 +249,15 @@ func TestUpdateConcurrentProcesses(t *testing.T) {
 	d := Dir{Path: t.TempDir()}
 	const procs, each = 4, 10
 	var cmds []*exec.Cmd
+	outs := make([]*bytes.Buffer, procs)
 	for p := range procs {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAddDrives$", "-test.count=1")
 		cmd.Env = append(os.Environ(),
 			"TAPEFS_CONFIG_TEST_DIR="+d.Path,
 			"TAPEFS_CONFIG_TEST_N="+strconv.Itoa(each),
 			"TAPEFS_CONFIG_TEST_PREFIX=p"+strconv.Itoa(p))
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		outs[p] = new(bytes.Buffer)
+		cmd.Stdout, cmd.Stderr = outs[p], outs[p]
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -264,9 +267,9 @@ func TestUpdateConcurrentProcesses(t *testing.T) {
 	if err := addDrives(d, "main", each); err != nil {
 		t.Error(err)
 	}
-	for _, cmd := range cmds {
+	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
-			t.Errorf("helper process: %v", err)
+			t.Errorf("helper process: %v\n%s", err, outs[i])
 		}
 	}
 	c, err := d.LoadTape()
