@@ -163,9 +163,12 @@ type Drive interface {
 
 	// Load threads the cartridge that is in the drive and positions at
 	// BOT. ErrNoMedium if the drive is empty. A drive may load a cartridge
-	// a changer moved into it by itself; Status.Loaded tells. Loading a cleaning cartridge
-	// runs a cleaning cycle and returns nil; the cartridge is then not
-	// usable for I/O (ErrBadCartridge).
+	// a changer moved into it by itself; Status.Loaded tells. Loading a
+	// cleaning cartridge runs a cleaning cycle and returns nil; the
+	// cartridge is then not usable for I/O: reads and writes return
+	// ErrBadCartridge (writes may return ErrWriteProtected) until it leaves
+	// the drive, also when the drive unthreaded it after the cycle, so no
+	// caller mistakes it for a data cartridge to load again.
 	Load(ctx context.Context) error
 
 	// Unload rewinds and unthreads the cartridge so a changer can take it
