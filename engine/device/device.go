@@ -209,7 +209,8 @@ type Drive interface {
 	// WriteRecord writes p as one record at the current position; every
 	// object after it is discarded. Past early warning it returns
 	// ErrEarlyWarning after writing (every write until EOM does); at
-	// physical end ErrEndOfMedium without writing, the position unchanged. ErrWriteProtected for protected media. A write error returns
+	// physical end ErrEndOfMedium without writing, the position unchanged.
+	// ErrWriteProtected for protected media. A write error returns
 	// ErrMediumError; what was written before the failed record stays.
 	WriteRecord(ctx context.Context, p []byte) error
 
