@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // lockFileName is the file in the catalog directory that tapefs flocks. It is
@@ -26,23 +25,23 @@ type dirLock struct {
 // acquireDirLock takes the catalog lock without waiting. When it is held in a
 // conflicting mode the error wraps ErrLocked.
 func acquireDirLock(dir string, shared bool) (*dirLock, error) {
-	flag, how := os.O_RDWR|os.O_CREATE, unix.LOCK_EX
+	flag, how := os.O_RDWR|os.O_CREATE, syscall.LOCK_EX
 	if shared {
-		flag, how = os.O_RDONLY, unix.LOCK_SH
+		flag, how = os.O_RDONLY, syscall.LOCK_SH
 	}
 	f, err := os.OpenFile(lockPath(dir), flag, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog lock: %w", err)
 	}
 	for {
-		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if !errors.Is(err, unix.EINTR) {
+		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
 	}
 	if err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("catalog %s is in use by another tapefs process: %w", dir, ErrLocked)
 		}
 		return nil, fmt.Errorf("lock catalog %s: %w", dir, err)

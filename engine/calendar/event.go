@@ -192,15 +192,15 @@ func (p *parser) skipSpaces() {
 	}
 }
 
-// word returns the text at position i up to the next separator, for error
-// messages.
+// word returns the text at position i up to the next field or list
+// separator, for error messages; at a separator, up to the next space.
 func (p *parser) word(i int) string {
 	j := i
 	for j < len(p.s) && !strings.ContainsRune(" ,-~:", rune(p.s[j])) {
 		j++
 	}
-	if j == i && j < len(p.s) {
-		j++
+	if j == i {
+		return p.field(i)
 	}
 	return p.s[i:j]
 }
@@ -228,13 +228,8 @@ func (p *parser) parse(e *Event) error {
 	if err := p.parseDate(e); err != nil {
 		return err
 	}
-	if err := p.parseTime(e); err != nil {
-		return err
-	}
-	if p.i < len(p.s) {
-		return fmt.Errorf("unexpected '%s' after the time", p.rest())
-	}
-	return nil
+	// parseTime consumes the rest of the input or fails.
+	return p.parseTime(e)
 }
 
 var weekdayNames = []struct {
@@ -480,7 +475,7 @@ func (p *parser) chain(usec bool, what string) (chain, error) {
 func (p *parser) component(usec bool, what string) (component, error) {
 	start := p.i
 	bad := func(err error) (component, error) {
-		return component{}, fmt.Errorf("bad %s '%s': %v", what, p.word2(start), err)
+		return component{}, fmt.Errorf("bad %s '%s': %v", what, p.word(start), err)
 	}
 	x := component{stop: -1}
 	var err error
@@ -512,19 +507,6 @@ func (p *parser) component(usec bool, what string) (component, error) {
 		return bad(fmt.Errorf("unexpected '%c'", p.peek()))
 	}
 	return x, nil
-}
-
-// word2 returns the component text at position i: up to the next field or
-// list separator.
-func (p *parser) word2(i int) string {
-	j := i
-	for j < len(p.s) && !strings.ContainsRune(" ,-~:", rune(p.s[j])) {
-		j++
-	}
-	if j == i {
-		return p.field(i)
-	}
-	return p.s[i:j]
 }
 
 // number reads decimal digits, at most limit; at least one digit is

@@ -28,36 +28,36 @@ type Dir struct {
 // LoadTape reads and validates tape.cfg. A missing file is an empty
 // configuration. Errors name the file, and for syntax errors the line.
 func (d Dir) LoadTape() (*TapeConfig, error) {
-	c, _, err := d.loadTape()
-	return c, err
+	return d.loadTape()
 }
 
 // LoadPools reads and validates media-pool.cfg. A missing file is an empty
 // configuration.
 func (d Dir) LoadPools() (*PoolConfig, error) {
-	c, _, err := d.loadPools()
-	return c, err
+	return d.loadPools()
 }
 
 // UpdateTape changes tape.cfg: under the directory's lock it loads the file,
 // calls fn to change the configuration, validates the result and replaces the
 // file atomically. If fn, the validation or the write fails, the file is left
-// as it was and the error is returned (fn's own error unchanged). fn may
+// as it was and the error is returned (fn's own error unchanged). If fn
+// changes nothing, the file is not rewritten. fn may
 // call LoadPools or LoadTape, but not UpdateTape or UpdatePools (the lock is
 // not reentrant).
 func (d Dir) UpdateTape(fn func(*TapeConfig) error) error {
 	return d.update(func() error {
-		c, old, err := d.loadTape()
+		c, err := d.loadTape()
 		if err != nil {
 			return err
 		}
+		before := formatTape(c)
 		if err := fn(c); err != nil {
 			return err
 		}
 		if err := c.Validate(); err != nil {
 			return fmt.Errorf("%s not changed: %w", d.file(TapeFile), invalid(err))
 		}
-		return d.replace(TapeFile, old, formatTape(c))
+		return d.replace(TapeFile, before, formatTape(c))
 	})
 }
 
@@ -66,17 +66,18 @@ func (d Dir) UpdateTape(fn func(*TapeConfig) error) error {
 // ValidatePoolDrives: drive updates wait for the same lock.
 func (d Dir) UpdatePools(fn func(*PoolConfig) error) error {
 	return d.update(func() error {
-		c, old, err := d.loadPools()
+		c, err := d.loadPools()
 		if err != nil {
 			return err
 		}
+		before := formatPools(c)
 		if err := fn(c); err != nil {
 			return err
 		}
 		if err := c.Validate(); err != nil {
 			return fmt.Errorf("%s not changed: %w", d.file(PoolFile), invalid(err))
 		}
-		return d.replace(PoolFile, old, formatPools(c))
+		return d.replace(PoolFile, before, formatPools(c))
 	})
 }
 
@@ -95,35 +96,34 @@ func (d Dir) read(name string) ([]byte, error) {
 	return data, nil
 }
 
-// loadTape returns the configuration and the bytes it was read from.
-func (d Dir) loadTape() (*TapeConfig, []byte, error) {
+func (d Dir) loadTape() (*TapeConfig, error) {
 	data, err := d.read(TapeFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	c, err := parseTape(d.file(TapeFile), data)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", d.file(TapeFile), err)
+		return nil, fmt.Errorf("%s: %w", d.file(TapeFile), err)
 	}
-	return c, data, nil
+	return c, nil
 }
 
-func (d Dir) loadPools() (*PoolConfig, []byte, error) {
+func (d Dir) loadPools() (*PoolConfig, error) {
 	data, err := d.read(PoolFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	c, err := parsePools(d.file(PoolFile), data)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", d.file(PoolFile), err)
+		return nil, fmt.Errorf("%s: %w", d.file(PoolFile), err)
 	}
-	return c, data, nil
+	return c, nil
 }
 
 // update runs fn holding the directory's exclusive lock, creating the
@@ -145,11 +145,12 @@ func (d Dir) update(fn func() error) error {
 }
 
 // replace atomically replaces the file name with data, unless data equals
-// old (the current content): write a temporary file in the same directory,
+// before (the encoding of the configuration as loaded: the update changed
+// nothing, and a hand-written file keeps its comments): write a temporary file in the same directory,
 // fsync it, rename it over the file and fsync the directory. On error the
 // old file is untouched, unless only the final directory fsync failed.
-func (d Dir) replace(name string, old, data []byte) error {
-	if old != nil && bytes.Equal(old, data) {
+func (d Dir) replace(name string, before, data []byte) error {
+	if bytes.Equal(before, data) {
 		return nil
 	}
 	mode := fs.FileMode(0o644)

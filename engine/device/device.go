@@ -151,9 +151,13 @@ type Drive interface {
 	Status(ctx context.Context) (DriveStatus, error)
 
 	// Load threads the cartridge that is in the drive and positions at
-	// BOT. ErrNoMedium if the drive is empty. Loading a cleaning cartridge
-	// runs a cleaning cycle and returns nil; the cartridge is then not
-	// usable for I/O (ErrBadCartridge).
+	// BOT. ErrNoMedium if the drive is empty. A drive may load a cartridge
+	// a changer moved into it by itself; Status.Loaded tells. Loading a
+	// cleaning cartridge runs a cleaning cycle and returns nil; the
+	// cartridge is then not usable for I/O: reads and writes return
+	// ErrBadCartridge (writes may return ErrWriteProtected) until it leaves
+	// the drive, also when the drive unthreaded it after the cycle, so no
+	// caller mistakes it for a data cartridge to load again.
 	Load(ctx context.Context) error
 
 	// Unload rewinds and unthreads the cartridge so a changer can take it
@@ -189,8 +193,9 @@ type Drive interface {
 
 	// WriteRecord writes p as one record at the current position; every
 	// object after it is discarded. Past early warning it returns
-	// ErrEarlyWarning after writing; at physical end ErrEndOfMedium without
-	// writing. ErrWriteProtected for protected media. A write error returns
+	// ErrEarlyWarning after writing (every write until EOM does); at
+	// physical end ErrEndOfMedium without writing, the position unchanged.
+	// ErrWriteProtected for protected media. A write error returns
 	// ErrMediumError; what was written before the failed record stays.
 	WriteRecord(ctx context.Context, p []byte) error
 
