@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	cdc "github.com/PlakarKorp/go-cdc-chunkers"
 	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/fastcdc"
@@ -171,13 +172,14 @@ func processCPU(b *testing.B) int64 {
 // BenchmarkChunkerTapefsPipeline is chunking plus SHA-256 with Pipeline.
 // It runs on several threads, so its MB/s is wall clock and needs an idle
 // machine; cpuMB/s is bytes per second of CPU time summed over all threads,
-// which shows Pipeline's overhead against BenchmarkChunkerTapefsSequential.
+// which shows Pipeline's overhead against BenchmarkChunkerTapefsSequential;
+// cores is CPU time over wall time, how many cores the run actually got.
 func BenchmarkChunkerTapefsPipeline(b *testing.B) {
 	for _, in := range benchData() {
 		for _, workers := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/workers=%d", in.name, workers), func(b *testing.B) {
 				b.SetBytes(int64(len(in.data)))
-				start := processCPU(b)
+				start, wall := processCPU(b), time.Now()
 				n := 0
 				for b.Loop() {
 					n++
@@ -189,6 +191,7 @@ func BenchmarkChunkerTapefsPipeline(b *testing.B) {
 				}
 				cpu := processCPU(b) - start
 				b.ReportMetric(float64(len(in.data))*float64(n)/float64(cpu)*1e3, "cpuMB/s")
+				b.ReportMetric(float64(cpu)/float64(time.Since(wall).Nanoseconds()), "cores")
 			})
 		}
 	}
