@@ -35,6 +35,7 @@ func Pipeline(ctx context.Context, r io.Reader, p Params, workers int, fn func(d
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	p = p.orDefault()
 	workers = max(workers, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -69,7 +70,9 @@ func Pipeline(ctx context.Context, r io.Reader, p Params, workers int, fn func(d
 				return
 			}
 			if cap(j.data) < len(chunk) {
-				j.data = make([]byte, len(chunk))
+				// Grow geometrically: few reallocations per buffer,
+				// and small inputs keep small buffers.
+				j.data = make([]byte, len(chunk), min(max(len(chunk), 2*cap(j.data)), p.Max))
 			}
 			j.data = j.data[:len(chunk)]
 			copy(j.data, chunk)
