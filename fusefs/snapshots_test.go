@@ -193,6 +193,10 @@ func TestSnapshotTreeAttributes(t *testing.T) {
 	if info, err := os.ReadFile(filepath.Join(setDir, "info")); err != nil || !strings.Contains(string(info), f.res.Set.String()) {
 		t.Errorf("info: %s, %v", info, err)
 	}
+	// media/<label>/content lists the snapshot on its tape.
+	if b, err := os.ReadFile(filepath.Join(f.mnt, "media", f.res.Tapes[0], "content")); err != nil || !strings.Contains(string(b), f.res.Snapshot) {
+		t.Errorf("media/%s/content: %q, %v", f.res.Tapes[0], b, err)
+	}
 	// By UUID too.
 	if _, err := os.Stat(filepath.Join(f.mnt, "pools/p0/media-sets", f.res.Set.String(), "snapshots", f.res.Snapshot)); err != nil {
 		t.Errorf("media set by uuid: %v", err)

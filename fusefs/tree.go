@@ -448,6 +448,17 @@ func (r *Root) mediumEntries(label string) ([]entry, error) {
 		return nil, err
 	}
 	return []entry{
+		fileEntry("content", func(ctx context.Context) ([]byte, error) {
+			rows, err := r.eng.MediaContent(engine.ContentFilter{LabelText: label})
+			if err != nil {
+				return nil, err
+			}
+			var b strings.Builder
+			for _, c := range rows {
+				fmt.Fprintf(&b, "%s\tseq-nr %d\tmedia-set %s (%s)\n", c.Snapshot, c.Seq, c.MediaSet, c.MediaSetName)
+			}
+			return []byte(b.String()), nil
+		}),
 		fileEntry("info", func(ctx context.Context) ([]byte, error) {
 			m, err := r.medium(label)
 			if err != nil {
@@ -507,7 +518,30 @@ func (r *Root) poolEntries(name string) ([]entry, error) {
 		}),
 		r.incomingEntry(name, st),
 		controlEntry(commitControl(name)),
+		controlEntry(r.poolEjectControl(name)),
 	}, nil
+}
+
+// poolEjectControl is pools/<pool>/eject: eject the tape of the pool's
+// drive (back to its slot in a library).
+func (r *Root) poolEjectControl(pool string) control {
+	return control{
+		name:  "eject",
+		usage: "usage: echo > eject\n  eject the tape in this pool's drive (back to its slot in a library)\n  runs: tapefs eject --drive DRIVE-OF-" + pool,
+		argv: func(w []string) ([]string, error) {
+			if len(w) > 0 {
+				return nil, errInvalid("eject: unexpected argument %q: the file takes none", w[0])
+			}
+			p, err := r.eng.PoolConfig(pool)
+			if err != nil {
+				return nil, err
+			}
+			if p.Drive == "" {
+				return nil, errInvalid("pool %s has no drive", pool)
+			}
+			return []string{"eject", "--drive", p.Drive}, nil
+		},
+	}
 }
 
 // PoolStatus is the content of pools/<pool>/status.json.

@@ -225,6 +225,10 @@ func TestFuseControlFiles(t *testing.T) {
 		{chg + "/transfer", "--from 10 --to 1", 0, "result: ok"},
 		{chg + "/transfer", "one two", syscall.EINVAL, "unexpected argument"},
 		{chg + "/inventory", "", 0, "TEST08L8"},
+		{drv + "/load", "TEST02L8", 0, "result: ok"},
+		{mnt + "/pools/daily/eject", "now", syscall.EINVAL, "takes none"},
+		{mnt + "/pools/daily/eject", "", 0, "result: ok"},
+		{mnt + "/pools/daily/eject", "", syscall.ENOMEDIUM, "no medium"},
 	}
 	for _, st := range steps {
 		got := writeCtl(t, st.file, st.text)
