@@ -69,26 +69,20 @@ func (d dirSource) Stat(rel string) (SourceEntry, error) {
 		return SourceEntry{}, err
 	}
 	e.Xattrs = xattrs
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		e.Type = format.EntryDir
-	case unix.S_IFLNK:
-		e.Type = format.EntrySymlink
+	t, ok := entryType(st.Mode)
+	if !ok {
+		return SourceEntry{}, fmt.Errorf("%s: unsupported file type %o", full, st.Mode&unix.S_IFMT)
+	}
+	e.Type = t
+	switch t {
+	case format.EntrySymlink:
 		if e.Target, err = os.Readlink(full); err != nil {
 			return SourceEntry{}, err
 		}
-	case unix.S_IFCHR:
-		e.Type, e.Rdev = format.EntryCharDev, st.Rdev
-	case unix.S_IFBLK:
-		e.Type, e.Rdev = format.EntryBlockDev, st.Rdev
-	case unix.S_IFIFO:
-		e.Type = format.EntryFIFO
-	case unix.S_IFSOCK:
-		e.Type = format.EntrySocket
-	case unix.S_IFREG:
-		e.Type, e.Size = format.EntryFile, st.Size
-	default:
-		return SourceEntry{}, fmt.Errorf("%s: unsupported file type %o", full, st.Mode&unix.S_IFMT)
+	case format.EntryCharDev, format.EntryBlockDev:
+		e.Rdev = st.Rdev
+	case format.EntryFile:
+		e.Size = st.Size
 	}
 	return se, nil
 }
@@ -109,3 +103,25 @@ func (d dirSource) Open(rel string) (io.ReadCloser, error) { return os.Open(d.De
 // DirSource is the BackupSource of a local directory tree (what Backup uses
 // for BackupOptions.Source).
 func DirSource(dir string) BackupSource { return dirSource(dir) }
+
+// entryType maps the file type bits of a mode (st_mode) to a snapshot
+// entry type; false for types a snapshot cannot hold.
+func entryType(mode uint32) (format.EntryType, bool) {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return format.EntryDir, true
+	case unix.S_IFLNK:
+		return format.EntrySymlink, true
+	case unix.S_IFCHR:
+		return format.EntryCharDev, true
+	case unix.S_IFBLK:
+		return format.EntryBlockDev, true
+	case unix.S_IFIFO:
+		return format.EntryFIFO, true
+	case unix.S_IFSOCK:
+		return format.EntrySocket, true
+	case unix.S_IFREG:
+		return format.EntryFile, true
+	}
+	return 0, false
+}

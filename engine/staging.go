@@ -165,23 +165,18 @@ func (s stagingSource) Stat(rel string) (SourceEntry, error) {
 	e.Mode, e.UID, e.GID = fe.Mode&0o7777, fe.UID, fe.GID
 	e.Mtime, e.Atime, e.Ctime = fe.Mtime, fe.Atime, fe.Ctime
 	e.Xattrs = fe.Xattrs
-	switch fe.Mode & syscall.S_IFMT {
-	case syscall.S_IFDIR:
-		e.Type = format.EntryDir
-	case syscall.S_IFLNK:
-		e.Type, e.Target = format.EntrySymlink, fe.Target
-	case syscall.S_IFCHR:
-		e.Type, e.Rdev = format.EntryCharDev, fe.Rdev
-	case syscall.S_IFBLK:
-		e.Type, e.Rdev = format.EntryBlockDev, fe.Rdev
-	case syscall.S_IFIFO:
-		e.Type = format.EntryFIFO
-	case syscall.S_IFSOCK:
-		e.Type = format.EntrySocket
-	case syscall.S_IFREG:
-		e.Type, e.Size = format.EntryFile, fe.Size
-	default:
+	t, ok := entryType(fe.Mode)
+	if !ok {
 		return SourceEntry{}, fmt.Errorf("%s: unsupported file type %o", s.Describe(rel), fe.Mode&syscall.S_IFMT)
+	}
+	e.Type = t
+	switch t {
+	case format.EntrySymlink:
+		e.Target = fe.Target
+	case format.EntryCharDev, format.EntryBlockDev:
+		e.Rdev = fe.Rdev
+	case format.EntryFile:
+		e.Size = fe.Size
 	}
 	return se, nil
 }

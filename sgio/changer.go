@@ -33,20 +33,7 @@ var _ device.Changer = (*Changer)(nil)
 // to it) with O_RDWR|O_EXCL; another user makes it fail with
 // device.ErrBusy. The device must report peripheral type 8.
 func OpenChanger(path string) (*Changer, error) {
-	sg, err := resolveSG("/sys", path)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := openSG(sg)
-	if err != nil {
-		return nil, err
-	}
-	c, err := NewChanger(tr)
-	if err != nil {
-		tr.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return openDevice(path, NewChanger)
 }
 
 // NewChanger returns a Changer on an open transport after checking with

@@ -51,18 +51,26 @@ var _ device.Drive = (*Drive)(nil)
 // another user makes it fail with device.ErrBusy. The device must report
 // peripheral type 1 (sequential access).
 func OpenDrive(path string) (*Drive, error) {
+	return openDevice(path, NewDrive)
+}
+
+// openDevice resolves path to its sg node, opens it and hands the
+// transport to newDev, which checks the device type; on failure the
+// transport is closed.
+func openDevice[T any](path string, newDev func(Transport) (T, error)) (T, error) {
+	var zero T
 	sg, err := resolveSG("/sys", path)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	tr, err := openSG(sg)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	d, err := NewDrive(tr)
+	d, err := newDev(tr)
 	if err != nil {
 		tr.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return zero, fmt.Errorf("%s: %w", path, err)
 	}
 	return d, nil
 }
