@@ -48,7 +48,8 @@ type BackupOptions struct {
 
 // BackupProgress is a snapshot of a running backup.
 type BackupProgress struct {
-	TotalBytes, TotalFiles int64 // of the source, counted before the job
+	TotalBytes, TotalFiles int64 // of the source, once Counted
+	Counted                bool  // the source has been counted (beside the backup)
 	Bytes, Files           int64 // read so far
 	NewBytes               int64 // new chunk bytes sent to tape
 	Tape                   string
@@ -159,10 +160,6 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		progMu.Unlock()
 		opts.Progress(p)
 	}
-	if opts.Progress != nil {
-		files, bytes := countSource(source)
-		report(func(p *BackupProgress) { p.TotalFiles, p.TotalBytes = files, bytes })
-	}
 	w.onTape = func(label string) { report(func(p *BackupProgress) { p.Tape = label }) }
 	w.onChunk = func(n int) { report(func(p *BackupProgress) { p.NewBytes += int64(n) }) }
 
@@ -180,6 +177,19 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if opts.Progress != nil {
+		// Counting runs beside the backup rather than before it: the
+		// totals come a little later, and its stat calls bring the
+		// metadata into memory ahead of the reader.
+		var counting sync.WaitGroup
+		defer func() { cancel(); counting.Wait() }()
+		counting.Go(func() {
+			files, bytes, ok := countSource(rctx, source)
+			if ok {
+				report(func(p *BackupProgress) { p.TotalFiles, p.TotalBytes, p.Counted = files, bytes, true })
+			}
+		})
+	}
 	go func() {
 		defer sp.Close()
 		r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: sp, ctx: rctx,
@@ -188,7 +198,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 			}}
 		err := r.walk()
 		entries = r.entries
-		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks, r.newChunks
+		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks+r.reused, r.newChunks
 		readErr <- err
 	}()
 	werr := w.writeChunks(ctx, sp)
@@ -274,10 +284,14 @@ func previousFiles(cat *catalog.Catalog, set uuid.UUID, group string) (map[strin
 }
 
 // countSource counts the regular files and bytes of a source, for
-// progress; unreadable parts are not counted.
-func countSource(src BackupSource) (files, bytes int64) {
+// progress; unreadable parts are not counted. ok is false when ctx ended
+// first.
+func countSource(ctx context.Context, src BackupSource) (files, bytes int64, ok bool) {
 	var visit func(rel string)
 	visit = func(rel string) {
+		if ctx.Err() != nil {
+			return
+		}
 		se, err := src.Stat(rel)
 		if err != nil {
 			return
@@ -294,8 +308,12 @@ func countSource(src BackupSource) (files, bytes int64) {
 		}
 	}
 	visit("")
-	return
+	return files, bytes, ctx.Err() == nil
 }
+
+// chunkBufs holds the buffers of chunks on their way from a backup's
+// reader through the spool to the tape writer, which gives them back.
+var chunkBufs chunker.BufferPool
 
 // treeReader walks a source tree in depth-first path order, turning it into
 // snapshot entries and sending chunks the set does not have yet to out.
@@ -313,23 +331,85 @@ type treeReader struct {
 	// its chunk list without being read (the quick check restic and
 	// rsync make).
 	prev map[string]*format.Entry
-	// small is the read buffer for files below the minimum chunk size.
-	small []byte
 
-	entries                         []*format.Entry
-	inodes                          map[[2]uint64]string // identity → first path, for hard links
-	files, bytes, chunks, newChunks int64
+	// Set by the walk: the entries in order, hard link identities, and
+	// counts (reused: chunks of unchanged files).
+	entries              []*format.Entry
+	inodes               map[[2]uint64]string // identity → first path, for hard links
+	files, bytes, reused int64
+	// Set by the pipeline's delivery (add).
+	chunks, newChunks int64
 }
+
+// fileJob is a regular file the walk hands to the reading pipeline.
+type fileJob struct {
+	rel string
+	e   *format.Entry
+	off int64 // bytes delivered so far
+}
+
+// Reading: files are read, chunked and hashed on a pipeline beside the
+// walk, so that reading one file overlaps hashing the last; up to
+// readAheadFiles files wait between the walk and the pipeline.
+const (
+	readAheadFiles = 64
+	hashWorkers    = 2
+)
 
 func (r *treeReader) walk() error {
 	r.inodes = map[[2]uint64]string{}
-	return r.visit("")
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	ahead, stopAhead := startLookahead(ctx, r.src, r.unchanged)
+	defer stopAhead()
+
+	files := make(chan *fileJob, readAheadFiles)
+	walkErr := make(chan error, 1)
+	go func() {
+		defer close(files)
+		err := r.visit(ctx, "", files)
+		if err != nil {
+			cancel()
+		}
+		walkErr <- err
+	}()
+	err := chunker.Pipeline(ctx, chunker.Config{Params: chunkParams, Workers: hashWorkers, Bufs: &chunkBufs}, files,
+		func(f *fileJob) (io.ReadCloser, error) {
+			ahead.fileStarted()
+			return r.src.Open(f.rel)
+		},
+		r.add,
+		func(f *fileJob, err error) error {
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.src.Describe(f.rel), err)
+			}
+			if f.off != f.e.Size {
+				// The file changed while it was read: record what was read.
+				f.e.Size = f.off
+			}
+			return nil
+		})
+	if err != nil {
+		cancel()
+	}
+	if werr := <-walkErr; werr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = werr
+	}
+	return err
+}
+
+// unchanged reports whether regular file rel, as e describes it, is the
+// same as in the previous snapshot by size, mtime and ctime: then its
+// chunk list is reused and the file is not read.
+func (r *treeReader) unchanged(rel string, e *format.Entry) bool {
+	p := r.prev[rel]
+	return p != nil && p.Size == e.Size && p.Mtime.Equal(e.Mtime) && p.Ctime.Equal(e.Ctime)
 }
 
 // visit adds rel ("" for the root) and, for a directory, its children in
-// name order.
-func (r *treeReader) visit(rel string) error {
-	if err := r.ctx.Err(); err != nil {
+// name order; regular files to read go to files.
+func (r *treeReader) visit(ctx context.Context, rel string, files chan<- *fileJob) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	se, err := r.src.Stat(rel)
@@ -346,17 +426,21 @@ func (r *treeReader) visit(rel string) error {
 			if se.Links > 1 {
 				r.inodes[se.Key] = rel
 			}
-			size := e.Size
-			if p := r.prev[rel]; p != nil && p.Size == e.Size && p.Mtime.Equal(e.Mtime) && p.Ctime.Equal(e.Ctime) {
-				e.Chunks = p.Chunks
-				r.chunks += int64(len(p.Chunks))
-				r.progress(0, e.Size)
-			} else if err := r.readFile(rel, e); err != nil {
-				return err
-			}
 			r.files++
-			r.bytes += size
+			r.bytes += e.Size
 			r.progress(1, 0)
+			if r.unchanged(rel, e) {
+				p := r.prev[rel]
+				e.Chunks = p.Chunks
+				r.reused += int64(len(p.Chunks))
+				r.progress(0, e.Size)
+			} else {
+				select {
+				case files <- &fileJob{rel: rel, e: e}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
 		}
 	}
 	r.entries = append(r.entries, e)
@@ -368,72 +452,45 @@ func (r *treeReader) visit(rel string) error {
 		return err
 	}
 	for _, n := range names {
-		if err := r.visit(path.Join(rel, n)); err != nil {
+		if err := r.visit(ctx, path.Join(rel, n), files); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readFile chunks one regular file into e.Chunks.
-func (r *treeReader) readFile(rel string, e *format.Entry) error {
-	f, err := r.src.Open(rel)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var off int64
-	add := func(data []byte, d chunker.Digest) error {
-		ref := format.ChunkRef{Digest: d, Offset: off, Size: uint32(len(data))}
-		off += int64(len(data))
-		r.progress(0, int64(len(data)))
-		r.chunks++
-		if chunker.IsZero(data) {
-			ref.Zero = true
-			ref.Digest = [32]byte{}
-			e.Chunks = append(e.Chunks, ref)
-			return nil
-		}
+// add records the next chunk of f. data is a chunkBufs buffer: it goes to
+// the spool when the set needs the chunk, back to the pool otherwise.
+func (r *treeReader) add(f *fileJob, data []byte, d chunker.Digest) error {
+	e := f.e
+	ref := format.ChunkRef{Digest: d, Offset: f.off, Size: uint32(len(data))}
+	f.off += int64(len(data))
+	r.progress(0, int64(len(data)))
+	r.chunks++
+	if chunker.IsZero(data) {
+		ref.Zero = true
+		ref.Digest = [32]byte{}
 		e.Chunks = append(e.Chunks, ref)
-		if r.seen[d] {
-			return nil
-		}
-		have, err := r.cat.HasChunk(r.set, d)
-		if err != nil {
-			return err
-		}
-		r.seen[d] = true
-		if have {
-			return nil
-		}
-		r.newChunks++
-		buf := make([]byte, len(data))
-		copy(buf, data)
-		return r.out.Put(r.ctx, newChunk{digest: d, data: buf})
+		chunkBufs.Put(data)
+		return nil
 	}
-	if e.Size < int64(chunkParams.Min) {
-		// A file below the minimum chunk size is one chunk: read and hash
-		// it here rather than start a pipeline for it.
-		if cap(r.small) < chunkParams.Min {
-			r.small = make([]byte, chunkParams.Min)
-		}
-		n, err := io.ReadFull(f, r.small[:e.Size+1])
-		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			return fmt.Errorf("%s: %w", r.src.Describe(rel), err)
-		}
-		if n > 0 {
-			if err := add(r.small[:n], chunker.Sum(r.small[:n])); err != nil {
-				return fmt.Errorf("%s: %w", r.src.Describe(rel), err)
-			}
-		}
-	} else if err := chunker.Pipeline(r.ctx, f, chunkParams, 2, add); err != nil {
-		return fmt.Errorf("%s: %w", r.src.Describe(rel), err)
+	e.Chunks = append(e.Chunks, ref)
+	if r.seen[d] {
+		chunkBufs.Put(data)
+		return nil
 	}
-	if off != e.Size {
-		// The file changed while it was read: record what was read.
-		e.Size = off
+	have, err := r.cat.HasChunk(r.set, d)
+	if err != nil {
+		chunkBufs.Put(data)
+		return fmt.Errorf("%s: %w", r.src.Describe(f.rel), err)
 	}
-	return nil
+	r.seen[d] = true
+	if have {
+		chunkBufs.Put(data)
+		return nil
+	}
+	r.newChunks++
+	return r.out.Put(r.ctx, newChunk{digest: d, data: data})
 }
 
 func readXattrs(p string) (map[string][]byte, error) {
@@ -616,6 +673,7 @@ func (w *setWriter) writeChunks(ctx context.Context, sp *spool) error {
 				if err != nil {
 					return err
 				}
+				chunkBufs.Put(c.data) // copied into the archive's records
 				w.pending = append(w.pending, catalog.ChunkEntry{Digest: c.digest, Loc: catalog.ChunkLoc{Media: w.tape.UUID, File: file, Offset: off, Size: uint32(len(c.data))}})
 				w.newBytes += int64(len(c.data))
 				w.onChunk(len(c.data))

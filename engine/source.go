@@ -16,7 +16,8 @@ import (
 // BackupSource is a tree a backup reads: a directory (the `tapefs backup`
 // source) or a frozen group of a pool's staging store (a commit). Paths
 // are "/"-separated and relative to the tree's root; "" is the root, which
-// is a directory. A backup calls the methods from one goroutine.
+// is a directory. A backup calls the methods from several goroutines at
+// once (the reader, the progress count, the prefetching lookahead).
 type BackupSource interface {
 	// Stat returns the metadata of the node at rel.
 	Stat(rel string) (SourceEntry, error)

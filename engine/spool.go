@@ -95,13 +95,16 @@ func (w *waiter) done() {
 	}
 }
 
-// Put queues a chunk (data is kept, not copied).
+// Put queues a chunk. The spool owns its data from then on: it hands it
+// to Next, or gives it back to chunkBufs once spilled; memory is counted
+// by the buffers' capacity.
 func (s *spool) Put(ctx context.Context, c newChunk) error {
 	var w waiter
 	defer w.done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := int64(len(c.data))
+	mem := int64(cap(c.data)) // what the chunk holds in memory
 	it := spoolItem{digest: c.digest, size: len(c.data)}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -122,9 +125,9 @@ func (s *spool) Put(ctx context.Context, c newChunk) error {
 				s.cond.Broadcast()
 			}
 		}
-		if s.inMem == 0 || s.inMem+n <= s.memLimit {
+		if s.inMem == 0 || s.inMem+mem <= s.memLimit {
 			it.data = c.data
-			s.inMem += n
+			s.inMem += mem
 			break
 		}
 		if !s.draining && !s.noDisk {
@@ -168,6 +171,7 @@ func (s *spool) spill(it *spoolItem, data []byte) error {
 	if _, err := s.file.WriteAt(data, s.fileEnd); err != nil {
 		return err
 	}
+	chunkBufs.Put(data)
 	it.off = s.fileEnd
 	s.fileEnd += int64(len(data))
 	s.spilled += int64(len(data))
@@ -194,7 +198,7 @@ func (s *spool) Close() {
 }
 
 // Next returns the next chunk for the writer, waiting until the queue is
-// draining. ok is false once the reader closed and everything was taken.
+// draining. The writer owns the chunk's data (a chunkBufs buffer). ok is false once the reader closed and everything was taken.
 func (s *spool) Next(ctx context.Context) (c newChunk, ok bool, err error) {
 	var w waiter
 	defer w.done()
@@ -215,12 +219,12 @@ func (s *spool) Next(ctx context.Context) (c newChunk, ok bool, err error) {
 	s.head++
 	data := it.data
 	if data == nil {
-		data = make([]byte, it.size)
+		data = chunkBufs.Get(it.size)
 		if _, err := s.file.ReadAt(data, it.off); err != nil {
 			return newChunk{}, false, fmt.Errorf("spool: read back chunk %x: %w", it.digest[:8], err)
 		}
 	} else {
-		s.inMem -= int64(it.size)
+		s.inMem -= int64(cap(data))
 	}
 	s.queued -= int64(it.size)
 	if s.head == len(s.items) {

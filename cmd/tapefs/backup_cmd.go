@@ -77,7 +77,7 @@ func (e *env) progress(opts *engine.BackupOptions) func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if tty {
-			if bar == nil && p.TotalBytes > 0 {
+			if bar == nil && p.Counted && p.TotalBytes > 0 {
 				bar = progressbar.NewOptions64(p.TotalBytes,
 					progressbar.OptionSetWriter(e.stderr),
 					progressbar.OptionShowBytes(true),
@@ -100,8 +100,12 @@ func (e *env) progress(opts *engine.BackupOptions) func() {
 		if p.Tape == "" {
 			p.Tape = "-"
 		}
-		fmt.Fprintf(e.stderr, "progress: %s of %s, %d of %d files, %s/s, new on tape %s, tape %s\n",
-			humanize.IBytes(uint64(p.Bytes)), humanize.IBytes(uint64(p.TotalBytes)), p.Files, p.TotalFiles,
+		totalBytes, totalFiles := "?", "?"
+		if p.Counted {
+			totalBytes, totalFiles = humanize.IBytes(uint64(p.TotalBytes)), strconv.FormatInt(p.TotalFiles, 10)
+		}
+		fmt.Fprintf(e.stderr, "progress: %s of %s, %d of %s files, %s/s, new on tape %s, tape %s\n",
+			humanize.IBytes(uint64(p.Bytes)), totalBytes, p.Files, totalFiles,
 			humanize.IBytes(uint64(rate)), humanize.IBytes(uint64(p.NewBytes)), p.Tape)
 	}
 	return func() {

@@ -32,11 +32,14 @@ import (
 func main() {
 	args := helperArgs(os.Args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := cliapp.StartProfile("tapefs")
 	if code, ok := forward(ctx, args, os.Stdout, os.Stderr); ok {
+		stopProfile()
 		stop()
 		os.Exit(code)
 	}
 	err := cliapp.Run(ctx, newApp(os.Stdout, os.Stderr, nil), args)
+	stopProfile()
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "tapefs: %v\n", err)

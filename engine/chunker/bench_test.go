@@ -76,7 +76,7 @@ func BenchmarkChunkerPipeline(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/workers=%d", in.name, workers), func(b *testing.B) {
 				b.SetBytes(int64(len(in.data)))
 				for b.Loop() {
-					err := Pipeline(context.Background(), bytes.NewReader(in.data), DefaultParams, workers, func([]byte, Digest) error { return nil })
+					err := ReadAll(context.Background(), Config{Params: DefaultParams, Workers: workers}, bytes.NewReader(in.data), func([]byte, Digest) error { return nil })
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -47,7 +47,7 @@ func TestPipelineDeliversInStreamOrder(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/workers=%d", tt.name, workers), func(t *testing.T) {
 				var got []chunkInfo
 				var data []byte
-				err := Pipeline(context.Background(), iotest.HalfReader(bytes.NewReader(tt.data)), tt.p, workers, collect(t, &got, &data))
+				err := ReadAll(context.Background(), Config{Params: tt.p, Workers: workers}, iotest.HalfReader(bytes.NewReader(tt.data)), collect(t, &got, &data))
 				if err != nil {
 					t.Fatalf("Pipeline with %d workers: %v", workers, err)
 				}
@@ -66,7 +66,7 @@ func TestPipelineStopsAtCallbackError(t *testing.T) {
 	errFull := errors.New("spool full")
 	for _, workers := range []int{1, 2, 4} {
 		calls := 0
-		err := Pipeline(context.Background(), bytes.NewReader(randomData(110, 2<<20)), smallParams, workers, func([]byte, Digest) error {
+		err := ReadAll(context.Background(), Config{Params: smallParams, Workers: workers}, bytes.NewReader(randomData(110, 2<<20)), func([]byte, Digest) error {
 			calls++
 			if calls == 5 {
 				return errFull
@@ -89,7 +89,7 @@ func TestPipelineReturnsReadError(t *testing.T) {
 		var got []chunkInfo
 		var delivered []byte
 		r := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(errDisk))
-		err := Pipeline(context.Background(), r, smallParams, workers, collect(t, &got, &delivered))
+		err := ReadAll(context.Background(), Config{Params: smallParams, Workers: workers}, r, collect(t, &got, &delivered))
 		if !errors.Is(err, errDisk) {
 			t.Fatalf("workers %d: Pipeline = %v, want an error wrapping %v", workers, err, errDisk)
 		}
@@ -106,7 +106,7 @@ func TestPipelineCancel(t *testing.T) {
 	for _, workers := range []int{1, 2, 4} {
 		ctx, cancel := context.WithCancel(context.Background())
 		calls := 0
-		err := Pipeline(ctx, bytes.NewReader(randomData(130, 4<<20)), smallParams, workers, func([]byte, Digest) error {
+		err := ReadAll(ctx, Config{Params: smallParams, Workers: workers}, bytes.NewReader(randomData(130, 4<<20)), func([]byte, Digest) error {
 			calls++
 			if calls == 3 {
 				cancel()
@@ -124,7 +124,7 @@ func TestPipelineCancel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := Pipeline(ctx, bytes.NewReader(randomData(131, 1<<20)), smallParams, 2, func([]byte, Digest) error {
+	err := ReadAll(ctx, Config{Params: smallParams, Workers: 2}, bytes.NewReader(randomData(131, 1<<20)), func([]byte, Digest) error {
 		t.Error("callback ran after the context was cancelled")
 		return nil
 	})
@@ -153,7 +153,7 @@ func TestPipelineCancelWhileReadBlocks(t *testing.T) {
 	r := &blockingReader{data: randomData(140, 300<<10), release: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	err := Pipeline(ctx, r, smallParams, 2, func([]byte, Digest) error {
+	err := ReadAll(ctx, Config{Params: smallParams, Workers: 2}, r, func([]byte, Digest) error {
 		calls++
 		if calls == 2 {
 			// The producer is blocked in Read (or soon will be); cancel,
@@ -169,11 +169,125 @@ func TestPipelineCancelWhileReadBlocks(t *testing.T) {
 }
 
 func TestPipelineInvalidParams(t *testing.T) {
-	err := Pipeline(context.Background(), bytes.NewReader(nil), Params{Min: 10, Avg: 5, Max: 1}, 2, func([]byte, Digest) error {
+	err := ReadAll(context.Background(), Config{Params: Params{Min: 10, Avg: 5, Max: 1}, Workers: 2}, bytes.NewReader(nil), func([]byte, Digest) error {
 		t.Error("callback ran with invalid Params")
 		return nil
 	})
 	if !errors.Is(err, ErrInvalidParams) {
 		t.Errorf("Pipeline = %v, want ErrInvalidParams", err)
+	}
+}
+
+// TestPipelineStreams chunks several streams in one Pipeline: each is cut
+// as the Chunker cuts it alone, its chunks come in order and its end after
+// them, and a stream that cannot be opened or read ends with its error
+// while the others go on.
+func TestPipelineStreams(t *testing.T) {
+	errOpen, errRead := errors.New("no such file"), errors.New("bad sector")
+	type stream struct {
+		name    string
+		data    []byte
+		openErr error
+		readErr error
+	}
+	streams := []stream{
+		{name: "a", data: mixedData(160, 3<<20)},
+		{name: "empty"},
+		{name: "tiny", data: []byte("x")},
+		{name: "gone", openErr: errOpen},
+		{name: "b", data: randomData(161, 5<<20)},
+		{name: "broken", data: randomData(162, 2<<20), readErr: errRead},
+		{name: "c", data: mixedData(163, 1<<20)},
+	}
+	for _, workers := range []int{1, 2, 4} {
+		in := make(chan stream)
+		go func() {
+			for _, s := range streams {
+				in <- s
+			}
+			close(in)
+		}()
+		got := map[string][]chunkInfo{}
+		var order []string
+		ends := map[string]error{}
+		err := Pipeline(context.Background(), Config{Params: smallParams, Workers: workers, InFlight: 1 << 20}, in,
+			func(s stream) (io.ReadCloser, error) {
+				if s.openErr != nil {
+					return nil, s.openErr
+				}
+				var r io.Reader = bytes.NewReader(s.data)
+				if s.readErr != nil {
+					r = io.MultiReader(r, iotest.ErrReader(s.readErr))
+				}
+				return io.NopCloser(r), nil
+			},
+			func(s stream, data []byte, d Digest) error {
+				if _, ended := ends[s.name]; ended {
+					t.Errorf("chunk of %s after its end", s.name)
+				}
+				if Sum(data) != d {
+					t.Errorf("%s: digest does not match", s.name)
+				}
+				got[s.name] = append(got[s.name], chunkInfo{len(data), d})
+				return nil
+			},
+			func(s stream, err error) error {
+				order = append(order, s.name)
+				ends[s.name] = err
+				return nil
+			})
+		if err != nil {
+			t.Fatalf("workers %d: %v", workers, err)
+		}
+		var names []string
+		for _, s := range streams {
+			names = append(names, s.name)
+			switch {
+			case s.openErr != nil:
+				if !errors.Is(ends[s.name], s.openErr) || len(got[s.name]) > 0 {
+					t.Errorf("workers %d: %s ended with %v after %d chunks", workers, s.name, ends[s.name], len(got[s.name]))
+				}
+			case s.readErr != nil:
+				want := chunkAll(t, bytes.NewReader(s.data), smallParams)
+				if !errors.Is(ends[s.name], s.readErr) || len(got[s.name]) >= len(want) || !slices.Equal(got[s.name], want[:len(got[s.name])]) {
+					t.Errorf("workers %d: %s ended with %v after %d chunks", workers, s.name, ends[s.name], len(got[s.name]))
+				}
+			default:
+				if want := chunkAll(t, bytes.NewReader(s.data), smallParams); ends[s.name] != nil || !slices.Equal(got[s.name], want) {
+					t.Errorf("workers %d: %s: %d chunks ending with %v, want the Chunker's %d", workers, s.name, len(got[s.name]), ends[s.name], len(want))
+				}
+			}
+		}
+		if !slices.Equal(order, names) {
+			t.Errorf("workers %d: ends in order %v, want %v", workers, order, names)
+		}
+	}
+}
+
+// TestPipelineStopsAtEndError: an error from end stops the pipeline and
+// is returned; later streams are not opened.
+func TestPipelineStopsAtEndError(t *testing.T) {
+	errStop := errors.New("unreadable file")
+	in := make(chan int, 3)
+	in <- 1
+	in <- 2
+	in <- 3
+	close(in)
+	opened := 0
+	err := Pipeline(context.Background(), Config{Params: smallParams}, in,
+		func(i int) (io.ReadCloser, error) {
+			opened++
+			if i == 2 {
+				return nil, errStop
+			}
+			return io.NopCloser(bytes.NewReader(randomData(uint64(i), 10))), nil
+		},
+		func(int, []byte, Digest) error { return nil },
+		func(i int, err error) error { return err })
+	if !errors.Is(err, errStop) {
+		t.Fatalf("Pipeline = %v, want %v", err, errStop)
+	}
+	if opened > 3 {
+		t.Errorf("%d streams opened", opened)
 	}
 }

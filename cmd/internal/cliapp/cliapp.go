@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -199,10 +200,34 @@ func ScanTable(list []device.ScanEntry) *output.Table {
 // deferred cleanup inside the app runs before the process exits.
 func Main(app *cli.App) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := StartProfile(app.Name)
 	err := Run(ctx, app, os.Args)
+	stopProfile()
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 	}
 	os.Exit(ExitCode(err))
+}
+
+// StartProfile writes a CPU profile of the whole command to the file that
+// TAPEFS_CPUPROFILE names, for `go tool pprof`; without it, it does
+// nothing. A profile that cannot be started is reported and skipped.
+func StartProfile(name string) (stop func()) {
+	p := os.Getenv("TAPEFS_CPUPROFILE")
+	if p == "" {
+		return func() {}
+	}
+	f, err := os.Create(p)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: cpu profile: %v\n", name, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
