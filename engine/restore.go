@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
@@ -105,6 +106,9 @@ type restoreJob struct {
 	files  []*restoreFile
 	needs  map[[32]byte]*chunkNeed
 	res    *RestoreResult
+	// mu guards the files' left and err while chunks are written on
+	// several goroutines (put, spoil).
+	mu sync.Mutex
 }
 
 type restoreSnap struct {
@@ -216,35 +220,86 @@ func (r *restoreJob) layout() error {
 			rf.err = err
 			continue
 		}
-		if err := fd.Truncate(rf.entry.Size); err != nil {
-			fd.Close()
-			rf.err = err
-			continue
+		if needsTruncate(rf.entry) {
+			if err := fd.Truncate(rf.entry.Size); err != nil {
+				fd.Close()
+				rf.err = err
+				continue
+			}
 		}
 		rf.fd, rf.created = fd, true
 	}
 	return nil
 }
 
+// needsTruncate reports whether a restored file must be given its size
+// up front: when its data does not end with a written chunk (it ends in a
+// hole or a zero chunk). Otherwise writing the last chunk sets the size.
+func needsTruncate(e *format.Entry) bool {
+	if len(e.Chunks) == 0 {
+		return e.Size > 0
+	}
+	last := e.Chunks[len(e.Chunks)-1]
+	return last.Zero || last.Offset+int64(last.Size) != e.Size
+}
+
 // write puts one chunk wherever it is needed. It reports whether the
 // chunk was wanted.
 func (r *restoreJob) write(d [32]byte, data []byte) bool {
-	n := r.needs[d]
+	n := r.take(d)
 	if n == nil {
 		return false
 	}
-	delete(r.needs, d)
-	for _, t := range n.targets {
-		if t.f.fd == nil || t.f.err != nil {
-			continue
-		}
-		if _, err := t.f.fd.WriteAt(data, t.off); err != nil {
-			t.f.err = err
-			continue
-		}
-		t.f.left--
-	}
+	r.put(n, data)
 	return true
+}
+
+// take claims chunk d: it returns where the chunk goes and forgets it, or
+// nil when nothing (or nothing any more) needs it. Only one goroutine
+// takes.
+func (r *restoreJob) take(d [32]byte) *chunkNeed {
+	n := r.needs[d]
+	if n != nil {
+		delete(r.needs, d)
+	}
+	return n
+}
+
+// put writes a taken chunk to every file that needs it; safe for
+// concurrent use with other chunks.
+func (r *restoreJob) put(n *chunkNeed, data []byte) {
+	for _, t := range n.targets {
+		r.mu.Lock()
+		fd := t.f.fd
+		if t.f.err != nil {
+			fd = nil
+		}
+		r.mu.Unlock()
+		if fd == nil {
+			continue
+		}
+		_, err := fd.WriteAt(data, t.off)
+		r.mu.Lock()
+		if err != nil {
+			if t.f.err == nil {
+				t.f.err = err
+			}
+		} else {
+			t.f.left--
+		}
+		r.mu.Unlock()
+	}
+}
+
+// spoil marks the files that need a taken chunk as failed with why.
+func (r *restoreJob) spoil(n *chunkNeed, why error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range n.targets {
+		if t.f.err == nil {
+			t.f.err = why
+		}
+	}
 }
 
 // fail marks every file that still needs a chunk of tape id as failed.
@@ -701,6 +756,9 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	})
 }
 
+// restoreWorkers check and write the chunks a restore reads.
+const restoreWorkers = 2
+
 // readChunkArchive reads the chunk archive at the current position and
 // writes the wanted chunks; it stops reading once all are written and
 // leaves the tape after the archive's filemark.
@@ -714,10 +772,32 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]b
 		fr.SkipToEnd()
 		return err
 	}
+	// The drive's goroutine reads; restoreWorkers goroutines check the
+	// digests and write, so the tape keeps moving while they work.
+	type taken struct {
+		need *chunkNeed
+		d    [32]byte
+		off  int64
+		data []byte
+	}
+	work := make(chan taken, 8)
+	var wg sync.WaitGroup
+	for range restoreWorkers {
+		wg.Go(func() {
+			for c := range work {
+				if err := cr.Check(c.d, c.off, c.data); err != nil {
+					r.spoil(c.need, err)
+				} else {
+					r.put(c.need, c.data)
+				}
+				chunkBufs.Put(c.data)
+			}
+		})
+	}
 	left := len(want)
 	var firstErr error
 	for left > 0 {
-		d, _, data, err := cr.Next()
+		d, off, data, err := cr.NextUnchecked(chunkBufs.Get)
 		if err == io.EOF {
 			break
 		}
@@ -728,12 +808,23 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]b
 			continue
 		}
 		if err != nil {
+			close(work)
+			wg.Wait()
 			return err
 		}
-		if want[d] && r.write(d, data) {
-			left--
+		var n *chunkNeed
+		if want[d] {
+			n = r.take(d)
 		}
+		if n == nil {
+			chunkBufs.Put(data)
+			continue
+		}
+		left--
+		work <- taken{n, d, off, data}
 	}
+	close(work)
+	wg.Wait()
 	if err := fr.SkipToEnd(); err != nil {
 		return err
 	}

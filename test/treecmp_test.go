@@ -17,7 +17,8 @@ import (
 )
 
 // makeTree builds a source tree with every file type a backup must keep:
-// regular files (empty, small, large random, sparse, duplicate content),
+// regular files (empty, small, large random, sparse, ending in a hole, all
+// hole, duplicate content),
 // directories with odd modes, symlinks (relative, absolute, dangling), hard
 // links, a FIFO, character and block devices, xattrs, and nanosecond times.
 func makeTree(t *testing.T, root string, seed uint64) {
@@ -51,6 +52,17 @@ func makeTree(t *testing.T, root string, seed uint64) {
 	must(err)
 	_, err = f.WriteAt(data(50<<10), 100<<10+6<<20)
 	must(err)
+	must(f.Close())
+	// Files that end in a hole: data then 5 MiB of hole, and only a hole.
+	f, err = os.Create(filepath.Join(root, "sparse-tail"))
+	must(err)
+	_, err = f.Write(data(70 << 10))
+	must(err)
+	must(f.Truncate(70<<10 + 5<<20))
+	must(f.Close())
+	f, err = os.Create(filepath.Join(root, "all-hole"))
+	must(err)
+	must(f.Truncate(3 << 20))
 	must(f.Close())
 	must(os.Symlink("small.txt", filepath.Join(root, "link-rel")))
 	must(os.Symlink("/etc/hostname", filepath.Join(root, "link-abs")))

@@ -197,6 +197,8 @@ type cartridge struct {
 	dataEnd     int64  // end of the last object's payload
 	flushed     int64  // data offset up to which writeback was started
 	last        entry  // valid when count > 0
+	// [raStart, raEnd) is the data the last read-ahead asked for.
+	raStart, raEnd int64
 }
 
 // openCartridge opens the cartridge in dir and recovers a consistent tape
@@ -295,7 +297,18 @@ func (c *cartridge) entry(i uint64) (entry, error) {
 
 // payload reads and checks the stored payload of e.
 func (c *cartridge) payload(e entry) ([]byte, error) {
-	b := make([]byte, e.Length)
+	return c.payloadInto(e, nil)
+}
+
+// payloadInto is payload into buf when it is large enough (a new slice
+// otherwise), and reads ahead of it.
+func (c *cartridge) payloadInto(e entry, buf []byte) ([]byte, error) {
+	b := buf
+	if len(b) < int(e.Length) {
+		b = make([]byte, e.Length)
+	}
+	b = b[:e.Length]
+	c.readAhead(int64(e.Offset))
 	if _, err := c.data.ReadAt(b, int64(e.Offset)); err != nil && !(errors.Is(err, io.EOF) && e.Length == 0) {
 		return nil, fmt.Errorf("read payload at %d: %v: %w", e.Offset, err, device.ErrMediumError)
 	}
@@ -447,6 +460,25 @@ func (c *cartridge) startWriteback() {
 		// Best effort: an error here shows again at the next sync.
 		_ = unix.SyncFileRange(int(c.data.Fd()), c.flushed, n, unix.SYNC_FILE_RANGE_WRITE)
 		c.flushed = c.dataEnd
+	}
+}
+
+// readaheadChunk is how far ahead of a read the cartridge asks the kernel
+// for its data. A real drive streams into its buffer ahead of the host;
+// without this every record would wait for the disk while the host is
+// busy with the last one.
+const readaheadChunk = 16 << 20
+
+// readAhead starts reading the data after offset off in the background
+// (posix_fadvise WILLNEED), when less than half a chunk of the last
+// read-ahead is left.
+func (c *cartridge) readAhead(off int64) {
+	if off >= c.raStart && off+readaheadChunk/2 <= c.raEnd {
+		return
+	}
+	c.raStart, c.raEnd = off, min(off+2*readaheadChunk, c.dataEnd)
+	if c.raEnd > off {
+		_ = unix.Fadvise(int(c.data.Fd()), off, c.raEnd-off, unix.FADV_WILLNEED) // a hint
 	}
 }
 

@@ -832,7 +832,12 @@ func (d *Drive) readOne(o op, buf []byte) (int, error) {
 	if e.Flags&flagEncrypted != 0 && (d.st.Key == nil || keyIdentifier(d.st.Key) != e.KeyID) {
 		return 0, fmt.Errorf("%s: object %d: %w", d.name(), p, device.ErrEncrypted)
 	}
-	stored, err := c.payload(e)
+	// An unencrypted record is read straight into the caller's buffer.
+	var into []byte
+	if e.Flags&flagEncrypted == 0 {
+		into = buf
+	}
+	stored, err := c.payloadInto(e, into)
 	if err != nil {
 		d.st.Position = p + 1
 		return 0, d.readFailure(err)
@@ -849,6 +854,9 @@ func (d *Drive) readOne(o op, buf []byte) (int, error) {
 	d.st.Sim.BytesRead += uint64(len(rec))
 	d.meta.LifetimeRead += uint64(len(rec))
 	d.meta.LastRead += uint64(len(rec))
+	if into != nil && len(into) >= len(rec) {
+		return len(rec), nil // read in place
+	}
 	n := copy(buf, rec)
 	if n < len(rec) {
 		return n, fmt.Errorf("%s: record of %d bytes, buffer of %d: %w", d.name(), len(rec), len(buf), device.ErrRecordTooLong)

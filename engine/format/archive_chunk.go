@@ -208,6 +208,20 @@ func (r *ChunkArchiveReader) Header() ChunkArchiveHeader { return r.h }
 // entry. Errors of the FileReader (ErrCorrupt, device errors) are returned
 // wrapped and are sticky.
 func (r *ChunkArchiveReader) Next() (digest [32]byte, offset int64, data []byte, err error) {
+	digest, offset, data, err = r.NextUnchecked(nil)
+	if err != nil {
+		return digest, offset, data, err
+	}
+	if err := r.Check(digest, offset, data); err != nil {
+		return digest, offset, nil, err
+	}
+	return digest, offset, data, nil
+}
+
+// NextUnchecked is Next without the digest check, which the caller makes
+// with Check (on another goroutine, say). The data is read into a buffer
+// from alloc (a new slice when alloc is nil) of the chunk's length.
+func (r *ChunkArchiveReader) NextUnchecked(alloc func(n int) []byte) (digest [32]byte, offset int64, data []byte, err error) {
 	if r.err != nil {
 		return digest, r.off, nil, r.err
 	}
@@ -226,19 +240,31 @@ func (r *ChunkArchiveReader) Next() (digest [32]byte, offset int64, data []byte,
 		r.err = fmt.Errorf("chunk archive %s: entry at offset %d: %w", r.r.Header().UUID, offset, err)
 		return digest, offset, nil, r.err
 	}
-	data = make([]byte, size)
+	if alloc == nil {
+		data = make([]byte, size)
+	} else {
+		data = alloc(int(size))
+	}
 	if flags&chunkFlagZero == 0 {
 		if _, err := io.ReadFull(r.r, data); err != nil {
 			r.err = r.streamError(err, fmt.Sprintf("data of chunk %x", digest))
 			return digest, offset, nil, r.err
 		}
 		r.off += int64(size)
+	} else if alloc != nil {
+		clear(data)
 	}
 	r.off += ChunkEntryHeaderSize
-	if sha256.Sum256(data) != digest {
-		return digest, offset, nil, corruptf("chunk archive %s: chunk %x at offset %d: data does not match its SHA-256 digest", r.r.Header().UUID, digest, offset)
-	}
 	return digest, offset, data, nil
+}
+
+// Check returns nil if data matches digest, and otherwise the error
+// (wrapping ErrCorrupt) that Next returns for the chunk at offset.
+func (r *ChunkArchiveReader) Check(digest [32]byte, offset int64, data []byte) error {
+	if sha256.Sum256(data) != digest {
+		return corruptf("chunk archive %s: chunk %x at offset %d: data does not match its SHA-256 digest", r.r.Header().UUID, digest, offset)
+	}
+	return nil
 }
 
 // streamError turns an error that stopped reading what inside an entry

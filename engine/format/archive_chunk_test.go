@@ -343,3 +343,35 @@ func BenchmarkChunkArchiveAdd(b *testing.B) {
 		}
 	}
 }
+
+// TestChunkArchiveNextUnchecked reads into caller buffers full of garbage
+// (as a recycled pool hands out): data chunks overwrite them, zero chunks
+// clear them; Check accepts the good chunks and names the damaged one.
+func TestChunkArchiveNextUnchecked(t *testing.T) {
+	chunks := testChunks()
+	d := &memDrive{}
+	offs, w := writeChunkArchive(t, d, chunks)
+	damageStream(d, 0, int64(w.w.hdrLen)+offs[1]+ChunkEntryHeaderSize+50_000, 0x40)
+	d.pos = 0
+	r := openChunkArchive(t, d)
+	dirty := func(n int) []byte { return bytes.Repeat([]byte{0xAA}, n) }
+	for i, c := range chunks {
+		digest, off, data, err := r.NextUnchecked(dirty)
+		if err != nil || digest != c.digest || off != offs[i] || len(data) != len(c.data) {
+			t.Fatalf("chunk %d: %x at %d, %d bytes, %v", i, digest, off, len(data), err)
+		}
+		err = r.Check(digest, off, data)
+		if i == 1 {
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("%x", c.digest)) {
+				t.Errorf("damaged chunk: Check = %v", err)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(data, c.data) {
+			t.Errorf("chunk %d (zero %v): Check = %v, data equal %v", i, allZero(c.data), err, bytes.Equal(data, c.data))
+		}
+	}
+	if _, _, _, err := r.NextUnchecked(dirty); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
