@@ -81,6 +81,7 @@ type restoreFile struct {
 	created bool
 	left    int   // chunks still to write
 	err     error // first failure
+	idx     int   // in restoreJob.files
 }
 
 // chunkNeed is every place one chunk goes.
@@ -107,8 +108,12 @@ type restoreJob struct {
 	needs  map[[32]byte]*chunkNeed
 	res    *RestoreResult
 	// mu guards the files' left and err while chunks are written on
-	// several goroutines (put, spoil).
+	// several goroutines (put, spoil), and created.
 	mu sync.Mutex
+	// created counts the files (in files order) layout has dealt with:
+	// their fd or err is set. laid is signalled as it grows.
+	created int
+	laid    *sync.Cond
 }
 
 type restoreSnap struct {
@@ -163,7 +168,7 @@ func (r *restoreJob) plan(locate func(d [32]byte) (catalog.ChunkLoc, error)) {
 			}
 			r.res.Plan.Files++
 			r.res.Plan.Bytes += ent.Size
-			rf := &restoreFile{entry: ent, path: joinUnder(rs.root, ent.Path)}
+			rf := &restoreFile{entry: ent, path: joinUnder(rs.root, ent.Path), idx: len(r.files)}
 			r.files = append(r.files, rf)
 			for _, c := range ent.Chunks {
 				if c.Zero {
@@ -190,6 +195,12 @@ func (r *restoreJob) plan(locate func(d [32]byte) (catalog.ChunkLoc, error)) {
 // layout creates directories, special files and the regular files (at
 // their final size, holes where the snapshot has holes), open for writing.
 func (r *restoreJob) layout() error {
+	r.mu.Lock()
+	if r.laid == nil {
+		r.laid = sync.NewCond(&r.mu)
+	}
+	r.mu.Unlock()
+	defer r.published(len(r.files))
 	failed := map[*format.Entry]error{}
 	r.failed = failed
 	for _, rs := range r.snaps {
@@ -208,7 +219,10 @@ func (r *restoreJob) layout() error {
 			}
 		}
 	}
-	for _, rf := range r.files {
+	for i, rf := range r.files {
+		if i%64 == 0 {
+			r.published(i)
+		}
 		if err := failed[rf.entry]; err != nil && rf.err == nil {
 			rf.err = err // reported with the file when files are closed
 		}
@@ -230,6 +244,23 @@ func (r *restoreJob) layout() error {
 		rf.fd, rf.created = fd, true
 	}
 	return nil
+}
+
+// published says the first n files are laid out.
+func (r *restoreJob) published(n int) {
+	r.mu.Lock()
+	r.created = max(r.created, n)
+	r.laid.Broadcast()
+	r.mu.Unlock()
+}
+
+// startLayout runs layout beside the tape reads (put waits for each file
+// it writes); wait returns layout's error.
+func (r *restoreJob) startLayout() (wait func() error) {
+	r.laid = sync.NewCond(&r.mu)
+	done := make(chan error, 1)
+	go func() { done <- r.layout() }()
+	return sync.OnceValue(func() error { return <-done })
 }
 
 // needsTruncate reports whether a restored file must be given its size
@@ -270,6 +301,9 @@ func (r *restoreJob) take(d [32]byte) *chunkNeed {
 func (r *restoreJob) put(n *chunkNeed, data []byte) {
 	for _, t := range n.targets {
 		r.mu.Lock()
+		for r.created <= t.f.idx {
+			r.laid.Wait()
+		}
 		fd := t.f.fd
 		if t.f.err != nil {
 			fd = nil
@@ -302,8 +336,14 @@ func (r *restoreJob) spoil(n *chunkNeed, why error) {
 	}
 }
 
-// fail marks every file that still needs a chunk of tape id as failed.
+// fail marks every file that still needs a chunk of tape id as failed
+// (once layout is done with every file).
 func (r *restoreJob) fail(id uuid.UUID, why error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.laid != nil && r.created < len(r.files) {
+		r.laid.Wait()
+	}
 	for _, n := range r.needs {
 		if n.loc.Media != id {
 			continue
@@ -464,16 +504,24 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		r.res.Plan.EstimatedSeconds = e.estimate(ctx, set, opts.Drive, r.res.Plan)
 		return r.res, nil
 	}
-	if err := r.layout(); err != nil {
-		return nil, err
-	}
-	defer r.closeAll()
+	// The drive first: a restore that cannot have it creates nothing.
+	var j *driveJob
 	if len(r.res.Plan.Tapes) > 0 {
-		j, release, err := e.restoreDrive(ctx, set, opts.Drive)
+		var release func()
+		j, release, err = e.restoreDrive(ctx, set, opts.Drive)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
+	}
+	// Files are created while the first tape loads and is read: chunk
+	// writes wait for their file.
+	waitLayout := r.startLayout()
+	defer func() {
+		waitLayout()
+		r.closeAll()
+	}()
+	if j != nil {
 		sim := j.sim(ctx)
 		for _, rt := range r.res.Plan.Tapes {
 			id := set.Media[rt.Seq]
@@ -487,6 +535,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		}
 		end := j.sim(ctx)
 		r.res.TapeSecond, r.res.Loads = end.TapeSeconds-sim.TapeSeconds, end.Loads-sim.Loads
+	}
+	if err := waitLayout(); err != nil {
+		return nil, err
 	}
 	return r.res, r.finish()
 }

@@ -86,6 +86,13 @@ func TestBackupAndRestoreOnTwoDrives(t *testing.T) {
 	if err := eng.LoadMedia(ctx, "d0", "TEST06L8"); err != nil && !errors.Is(err, engine.ErrBusy) {
 		t.Errorf("load-media on the busy drive: %v, want ErrBusy", err)
 	}
+	// A restore refused for a busy drive creates nothing.
+	busyTarget := filepath.Join(root, "refused")
+	if _, err := eng.Restore(ctx, engine.RestoreOptions{Set: resB.Set, Target: busyTarget, Drive: "d0"}); errors.Is(err, engine.ErrBusy) {
+		if _, serr := os.Lstat(busyTarget); serr == nil {
+			t.Errorf("a restore refused with %v created %s", err, busyTarget)
+		}
+	}
 	wg.Wait()
 	must(backupErr)
 	must(restoreErr)
