@@ -102,6 +102,30 @@ type MountOptions struct {
 // Mount mounts root on mountpoint and starts serving. The caller unmounts
 // with the returned server's Unmount and waits with its Wait.
 func Mount(mountpoint string, root *Root, mo MountOptions) (*fuse.Server, error) {
+	return mount(mountpoint, root, mo, nil)
+}
+
+// mount is Mount with the bridge wrapped by wrap when not nil (tests count
+// requests with it).
+func mount(mountpoint string, root *Root, mo MountOptions, wrap func(fuse.RawFileSystem) fuse.RawFileSystem) (*fuse.Server, error) {
+	opts := mountOptions(root, mo)
+	raw := fs.NewNodeFS(root, opts)
+	if wrap != nil {
+		raw = wrap(raw)
+	}
+	server, err := fuse.NewServer(raw, mountpoint, &opts.MountOptions)
+	if err != nil {
+		return nil, err
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		// As fs.Mount: a failed mount leaves no loop to stop.
+		return nil, err
+	}
+	return server, nil
+}
+
+func mountOptions(root *Root, mo MountOptions) *fs.Options {
 	zero := time.Duration(0)
 	opts := &fs.Options{
 		MountOptions: fuse.MountOptions{
@@ -135,7 +159,7 @@ func Mount(mountpoint string, root *Root, mo MountOptions) (*fuse.Server, error)
 		UID:            root.uid,
 		GID:            root.gid,
 	}
-	return fs.Mount(mountpoint, root, opts)
+	return opts
 }
 
 func mountFlags(mo MountOptions) []string {

@@ -367,6 +367,8 @@ type snapNode struct {
 	ip   string // path of the inode: sp, or a hard link's first name
 	ino  uint64
 
+	links uint32 // number of names of a file, from the listing (0: 1)
+
 	mu      sync.Mutex
 	attr    format.EntryAttr
 	hasAttr bool          // attr is loaded (a snapshot root starts without)
@@ -575,14 +577,13 @@ func (n *snapNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrO
 	if errno != 0 {
 		return errno
 	}
-	if errno := n.fill(&out.Attr, a); errno != 0 {
-		return errno
-	}
+	n.fill(&out.Attr, a)
 	out.SetTimeout(snapshotTimeout)
 	return 0
 }
 
-func (n *snapNode) fill(a *fuse.Attr, ea *format.EntryAttr) syscall.Errno {
+// fill sets the attributes of the node with entry attributes ea.
+func (n *snapNode) fill(a *fuse.Attr, ea *format.EntryAttr) {
 	a.Ino = n.ino
 	a.Mode = fileType(ea.Type) | ea.Mode
 	a.Uid, a.Gid = ea.UID, ea.GID
@@ -597,18 +598,11 @@ func (n *snapNode) fill(a *fuse.Attr, ea *format.EntryAttr) syscall.Errno {
 		// Blocks count the data on tape: holes and zero ranges take
 		// none, as in the source, so cp and du see a sparse file.
 		a.Blocks = uint64((ea.Stored + 511) / 512)
-		counts, err := n.root.eng.SnapshotLinkCounts(n.tree.set, n.tree.name)
-		if err != nil {
-			return n.root.errno("read "+n.show(), err)
-		}
-		if c := counts[n.ip]; c > 1 {
-			a.Nlink = c
-		}
+		a.Nlink = max(1, n.links)
 	}
 	a.Mtime, a.Mtimensec = uint64(ea.Mtime.Unix()), uint32(ea.Mtime.Nanosecond())
 	a.Atime, a.Atimensec = uint64(ea.Atime.Unix()), uint32(ea.Atime.Nanosecond())
 	a.Ctime, a.Ctimensec = uint64(ea.Ctime.Unix()), uint32(ea.Ctime.Nanosecond())
-	return 0
 }
 
 // child makes the node of the listed entry e with inode number ino and
@@ -619,10 +613,8 @@ func (n *snapNode) child(ctx context.Context, e *engine.SnapshotDirEntry, ino ui
 		sp = join(n.sp, e.Name)
 	}
 	node := &snapNode{readOnly: readOnly{root: n.root, path: join(n.path, e.Name)}, tree: n.tree, sp: sp, ip: e.Path, ino: ino,
-		attr: e.Attr, hasAttr: true}
-	if errno := node.fill(&out.Attr, &node.attr); errno != 0 {
-		return nil, errno
-	}
+		links: e.Links, attr: e.Attr, hasAttr: true}
+	node.fill(&out.Attr, &node.attr)
 	out.SetEntryTimeout(snapshotTimeout)
 	out.SetAttrTimeout(snapshotTimeout)
 	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(e.Attr.Type), Ino: ino}), 0
@@ -643,25 +635,46 @@ func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 // OpendirHandle opens a directory with FOPEN_CACHE_DIR and
 // FOPEN_KEEP_CACHE: a snapshot directory never changes, so the kernel
 // keeps its listing across opens, and a second find or ls is served
-// without the daemon.
+// without the daemon. The listing is read on the first READDIR, not here:
+// an open whose entries the kernel has cached needs none.
 func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	l, err := n.root.listing(n.tree, n.sp)
-	if err != nil {
-		return nil, 0, n.root.errno("list "+n.show(), err)
+	a, errno := n.attrs()
+	if errno != 0 {
+		return nil, 0, errno
 	}
-	return &snapDirHandle{n: n, l: l}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+	if a.Type != format.EntryDir {
+		return nil, 0, syscall.ENOTDIR
+	}
+	return &snapDirHandle{n: n}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // snapDirHandle is an open snapshot directory: it streams the listing and
-// answers the lookups of READDIRPLUS from it.
+// answers the lookups of READDIRPLUS from it. The bridge serializes the
+// calls on one handle.
 type snapDirHandle struct {
 	n  *snapNode
-	l  *dirListing
-	i  int // index of the next entry
+	l  *dirListing // loaded by load
+	i  int         // index of the next entry
 	de fuse.DirEntry
 }
 
+// load reads the listing on first use.
+func (h *snapDirHandle) load() syscall.Errno {
+	if h.l != nil {
+		return 0
+	}
+	l, err := h.n.root.listing(h.n.tree, h.n.sp)
+	if err != nil {
+		return h.n.root.errno("list "+h.n.show(), err)
+	}
+	h.l = l
+	return 0
+}
+
 func (h *snapDirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if errno := h.load(); errno != 0 {
+		return nil, errno
+	}
 	if h.i >= len(h.l.ents) {
 		return nil, 0
 	}
@@ -673,13 +686,16 @@ func (h *snapDirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall
 }
 
 func (h *snapDirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if errno := h.load(); errno != 0 {
+		return errno
+	}
 	h.i = int(min(off, uint64(len(h.l.ents))))
 	return 0
 }
 
 // Lookup answers READDIRPLUS for the entry Readdirent just returned.
 func (h *snapDirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if i := h.i - 1; i >= 0 && i < len(h.l.ents) && h.l.ents[i].Name == name {
+	if i := h.i - 1; h.l != nil && i >= 0 && i < len(h.l.ents) && h.l.ents[i].Name == name {
 		return h.n.child(ctx, &h.l.ents[i], h.l.inos[i], out)
 	}
 	return h.n.Lookup(ctx, name, out)
