@@ -360,23 +360,32 @@ type snapTree struct {
 // snapNode is a file, directory, symlink or special file of a snapshot.
 // Its attributes come from the catalog entry, never from tape; reading a
 // regular file reads its chunks through the engine.
+//
+// A find over a snapshot makes a node for every entry (READDIRPLUS), so a
+// node is kept small: its attributes are the listing's entry, shared, not
+// a copy, and only a snapshot's root node stores its path in the mount
+// (show computes the others' for messages).
 type snapNode struct {
 	readOnly
 	tree *snapTree
 	sp   string // path in the snapshot ("" for its root)
-	ip   string // path of the inode: sp, or a hard link's first name
 	ino  uint64
 
-	links uint32 // number of names of a file, from the listing (0: 1)
-
-	mu      sync.Mutex
-	attr    format.EntryAttr
-	hasAttr bool          // attr is loaded (a snapshot root starts without)
-	ent     *format.Entry // the whole entry, loaded for xattrs on first use
+	mu  sync.Mutex
+	de  *engine.SnapshotDirEntry // attributes; a snapshot root loads them on first use
+	ent *format.Entry            // the whole entry, loaded for xattrs on first use
 }
 
 func (r *Root) newSnapNode(p string, t *snapTree, sp string, ino uint64) *snapNode {
-	return &snapNode{readOnly: readOnly{root: r, path: p}, tree: t, sp: sp, ip: sp, ino: ino}
+	return &snapNode{readOnly: readOnly{root: r, path: p}, tree: t, sp: sp, ino: ino}
+}
+
+// show is the node's path in the mount, for messages.
+func (n *snapNode) show() string {
+	if n.path != "" {
+		return n.path
+	}
+	return n.Path(nil)
 }
 
 // entry returns the node's whole catalog entry, loading it on first use.
@@ -397,23 +406,25 @@ func (n *snapNode) entry() (*format.Entry, syscall.Errno) {
 	return n.ent, 0
 }
 
-// attrs returns the node's attributes: from the listing that made the
-// node, else from its whole entry.
-func (n *snapNode) attrs() (*format.EntryAttr, syscall.Errno) {
+// attrs returns the node's listing entry: from the listing that made the
+// node, else made from its whole entry. It never changes once set.
+func (n *snapNode) attrs() (*engine.SnapshotDirEntry, syscall.Errno) {
 	n.mu.Lock()
-	ok := n.hasAttr
+	de := n.de
 	n.mu.Unlock()
-	if !ok {
-		ent, errno := n.entry()
-		if errno != 0 {
-			return nil, errno
-		}
-		n.mu.Lock()
-		n.attr = entryAttr(ent)
-		n.hasAttr = true
-		n.mu.Unlock()
+	if de != nil {
+		return de, 0
 	}
-	return &n.attr, 0
+	ent, errno := n.entry()
+	if errno != 0 {
+		return nil, errno
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.de == nil {
+		n.de = &engine.SnapshotDirEntry{Path: n.sp, Attr: entryAttr(ent), Links: 1}
+	}
+	return n.de, 0
 }
 
 // entryAttr is the listing's view of a whole entry.
@@ -573,17 +584,18 @@ func ownPath(dir string, e *engine.SnapshotDirEntry) bool {
 }
 
 func (n *snapNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a, errno := n.attrs()
+	de, errno := n.attrs()
 	if errno != 0 {
 		return errno
 	}
-	n.fill(&out.Attr, a)
+	n.fill(&out.Attr, de)
 	out.SetTimeout(snapshotTimeout)
 	return 0
 }
 
-// fill sets the attributes of the node with entry attributes ea.
-func (n *snapNode) fill(a *fuse.Attr, ea *format.EntryAttr) {
+// fill sets the attributes of the node with listing entry de.
+func (n *snapNode) fill(a *fuse.Attr, de *engine.SnapshotDirEntry) {
+	ea := &de.Attr
 	a.Ino = n.ino
 	a.Mode = fileType(ea.Type) | ea.Mode
 	a.Uid, a.Gid = ea.UID, ea.GID
@@ -598,7 +610,7 @@ func (n *snapNode) fill(a *fuse.Attr, ea *format.EntryAttr) {
 		// Blocks count the data on tape: holes and zero ranges take
 		// none, as in the source, so cp and du see a sparse file.
 		a.Blocks = uint64((ea.Stored + 511) / 512)
-		a.Nlink = max(1, n.links)
+		a.Nlink = max(1, de.Links)
 	}
 	a.Mtime, a.Mtimensec = uint64(ea.Mtime.Unix()), uint32(ea.Mtime.Nanosecond())
 	a.Atime, a.Atimensec = uint64(ea.Atime.Unix()), uint32(ea.Atime.Nanosecond())
@@ -612,9 +624,8 @@ func (n *snapNode) child(ctx context.Context, e *engine.SnapshotDirEntry, ino ui
 	if !ownPath(n.sp, e) {
 		sp = join(n.sp, e.Name)
 	}
-	node := &snapNode{readOnly: readOnly{root: n.root, path: join(n.path, e.Name)}, tree: n.tree, sp: sp, ip: e.Path, ino: ino,
-		links: e.Links, attr: e.Attr, hasAttr: true}
-	node.fill(&out.Attr, &node.attr)
+	node := &snapNode{readOnly: readOnly{root: n.root}, tree: n.tree, sp: sp, ino: ino, de: e}
+	node.fill(&out.Attr, e)
 	out.SetEntryTimeout(snapshotTimeout)
 	out.SetAttrTimeout(snapshotTimeout)
 	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(e.Attr.Type), Ino: ino}), 0
@@ -623,7 +634,7 @@ func (n *snapNode) child(ctx context.Context, e *engine.SnapshotDirEntry, ino ui
 func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	l, err := n.root.listing(n.tree, n.sp)
 	if err != nil {
-		return nil, n.root.errno("lookup "+join(n.path, name), err)
+		return nil, n.root.errno("lookup "+join(n.show(), name), err)
 	}
 	i, ok := l.find(name)
 	if !ok {
@@ -638,10 +649,11 @@ func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 // without the daemon. The listing is read on the first READDIR, not here:
 // an open whose entries the kernel has cached needs none.
 func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	a, errno := n.attrs()
+	de, errno := n.attrs()
 	if errno != 0 {
 		return nil, 0, errno
 	}
+	a := &de.Attr
 	if a.Type != format.EntryDir {
 		return nil, 0, syscall.ENOTDIR
 	}
@@ -757,10 +769,11 @@ func (c *listingCache) put(k listingKey, l *dirListing) {
 }
 
 func (n *snapNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	a, errno := n.attrs()
+	de, errno := n.attrs()
 	if errno != 0 {
 		return nil, errno
 	}
+	a := &de.Attr
 	if a.Type != format.EntrySymlink {
 		return nil, syscall.EINVAL
 	}
@@ -785,14 +798,15 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	a, errno := n.attrs()
+	de, errno := n.attrs()
 	if errno != 0 {
 		return nil, 0, errno
 	}
+	a := &de.Attr
 	if a.Type != format.EntryFile {
 		return nil, 0, syscall.EINVAL
 	}
-	f, err := n.root.eng.OpenSnapshotFile(ctx, n.tree.set, n.tree.name, n.ip)
+	f, err := n.root.eng.OpenSnapshotFile(ctx, n.tree.set, n.tree.name, de.Path)
 	if err != nil {
 		return nil, 0, n.root.errno("open "+n.show(), err)
 	}
