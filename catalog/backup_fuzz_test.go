@@ -115,13 +115,17 @@ func FuzzDecodeSnapshot(f *testing.F) {
 // FuzzDecodeTreeHead: arbitrary bytes never panic; a decoded head re-encodes
 // to exactly the input.
 func FuzzDecodeTreeHead(f *testing.F) {
-	f.Add(splitTreeValue(0, nil)[0])
-	f.Add(splitTreeValue(treeHasChildren, []byte("value"))[0])
-	f.Add(splitTreeValue(0, make([]byte, treePartSize+1))[0])
-	f.Add([]byte{valueV1, 2, 0})
+	f.Add(splitTreeValue(0, 0, nil)[0])
+	f.Add(splitTreeValue(treeHasChildren, 0, []byte("value"))[0])
+	f.Add(splitTreeValue(0, 3, []byte("value"))[0])
+	f.Add(splitTreeValue(treeHasChildren, 1<<31, make([]byte, treePartSize+1))[0])
+	f.Add(splitTreeValue(0, 0, make([]byte, treePartSize+1))[0])
+	f.Add([]byte{valueV1, 4, 0})
+	f.Add([]byte{valueV1, 2, 0, 1})
+	f.Add([]byte{valueV1, 2, 0, 0x82, 0})
 	f.Add([]byte{valueV1, 0, 0x80, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		flags, more, payload, err := decodeTreeHead(b)
+		flags, more, links, payload, err := decodeTreeHead(b)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("decode error %v does not wrap ErrCorrupt", err)
@@ -137,8 +141,11 @@ func FuzzDecodeTreeHead(f *testing.F) {
 			}
 			v = append(v, make([]byte, int(more-1)*treePartSize+1)...)
 		}
-		if enc := splitTreeValue(flags, v)[0]; !bytes.Equal(enc, b) {
-			t.Fatalf("round trip: %x -> %d %d %d bytes -> %x", b, flags, more, len(payload), enc)
+		if (flags&treeHasLinks != 0) != (links > 1) || (links == 1) {
+			t.Fatalf("decoded flags %#x with %d links", flags, links)
+		}
+		if enc := splitTreeValue(flags, links, v)[0]; !bytes.Equal(enc, b) {
+			t.Fatalf("round trip: %x -> %d %d %d %d bytes -> %x", b, flags, more, links, len(payload), enc)
 		}
 	})
 }
@@ -146,7 +153,7 @@ func FuzzDecodeTreeHead(f *testing.F) {
 // FuzzDecodeTreePart: arbitrary bytes never panic; a decoded part keeps the
 // input's data and respects the size rule.
 func FuzzDecodeTreePart(f *testing.F) {
-	parts := splitTreeValue(0, make([]byte, 2*treePartSize+3))
+	parts := splitTreeValue(0, 0, make([]byte, 2*treePartSize+3))
 	f.Add(parts[1], false)
 	f.Add(parts[2], true)
 	f.Add([]byte{valueV1}, true)

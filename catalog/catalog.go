@@ -94,6 +94,16 @@ type Options struct {
 
 	// Now is the clock that stamps Media.Updated. Nil means time.Now.
 	Now func() time.Time
+
+	// TreeLink, when set, tells PutSnapshot which tree entries are hard
+	// links: it returns the path of the entry that the entry encoded in
+	// value is a hard link to, or "" for any other entry, and an error
+	// for a value it cannot read. PutSnapshot then stores with every
+	// linked entry its number of names (TreeEntry.Links), so that readers
+	// get link counts without scanning the tree. The catalog stays blind
+	// to the engine's encoding otherwise. It must be safe for concurrent
+	// use.
+	TreeLink func(value []byte) (string, error)
 }
 
 // Catalog is the tapefs metadata store, backed by one Badger database in a
@@ -108,6 +118,7 @@ type Catalog struct {
 	readOnly bool
 	now      func() time.Time
 	lock     *dirLock
+	treeLink func([]byte) (string, error) // Options.TreeLink
 
 	// state guards db against Close: methods hold it for reading while they
 	// use db; Close takes it for writing and sets db to nil.
@@ -186,7 +197,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		}
 		return nil, fmt.Errorf("open catalog %s: %w", dir, err)
 	}
-	c := &Catalog{dir: dir, readOnly: opts.ReadOnly, now: now, lock: lock, db: db}
+	c := &Catalog{dir: dir, readOnly: opts.ReadOnly, now: now, lock: lock, db: db, treeLink: opts.TreeLink}
 	if err := c.checkSchema(); err != nil {
 		_ = c.Close()
 		return nil, err

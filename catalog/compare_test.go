@@ -114,7 +114,8 @@ func TestRenderTreeValues(t *testing.T) {
 		val  []byte
 		want string
 	}{
-		{head, splitTreeValue(0, []byte{1, 2})[0], "tree children=false parts=1 hex 0102"},
+		{head, splitTreeValue(0, 0, []byte{1, 2})[0], "tree children=false parts=1 hex 0102"},
+		{head, splitTreeValue(0, 2, []byte{1, 2})[0], "tree children=false parts=1 links=2 hex 0102"},
 		{treePartKey(head, 1), []byte{valueV1, 0xaa}, "part hex aa"},
 		{treePartKey(head, 1), []byte{valueV1}, "hex 01"},
 		{head, []byte{valueV1, 0x80, 0}, "hex 018000"},

@@ -76,15 +76,21 @@
 //   - media set record: JSON with uuid, pool, ctime, media (list of UUIDs by
 //     sequence number), closed, last_write.
 //   - snapshot record: JSON with set, name, pool, ctime, archives (list of
-//     objects with media, file, part), files, bytes.
+//     objects with media, file, part), files, bytes, and links_counted
+//     (true when the tree heads carry link counts; omitted when false, as
+//     in records written before it existed).
 //   - snapshot marker: the format byte alone.
 //   - chunk index entry: compact binary, since a set holds millions: the 16
 //     bytes of the media UUID, then file, offset and size as minimal
 //     unsigned varints (about 25 bytes).
 //   - tree head: a flags byte (bit 0: the entry has children, which lets
-//     WalkTree skip the lookup for files), the number of continuation keys
-//     as a minimal unsigned varint, and the first 64 KiB of the engine's
-//     value; a continuation holds the next 64 KiB (the last one less).
+//     WalkTree skip the lookup for files; bit 1: a link count follows), the
+//     number of continuation keys as a minimal unsigned varint, with bit 1
+//     the entry's number of names (2 or more: hard links to it plus its
+//     own name, counted by PutSnapshot with Options.TreeLink) as a minimal
+//     unsigned varint, and the first 64 KiB of the engine's value; a
+//     continuation holds the next 64 KiB (the last one less). A listing or
+//     a stat thus gets a file's link count without scanning the tree.
 //
 // Dump writes the whole key space as text in key order; Equal compares two
 // catalogs key by key, leaving out fields that a catalog rebuilt from tape

@@ -90,7 +90,10 @@ func renderValue(key, v []byte) string {
 			if p, err := decodeTreePart(v, true); err == nil {
 				return "part hex " + hex.EncodeToString(p)
 			}
-		} else if flags, more, p, err := decodeTreeHead(v); err == nil {
+		} else if flags, more, links, p, err := decodeTreeHead(v); err == nil {
+			if links > 0 {
+				return fmt.Sprintf("tree children=%t parts=%d links=%d hex %s", flags&treeHasChildren != 0, more+1, links, hex.EncodeToString(p))
+			}
 			return fmt.Sprintf("tree children=%t parts=%d hex %s", flags&treeHasChildren != 0, more+1, hex.EncodeToString(p))
 		}
 		return "hex " + hex.EncodeToString(v)

@@ -36,6 +36,11 @@ type Snapshot struct {
 	Archives []ArchiveLoc
 	Files    int64
 	Bytes    int64
+	// LinksCounted reports that the tree was stored with the number of
+	// names of its hard-linked entries (TreeEntry.Links): PutSnapshot sets
+	// it when the catalog has Options.TreeLink and ignores what it is
+	// given.
+	LinksCounted bool
 }
 
 // Group returns the group part of the snapshot name: everything before the
@@ -133,6 +138,9 @@ type snapshotRecord struct {
 	Archives []archiveRecord `json:"archives"`
 	Files    int64           `json:"files"`
 	Bytes    int64           `json:"bytes"`
+	// LinksCounted is left out when false, so records written before
+	// it existed read the same.
+	LinksCounted bool `json:"links_counted,omitempty"`
 }
 
 type archiveRecord struct {
@@ -150,7 +158,7 @@ func encodeSnapshot(s Snapshot) ([]byte, error) {
 		return nil, err
 	}
 	r := snapshotRecord{Set: s.Set, Name: s.Name, Pool: s.Pool, Ctime: s.Ctime, Files: s.Files, Bytes: s.Bytes,
-		Archives: make([]archiveRecord, 0, len(s.Archives))}
+		LinksCounted: s.LinksCounted, Archives: make([]archiveRecord, 0, len(s.Archives))}
 	for _, a := range s.Archives {
 		r.Archives = append(r.Archives, archiveRecord(a))
 	}
@@ -167,7 +175,7 @@ func decodeSnapshot(b []byte) (Snapshot, error) {
 	if r.Archives == nil {
 		return Snapshot{}, fmt.Errorf("snapshot value has no archive list: %w", ErrCorrupt)
 	}
-	s := Snapshot{Set: r.Set, Name: r.Name, Pool: r.Pool, Ctime: r.Ctime, Files: r.Files, Bytes: r.Bytes}
+	s := Snapshot{Set: r.Set, Name: r.Name, Pool: r.Pool, Ctime: r.Ctime, Files: r.Files, Bytes: r.Bytes, LinksCounted: r.LinksCounted}
 	for _, a := range r.Archives {
 		s.Archives = append(s.Archives, ArchiveLoc(a))
 	}
@@ -392,11 +400,12 @@ func (c *Catalog) FindSnapshot(name string) ([]Snapshot, error) {
 // set), ErrCorrupt, ErrReadOnly, ErrClosed.
 func (c *Catalog) PutSnapshot(s Snapshot, tree []TreeEntry) error {
 	s = s.normalize()
+	s.LinksCounted = c.treeLink != nil
 	val, err := encodeSnapshot(s)
 	if err != nil {
 		return fmt.Errorf("put snapshot %s: %w", s.Name, err)
 	}
-	parents, err := checkTree(tree)
+	parents, links, err := checkTree(tree, c.treeLink)
 	if err != nil {
 		return fmt.Errorf("put snapshot %s: %w", s.Name, err)
 	}
@@ -431,7 +440,7 @@ func (c *Catalog) PutSnapshot(s Snapshot, tree []TreeEntry) error {
 		if _, err := deletePrefix(db, treeSnapPrefix(s.Set, s.Name)); err != nil {
 			return fmt.Errorf("remove old tree: %w", err)
 		}
-		if err := writeTree(db, s.Set, s.Name, tree, parents); err != nil {
+		if err := writeTree(db, s.Set, s.Name, tree, parents, links); err != nil {
 			return fmt.Errorf("write tree: %w", err)
 		}
 		if c.beforeSnapshotRecord != nil {

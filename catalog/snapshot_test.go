@@ -422,11 +422,24 @@ func TestTreeLongValues(t *testing.T) {
 
 func TestSplitTreeValue(t *testing.T) {
 	for _, n := range []int{0, 1, treePartSize - 1, treePartSize, treePartSize + 1, 2 * treePartSize, 2*treePartSize + 1} {
+		for _, links := range []uint32{0, 2, 1 << 20} {
+			testSplitTreeValue(t, n, links)
+		}
+	}
+}
+
+func testSplitTreeValue(t *testing.T, n int, links uint32) {
+	t.Helper()
+	{
 		v := bytes.Repeat([]byte{0xab}, n)
-		parts := splitTreeValue(treeHasChildren, v)
-		flags, more, first, err := decodeTreeHead(parts[0])
-		if err != nil || flags != treeHasChildren || int(more) != len(parts)-1 {
-			t.Fatalf("n=%d: head = %d, %d, %v with %d parts", n, flags, more, err, len(parts))
+		parts := splitTreeValue(treeHasChildren, links, v)
+		wantFlags := treeHasChildren
+		if links > 1 {
+			wantFlags |= treeHasLinks
+		}
+		flags, more, gotLinks, first, err := decodeTreeHead(parts[0])
+		if err != nil || flags != wantFlags || int(more) != len(parts)-1 || gotLinks != links {
+			t.Fatalf("n=%d links=%d: head = %d, %d, %d, %v with %d parts", n, links, flags, more, gotLinks, err, len(parts))
 		}
 		got := append([]byte(nil), first...)
 		for i, p := range parts[1:] {
@@ -591,5 +604,83 @@ func TestPutSnapshotLargeTree(t *testing.T) {
 	}
 	if got := listDirT(t, c, a.UUID, "g/t", ""); len(got) != 250 {
 		t.Errorf("ListTree(root) = %d entries", len(got))
+	}
+}
+
+// treeLinkForTest reads values "link:<target>" as hard links to <target>.
+func treeLinkForTest(v []byte) (string, error) {
+	if t, ok := bytes.CutPrefix(v, []byte("link:")); ok {
+		return string(t), nil
+	}
+	if bytes.HasPrefix(v, []byte("bad")) {
+		return "", errors.New("unreadable value")
+	}
+	return "", nil
+}
+
+func TestTreeLinkCounts(t *testing.T) {
+	c, err := Open(t.TempDir(), Options{TreeLink: treeLinkForTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	plain := NewTestCatalog(t)
+	a := testSet("a", "daily", t0)
+	mustPutSet(t, c, a)
+	mustPutSet(t, plain, a)
+	tree := []TreeEntry{
+		{Path: ""}, {Path: "d"}, {Path: "d/f", Value: []byte("file")}, {Path: "d/g", Value: []byte("file")},
+		{Path: "d/h", Value: []byte("link:d/f")}, {Path: "e"}, {Path: "e/x", Value: []byte("link:d/f")},
+		{Path: "e/y", Value: []byte("link:d/g")},
+		{Path: "big", Value: bytes.Repeat([]byte{1}, treePartSize+5)}, {Path: "big2", Value: []byte("link:big")},
+		{Path: "d/z", Value: []byte("file"), Links: 7}, // ignored on input
+	}
+	want := map[string]uint32{"d/f": 3, "d/g": 2, "big": 2}
+	s := testSnapshot(a, "g/t")
+	for _, cat := range []*Catalog{c, plain} {
+		if err := cat.PutSnapshot(s, tree); err != nil {
+			t.Fatal(err)
+		}
+		counted := cat == c
+		got, err := cat.GetSnapshot(a.UUID, s.Name)
+		if err != nil || got.LinksCounted != counted {
+			t.Fatalf("GetSnapshot: LinksCounted %v, %v; want %v", got.LinksCounted, err, counted)
+		}
+		check := func(how string, e TreeEntry) {
+			t.Helper()
+			w := want[e.Path]
+			if !counted {
+				w = 0
+			}
+			if e.Links != w {
+				t.Errorf("%s %q: Links %d, want %d", how, e.Path, e.Links, w)
+			}
+		}
+		for _, e := range walkAll(t, cat, a.UUID, s.Name) {
+			check("WalkTree", e)
+			g, err := cat.GetTreeEntry(a.UUID, s.Name, e.Path)
+			if err != nil || !bytes.Equal(g.Value, e.Value) || g.Path != e.Path {
+				t.Fatalf("GetTreeEntry(%q) = %q, %v", e.Path, g.Path, err)
+			}
+			check("GetTreeEntry", g)
+		}
+		for _, d := range []string{"", "d", "e"} {
+			for _, e := range listDirT(t, cat, a.UUID, s.Name, d) {
+				check("ListTree", e)
+			}
+		}
+	}
+
+	for _, tt := range []struct {
+		name string
+		tree []TreeEntry
+	}{
+		{"missing target", []TreeEntry{{Path: "a", Value: []byte("link:b")}}},
+		{"link to itself", []TreeEntry{{Path: "a", Value: []byte("link:a")}}},
+		{"unreadable", []TreeEntry{{Path: "a", Value: []byte("bad")}}},
+	} {
+		if err := c.PutSnapshot(testSnapshot(a, "g/bad"), tt.tree); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: PutSnapshot = %v, want ErrInvalid", tt.name, err)
+		}
 	}
 }

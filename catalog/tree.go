@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -13,10 +14,16 @@ import (
 
 // TreeEntry is one entry of a snapshot's file tree: its path relative to the
 // snapshot root ("" for the root itself) and the engine's encoding of it,
-// which the catalog stores without looking inside.
+// which the catalog stores without looking inside (Options.TreeLink aside).
 type TreeEntry struct {
 	Path  string
 	Value []byte
+	// Links is the number of names of an entry that other entries of its
+	// tree are hard links to (2 or more), else 0. PutSnapshot ignores it
+	// and counts the links with Options.TreeLink; reads return what it
+	// stored. It is 0 everywhere in a tree stored without TreeLink
+	// (Snapshot.LinksCounted false).
+	Links uint32
 }
 
 // Tree keys. A snapshot's tree lives under
@@ -42,7 +49,10 @@ const (
 // Flags of a tree head value.
 const (
 	treeHasChildren byte = 1 << 0
-	treeKnownFlags       = treeHasChildren
+	// treeHasLinks: the head holds the entry's number of names (hard
+	// links to it plus its own) after the part count.
+	treeHasLinks   byte = 1 << 1
+	treeKnownFlags      = treeHasChildren | treeHasLinks
 )
 
 func treeSetPrefix(set uuid.UUID) []byte {
@@ -114,15 +124,17 @@ func checkTreePath(p string) error {
 }
 
 // checkTree validates a snapshot tree and returns the set of paths that have
-// children. Errors wrap ErrInvalid.
-func checkTree(tree []TreeEntry) (map[string]bool, error) {
+// children and, when link is not nil, the number of names of every entry
+// that hard links name (link returns the path a value's entry is a hard
+// link to, or ""). Errors wrap ErrInvalid.
+func checkTree(tree []TreeEntry, link func([]byte) (string, error)) (map[string]bool, map[string]uint32, error) {
 	paths := make(map[string]struct{}, len(tree))
 	for _, e := range tree {
 		if err := checkTreePath(e.Path); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, dup := paths[e.Path]; dup {
-			return nil, fmt.Errorf("tree path %q appears twice: %w", e.Path, ErrInvalid)
+			return nil, nil, fmt.Errorf("tree path %q appears twice: %w", e.Path, ErrInvalid)
 		}
 		paths[e.Path] = struct{}{}
 	}
@@ -133,16 +145,39 @@ func checkTree(tree []TreeEntry) (map[string]bool, error) {
 		}
 		dir, _ := splitLast(e.Path)
 		if _, ok := paths[dir]; !ok && dir != "" {
-			return nil, fmt.Errorf("tree path %q has no entry for its directory %q: %w", e.Path, dir, ErrInvalid)
+			return nil, nil, fmt.Errorf("tree path %q has no entry for its directory %q: %w", e.Path, dir, ErrInvalid)
 		}
 		parents[dir] = true
 	}
-	return parents, nil
+	if link == nil {
+		return parents, nil, nil
+	}
+	links := make(map[string]uint32)
+	for _, e := range tree {
+		target, err := link(e.Value)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tree path %q: %v: %w", e.Path, err, ErrInvalid)
+		}
+		if target == "" {
+			continue
+		}
+		if _, ok := paths[target]; !ok || target == e.Path {
+			return nil, nil, fmt.Errorf("tree path %q is a hard link to %q, which is not another entry of the tree: %w", e.Path, target, ErrInvalid)
+		}
+		if links[target] == 0 {
+			links[target] = 1
+		}
+		if links[target] == math.MaxUint32 {
+			return nil, nil, fmt.Errorf("tree path %q has more than %d hard links: %w", target, uint32(math.MaxUint32), ErrInvalid)
+		}
+		links[target]++
+	}
+	return parents, links, nil
 }
 
 // writeTree writes the entries of tree in batches and flushes them. The
 // caller holds writeMu.
-func writeTree(db *badger.DB, set uuid.UUID, snapshot string, tree []TreeEntry, parents map[string]bool) error {
+func writeTree(db *badger.DB, set uuid.UUID, snapshot string, tree []TreeEntry, parents map[string]bool, links map[string]uint32) error {
 	wb := db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, e := range tree {
@@ -151,7 +186,7 @@ func writeTree(db *badger.DB, set uuid.UUID, snapshot string, tree []TreeEntry, 
 			flags |= treeHasChildren
 		}
 		head := treeKey(set, snapshot, e.Path)
-		parts := splitTreeValue(flags, e.Value)
+		parts := splitTreeValue(flags, links[e.Path], e.Value)
 		if err := wb.Set(head, parts[0]); err != nil {
 			return err
 		}
@@ -166,18 +201,26 @@ func writeTree(db *badger.DB, set uuid.UUID, snapshot string, tree []TreeEntry, 
 
 // splitTreeValue encodes an entry's value as its head value and continuation
 // values. The head is valueV1, the flags, the number of continuation values
-// as an unsigned varint, and the first treePartSize bytes of v; each
-// continuation value is valueV1 and the next treePartSize bytes (the last
-// one fewer, but at least one).
-func splitTreeValue(flags byte, v []byte) [][]byte {
+// as an unsigned varint, the number of names when links is 2 or more (flag
+// treeHasLinks, an unsigned varint; links 0 or 1 stores nothing), and the
+// first treePartSize bytes of v; each continuation value is valueV1 and the
+// next treePartSize bytes (the last one fewer, but at least one).
+func splitTreeValue(flags byte, links uint32, v []byte) [][]byte {
 	n := 0
 	if len(v) > treePartSize {
 		n = (len(v) - 1) / treePartSize
 	}
+	flags &^= treeHasLinks
+	if links > 1 {
+		flags |= treeHasLinks
+	}
 	first := v[:min(len(v), treePartSize)]
-	head := make([]byte, 0, 2+binary.MaxVarintLen32+len(first))
+	head := make([]byte, 0, 2+2*binary.MaxVarintLen32+len(first))
 	head = append(head, valueV1, flags)
 	head = binary.AppendUvarint(head, uint64(n))
+	if links > 1 {
+		head = binary.AppendUvarint(head, uint64(links))
+	}
 	out := [][]byte{append(head, first...)}
 	for rest := v[len(first):]; len(rest) > 0; {
 		p := rest[:min(len(rest), treePartSize)]
@@ -191,25 +234,43 @@ func splitTreeValue(flags byte, v []byte) [][]byte {
 const maxTreeParts = 1<<32 - 1
 
 // decodeTreeHead parses a tree head value into its flags, the number of
-// continuation values and the first part of the payload. It accepts only
-// what splitTreeValue produces. Errors wrap ErrCorrupt.
-func decodeTreeHead(b []byte) (flags byte, more uint32, payload []byte, err error) {
+// continuation values, the number of names (0 without treeHasLinks) and the
+// first part of the payload. It accepts only what splitTreeValue produces.
+// Errors wrap ErrCorrupt.
+func decodeTreeHead(b []byte) (flags byte, more, links uint32, payload []byte, err error) {
 	if len(b) < 3 || b[0] != valueV1 {
-		return 0, 0, nil, fmt.Errorf("tree value %.40x is not format %d + flags + count: %w", b, valueV1, ErrCorrupt)
+		return 0, 0, 0, nil, fmt.Errorf("tree value %.40x is not format %d + flags + count: %w", b, valueV1, ErrCorrupt)
 	}
 	flags = b[1]
 	if flags&^treeKnownFlags != 0 {
-		return 0, 0, nil, fmt.Errorf("tree value has unknown flags %#x: %w", flags, ErrCorrupt)
+		return 0, 0, 0, nil, fmt.Errorf("tree value has unknown flags %#x: %w", flags, ErrCorrupt)
 	}
-	n, l := binary.Uvarint(b[2:])
-	if l <= 0 || l != len(binary.AppendUvarint(nil, n)) || n > maxTreeParts {
-		return 0, 0, nil, fmt.Errorf("tree value %.40x has a bad part count: %w", b, ErrCorrupt)
+	n, l := uvarint(b[2:])
+	if l <= 0 || n > maxTreeParts {
+		return 0, 0, 0, nil, fmt.Errorf("tree value %.40x has a bad part count: %w", b, ErrCorrupt)
 	}
-	payload = b[2+l:]
-	if len(payload) > treePartSize || (n > 0 && len(payload) != treePartSize) {
-		return 0, 0, nil, fmt.Errorf("tree value holds %d bytes with %d more parts: %w", len(payload), n, ErrCorrupt)
+	rest := b[2+l:]
+	if flags&treeHasLinks != 0 {
+		k, l := uvarint(rest)
+		if l <= 0 || k < 2 || k > math.MaxUint32 {
+			return 0, 0, 0, nil, fmt.Errorf("tree value %.40x has a bad link count: %w", b, ErrCorrupt)
+		}
+		links, rest = uint32(k), rest[l:]
 	}
-	return flags, uint32(n), payload, nil
+	if len(rest) > treePartSize || (n > 0 && len(rest) != treePartSize) {
+		return 0, 0, 0, nil, fmt.Errorf("tree value holds %d bytes with %d more parts: %w", len(rest), n, ErrCorrupt)
+	}
+	return flags, uint32(n), links, rest, nil
+}
+
+// uvarint reads a minimal unsigned varint; l <= 0 when b does not start
+// with one.
+func uvarint(b []byte) (v uint64, l int) {
+	v, l = binary.Uvarint(b)
+	if l <= 0 || l != len(binary.AppendUvarint(nil, v)) {
+		return 0, -1
+	}
+	return v, l
 }
 
 // decodeTreePart parses a continuation value; last says whether it is the
@@ -228,25 +289,26 @@ func decodeTreePart(b []byte, last bool) ([]byte, error) {
 
 // readTreeEntry reads the entry whose head the iterator is at, with its
 // continuation values, and leaves the iterator at the key after them. It
-// returns the head key, the flags and the reassembled value (a copy).
-func readTreeEntry(it *badger.Iterator) (head []byte, flags byte, value []byte, err error) {
+// returns the head key, the flags, the number of names and the reassembled
+// value (a copy).
+func readTreeEntry(it *badger.Iterator) (head []byte, flags byte, links uint32, value []byte, err error) {
 	item := it.Item()
 	head = item.KeyCopy(nil)
 	var more uint32
 	err = item.Value(func(v []byte) error {
 		var p []byte
-		flags, more, p, err = decodeTreeHead(v)
+		flags, more, links, p, err = decodeTreeHead(v)
 		value = append([]byte(nil), p...)
 		return err
 	})
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("key %q: %w", head, err)
+		return nil, 0, 0, nil, fmt.Errorf("key %q: %w", head, err)
 	}
 	for part := uint32(1); part <= more; part++ {
 		it.Next()
 		want := treePartKey(head, part)
 		if !it.Valid() || !bytes.Equal(it.Item().Key(), want) {
-			return nil, 0, nil, fmt.Errorf("key %q: continuation %d of %d is missing: %w", head, part, more, ErrCorrupt)
+			return nil, 0, 0, nil, fmt.Errorf("key %q: continuation %d of %d is missing: %w", head, part, more, ErrCorrupt)
 		}
 		err = it.Item().Value(func(v []byte) error {
 			p, err := decodeTreePart(v, part == more)
@@ -254,11 +316,19 @@ func readTreeEntry(it *badger.Iterator) (head []byte, flags byte, value []byte, 
 			return err
 		})
 		if err != nil {
-			return nil, 0, nil, fmt.Errorf("key %q: %w", want, err)
+			return nil, 0, 0, nil, fmt.Errorf("key %q: %w", want, err)
 		}
 	}
 	it.Next()
-	return head, flags, value, nil
+	return head, flags, links, value, nil
+}
+
+// treeIterOpts are the options of tree scans. Values stay in the LSM tree
+// (see memTableSize), so prefetching them gains nothing, and Badger's
+// prefetch starts a goroutine per item: a third of the CPU time of a
+// directory listing went there.
+func treeIterOpts(prefix []byte) badger.IteratorOptions {
+	return badger.IteratorOptions{Prefix: prefix}
 }
 
 // treeView runs fn in a read transaction after checking that snapshot
@@ -278,52 +348,59 @@ func (c *Catalog) treeView(set uuid.UUID, snapshot string, fn func(txn *badger.T
 }
 
 // getTreeEntryTxn reads the entry at path p; ErrNotFound when there is none.
-func getTreeEntryTxn(txn *badger.Txn, set uuid.UUID, snapshot, p string) (flags byte, value []byte, err error) {
+func getTreeEntryTxn(txn *badger.Txn, set uuid.UUID, snapshot, p string) (flags byte, links uint32, value []byte, err error) {
 	head := treeKey(set, snapshot, p)
 	item, err := txn.Get(head)
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, nil, ErrNotFound
+		return 0, 0, nil, ErrNotFound
 	}
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	var more uint32
 	err = item.Value(func(v []byte) error {
 		var first []byte
-		flags, more, first, err = decodeTreeHead(v)
+		flags, more, links, first, err = decodeTreeHead(v)
 		value = append([]byte(nil), first...)
 		return err
 	})
 	if err != nil || more == 0 {
-		return flags, value, err
+		return flags, links, value, err
 	}
 	// A long value: read it with its continuations.
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 4, Prefix: head})
+	it := txn.NewIterator(treeIterOpts(head))
 	defer it.Close()
 	if it.Seek(head); !it.Valid() || !bytes.Equal(it.Item().Key(), head) {
-		return 0, nil, fmt.Errorf("key %q vanished: %w", head, ErrCorrupt)
+		return 0, 0, nil, fmt.Errorf("key %q vanished: %w", head, ErrCorrupt)
 	}
-	_, flags, value, err = readTreeEntry(it)
-	return flags, value, err
+	_, flags, links, value, err = readTreeEntry(it)
+	return flags, links, value, err
 }
 
 // TreeEntry returns the stored value of the entry at path p in snapshot
 // snapshot of media set set ("" for the root). Errors: ErrNotFound (no such
 // snapshot or entry), ErrInvalid (malformed path), ErrCorrupt, ErrClosed.
 func (c *Catalog) TreeEntry(set uuid.UUID, snapshot, p string) ([]byte, error) {
+	e, err := c.GetTreeEntry(set, snapshot, p)
+	return e.Value, err
+}
+
+// GetTreeEntry is TreeEntry returning the whole entry: path, value and
+// number of names (TreeEntry.Links). Errors as TreeEntry.
+func (c *Catalog) GetTreeEntry(set uuid.UUID, snapshot, p string) (TreeEntry, error) {
 	if err := checkTreePath(p); err != nil {
-		return nil, err
+		return TreeEntry{}, err
 	}
-	var value []byte
+	e := TreeEntry{Path: p}
 	err := c.treeView(set, snapshot, func(txn *badger.Txn) error {
 		var err error
-		_, value, err = getTreeEntryTxn(txn, set, snapshot, p)
+		_, e.Links, e.Value, err = getTreeEntryTxn(txn, set, snapshot, p)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("entry %q of snapshot %s in media set %s: %w", p, snapshot, set, err)
+		return TreeEntry{}, fmt.Errorf("entry %q of snapshot %s in media set %s: %w", p, snapshot, set, err)
 	}
-	return value, nil
+	return e, nil
 }
 
 // ListTree calls fn for each direct child of directory dir ("" for the root)
@@ -345,7 +422,7 @@ func (c *Catalog) ListTree(set uuid.UUID, snapshot, dir string, fn func(TreeEntr
 			}
 		}
 		prefix := treeDirPrefix(set, snapshot, dir)
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: prefix})
+		it := txn.NewIterator(treeIterOpts(prefix))
 		defer it.Close()
 		return listDir(it, prefix, dir, func(e TreeEntry, _ []byte, _ byte) error { return fn(e) })
 	})
@@ -364,12 +441,12 @@ func listDir(it *badger.Iterator, prefix []byte, dir string, fn func(e TreeEntry
 		if bytes.IndexByte(name, 0) >= 0 {
 			return fmt.Errorf("key %q: continuation without its entry: %w", it.Item().Key(), ErrCorrupt)
 		}
-		head, flags, value, err := readTreeEntry(it)
+		head, flags, links, value, err := readTreeEntry(it)
 		if err != nil {
 			return err
 		}
 		p := joinPath(dir, string(head[len(prefix):]))
-		if err := fn(TreeEntry{Path: p, Value: value}, head, flags); err != nil {
+		if err := fn(TreeEntry{Path: p, Value: value, Links: links}, head, flags); err != nil {
 			return err
 		}
 	}
@@ -384,15 +461,15 @@ func listDir(it *badger.Iterator, prefix []byte, dir string, fn func(e TreeEntry
 // such snapshot), ErrCorrupt, ErrClosed, or fn's.
 func (c *Catalog) WalkTree(set uuid.UUID, snapshot string, fn func(TreeEntry) error) error {
 	err := c.treeView(set, snapshot, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: treeSnapPrefix(set, snapshot)})
+		it := txn.NewIterator(treeIterOpts(treeSnapPrefix(set, snapshot)))
 		defer it.Close()
 		root := treeKey(set, snapshot, "")
 		if it.Seek(root); it.Valid() && bytes.Equal(it.Item().Key(), root) {
-			_, _, value, err := readTreeEntry(it)
+			_, _, links, value, err := readTreeEntry(it)
 			if err != nil {
 				return err
 			}
-			if err := fn(TreeEntry{Path: "", Value: value}); err != nil {
+			if err := fn(TreeEntry{Path: "", Value: value, Links: links}); err != nil {
 				return err
 			}
 		}

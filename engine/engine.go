@@ -137,7 +137,7 @@ func (e *Engine) Catalog() (*catalog.Catalog, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create catalog directory: %w", err)
 	}
-	c, err := catalog.Open(dir, catalog.Options{})
+	c, err := catalog.Open(dir, catalog.Options{TreeLink: treeLinkTarget})
 	if err != nil {
 		return nil, err
 	}

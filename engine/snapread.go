@@ -57,6 +57,7 @@ type snapReaders struct {
 	mu      sync.Mutex
 	readers map[uuid.UUID]*setReader
 	links   map[snapKey]*linkCounts
+	counted map[snapKey]bool // snapshots known to carry link counts
 }
 
 func (e *Engine) snapState() *snapReaders {
@@ -65,6 +66,7 @@ func (e *Engine) snapState() *snapReaders {
 			cache:   newChunkCache(e.opts.SnapshotCacheBytes),
 			readers: map[uuid.UUID]*setReader{},
 			links:   map[snapKey]*linkCounts{},
+			counted: map[snapKey]bool{},
 		}
 	})
 	return e.snaps

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/google/uuid"
@@ -58,12 +59,30 @@ func decodeTreeValue(cat *catalog.Catalog, set uuid.UUID, snapshot, p string) (f
 	return ent, nil
 }
 
+// treeLinkTarget is the catalog's Options.TreeLink: the first name of the
+// file that the tree entry encoded in v is a hard link to, "" for other
+// entries.
+func treeLinkTarget(v []byte) (string, error) {
+	t, err := format.PeekEntryType(v)
+	if err != nil || t != format.EntryHardLink {
+		return "", err
+	}
+	a, err := format.DecodeEntryAttr(v)
+	if err != nil {
+		return "", err
+	}
+	return a.Target, nil
+}
+
 // ListSnapshotDir returns the entries of directory dir ("" for the root)
 // of snapshot snapshot of media set set, in name order (bytes), with the
 // attributes a listing shows (format.DecodeEntryAttr: no path, owner
-// names, xattrs or chunk digests are decoded) and hard links resolved as
-// SnapshotEntry does (Path and Attr are then those of the file's first
-// name). It is one catalog prefix scan plus one lookup per hard link.
+// names, xattrs or chunk digests are decoded), the number of names of each
+// file, and hard links resolved as SnapshotEntry does (Path, Attr and
+// Links are then those of the file's first name). It is one catalog prefix
+// scan plus one lookup per hard link; for a snapshot stored before the
+// catalog counted links (catalog.Snapshot.LinksCounted false), the counts
+// come from SnapshotLinkCounts (one scan of the whole tree per engine).
 // Errors: not found (no such snapshot or directory), catalog errors,
 // ErrCorrupt.
 func (e *Engine) ListSnapshotDir(set uuid.UUID, snapshot, dir string) ([]SnapshotDirEntry, error) {
@@ -71,7 +90,19 @@ func (e *Engine) ListSnapshotDir(set uuid.UUID, snapshot, dir string) ([]Snapsho
 	if err != nil {
 		return nil, err
 	}
-	var out []SnapshotDirEntry
+	// Collect in a reused buffer and return an exact-size copy: growing
+	// the result by appends allocated twice its size, a third of what a
+	// cold find allocated.
+	bp := dirEntryBufs.Get().(*[]SnapshotDirEntry)
+	defer func() {
+		if cap(*bp) > maxPooledDirEntries {
+			return // a huge directory's buffer is not kept
+		}
+		clear(*bp)
+		*bp = (*bp)[:0]
+		dirEntryBufs.Put(bp)
+	}()
+	out := *bp
 	var links []int
 	err = cat.ListTree(set, snapshot, dir, func(te catalog.TreeEntry) error {
 		a, err := format.DecodeEntryAttr(te.Value)
@@ -85,29 +116,87 @@ func (e *Engine) ListSnapshotDir(set uuid.UUID, snapshot, dir string) ([]Snapsho
 		if a.Type == format.EntryHardLink {
 			links = append(links, len(out))
 		}
-		out = append(out, SnapshotDirEntry{Name: name, Path: te.Path, Attr: a})
+		out = append(out, SnapshotDirEntry{Name: name, Path: te.Path, Attr: a, Links: max(1, te.Links)})
 		return nil
 	})
+	*bp = out
 	if err != nil {
 		return nil, err
 	}
+	out = slices.Clone(out)
 	for _, i := range links {
 		l := &out[i]
-		v, err := cat.TreeEntry(set, snapshot, l.Attr.Target)
+		te, err := cat.GetTreeEntry(set, snapshot, l.Attr.Target)
 		if err != nil {
 			return nil, fmt.Errorf("hard link %q: %w", l.Path, err)
 		}
-		a, err := format.DecodeEntryAttr(v)
+		a, err := format.DecodeEntryAttr(te.Value)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s: entry %q: %w", snapshot, l.Attr.Target, err)
 		}
 		if a.Type == format.EntryHardLink {
 			return nil, fmt.Errorf("snapshot %s: hard link %q names hard link %q: %w", snapshot, l.Path, l.Attr.Target, format.ErrCorrupt)
 		}
-		l.Path, l.Attr = l.Attr.Target, a
+		l.Path, l.Attr, l.Links = l.Attr.Target, a, max(1, te.Links)
+	}
+	if err := e.legacyLinkCounts(cat, set, snapshot, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// legacyLinkCounts fills the Links of the files of out from
+// SnapshotLinkCounts when the snapshot's tree was stored without link
+// counts.
+func (e *Engine) legacyLinkCounts(cat *catalog.Catalog, set uuid.UUID, snapshot string, out []SnapshotDirEntry) error {
+	counted, err := e.linksCounted(cat, set, snapshot)
+	if err != nil || counted {
+		return err
+	}
+	var counts map[string]uint32
+	for i := range out {
+		if out[i].Attr.Type != format.EntryFile {
+			continue
+		}
+		if counts == nil {
+			if counts, err = e.SnapshotLinkCounts(set, snapshot); err != nil {
+				return err
+			}
+		}
+		out[i].Links = max(1, counts[out[i].Path])
+	}
+	return nil
+}
+
+// linksCounted reports whether the tree of the snapshot carries link
+// counts (catalog.Snapshot.LinksCounted). A yes is remembered: a snapshot
+// replaced under the same name is written by this engine, with counts.
+func (e *Engine) linksCounted(cat *catalog.Catalog, set uuid.UUID, snapshot string) (bool, error) {
+	s := e.snapState()
+	key := snapKey{set, snapshot}
+	s.mu.Lock()
+	counted := s.counted[key]
+	s.mu.Unlock()
+	if counted {
+		return true, nil
+	}
+	snap, err := cat.GetSnapshot(set, snapshot)
+	if err != nil {
+		return false, err
+	}
+	if snap.LinksCounted {
+		s.mu.Lock()
+		s.counted[key] = true
+		s.mu.Unlock()
+	}
+	return snap.LinksCounted, nil
+}
+
+// dirEntryBufs holds the buffers ListSnapshotDir collects entries in, up
+// to maxPooledDirEntries entries each.
+var dirEntryBufs = sync.Pool{New: func() any { return new([]SnapshotDirEntry) }}
+
+const maxPooledDirEntries = 1 << 16
 
 // SnapshotDirEntry is one child of a snapshot directory.
 type SnapshotDirEntry struct {
@@ -118,6 +207,8 @@ type SnapshotDirEntry struct {
 	Path string
 	// Attr holds the attributes of the inode.
 	Attr format.EntryAttr
+	// Links is the inode's number of names (1 without hard links).
+	Links uint32
 }
 
 // SnapshotLinkCounts returns, for every file of snapshot snapshot of media
@@ -125,8 +216,9 @@ type SnapshotDirEntry struct {
 // name, the Path SnapshotEntry returns); files with one name are not in
 // the map. The first call for a snapshot scans its whole tree (reading
 // only each entry's type); the result is kept for the engine's lifetime,
-// since a snapshot never changes. Errors: not found, catalog errors,
-// ErrCorrupt.
+// since a snapshot never changes. ListSnapshotDir needs it only for
+// snapshots stored without link counts in the catalog. Errors: not found,
+// catalog errors, ErrCorrupt.
 func (e *Engine) SnapshotLinkCounts(set uuid.UUID, snapshot string) (map[string]uint32, error) {
 	s := e.snapState()
 	key := snapKey{set, snapshot}

@@ -133,6 +133,9 @@ func mountTest(t *testing.T) (string, *fakeRunner) {
 	if err := eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := eng.PoolCreate(config.Pool{Name: "p0", Drive: "d0"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := eng.RefreshStatus(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +181,10 @@ func TestControlFileArgs(t *testing.T) {
 		{"changers/sl3/inventory", "--read-labels", fmt.Errorf("slots: %w", engine.ErrNoSpace), []string{"inventory", "--read-labels", "--drive", "d0"}, syscall.ENOSPC},
 		{"changers/sl3/transfer", "1 3", nil, []string{"changer", "transfer", "sl3", "--from", "1", "--to", "3"}, 0},
 		{"changers/sl3/transfer", "--from 1 --to 3", errors.New("robot jammed"), []string{"changer", "transfer", "sl3", "--from", "1", "--to", "3"}, syscall.EIO},
+		{"pools/p0/export", "", nil, []string{"export-media-set", "p0"}, 0},
+		{"pools/p0/export", "", fmt.Errorf("changer sl3: %w", engine.ErrNoSpace), []string{"export-media-set", "p0"}, syscall.ENOSPC},
+		{"pools/p0/export", "", fmt.Errorf("pool p0: %w", engine.ErrNotFound), []string{"export-media-set", "p0"}, syscall.ENOENT},
+		{"pools/p0/eject", "", nil, []string{"eject", "--drive", "d0"}, 0},
 	}
 	for _, tt := range tests {
 		fr.mu.Lock()
@@ -200,7 +207,8 @@ func TestControlFileArgs(t *testing.T) {
 			t.Fatal(err)
 		}
 		text := string(b)
-		if !strings.Contains(text, "usage:") || !strings.Contains(text, "input: "+tt.text) {
+		if !strings.Contains(text, "usage:") || !strings.Contains(text, "input: "+tt.text) ||
+			!strings.Contains(text, "command: tapefs "+strings.Join(tt.want, " ")) {
 			t.Errorf("%s after a write:\n%s", tt.file, text)
 		}
 		if tt.err != nil && !strings.Contains(text, tt.err.Error()) {

@@ -360,21 +360,32 @@ type snapTree struct {
 // snapNode is a file, directory, symlink or special file of a snapshot.
 // Its attributes come from the catalog entry, never from tape; reading a
 // regular file reads its chunks through the engine.
+//
+// A find over a snapshot makes a node for every entry (READDIRPLUS), so a
+// node is kept small: its attributes are the listing's entry, shared, not
+// a copy, and only a snapshot's root node stores its path in the mount
+// (show computes the others' for messages).
 type snapNode struct {
 	readOnly
 	tree *snapTree
 	sp   string // path in the snapshot ("" for its root)
-	ip   string // path of the inode: sp, or a hard link's first name
 	ino  uint64
 
-	mu      sync.Mutex
-	attr    format.EntryAttr
-	hasAttr bool          // attr is loaded (a snapshot root starts without)
-	ent     *format.Entry // the whole entry, loaded for xattrs on first use
+	mu  sync.Mutex
+	de  *engine.SnapshotDirEntry // attributes; a snapshot root loads them on first use
+	ent *format.Entry            // the whole entry, loaded for xattrs on first use
 }
 
 func (r *Root) newSnapNode(p string, t *snapTree, sp string, ino uint64) *snapNode {
-	return &snapNode{readOnly: readOnly{root: r, path: p}, tree: t, sp: sp, ip: sp, ino: ino}
+	return &snapNode{readOnly: readOnly{root: r, path: p}, tree: t, sp: sp, ino: ino}
+}
+
+// show is the node's path in the mount, for messages.
+func (n *snapNode) show() string {
+	if n.path != "" {
+		return n.path
+	}
+	return n.Path(nil)
 }
 
 // entry returns the node's whole catalog entry, loading it on first use.
@@ -395,23 +406,25 @@ func (n *snapNode) entry() (*format.Entry, syscall.Errno) {
 	return n.ent, 0
 }
 
-// attrs returns the node's attributes: from the listing that made the
-// node, else from its whole entry.
-func (n *snapNode) attrs() (*format.EntryAttr, syscall.Errno) {
+// attrs returns the node's listing entry: from the listing that made the
+// node, else made from its whole entry. It never changes once set.
+func (n *snapNode) attrs() (*engine.SnapshotDirEntry, syscall.Errno) {
 	n.mu.Lock()
-	ok := n.hasAttr
+	de := n.de
 	n.mu.Unlock()
-	if !ok {
-		ent, errno := n.entry()
-		if errno != 0 {
-			return nil, errno
-		}
-		n.mu.Lock()
-		n.attr = entryAttr(ent)
-		n.hasAttr = true
-		n.mu.Unlock()
+	if de != nil {
+		return de, 0
 	}
-	return &n.attr, 0
+	ent, errno := n.entry()
+	if errno != 0 {
+		return nil, errno
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.de == nil {
+		n.de = &engine.SnapshotDirEntry{Path: n.sp, Attr: entryAttr(ent), Links: 1}
+	}
+	return n.de, 0
 }
 
 // entryAttr is the listing's view of a whole entry.
@@ -571,18 +584,18 @@ func ownPath(dir string, e *engine.SnapshotDirEntry) bool {
 }
 
 func (n *snapNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a, errno := n.attrs()
+	de, errno := n.attrs()
 	if errno != 0 {
 		return errno
 	}
-	if errno := n.fill(&out.Attr, a); errno != 0 {
-		return errno
-	}
+	n.fill(&out.Attr, de)
 	out.SetTimeout(snapshotTimeout)
 	return 0
 }
 
-func (n *snapNode) fill(a *fuse.Attr, ea *format.EntryAttr) syscall.Errno {
+// fill sets the attributes of the node with listing entry de.
+func (n *snapNode) fill(a *fuse.Attr, de *engine.SnapshotDirEntry) {
+	ea := &de.Attr
 	a.Ino = n.ino
 	a.Mode = fileType(ea.Type) | ea.Mode
 	a.Uid, a.Gid = ea.UID, ea.GID
@@ -597,18 +610,11 @@ func (n *snapNode) fill(a *fuse.Attr, ea *format.EntryAttr) syscall.Errno {
 		// Blocks count the data on tape: holes and zero ranges take
 		// none, as in the source, so cp and du see a sparse file.
 		a.Blocks = uint64((ea.Stored + 511) / 512)
-		counts, err := n.root.eng.SnapshotLinkCounts(n.tree.set, n.tree.name)
-		if err != nil {
-			return n.root.errno("read "+n.show(), err)
-		}
-		if c := counts[n.ip]; c > 1 {
-			a.Nlink = c
-		}
+		a.Nlink = max(1, de.Links)
 	}
 	a.Mtime, a.Mtimensec = uint64(ea.Mtime.Unix()), uint32(ea.Mtime.Nanosecond())
 	a.Atime, a.Atimensec = uint64(ea.Atime.Unix()), uint32(ea.Atime.Nanosecond())
 	a.Ctime, a.Ctimensec = uint64(ea.Ctime.Unix()), uint32(ea.Ctime.Nanosecond())
-	return 0
 }
 
 // child makes the node of the listed entry e with inode number ino and
@@ -618,11 +624,8 @@ func (n *snapNode) child(ctx context.Context, e *engine.SnapshotDirEntry, ino ui
 	if !ownPath(n.sp, e) {
 		sp = join(n.sp, e.Name)
 	}
-	node := &snapNode{readOnly: readOnly{root: n.root, path: join(n.path, e.Name)}, tree: n.tree, sp: sp, ip: e.Path, ino: ino,
-		attr: e.Attr, hasAttr: true}
-	if errno := node.fill(&out.Attr, &node.attr); errno != 0 {
-		return nil, errno
-	}
+	node := &snapNode{readOnly: readOnly{root: n.root}, tree: n.tree, sp: sp, ino: ino, de: e}
+	node.fill(&out.Attr, e)
 	out.SetEntryTimeout(snapshotTimeout)
 	out.SetAttrTimeout(snapshotTimeout)
 	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(e.Attr.Type), Ino: ino}), 0
@@ -631,7 +634,7 @@ func (n *snapNode) child(ctx context.Context, e *engine.SnapshotDirEntry, ino ui
 func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	l, err := n.root.listing(n.tree, n.sp)
 	if err != nil {
-		return nil, n.root.errno("lookup "+join(n.path, name), err)
+		return nil, n.root.errno("lookup "+join(n.show(), name), err)
 	}
 	i, ok := l.find(name)
 	if !ok {
@@ -643,25 +646,47 @@ func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 // OpendirHandle opens a directory with FOPEN_CACHE_DIR and
 // FOPEN_KEEP_CACHE: a snapshot directory never changes, so the kernel
 // keeps its listing across opens, and a second find or ls is served
-// without the daemon.
+// without the daemon. The listing is read on the first READDIR, not here:
+// an open whose entries the kernel has cached needs none.
 func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	l, err := n.root.listing(n.tree, n.sp)
-	if err != nil {
-		return nil, 0, n.root.errno("list "+n.show(), err)
+	de, errno := n.attrs()
+	if errno != 0 {
+		return nil, 0, errno
 	}
-	return &snapDirHandle{n: n, l: l}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+	a := &de.Attr
+	if a.Type != format.EntryDir {
+		return nil, 0, syscall.ENOTDIR
+	}
+	return &snapDirHandle{n: n}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // snapDirHandle is an open snapshot directory: it streams the listing and
-// answers the lookups of READDIRPLUS from it.
+// answers the lookups of READDIRPLUS from it. The bridge serializes the
+// calls on one handle.
 type snapDirHandle struct {
 	n  *snapNode
-	l  *dirListing
-	i  int // index of the next entry
+	l  *dirListing // loaded by load
+	i  int         // index of the next entry
 	de fuse.DirEntry
 }
 
+// load reads the listing on first use.
+func (h *snapDirHandle) load() syscall.Errno {
+	if h.l != nil {
+		return 0
+	}
+	l, err := h.n.root.listing(h.n.tree, h.n.sp)
+	if err != nil {
+		return h.n.root.errno("list "+h.n.show(), err)
+	}
+	h.l = l
+	return 0
+}
+
 func (h *snapDirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if errno := h.load(); errno != 0 {
+		return nil, errno
+	}
 	if h.i >= len(h.l.ents) {
 		return nil, 0
 	}
@@ -673,13 +698,16 @@ func (h *snapDirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall
 }
 
 func (h *snapDirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if errno := h.load(); errno != 0 {
+		return errno
+	}
 	h.i = int(min(off, uint64(len(h.l.ents))))
 	return 0
 }
 
 // Lookup answers READDIRPLUS for the entry Readdirent just returned.
 func (h *snapDirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if i := h.i - 1; i >= 0 && i < len(h.l.ents) && h.l.ents[i].Name == name {
+	if i := h.i - 1; h.l != nil && i >= 0 && i < len(h.l.ents) && h.l.ents[i].Name == name {
 		return h.n.child(ctx, &h.l.ents[i], h.l.inos[i], out)
 	}
 	return h.n.Lookup(ctx, name, out)
@@ -741,10 +769,11 @@ func (c *listingCache) put(k listingKey, l *dirListing) {
 }
 
 func (n *snapNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	a, errno := n.attrs()
+	de, errno := n.attrs()
 	if errno != 0 {
 		return nil, errno
 	}
+	a := &de.Attr
 	if a.Type != format.EntrySymlink {
 		return nil, syscall.EINVAL
 	}
@@ -769,14 +798,15 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	a, errno := n.attrs()
+	de, errno := n.attrs()
 	if errno != 0 {
 		return nil, 0, errno
 	}
+	a := &de.Attr
 	if a.Type != format.EntryFile {
 		return nil, 0, syscall.EINVAL
 	}
-	f, err := n.root.eng.OpenSnapshotFile(ctx, n.tree.set, n.tree.name, n.ip)
+	f, err := n.root.eng.OpenSnapshotFile(ctx, n.tree.set, n.tree.name, de.Path)
 	if err != nil {
 		return nil, 0, n.root.errno("open "+n.show(), err)
 	}

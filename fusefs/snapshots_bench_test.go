@@ -10,11 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"tapefs/catalog"
 	"tapefs/engine"
@@ -225,9 +228,18 @@ func putManySnapshot(b *testing.B, eng *engine.Engine, set uuid.UUID, entries in
 
 // BenchmarkSnapshotFindCatalog runs find over a snapshot built straight in
 // the catalog (TAPEFS_BENCH_FIND_ENTRIES entries, default 100,000; make
-// bench uses 1,000,000): the first find after mount (cold: every listing
-// and attribute comes from the daemon) and a second one (warm: the
-// kernel's caches), reported as entries/s.
+// bench uses 1,000,000): "find" lists names (find needs no stat), and
+// "find-stat" prints every entry's link count and size (a stat per entry,
+// as ls -l, du or rsync do). The engine that built the snapshot is closed,
+// and each sub-benchmark run opens a new engine (a fresh catalog open: no
+// decoded listings, no link counts, nothing of the snapshot in memory but
+// what Badger reads back) and a fresh mount. The first find there is cold
+// for tapefs and for the kernel (the OS page cache may still hold Badger's
+// files); later rounds are warm (the kernel's dentry, attribute and
+// readdir caches). It reports entries/s of both, and the CPU time of the
+// cold find per entry (daemon and find together; wall time on a shared
+// machine is noisy), and logs the FUSE requests per entry.
+// TAPEFS_BENCH_COLD_PROFILE=file writes a CPU profile of the cold find.
 func BenchmarkSnapshotFindCatalog(b *testing.B) {
 	entries := 100_000
 	if s := os.Getenv("TAPEFS_BENCH_FIND_ENTRIES"); s != "" {
@@ -237,7 +249,28 @@ func BenchmarkSnapshotFindCatalog(b *testing.B) {
 		}
 		entries = n
 	}
-	eng, mnt := benchLibrary(b, 1<<30, 0)
+	cfgDir, stateDir := b.TempDir(), b.TempDir()
+	lib := vtape.NewTestLibrary(b, vtape.LibraryOptions{Cartridges: 2, Capacity: 1 << 30})
+	open := func() *engine.Engine {
+		eng, err := engine.New(engine.Options{ConfigDir: cfgDir, StateDir: stateDir, Opener: vtOpener{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return eng
+	}
+	eng := open()
+	for _, err := range []error{
+		eng.ChangerCreate("sl3", lib, nil),
+		eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"}),
+		eng.PoolCreate(config.Pool{Name: "p0", Drive: "d0"}),
+	} {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := eng.BarcodeLabel(context.Background(), "d0", ""); err != nil {
+		b.Fatal(err)
+	}
 	src := filepath.Join(b.TempDir(), "one")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
@@ -248,26 +281,112 @@ func BenchmarkSnapshotFindCatalog(b *testing.B) {
 	build := time.Now()
 	name := putManySnapshot(b, eng, res.Set, entries)
 	b.Logf("built a %d-entry snapshot in the catalog in %v", entries, time.Since(build).Round(time.Millisecond))
+	if err := eng.Close(); err != nil {
+		b.Fatal(err)
+	}
+	needFuse(b)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"find", nil},
+		{"find-stat", []string{"-printf", "%n %s %p\n"}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			findCold(b, open, name, entries, tc.args)
+		})
+	}
+}
+
+// findCold mounts a new engine from open and runs find with args over
+// snapshot name of p0, which has entries entries: first cold, then warm.
+func findCold(b *testing.B, open func() *engine.Engine, name string, entries int, args []string) {
+	eng := open()
+	defer eng.Close()
+	root, err := New(Options{Engine: eng, Run: (&fakeRunner{}).run})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mnt := b.TempDir()
+	counter := &reqCounter{}
+	server, err := mount(mnt, root, MountOptions{}, func(raw fuse.RawFileSystem) fuse.RawFileSystem {
+		counter.RawFileSystem = raw
+		return counter
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer server.Unmount()
 	snap := filepath.Join(mnt, "pools/p0/snapshots", name)
+	var cpu time.Duration
+	var cpuText string
 	find := func() float64 {
 		start := time.Now()
-		out, err := exec.Command("find", snap).Output()
-		if err != nil {
+		before := processCPU()
+		cmd := exec.Command("find", append([]string{snap}, args...)...)
+		// Count the lines as they come: holding find's output (70 MB
+		// for 1M entries) would cost this process, the daemon's, more
+		// CPU than some of what is measured.
+		var lines lineCounter
+		cmd.Stdout = &lines
+		if err := cmd.Run(); err != nil {
 			b.Fatal(err)
 		}
 		el := time.Since(start)
-		if n := bytes.Count(out, []byte{'\n'}); n != entries {
+		daemon := processCPU() - before
+		cpu = daemon + cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		cpuText = fmt.Sprintf("wall %v, find user %v sys %v, daemon %v", el.Round(time.Millisecond),
+			cmd.ProcessState.UserTime().Round(time.Millisecond), cmd.ProcessState.SystemTime().Round(time.Millisecond),
+			daemon.Round(time.Millisecond))
+		if n := int(lines); n != entries {
 			b.Fatalf("find listed %d entries, want %d", n, entries)
 		}
 		return float64(entries) / el.Seconds()
 	}
 	// Only the first find after mount is cold; later rounds are warm.
+	var pf *os.File
+	if p := os.Getenv("TAPEFS_BENCH_COLD_PROFILE"); p != "" {
+		if pf, err = os.Create(p); err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			b.Fatal(err)
+		}
+	}
 	cold := find()
+	if pf != nil {
+		pprof.StopCPUProfile()
+		pf.Close()
+	}
+	coldCPU, coldText := cpu, cpuText
+	reqs := counter.take()
 	var warm float64
 	for b.Loop() {
 		warm = find()
 	}
 	b.Logf("find over %d entries: first %.0f entries/s, then %.0f entries/s", entries, cold, warm)
+	b.Logf("first find: %s; last find: %s", coldText, cpuText)
+	b.Logf("requests of the first find: %s", fmtCounts(reqs, entries))
+	b.Logf("requests of the later finds: %s", fmtCounts(counter.take(), entries*b.N))
 	b.ReportMetric(cold, "cold-entries/s")
 	b.ReportMetric(warm, "warm-entries/s")
+	b.ReportMetric(float64(coldCPU.Microseconds())/float64(entries), "cold-cpu-µs/entry")
+}
+
+// processCPU is the CPU time (user and system) of this process so far: the
+// daemon's side of a find.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// lineCounter is an io.Writer that counts newlines.
+type lineCounter int
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	*c += lineCounter(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
 }

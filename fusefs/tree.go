@@ -518,8 +518,27 @@ func (r *Root) poolEntries(name string) ([]entry, error) {
 		}),
 		r.incomingEntry(name, st),
 		controlEntry(commitControl(name)),
+		controlEntry(poolExportControl(name)),
 		controlEntry(r.poolEjectControl(name)),
 	}, nil
+}
+
+// poolExportControl is pools/<pool>/export: export the pool's current
+// media set to the library's import/export slots.
+func poolExportControl(pool string) control {
+	return control{
+		name: "export",
+		usage: "usage: echo > export\n" +
+			"  move every tape of this pool's current media set to import/export slots and close the set\n" +
+			"  (the next backup starts a new media set)\n" +
+			"  runs: tapefs export-media-set " + pool,
+		argv: func(w []string) ([]string, error) {
+			if len(w) > 0 {
+				return nil, errInvalid("export: unexpected argument %q: the file takes none", w[0])
+			}
+			return []string{"export-media-set", pool}, nil
+		},
+	}
 }
 
 // poolEjectControl is pools/<pool>/eject: eject the tape of the pool's

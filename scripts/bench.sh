@@ -97,14 +97,19 @@ printf '20,000 x 4 KiB files into incoming/: %.2f s, %s files/s (target >= 5000)
 printf 'daemon peak RSS (VmHWM) after the backups: %s MiB (target <= 300)\n' "$((hwm / 1024))"
 
 # Snapshot reads through the mount (Go benchmarks against an in-process
-# daemon): find over a 1,000,000-entry snapshot built straight in the
-# catalog (first find after mount, then warm), and cp -a of a 96 MiB
+# daemon): find and find -printf over a 1,000,000-entry snapshot built
+# straight in the catalog (first find after a fresh engine and mount, then
+# warm), and cp -a of a 96 MiB
 # snapshot against `tapefs restore` in simulated tape time (worst of 3).
 metric() { awk -v u="$1" '{for (i = 2; i <= NF; i++) if ($i == u) print $(i-1)}'; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 fentries=${BENCH_FIND_ENTRIES:-1000000}
 gob=$(cd "$root" && TAPEFS_BENCH_FIND_ENTRIES=$fentries ${GO:-go} test -run '^$' -bench 'SnapshotFindCatalog|SnapshotCopyTapeTime' -benchtime 3x ./fusefs)
-printf '\nfind over a %s-entry snapshot: %.0f entries/s first, %.0f entries/s warm (target >= 100000)\n' \
-  "$fentries" "$(echo "$gob" | metric cold-entries/s)" "$(echo "$gob" | metric warm-entries/s)"
+findl=$(echo "$gob" | grep 'SnapshotFindCatalog/find-[0-9]')
+statl=$(echo "$gob" | grep 'SnapshotFindCatalog/find-stat-')
+printf '\nfind over a %s-entry snapshot: %.0f entries/s first, %.0f entries/s warm (target >= 100000); %s CPU us/entry first\n' \
+  "$fentries" "$(echo "$findl" | metric cold-entries/s)" "$(echo "$findl" | metric warm-entries/s)" "$(echo "$findl" | metric cold-cpu-µs/entry)"
+printf 'find -printf "%%n %%s" (a stat per entry): %.0f entries/s first, %.0f entries/s warm\n' \
+  "$(echo "$statl" | metric cold-entries/s)" "$(echo "$statl" | metric warm-entries/s)"
 printf 'cp -a of a snapshot out of the mount: %s x the simulated tape time of tapefs restore (target <= 1.5)\n' \
   "$(echo "$gob" | metric tape-ratio)"

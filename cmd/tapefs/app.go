@@ -83,6 +83,7 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.vtapeCommand(),
 		e.backupCommand(),
 		e.commitCommand(),
+		e.exportMediaSetCommand(),
 		e.restoreCommand(),
 		e.catalogCommand(),
 		e.mountCommand(),
