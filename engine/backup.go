@@ -220,7 +220,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		snapName, res.Files, res.Bytes, res.Chunks, res.NewChunks, res.NewBytes, strings.Join(res.Tapes, ", "))
 
 	if opts.ExportMediaSet {
-		if err := w.exportSet(ctx); err != nil {
+		if _, err := w.j.exportSet(ctx, w.cat, w.set); err != nil {
 			return res, fmt.Errorf("backup done, but export of the media set failed: %w", err)
 		}
 	} else if opts.EjectMedia {
@@ -1048,23 +1048,6 @@ func (w *setWriter) fail(ctx context.Context, err error) error {
 		err = errors.Join(err, ierr)
 	}
 	return err
-}
-
-// exportSet moves every tape of the set to import/export slots.
-func (w *setWriter) exportSet(ctx context.Context) error {
-	if err := w.j.needChanger(); err != nil {
-		return err
-	}
-	for _, id := range w.set.Media {
-		m, err := w.cat.GetMedia(id)
-		if err != nil {
-			return err
-		}
-		if err := w.j.export(ctx, m.LabelText); err != nil {
-			return err
-		}
-	}
-	return w.cat.UpdateMediaSet(w.set.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil })
 }
 
 // loadForWrite gets tape m into the drive: from the library, or for a

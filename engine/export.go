@@ -55,23 +55,34 @@ func (e *Engine) ExportMediaSet(ctx context.Context, pool string) (ExportResult,
 	if set == nil {
 		return ExportResult{}, notFoundf("pool %s has no open media set to export: its sets were exported or closed already", pool)
 	}
-	res := ExportResult{Set: set.UUID, Labels: []string{}}
+	labels, err := j.exportSet(ctx, cat, *set)
+	res := ExportResult{Set: set.UUID, Labels: labels}
+	if err != nil {
+		return res, err
+	}
+	j.logf("exported media set %s of pool %s (%d tapes)", set.UUID, pool, len(res.Labels))
+	return res, nil
+}
+
+// exportSet moves every tape of set to an import/export slot, in sequence
+// order, and then closes the set. It returns the labels moved so far.
+func (j *driveJob) exportSet(ctx context.Context, cat *catalog.Catalog, set catalog.MediaSet) ([]string, error) {
+	if err := j.needChanger(); err != nil {
+		return nil, err
+	}
+	labels := []string{}
 	for _, id := range set.Media {
 		if id == uuid.Nil {
 			continue // a sequence number whose tape the catalog does not know
 		}
 		m, err := cat.GetMedia(id)
 		if err != nil {
-			return res, err
+			return labels, err
 		}
 		if err := j.export(ctx, m.LabelText); err != nil {
-			return res, err
+			return labels, err
 		}
-		res.Labels = append(res.Labels, m.LabelText)
+		labels = append(labels, m.LabelText)
 	}
-	if err := cat.UpdateMediaSet(set.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil {
-		return res, err
-	}
-	j.logf("exported media set %s of pool %s (%d tapes)", set.UUID, pool, len(res.Labels))
-	return res, nil
+	return labels, cat.UpdateMediaSet(set.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil })
 }
