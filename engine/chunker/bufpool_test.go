@@ -78,7 +78,7 @@ func (c *countingBuffers) Put(b []byte) {
 // back at once: the kept chunks stay intact while their neighbours'
 // buffers are reused, and every buffer is either kept or given back.
 func TestPipelineHandsOverBuffers(t *testing.T) {
-	data := mixedData(150, 12<<20)
+	data := mixedData(150, 3<<20)
 	want := chunkAll(t, bytes.NewReader(data), smallParams)
 	for _, workers := range []int{1, 2, 4} {
 		bufs := &countingBuffers{}

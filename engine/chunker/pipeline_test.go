@@ -191,13 +191,13 @@ func TestPipelineStreams(t *testing.T) {
 		readErr error
 	}
 	streams := []stream{
-		{name: "a", data: mixedData(160, 3<<20)},
+		{name: "a", data: mixedData(160, 1<<20)},
 		{name: "empty"},
 		{name: "tiny", data: []byte("x")},
 		{name: "gone", openErr: errOpen},
-		{name: "b", data: randomData(161, 5<<20)},
-		{name: "broken", data: randomData(162, 2<<20), readErr: errRead},
-		{name: "c", data: mixedData(163, 1<<20)},
+		{name: "b", data: randomData(161, 2<<20)},
+		{name: "broken", data: randomData(162, 1<<20), readErr: errRead},
+		{name: "c", data: mixedData(163, 512<<10)},
 	}
 	for _, workers := range []int{1, 2, 4} {
 		in := make(chan stream)
