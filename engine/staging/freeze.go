@@ -1,6 +1,7 @@
 package staging
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"sort"
@@ -100,9 +101,26 @@ func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
 	if !e.IsRegular() {
 		return nil, syscall.EINVAL
 	}
-	f, err := os.Open(fz.s.dataPath(e.ID))
+	s := fz.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var meta nodeMeta
+	if n := s.nodes[e.ID]; n != nil {
+		if n.inMem {
+			return io.NopCloser(bytes.NewReader(bytes.Clone(n.mem))), nil
+		}
+		meta = n.nodeMeta
+	} else if d, ok := s.deferred[e.ID]; ok {
+		meta = d.meta
+	} else {
+		return nil, syscall.ENOENT
+	}
+	if meta.Pack != 0 {
+		return s.openPacked(meta)
+	}
+	f, err := os.Open(s.dataPath(e.ID))
 	if err != nil {
-		return nil, fz.s.ioErr("open staged file", err)
+		return nil, s.ioErr("open staged file", err)
 	}
 	return f, nil
 }
@@ -135,12 +153,17 @@ func (fz *Frozen) Release(remove bool) (kept int, err error) {
 			n.pinned--
 			continue
 		}
-		if s.deferred[id] > 0 {
+		if d, ok := s.deferred[id]; ok {
 			// Unlinked during the freeze: the last pin removes the data.
-			s.deferred[id]--
-			if s.deferred[id] == 0 {
+			d.pins--
+			s.deferred[id] = d
+			if d.pins <= 0 {
 				delete(s.deferred, id)
-				os.Remove(s.dataPath(id))
+				if d.meta.Pack != 0 {
+					s.packRef(d.meta.Pack, -1)
+				} else {
+					os.Remove(s.dataPath(id))
+				}
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package staging
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"syscall"
 
@@ -29,8 +30,9 @@ func (s *Store) Make(parent ID, name string, mode, uid, gid uint32, rdev uint64,
 
 // Create creates the regular file name in directory parent, as open(2)
 // with O_CREAT|O_EXCL does, and returns it open: it is being written
-// until its first Flush, so a crash before that removes it. mode holds
-// the permission bits. Errors as Make.
+// until its first Flush, so a crash before that removes it; its data is
+// kept in memory and packed at the Flush while it stays small (pack.go).
+// mode holds the permission bits. Errors as Make.
 func (s *Store) Create(parent ID, name string, mode, uid, gid uint32) (Attr, *File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -42,8 +44,9 @@ func (s *Store) Create(parent ID, name string, mode, uid, gid uint32) (Attr, *Fi
 	return a, &File{s: s, id: a.ID, f: f}, nil
 }
 
-// makeLocked is Make; for a regular file it also returns the data file,
-// open. The records of a file created for writing are held back (see
+// makeLocked is Make; for a regular file that is not being written it
+// also returns the data file, open (a file being written starts in
+// memory). The records of a file created for writing are held back (see
 // holdBack): until its first Flush a crash removes the file anyway.
 func (s *Store) makeLocked(parent ID, name string, mode, uid, gid uint32, rdev uint64, target string, writing bool) (Attr, *os.File, error) {
 	p, err := s.getDir(parent)
@@ -75,12 +78,7 @@ func (s *Store) makeLocked(parent ID, name string, mode, uid, gid uint32, rdev u
 	id := s.next
 	dirty := typ == syscall.S_IFREG && writing
 	var f *os.File
-	if dirty {
-		if sp, ok := s.takeSpare(); ok {
-			id, f = sp.id, sp.f
-		}
-	}
-	if typ == syscall.S_IFREG && f == nil {
+	if typ == syscall.S_IFREG && !dirty {
 		if f, err = s.createData(id); err != nil {
 			return Attr{}, nil, err
 		}
@@ -101,7 +99,9 @@ func (s *Store) makeLocked(parent ID, name string, mode, uid, gid uint32, rdev u
 		}
 		return Attr{}, nil, err
 	}
-	return s.attr(s.nodes[id]), f, nil
+	n := s.nodes[id]
+	n.inMem = dirty
+	return s.attr(n), f, nil
 }
 
 // MakeTmp creates a regular file with no name in directory parent, as
@@ -324,9 +324,16 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 		if !n.isReg() || *in.Size < 0 {
 			return Attr{}, syscall.EINVAL
 		}
-		if err := os.Truncate(s.dataPath(id), *in.Size); err != nil {
+		f, err := s.toFile(n, n.Dirty)
+		if err != nil {
+			return Attr{}, err
+		}
+		err = f.Truncate(*in.Size)
+		f.Close()
+		if err != nil {
 			return Attr{}, s.ioErr("truncate", err)
 		}
+		meta = n.nodeMeta
 		n.size = *in.Size
 		meta.Mtime = now
 	}
@@ -508,10 +515,12 @@ func (s *Store) RemoveXattr(id ID, name string) error {
 type File struct {
 	s  *Store
 	id ID
-	f  *os.File
+	f  *os.File // the node's data file, opened when first needed
 }
 
-// OpenFile opens regular file id; trunc empties it (O_TRUNC).
+// OpenFile opens regular file id; trunc empties it (O_TRUNC). A file
+// emptied with no other handle open starts over in memory, as a created
+// one (it is packed at its Flush while it stays small).
 func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -525,33 +534,147 @@ func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
 	if !n.isReg() {
 		return nil, syscall.EINVAL
 	}
-	f, err := s.openData(id)
-	if err != nil {
-		return nil, err
-	}
 	if trunc {
-		if err := f.Truncate(0); err != nil {
-			f.Close()
+		now := s.opts.Now().UnixNano()
+		meta := n.nodeMeta
+		meta.Dirty, meta.Mtime, meta.Ctime = true, now, now
+		inFile := !n.inMem && n.Pack == 0
+		toMem := !inFile || n.open == 0
+		if toMem {
+			meta.Pack, meta.PackOff, meta.PackLen = 0, 0, 0
+		} else if err := os.Truncate(s.dataPath(id), 0); err != nil {
 			return nil, s.ioErr("truncate", err)
 		}
-		now := s.opts.Now().UnixNano()
-		n.size, n.Mtime, n.Ctime = 0, now, now
-		meta := n.nodeMeta
-		meta.Dirty = true
 		if err := s.journal(record{op: opNode, node: meta}); err != nil {
-			f.Close()
 			return nil, err
+		}
+		n.size = 0
+		if toMem {
+			if inFile {
+				os.Remove(s.dataPath(id))
+			}
+			s.memBytes -= int64(len(n.mem))
+			n.inMem, n.mem = true, nil
 		}
 	}
 	n.open++
-	return &File{s: s, id: id, f: f}, nil
+	return &File{s: s, id: id}, nil
 }
 
 // ID is the node the file belongs to.
 func (f *File) ID() ID { return f.id }
 
+// dataLocked returns the node's data file, opening it on first use; n
+// is not in memory or packed. s.mu is held.
+func (f *File) dataLocked() (*os.File, error) {
+	if f.f == nil {
+		df, err := f.s.openData(f.id)
+		if err != nil {
+			return nil, err
+		}
+		f.f = df
+	}
+	return f.f, nil
+}
+
+// ownData moves n's data to a data file of its own if it is in memory or
+// packed (toFile), and returns the handle's data file. dirty marks the
+// file being written. s.mu is held.
+func (f *File) ownData(n *node, dirty bool) (*os.File, error) {
+	if n.inMem || n.Pack != 0 {
+		df, err := f.s.toFile(n, dirty)
+		if err != nil {
+			return nil, err
+		}
+		if f.f == nil {
+			f.f = df
+		} else {
+			df.Close()
+		}
+	}
+	return f.dataLocked()
+}
+
+// toFile gives n (a regular file in memory or packed) a data file of its
+// own holding its data, and returns it open; a file already in its data
+// file is opened. The copy is journaled (the pack's copy is dropped) with
+// the file marked as being written if dirty. s.mu is held.
+func (s *Store) toFile(n *node, dirty bool) (*os.File, error) {
+	if !n.inMem && n.Pack == 0 {
+		return s.openData(n.ID)
+	}
+	data := n.mem
+	if !n.inMem {
+		data = make([]byte, n.PackLen)
+		p, err := s.openPack(n.Pack)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.f.ReadAt(data, n.PackOff); err != nil {
+			return nil, s.ioErr("read pack", err)
+		}
+	}
+	f, err := s.createData(n.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > 0 {
+		if _, err := f.WriteAt(data, 0); err != nil {
+			f.Close()
+			os.Remove(s.dataPath(n.ID))
+			return nil, s.ioErr("write", err)
+		}
+	}
+	if n.inMem {
+		// Still being written: a crash removes it, nothing to journal.
+		s.memBytes -= int64(len(n.mem))
+		n.inMem, n.mem = false, nil
+		return f, nil
+	}
+	meta := n.nodeMeta
+	meta.Pack, meta.PackOff, meta.PackLen = 0, 0, 0
+	meta.Dirty = meta.Dirty || dirty
+	if err := s.journal(record{op: opNode, node: meta}); err != nil {
+		f.Close()
+		os.Remove(s.dataPath(n.ID))
+		return nil, err
+	}
+	return f, nil
+}
+
 // ReadAt reads staged data.
-func (f *File) ReadAt(p []byte, off int64) (int, error) { return f.f.ReadAt(p, off) }
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	s := f.s
+	s.mu.Lock()
+	n, err := s.get(f.id)
+	if err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	switch {
+	case n.inMem:
+		k := 0
+		if off < int64(len(n.mem)) {
+			k = copy(p, n.mem[off:])
+		}
+		s.mu.Unlock()
+		if k < len(p) {
+			return k, io.EOF
+		}
+		return k, nil
+	case n.Pack != 0:
+		meta := n.nodeMeta
+		k, err := s.readPacked(&meta, p, off)
+		s.mu.Unlock()
+		return k, err
+	}
+	df, err := f.dataLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return df.ReadAt(p, off)
+}
 
 // markDirty records, once per write session, that the file is being
 // written: if the process dies before the next Flush the file is removed.
@@ -569,6 +692,21 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	s := f.s
 	s.mu.Lock()
 	n, err := s.get(f.id)
+	if err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	if n.inMem && off == int64(len(n.mem)) && off+int64(len(p)) <= PackMax && s.memRoom(int64(len(p))) {
+		// Appending to a small file being written: memory only.
+		n.mem = append(n.mem, p...)
+		s.memBytes += int64(len(p))
+		now := s.opts.Now().UnixNano()
+		n.size, n.Mtime, n.Ctime = int64(len(n.mem)), now, now
+		n.gen++
+		s.mu.Unlock()
+		return len(p), nil
+	}
+	df, err := f.ownData(n, true)
 	if err == nil {
 		err = f.markDirty(n)
 	}
@@ -576,7 +714,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	w, werr := f.f.WriteAt(p, off)
+	w, werr := df.WriteAt(p, off)
 	s.mu.Lock()
 	if n := s.nodes[f.id]; n != nil {
 		n.size = max(n.size, off+int64(w))
@@ -603,8 +741,22 @@ func (f *File) Truncate(size int64) (Attr, error) {
 	if size < 0 {
 		return Attr{}, syscall.EINVAL
 	}
-	if err := f.f.Truncate(size); err != nil {
-		return Attr{}, s.ioErr("truncate", err)
+	grow := size - int64(len(n.mem))
+	if n.inMem && size <= PackMax && (grow <= 0 || s.memRoom(grow)) {
+		if grow <= 0 {
+			n.mem = n.mem[:size]
+		} else {
+			n.mem = append(n.mem, make([]byte, grow)...)
+		}
+		s.memBytes += grow
+	} else {
+		df, err := f.ownData(n, true)
+		if err != nil {
+			return Attr{}, err
+		}
+		if err := df.Truncate(size); err != nil {
+			return Attr{}, s.ioErr("truncate", err)
+		}
 	}
 	now := s.opts.Now().UnixNano()
 	n.size, n.Mtime, n.Ctime = size, now, now
@@ -646,11 +798,15 @@ func (f *File) Allocate(off, length int64, mode uint32) (Attr, error) {
 	if err != nil {
 		return Attr{}, err
 	}
-	err = unix.Fallocate(int(f.f.Fd()), mode, off, length)
+	df, err := f.ownData(n, true)
+	if err != nil {
+		return Attr{}, err
+	}
+	err = unix.Fallocate(int(df.Fd()), mode, off, length)
 	if errors.Is(err, syscall.EOPNOTSUPP) && mode == 0 {
 		err = nil
 		if off+length > n.size {
-			err = f.f.Truncate(off + length)
+			err = df.Truncate(off + length)
 		}
 	}
 	if errors.Is(err, syscall.EOPNOTSUPP) {
@@ -680,26 +836,36 @@ func (f *File) Allocate(off, length int64, mode uint32) (Attr, error) {
 	return s.attr(n), nil
 }
 
-// Flush ends a write session (close): with Options.Sync the data and the
-// journal are fsync'ed; the file is then complete and survives a crash.
+// Flush ends a write session (close): a file still in memory is appended
+// to the pack and journaled as complete with where its data is (one data
+// write, one journal write); with Options.Sync the data and the journal
+// are fsync'ed. The file is then complete and survives a crash.
 func (f *File) Flush() error {
 	s := f.s
 	s.mu.Lock()
 	n := s.nodes[f.id]
-	dirty := n != nil && n.Dirty
-	s.mu.Unlock()
-	if !dirty {
+	if n == nil || !n.Dirty {
+		s.mu.Unlock()
 		return nil
 	}
+	if n.inMem {
+		defer s.mu.Unlock()
+		return s.packLocked(n)
+	}
+	df, err := f.dataLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if s.opts.Sync {
-		if err := f.f.Sync(); err != nil {
+		if err := df.Sync(); err != nil {
 			return s.ioErr("sync", err)
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n = s.nodes[f.id]
-	if n == nil || !n.Dirty {
+	if n == nil || !n.Dirty || n.inMem || n.Pack != 0 {
 		return nil
 	}
 	meta := n.nodeMeta
@@ -715,18 +881,68 @@ func (f *File) Flush() error {
 	return nil
 }
 
-// Sync fsyncs the file's data and the journal (fsync(2)).
-func (f *File) Sync() error {
-	if err := f.f.Sync(); err != nil {
-		return f.s.ioErr("sync", err)
-	}
-	f.s.mu.Lock()
-	defer f.s.mu.Unlock()
-	if err := f.s.journal(); err != nil {
+// packLocked appends the in-memory data of n to the pack and journals n
+// as complete, packed there. s.mu is held (with Options.Sync the fsyncs
+// of pack and journal happen under it).
+func (s *Store) packLocked(n *node) error {
+	pn, off, err := s.appendPack(n.mem)
+	if err != nil {
 		return err
 	}
-	if err := f.s.j.Sync(); err != nil {
-		return f.s.ioErr("sync journal", err)
+	if s.opts.Sync {
+		if err := s.packs[pn].f.Sync(); err != nil {
+			return s.ioErr("sync pack", err)
+		}
+	}
+	meta := n.nodeMeta
+	meta.Dirty = false
+	meta.Pack, meta.PackOff, meta.PackLen = pn, off, int64(len(n.mem))
+	if err := s.journal(record{op: opNode, node: meta}); err != nil {
+		return err
+	}
+	s.memBytes -= int64(len(n.mem))
+	n.inMem, n.mem = false, nil
+	if s.opts.Sync {
+		if err := s.j.Sync(); err != nil {
+			return s.ioErr("sync journal", err)
+		}
+	}
+	return nil
+}
+
+// Sync fsyncs the file's data and the journal (fsync(2)). A file still
+// in memory moves to a data file of its own first.
+func (f *File) Sync() error {
+	s := f.s
+	s.mu.Lock()
+	n, err := s.get(f.id)
+	var df *os.File
+	switch {
+	case err != nil:
+	case n.inMem:
+		df, err = f.ownData(n, true)
+	case n.Pack != 0:
+		var p *pack
+		if p, err = s.openPack(n.Pack); err == nil {
+			df = p.f
+		}
+	default:
+		df, err = f.dataLocked()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := df.Sync(); err != nil {
+		return s.ioErr("sync", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.journal(); err != nil {
+		return err
+	}
+	if err := s.j.Sync(); err != nil {
+		return s.ioErr("sync journal", err)
 	}
 	return nil
 }
@@ -734,10 +950,14 @@ func (f *File) Sync() error {
 // Close releases the file; an unlinked file's data goes with its last
 // handle.
 func (f *File) Close() error {
-	err := f.f.Close()
 	s := f.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var err error
+	if f.f != nil {
+		err = f.f.Close()
+		f.f = nil
+	}
 	if n := s.nodes[f.id]; n != nil {
 		n.open--
 		s.maybeDrop(f.id)

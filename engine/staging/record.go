@@ -24,6 +24,11 @@ const (
 	opUnlink = 3 // remove the entry parent/name
 	opRename = 4 // move parent/name to newParent/newName (replacing it)
 
+	// Flags of an opNode record. A packed node's record continues after
+	// the flags with uvarints pack, offset, length.
+	flagDirty  = 1
+	flagPacked = 2
+
 	frameHeader = 8
 	// maxRecord bounds one record: a node with every xattr at the format's
 	// limits stays below it.
@@ -55,8 +60,12 @@ type nodeMeta struct {
 	Rdev                uint64
 	Atime, Mtime, Ctime int64 // ns since the epoch
 	Dirty               bool  // a regular file being written
-	Target              string
-	Xattrs              map[string][]byte
+	// Pack, PackOff, PackLen: a regular file whose data is the PackLen
+	// bytes at PackOff of pack file Pack (0: its own data file).
+	Pack             uint64
+	PackOff, PackLen int64
+	Target           string
+	Xattrs           map[string][]byte
 }
 
 func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
@@ -84,9 +93,17 @@ func (r *record) encode(dst []byte) []byte {
 		dst = appendVarint(dst, n.Ctime)
 		flags := uint64(0)
 		if n.Dirty {
-			flags |= 1
+			flags |= flagDirty
+		}
+		if n.Pack != 0 {
+			flags |= flagPacked
 		}
 		dst = appendUvarint(dst, flags)
+		if n.Pack != 0 {
+			dst = appendUvarint(dst, n.Pack)
+			dst = appendUvarint(dst, uint64(n.PackOff))
+			dst = appendUvarint(dst, uint64(n.PackLen))
+		}
 		dst = appendBytes(dst, n.Target)
 		names := make([]string, 0, len(n.Xattrs))
 		for k := range n.Xattrs {
@@ -194,8 +211,16 @@ func decodeRecord(p []byte) (record, error) {
 		n.GID = uint32(d.uvarint(math.MaxUint32))
 		n.Rdev = d.uvarint(math.MaxUint64)
 		n.Atime, n.Mtime, n.Ctime = d.varint(), d.varint(), d.varint()
-		flags := d.uvarint(1)
-		n.Dirty = flags&1 != 0
+		flags := d.uvarint(flagDirty | flagPacked)
+		n.Dirty = flags&flagDirty != 0
+		if flags&flagPacked != 0 {
+			n.Pack = d.uvarint(math.MaxUint64)
+			n.PackOff = int64(d.uvarint(math.MaxInt64))
+			n.PackLen = int64(d.uvarint(math.MaxInt64 - uint64(n.PackOff)))
+			if n.Pack == 0 && d.err == nil {
+				d.err = fmt.Errorf("%w: pack 0", errCorrupt)
+			}
+		}
 		n.Target = d.bytes(maxTarget)
 		cnt := d.uvarint(maxXattrs)
 		for i := uint64(0); i < cnt && d.err == nil; i++ {

@@ -92,7 +92,11 @@ type node struct {
 	name     string        // directories: the name in parent
 	gen      uint64        // bumped on every change of data or metadata
 	open     int           // open File handles
-	pinned   int           // freezes that may read the data file
+	pinned   int           // freezes that may read the data
+	// inMem: a regular file being written whose data is mem (not yet in
+	// a pack or a data file of its own; see pack.go).
+	inMem bool
+	mem   []byte
 }
 
 func (n *node) isDir() bool { return n.Mode&syscall.S_IFMT == syscall.S_IFDIR }
@@ -112,10 +116,23 @@ type Store struct {
 	j        *os.File
 	jsize    int64
 	buf      []byte
-	held     []byte     // encoded records held back, written ahead of the next (see holdBack)
-	deferred map[ID]int // unlinked files still pinned by freezes: pins left
+	held     []byte             // encoded records held back, written ahead of the next (see holdBack)
+	deferred map[ID]deferredData // unlinked files still pinned by freezes
 	closed   bool
-	spare    spares
+
+	packs    map[uint64]*pack
+	active   *pack  // the pack appended to; nil until the first append
+	nextPack uint64 // number of the next new pack
+	loading  bool   // the journal is being replayed
+	memBytes int64  // data of files in memory (node.mem)
+	room     int64  // bytes that may go to memory before statfs is asked again
+}
+
+// deferredData is the data of a file that was unlinked while freezes
+// pinned it: pins left, and its metadata (where its data is).
+type deferredData struct {
+	pins int
+	meta nodeMeta
 }
 
 // ErrLocked is returned by Open when another process has the store open.
@@ -145,7 +162,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("staging store lock: %w", err)
 	}
-	s := &Store{dir: dir, opts: opts, lock: lock, nodes: map[ID]*node{}, next: RootID + 1, deferred: map[ID]int{}}
+	s := &Store{dir: dir, opts: opts, lock: lock, nodes: map[ID]*node{}, next: RootID + 1,
+		deferred: map[ID]deferredData{}, packs: map[uint64]*pack{}, nextPack: 1}
 	if err := s.load(); err != nil {
 		lock.Close()
 		return nil, err
@@ -159,7 +177,6 @@ func (s *Store) Dir() string { return s.dir }
 // Close closes the journal and releases the store. Open files and freezes
 // must be released first.
 func (s *Store) Close() error {
-	s.stopSpares()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -172,6 +189,7 @@ func (s *Store) Close() error {
 			err = cerr
 		}
 	}
+	s.closePacks()
 	s.closed = true
 	if cerr := s.lock.Close(); err == nil {
 		err = cerr
@@ -192,6 +210,8 @@ func (s *Store) load() error {
 		return fmt.Errorf("staging journal: %w", err)
 	}
 	rest := b
+	s.loading = true
+	defer func() { s.loading = false }()
 	for len(rest) > 0 {
 		payload, r, ok := nextFrame(rest)
 		if !ok {
@@ -249,6 +269,8 @@ func (s *Store) load() error {
 		}
 		if n.isReg() {
 			n.Dirty = false
+		}
+		if n.isReg() && n.Pack == 0 {
 			fi, err := os.Stat(s.dataPath(id))
 			switch {
 			case err == nil:
@@ -265,13 +287,17 @@ func (s *Store) load() error {
 			}
 		}
 	}
+	if err := s.loadPacks(); err != nil {
+		return err
+	}
 	if err := s.removeStrayData(); err != nil {
 		return err
 	}
 	return s.compactLocked()
 }
 
-// removeStrayData removes data files of nodes that do not exist.
+// removeStrayData removes data files of nodes that do not exist or whose
+// data is packed (a copy-up cut short).
 func (s *Store) removeStrayData() error {
 	top := filepath.Join(s.dir, "data")
 	subs, err := os.ReadDir(top)
@@ -285,7 +311,7 @@ func (s *Store) removeStrayData() error {
 		}
 		for _, f := range names {
 			id, err := strconv.ParseUint(f.Name(), 16, 64)
-			if err != nil || s.nodes[ID(id)] == nil || !s.nodes[ID(id)].isReg() {
+			if n := s.nodes[ID(id)]; err != nil || n == nil || !n.isReg() || n.Pack != 0 {
 				os.Remove(filepath.Join(top, sub.Name(), f.Name()))
 			}
 		}
@@ -350,6 +376,13 @@ func (s *Store) apply(r record) error {
 		if n == nil {
 			n = &node{}
 			s.nodes[r.node.ID] = n
+		}
+		if old := n.Pack; old != r.node.Pack {
+			s.packRef(r.node.Pack, 1)
+			s.packRef(old, -1)
+		}
+		if r.node.Pack != 0 {
+			n.size = r.node.PackLen
 		}
 		n.nodeMeta = r.node
 		if n.isDir() && n.children == nil {
@@ -456,8 +489,17 @@ func (s *Store) maybeDrop(id ID) {
 	if !n.isReg() {
 		return
 	}
+	if n.inMem {
+		s.memBytes -= int64(len(n.mem))
+		n.inMem, n.mem = false, nil
+		return
+	}
 	if n.pinned > 0 {
-		s.deferred[id] = n.pinned
+		s.deferred[id] = deferredData{pins: n.pinned, meta: n.nodeMeta}
+		return
+	}
+	if n.Pack != 0 {
+		s.packRef(n.Pack, -1)
 		return
 	}
 	os.Remove(s.dataPath(id))
@@ -725,11 +767,22 @@ func (s *Store) Groups() []string {
 	return out
 }
 
-// Statfs reports the staging filesystem.
+// Statfs reports the staging filesystem, less the data of files being
+// written that is still in memory (it will need the space).
 func (s *Store) Statfs() (unix.Statfs_t, error) {
 	var st unix.Statfs_t
-	err := unix.Statfs(s.dir, &st)
-	return st, err
+	if err := unix.Statfs(s.dir, &st); err != nil {
+		return st, err
+	}
+	s.mu.Lock()
+	mem := s.memBytes
+	s.mu.Unlock()
+	if st.Bsize > 0 {
+		blocks := uint64((mem + st.Bsize - 1) / st.Bsize)
+		st.Bfree -= min(st.Bfree, blocks)
+		st.Bavail -= min(st.Bavail, blocks)
+	}
+	return st, nil
 }
 
 // ---- names ----
