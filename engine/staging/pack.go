@@ -30,15 +30,15 @@ import (
 // as much as writing tens of kilobytes.
 const PackMax = 1 << 20
 
-const (
-	// packRotate is the size past which a new pack file is started: a
-	// pack is removed only when no live file is in it, so smaller packs
-	// free their space sooner when files are removed a few at a time.
-	packRotate = 64 << 20
-	// memMax bounds the data held in memory by all files being written;
-	// a write beyond it moves its file to a data file of its own.
-	memMax = 64 << 20
-)
+// packRotate is the size past which a new pack file is started: a pack
+// is removed only when no live file is in it, so smaller packs free
+// their space sooner when files are removed a few at a time. A variable
+// for tests.
+var packRotate int64 = 64 << 20
+
+// memMax bounds the data held in memory by all files being written; a
+// write beyond it moves its file to a data file of its own.
+const memMax = 64 << 20
 
 // pack is one append-only pack file.
 type pack struct {

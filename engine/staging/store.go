@@ -116,7 +116,7 @@ type Store struct {
 	j        *os.File
 	jsize    int64
 	buf      []byte
-	held     []byte             // encoded records held back, written ahead of the next (see holdBack)
+	held     []byte              // encoded records held back, written ahead of the next (see holdBack)
 	deferred map[ID]deferredData // unlinked files still pinned by freezes
 	closed   bool
 
