@@ -6,7 +6,9 @@
 // Layout of one store directory:
 //
 //	journal      metadata: an append-only log of framed binary records
+//	packs/N      append-only pack files: the data of small files
 //	data/XX/ID   the bytes of regular file ID (XX = ID mod 256, hex)
+//	             when it is not packed
 //	lock         flock'ed by the one process that has the store open
 //
 // File data is staged by inode id, never by its incoming path, so every
@@ -18,21 +20,45 @@
 // last Flush), which a crash removes anyway: its creation and changes to
 // its own metadata (chmod, utimens, xattrs) reach the journal ahead of
 // the next other change, at the latest with the record its Flush
-// writes, so copying in a small file costs one journal write. The data
-// files of new files are created ahead by a goroutine.
+// writes, so copying in a small file costs one journal write.
+//
+// Small files are packed: a created (or O_TRUNC-opened) file keeps its
+// data in memory while it is written sequentially from offset 0 and
+// stays at most PackMax (1 MiB); its Flush appends the data to the
+// current pack file with one write, and the record that marks the file
+// complete says where it is (pack, offset, length). So a small file
+// costs no file creation or removal on the staging filesystem. A file
+// that grows past PackMax, is written out of order, fallocated or
+// fsync'ed while in memory moves to a data file of its own; a packed
+// file that is changed later (written in place, truncated) is first
+// copied up into its own data file and its pack copy dropped. Reads of
+// packed files, and the commit's reads through Frozen.Open, read the
+// pack. A pack is never rewritten: each counts the files whose data it
+// holds (including unlinked ones a freeze still pins), and once none is
+// left (typically when a commit emptied the groups whose files it held)
+// it is removed, or truncated to zero if it is the pack being appended
+// to. A new pack is started past 64 MiB, so space comes back in pieces
+// that size when files are removed a few at a time; pack space held by
+// a few live files waits for them. Open removes packs no file uses
+// (the unreferenced tail of a write cut short by a crash goes with its
+// pack). The data in memory is bounded (64 MiB over all files being
+// written) and taken off the free space Statfs reports; a write that
+// would not fit what the staging filesystem has left goes to a data file
+// of its own, so a full filesystem still fails the write(2).
+//
 // Power loss is survived only for what was fsync'ed: with Options.Sync the
-// journal and the file's data are fsync'ed when a written file is flushed
-// (close); otherwise only at compaction. The journal is rewritten compactly
-// at Open and after a commit released its entries.
+// journal and the file's data (or its pack) are fsync'ed when a written
+// file is flushed (close); otherwise only at compaction. The journal is
+// rewritten compactly at Open and after a commit released its entries.
 //
 // A regular file that was being written when the process died (opened for
 // writing and not yet closed) is removed at the next Open: a file whose
 // close() returned is complete, and nothing half-written stays.
 //
 // A commit freezes one group (a top-level directory) with Freeze: a
-// consistent copy of its metadata; the data files of the frozen regular
-// files are kept until the freeze is released, even if they are unlinked
-// meanwhile. Frozen.Release removes from the tree exactly the entries that
+// consistent copy of its metadata; the data of the frozen regular files
+// (data files, pack space, in-memory data) is kept until the freeze is
+// released, even if they are unlinked meanwhile. Frozen.Release removes from the tree exactly the entries that
 // did not change since the freeze, so files written during a commit stay.
 //
 // Layering: engine/staging is a leaf below engine (it imports only

@@ -111,6 +111,9 @@ func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
 		}
 		meta = n.nodeMeta
 	} else if d, ok := s.deferred[e.ID]; ok {
+		if d.inMem {
+			return io.NopCloser(bytes.NewReader(d.mem)), nil
+		}
 		meta = d.meta
 	} else {
 		return nil, syscall.ENOENT
@@ -159,9 +162,10 @@ func (fz *Frozen) Release(remove bool) (kept int, err error) {
 			s.deferred[id] = d
 			if d.pins <= 0 {
 				delete(s.deferred, id)
-				if d.meta.Pack != 0 {
+				switch {
+				case d.meta.Pack != 0:
 					s.packRef(d.meta.Pack, -1)
-				} else {
+				case !d.inMem:
 					os.Remove(s.dataPath(id))
 				}
 			}

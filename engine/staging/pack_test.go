@@ -337,3 +337,25 @@ func TestPackJournalRecord(t *testing.T) {
 		t.Errorf("pack 0 decoded: %v", err)
 	}
 }
+
+// TestPackFreezeUnlinkedInMemory: a file still being written (in memory)
+// when frozen and then unlinked reads back through the freeze.
+func TestPackFreezeUnlinkedInMemory(t *testing.T) {
+	s := mustT(Open(t.TempDir(), Options{}))
+	defer s.Close()
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	_, f := mustT2(s.Create(g.ID, "w", 0o644, 1, 2))
+	mustT(f.WriteAt([]byte("in memory"), 0))
+	fz := mustT(s.Freeze("g"))
+	must(t, s.Unlink(g.ID, "w"))
+	must(t, f.Close())
+	r := mustT(fz.Open("w"))
+	if got := mustT(io.ReadAll(r)); string(got) != "in memory" {
+		t.Errorf("frozen w = %q", got)
+	}
+	must(t, r.Close())
+	mustT(fz.Release(true))
+	if s.memBytes != 0 || len(s.deferred) != 0 {
+		t.Errorf("after release: %d bytes in memory, %d deferred", s.memBytes, len(s.deferred))
+	}
+}

@@ -129,10 +129,13 @@ type Store struct {
 }
 
 // deferredData is the data of a file that was unlinked while freezes
-// pinned it: pins left, and its metadata (where its data is).
+// pinned it: pins left, its metadata (where its data is) and, for a file
+// that was still in memory, its data.
 type deferredData struct {
-	pins int
-	meta nodeMeta
+	pins  int
+	meta  nodeMeta
+	inMem bool
+	mem   []byte
 }
 
 // ErrLocked is returned by Open when another process has the store open.
@@ -491,6 +494,9 @@ func (s *Store) maybeDrop(id ID) {
 	}
 	if n.inMem {
 		s.memBytes -= int64(len(n.mem))
+		if n.pinned > 0 {
+			s.deferred[id] = deferredData{pins: n.pinned, meta: n.nodeMeta, inMem: true, mem: n.mem}
+		}
 		n.inMem, n.mem = false, nil
 		return
 	}

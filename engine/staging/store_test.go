@@ -222,6 +222,7 @@ func TestFreezeRelease(t *testing.T) {
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range []record{
 		{op: opNode, node: nodeMeta{ID: 7, Mode: 0o100644, Target: "x", Xattrs: map[string][]byte{"user.a": {1}}, Dirty: true, Mtime: -5}},
+		{op: opNode, node: nodeMeta{ID: 8, Mode: 0o100600, Pack: 2, PackOff: 4096, PackLen: 17}},
 		{op: opLink, parent: 1, name: "n", id: 9},
 		{op: opUnlink, parent: 1, name: "n"},
 		{op: opRename, parent: 1, name: "a", newParent: 2, newName: "b", exchange: true},
