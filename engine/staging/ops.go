@@ -852,15 +852,17 @@ func (f *File) Flush() error {
 		defer s.mu.Unlock()
 		return s.packLocked(n)
 	}
-	df, err := f.dataLocked()
-	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
 	if s.opts.Sync {
+		df, err := f.dataLocked()
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
 		if err := df.Sync(); err != nil {
 			return s.ioErr("sync", err)
 		}
+	} else {
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
