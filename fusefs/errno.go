@@ -28,6 +28,12 @@ func Errno(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
+	if en, ok := err.(syscall.Errno); ok {
+		// No engine sentinel is an Errno: skip KindOf's comparisons
+		// (ENOENT of a lookup, ENODATA of a getxattr are per-file
+		// answers in incoming/).
+		return en
+	}
 	var en syscall.Errno
 	if errors.As(err, &en) && engine.KindOf(err) == engine.KindOther {
 		return en

@@ -76,6 +76,9 @@ func inIno(pool string, id staging.ID) uint64 {
 }
 
 func (n *inNode) errno(what string, err error) syscall.Errno {
+	if en, ok := err.(syscall.Errno); ok && en != syscall.EIO {
+		return en // the common answers (ENOENT, ENODATA): nothing to log
+	}
 	return n.root.errno("pools/"+n.pool+"/incoming: "+what, err)
 }
 
