@@ -6,6 +6,8 @@ import (
 	"os"
 	"sort"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // FrozenEntry is one node of a frozen group.
@@ -121,11 +123,12 @@ func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
 	if meta.Pack != 0 {
 		return s.openPacked(meta)
 	}
-	f, err := os.Open(s.dataPath(e.ID))
+	p := s.dataPath(e.ID)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, s.ioErr("open staged file", err)
+		return nil, s.ioErr("open staged file", &os.PathError{Op: "open", Path: p, Err: err})
 	}
-	return f, nil
+	return os.NewFile(uintptr(fd), p), nil // outside the poller, as openData
 }
 
 // Release ends the freeze. With remove, every entry that did not change
@@ -138,6 +141,12 @@ func (fz *Frozen) Release(remove bool) (kept int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if remove {
+		// The unlinks are applied at once and written in batches (held
+		// back, see holdBack): a crash in between leaves entries that
+		// are on tape in incoming/ for the next commit, nothing worse.
+		// Data goes (maybeDrop) only once the unlinks are written, so a
+		// pack is never emptied under a file the journal still has.
+		var gone []ID
 		for i := len(fz.entries) - 1; i >= 0 && err == nil; i-- {
 			e := fz.entries[i]
 			p := s.nodes[e.parent]
@@ -146,8 +155,16 @@ func (fz *Frozen) Release(remove bool) (kept int, err error) {
 				kept++
 				continue
 			}
-			if err = s.journal(record{op: opUnlink, parent: e.parent, name: e.name}); err == nil {
-				s.maybeDrop(e.ID)
+			if err = s.holdBack(record{op: opUnlink, parent: e.parent, name: e.name}); err == nil {
+				gone = append(gone, e.ID)
+			}
+		}
+		if jerr := s.journal(); err == nil {
+			err = jerr
+		}
+		if err == nil {
+			for _, id := range gone {
+				s.maybeDrop(id)
 			}
 		}
 	}
