@@ -231,7 +231,14 @@ func (n *inNode) Create(ctx context.Context, name string, flags, mode uint32, ou
 		return nil, nil, 0, n.errno("create "+name, err)
 	}
 	in := n.newChild(ctx, a, out)
-	return in, n.handle(in, f), 0, 0
+	h := n.handle(in, f)
+	// Direct I/O: the kernel sends the writes of a file being copied in
+	// without first asking for its security.capability xattr (one round
+	// trip per write on the cached path) and without keeping a copy in
+	// its page cache. It then leaves clearing set-ID bits on write to
+	// us (Write).
+	h.direct = true
+	return in, h, fuse.FOPEN_DIRECT_IO, 0
 }
 
 // Tmpfile is open(2) with O_TMPFILE: a file with no name until linkat
@@ -370,10 +377,12 @@ func (n *inNode) handle(in *fs.Inode, f *staging.File) *inHandle {
 	return &inHandle{n: n, f: f}
 }
 
-// inHandle is an open staged file; n is the file's node.
+// inHandle is an open staged file; n is the file's node. direct: opened
+// with FOPEN_DIRECT_IO (a created file).
 type inHandle struct {
-	n *inNode
-	f *staging.File
+	n      *inNode
+	f      *staging.File
+	direct bool
 }
 
 func (h *inHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -385,6 +394,17 @@ func (h *inHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadR
 }
 
 func (h *inHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if c, ok := fuse.FromContext(ctx); h.direct && ok && c.Uid != 0 {
+		// As the kernel does for cached writes by a caller without
+		// CAP_FSETID (root stands for it here).
+		cleared, err := h.f.ClearSetID()
+		if err != nil {
+			return 0, h.n.errno("write", err)
+		}
+		if cleared {
+			h.n.NotifyContent(-1, 0) // the kernel's cached mode is stale
+		}
+	}
 	k, err := h.f.WriteAt(data, off)
 	if err != nil {
 		return uint32(k), h.n.errno("write", err)

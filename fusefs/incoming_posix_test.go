@@ -21,6 +21,13 @@ import (
 // virtual library and returns the pool's incoming/ directory.
 func mountIncoming(t *testing.T) string {
 	t.Helper()
+	return mountIncomingWith(t, MountOptions{})
+}
+
+// mountIncomingWith mounts a tree with pool daily and returns its
+// incoming/ directory.
+func mountIncomingWith(t *testing.T, mo MountOptions) string {
+	t.Helper()
 	needFuse(t)
 	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Cartridges: 2})
 	cfg, state := t.TempDir(), t.TempDir()
@@ -43,7 +50,7 @@ func mountIncoming(t *testing.T) string {
 		t.Fatal(err)
 	}
 	mnt := t.TempDir()
-	server, err := Mount(mnt, root, MountOptions{})
+	server, err := Mount(mnt, root, mo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,6 +153,9 @@ func mountOptions(root *Root, mo MountOptions) *fs.Options {
 			// kernel turns READDIRPLUS back on only after a stat, and
 			// find reads a directory whole before it stats) and ran
 			// at half the speed; plain find gained nothing.
+			// A created file's handle is direct I/O (incoming.go);
+			// this lets such a file be mapped shared all the same.
+			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 		},
 		// Every browse file shows live state (cached status, inventory,
 		// jobs), so the kernel must not cache entries or attributes:

@@ -966,3 +966,28 @@ func (f *File) Close() error {
 	}
 	return err
 }
+
+// ClearSetID clears the set-user-ID bit and, if group execute is set,
+// the set-group-ID bit of the open file, as a write by a process without
+// CAP_FSETID does (the kernel leaves this to the filesystem for direct
+// I/O). It reports whether a bit was cleared.
+func (f *File) ClearSetID() (bool, error) {
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.get(f.id)
+	if err != nil {
+		return false, err
+	}
+	drop := n.Mode & syscall.S_ISUID
+	if n.Mode&(syscall.S_ISGID|syscall.S_IXGRP) == syscall.S_ISGID|syscall.S_IXGRP {
+		drop |= syscall.S_ISGID
+	}
+	if drop == 0 {
+		return false, nil
+	}
+	meta := n.nodeMeta
+	meta.Mode &^= drop
+	meta.Ctime = s.opts.Now().UnixNano()
+	return true, s.journal(record{op: opNode, node: meta})
+}
