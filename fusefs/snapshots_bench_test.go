@@ -56,7 +56,7 @@ func benchLibrary(b testing.TB, capacity, cacheBytes int64) (*engine.Engine, str
 		b.Fatal(err)
 	}
 	mnt := b.TempDir()
-	server, err := Mount(mnt, root, MountOptions{Debug: os.Getenv("ZZDEBUG") != ""})
+	server, err := Mount(mnt, root, MountOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
