@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 )
 
@@ -95,4 +97,62 @@ func TestIncomingCreatedDirect(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestIncomingCopyRequests counts the FUSE requests of cp -a into
+// incoming/: no GETXATTR of security.capability before the writes of a
+// created file (its handle is direct I/O), so a small file costs eight
+// requests (GETATTR of the directory, LOOKUP, CREATE, WRITE, SETATTR,
+// SETXATTR, FLUSH, RELEASE) and a larger one one more per 128 KiB write;
+// the copy reads back the same.
+func TestIncomingCopyRequests(t *testing.T) {
+	counter := &reqCounter{}
+	in := mountIncomingWrap(t, MountOptions{}, func(raw fuse.RawFileSystem) fuse.RawFileSystem {
+		counter.RawFileSystem = raw
+		return counter
+	})
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const small, large = 200, 4
+	for i := range small {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("s%03d", i)), bytes.Repeat([]byte{byte(i)}, 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range large {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("l%d", i)), bytes.Repeat([]byte{byte(i)}, 1<<20), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(in, "g"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	counter.take()
+	if out, err := exec.Command("cp", "-a", src, filepath.Join(in, "g")).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a: %v\n%s", err, out)
+	}
+	n := counter.take()
+	files := small + large
+	t.Logf("cp -a of %d files: %s", files, fmtCounts(n, files))
+	if n["GETXATTR"] != 0 {
+		t.Errorf("%d GETXATTR requests, want none", n["GETXATTR"])
+	}
+	if want := small + large*8; n["WRITE"] != want {
+		t.Errorf("%d WRITE requests, want %d", n["WRITE"], want)
+	}
+	total := 0
+	for op, k := range n {
+		if op != "FORGET" && op != "readdir-bytes" {
+			total += k
+		}
+	}
+	// The copied directory itself costs a few (mkdir, its times and mode).
+	if limit := 8*files + n["WRITE"] - files + 10; total > limit {
+		t.Errorf("%d requests for %d files, want at most %d", total, files, limit)
+	}
+	if out, err := exec.Command("diff", "-r", src, filepath.Join(in, "g", "src")).CombinedOutput(); err != nil {
+		t.Errorf("the copy differs: %v\n%s", err, out)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/hanwen/go-fuse/v2/posixtest"
 	"golang.org/x/sys/unix"
 
@@ -27,6 +28,13 @@ func mountIncoming(t *testing.T) string {
 // mountIncomingWith mounts a tree with pool daily and returns its
 // incoming/ directory.
 func mountIncomingWith(t *testing.T, mo MountOptions) string {
+	t.Helper()
+	return mountIncomingWrap(t, mo, nil)
+}
+
+// mountIncomingWrap is mountIncomingWith with the bridge wrapped by wrap
+// (nil: not wrapped).
+func mountIncomingWrap(t *testing.T, mo MountOptions, wrap func(fuse.RawFileSystem) fuse.RawFileSystem) string {
 	t.Helper()
 	needFuse(t)
 	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Cartridges: 2})
@@ -50,7 +58,7 @@ func mountIncomingWith(t *testing.T, mo MountOptions) string {
 		t.Fatal(err)
 	}
 	mnt := t.TempDir()
-	server, err := Mount(mnt, root, mo)
+	server, err := mount(mnt, root, mo, wrap)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // reqCounter wraps the bridge and counts the FUSE requests of the kinds
-// that browsing a tree sends, and the entries READDIR(PLUS) returned.
+// that browsing a tree and copying files in send, and the entries
+// READDIR(PLUS) returned.
 type reqCounter struct {
 	fuse.RawFileSystem
 	mu sync.Mutex
@@ -88,4 +89,34 @@ func (c *reqCounter) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, attr str
 func (c *reqCounter) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
 	c.add("ACCESS", 1)
 	return c.RawFileSystem.Access(cancel, in)
+}
+
+func (c *reqCounter) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	c.add("CREATE", 1)
+	return c.RawFileSystem.Create(cancel, in, name, out)
+}
+
+func (c *reqCounter) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
+	c.add("WRITE", 1)
+	return c.RawFileSystem.Writev(cancel, in, data)
+}
+
+func (c *reqCounter) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	c.add("SETATTR", 1)
+	return c.RawFileSystem.SetAttr(cancel, in, out)
+}
+
+func (c *reqCounter) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, attr string, data []byte) fuse.Status {
+	c.add("SETXATTR", 1)
+	return c.RawFileSystem.SetXAttr(cancel, in, attr, data)
+}
+
+func (c *reqCounter) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	c.add("FLUSH", 1)
+	return c.RawFileSystem.Flush(cancel, in)
+}
+
+func (c *reqCounter) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	c.add("RELEASE", 1)
+	c.RawFileSystem.Release(cancel, in)
 }
