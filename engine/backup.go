@@ -235,7 +235,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 // a drive gets when the source is slower than the drive (spilled to the
 // state directory's spool/).
 const (
-	spoolMemory       = 64 << 20
+	spoolMemory       = 32 << 20
 	DefaultSpoolBytes = 1 << 30
 )
 

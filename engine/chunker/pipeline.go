@@ -34,7 +34,7 @@ type Config struct {
 // DefaultInFlight is the Pipeline's default read-ahead: enough for the
 // hashing workers to stay busy on small chunks, small against a backup's
 // spool.
-const DefaultInFlight = 16 << 20
+const DefaultInFlight = 8 << 20
 
 // Pipeline chunks a sequence of streams and hashes the chunks on several
 // goroutines, so that reading the next stream overlaps hashing the last
