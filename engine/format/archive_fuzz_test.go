@@ -113,9 +113,29 @@ func FuzzChunkArchiveReader(f *testing.F) {
 			}
 			return
 		}
+		// A second reader on the same tape reads with NextUnchecked into
+		// dirty buffers and Check: it must see exactly what Next sees.
+		fr2, err := NewFileReader(context.Background(), fuzzArchiveTape(t, ContentChunkArchive, js, def, payload, abort), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := NewChunkArchiveReader(fr2)
+		if err != nil {
+			t.Fatalf("second reader: %v", err)
+		}
+		dirty := func(n int) []byte { return bytes.Repeat([]byte{0x5A}, n) }
 		last := int64(-1)
 		for range len(payload)/ChunkEntryHeaderSize + 3 {
 			digest, off, data, err := r.Next()
+			d2, off2, data2, err2 := r2.NextUnchecked(dirty)
+			if err2 == nil {
+				if cerr := r2.Check(d2, off2, data2); cerr != nil {
+					err2, data2 = cerr, nil
+				}
+			}
+			if d2 != digest || off2 != off || !bytes.Equal(data2, data) || (err == nil) != (err2 == nil) {
+				t.Fatalf("NextUnchecked+Check: %x at %d (%d bytes, %v); Next: %x at %d (%d bytes, %v)", d2, off2, len(data2), err2, digest, off, len(data), err)
+			}
 			if err == io.EOF || errors.Is(err, ErrIncomplete) {
 				return
 			}
