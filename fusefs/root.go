@@ -51,6 +51,7 @@ type Root struct {
 	results map[string]*result // last run of each control file, by path
 
 	listings listingCache // decoded snapshot directories
+	prefetch listPrefetch // of the directories a walk opens next
 }
 
 // New returns the root of a tree over opts.Engine.

@@ -551,9 +551,20 @@ func (l *dirListing) find(name string) (int, bool) {
 // or the catalog (one prefix scan).
 func (r *Root) listing(t *snapTree, dir string) (*dirListing, error) {
 	key := listingKey{t.set, t.name, t.view, dir}
-	if l := r.listings.get(key); l != nil {
-		return l, nil
+	l := r.listings.get(key)
+	if l == nil {
+		var err error
+		if l, err = r.loadListing(t, dir); err != nil {
+			return nil, err
+		}
 	}
+	return l, nil
+}
+
+// loadListing reads directory dir of t from the catalog into the listing
+// cache.
+func (r *Root) loadListing(t *snapTree, dir string) (*dirListing, error) {
+	key := listingKey{t.set, t.name, t.view, dir}
 	ents, err := r.eng.ListSnapshotDir(t.set, t.name, dir)
 	if err != nil {
 		return nil, err
@@ -679,6 +690,7 @@ func (h *snapDirHandle) load() syscall.Errno {
 	if err != nil {
 		return h.n.root.errno("list "+h.n.show(), err)
 	}
+	h.n.root.asked(h.n.tree, h.n.sp, l)
 	h.l = l
 	return 0
 }

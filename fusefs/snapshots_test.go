@@ -24,6 +24,7 @@ import (
 // pools p0 and p1 on them, and one backup of src in p0.
 type snapFixture struct {
 	eng      *engine.Engine
+	root     *Root
 	mnt, src string
 	snap     string // pools/p0/snapshots/<group>/<time>, relative to mnt
 	res      *engine.BackupResult
@@ -96,7 +97,8 @@ func makeSource(t *testing.T, dir string) {
 	must(unix.Setxattr(filepath.Join(dir, "a/b/small"), "user.k", []byte("v"), 0))
 }
 
-func newSnapFixture(t *testing.T) *snapFixture {
+// newSnapFixture backs up makeSource's tree, or the one mk makes.
+func newSnapFixture(t *testing.T, mk ...func(*testing.T, string)) *snapFixture {
 	t.Helper()
 	needFuse(t)
 	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Drives: 2, Cartridges: 4})
@@ -124,7 +126,11 @@ func newSnapFixture(t *testing.T) *snapFixture {
 		t.Fatal(err)
 	}
 	src := filepath.Join(t.TempDir(), "www")
-	makeSource(t, src)
+	if len(mk) > 0 {
+		mk[0](t, src)
+	} else {
+		makeSource(t, src)
+	}
 	res, err := eng.Backup(ctx, engine.BackupOptions{Source: src, Pool: "p0"})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +150,7 @@ func newSnapFixture(t *testing.T) *snapFixture {
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	return &snapFixture{eng: eng, mnt: mnt, src: src, snap: "pools/p0/snapshots/" + res.Snapshot, res: res, logs: logs}
+	return &snapFixture{eng: eng, root: root, mnt: mnt, src: src, snap: "pools/p0/snapshots/" + res.Snapshot, res: res, logs: logs}
 }
 
 func (f *snapFixture) path(p string) string { return filepath.Join(f.mnt, f.snap, p) }
