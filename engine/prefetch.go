@@ -13,6 +13,7 @@ import (
 // prefetchSource is a BackupSource that can start reading a file's data
 // in the background, so that the backup's own read finds it in memory.
 type prefetchSource interface {
+	BackupSource
 	// Prefetch starts reading up to n bytes of regular file rel. It must
 	// not block on the data, and errors are ignored: it is a hint.
 	Prefetch(rel string, n int64)
@@ -40,7 +41,6 @@ const (
 // only useless prefetches.
 type lookahead struct {
 	src prefetchSource
-	bs  BackupSource
 	// unchanged reports a file the reader will not read (the quick
 	// check against the previous snapshot).
 	unchanged func(rel string, e *format.Entry) bool
@@ -59,7 +59,7 @@ func startLookahead(ctx context.Context, src BackupSource, unchanged func(string
 	if !ok {
 		return nil, func() {}
 	}
-	la = &lookahead{src: ps, bs: src, unchanged: unchanged}
+	la = &lookahead{src: ps, unchanged: unchanged}
 	la.cond = sync.NewCond(&la.mu)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -124,7 +124,7 @@ func (la *lookahead) run(ctx context.Context) {
 	}
 	var visit func(rel string) bool
 	visit = func(rel string) bool {
-		se, err := la.bs.Stat(rel)
+		se, err := la.src.Stat(rel)
 		if err != nil {
 			return true
 		}
@@ -153,7 +153,7 @@ func (la *lookahead) run(ctx context.Context) {
 			}
 			next++
 		case format.EntryDir:
-			names, _ := la.bs.ReadDir(rel)
+			names, _ := la.src.ReadDir(rel)
 			for _, name := range names {
 				if !visit(path.Join(rel, name)) {
 					return false
