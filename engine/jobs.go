@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"tapefs/internal/procs"
 )
 
 // maxFinishedJobs is how many finished jobs the registry remembers; older
@@ -37,6 +39,7 @@ func (j JobInfo) Running() bool { return j.End.IsZero() }
 type job struct {
 	info JobInfo
 	sink func(line string) // from WithLog on the context that started it
+	idle func()            // from procs.Busy: a job may run in parallel
 }
 
 // jobRegistry remembers running jobs and the most recent finished ones.
@@ -62,7 +65,7 @@ func (r *jobRegistry) start(ctx context.Context, name, drive string, now time.Ti
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.next++
-	j := &job{info: JobInfo{ID: r.next, Name: name, Drive: drive, Start: now}, sink: sink}
+	j := &job{info: JobInfo{ID: r.next, Name: name, Drive: drive, Start: now}, sink: sink, idle: procs.Busy()}
 	r.jobs = append(r.jobs, j)
 	r.trim()
 	return j
@@ -109,6 +112,7 @@ func (r *jobRegistry) finish(j *job, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	j.info.End = now
+	j.idle()
 	r.trim()
 }
 

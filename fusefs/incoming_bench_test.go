@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ func BenchmarkIncomingSmallFiles(b *testing.B) {
 		child = float64(cpu(syscall.RUSAGE_CHILDREN)-c0) / float64(time.Microsecond) / files
 	}
 	b.ReportMetric(rate, "files/s")
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 	b.ReportMetric(self, "daemon-cpu-µs/file")
 	b.ReportMetric(child, "cp-cpu-µs/file")
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"tapefs/engine/format"
+	"tapefs/internal/procs"
 )
 
 // listPrefetch lists the directories of a snapshot that a walk (find, du,
@@ -43,6 +44,10 @@ const (
 // asked records that a walk read directory dir of t (listing l,
 // prefetched or not) and queues its subdirectories.
 func (r *Root) asked(t *snapTree, dir string, l *dirListing) {
+	// A walk over a snapshot tree costs the daemon more CPU per request
+	// than copying into incoming/ (go-fuse's inode table, the garbage
+	// collector): it keeps all processors for procs.IdleDelay.
+	procs.Busy()()
 	key := listingKey{t.set, t.name, t.view, dir}
 	p := &r.prefetch
 	p.mu.Lock()
@@ -72,6 +77,8 @@ func (r *Root) asked(t *snapTree, dir string, l *dirListing) {
 // prefetchLoop lists directories from the stack while it has work and the
 // walk is not too far behind.
 func (r *Root) prefetchLoop() {
+	// Listing ahead runs beside the walk's own requests: see procs.
+	defer procs.Busy()()
 	p := &r.prefetch
 	for {
 		p.mu.Lock()

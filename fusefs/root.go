@@ -141,9 +141,10 @@ func mountOptions(root *Root, mo MountOptions) *fs.Options {
 			// As root, mount(2) directly instead of going through
 			// fusermount3; without privileges go-fuse falls back to it.
 			DirectMount: os.Geteuid() == 0,
-			// default_permissions: the kernel enforces the mode bits we
-			// report (control files 0644 owned by the daemon's user), so
-			// with allow_other only the daemon's user can run commands.
+			// default_permissions when others can reach the tree: the
+			// kernel enforces the mode bits we report (control files 0644
+			// owned by the daemon's user), so with allow_other only the
+			// daemon's user can run commands.
 			Options: mountFlags(mo),
 			Debug:   mo.Debug,
 			// READDIRPLUS (go-fuse's default, and not the kernel's
@@ -174,8 +175,20 @@ func mountOptions(root *Root, mo MountOptions) *fs.Options {
 	return opts
 }
 
+// mountFlags: the kernel checks modes (default_permissions) whenever
+// somebody other than root can reach the tree. A root daemon's tree
+// without allow_other is open to root's processes only, which pass every
+// mode check but the exec bits, and those the kernel checks in any case
+// (go-fuse's ACCESS answers access(2) the same way). There the option
+// only costs a GETATTR of the directory after every file created in it
+// (a create invalidates the directory's attributes, and the permission
+// check on the next path through it asks again): one request in eight of
+// cp -a's per small file.
 func mountFlags(mo MountOptions) []string {
-	o := []string{"default_permissions"}
+	var o []string
+	if mo.AllowOther || os.Geteuid() != 0 {
+		o = append(o, "default_permissions")
+	}
 	if mo.ReadOnly {
 		o = append(o, "ro")
 	}

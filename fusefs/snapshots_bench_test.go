@@ -24,6 +24,7 @@ import (
 	"tapefs/engine/config"
 	"tapefs/engine/device"
 	"tapefs/engine/format"
+	"tapefs/internal/procs"
 	"tapefs/vtape"
 )
 
@@ -61,6 +62,8 @@ func benchLibrary(b testing.TB, capacity, cacheBytes int64) (*engine.Engine, str
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { server.Unmount() })
+	// As the daemon (cmd/tapefs mount) runs: one processor while idle.
+	b.Cleanup(procs.Enable())
 	return eng, mnt
 }
 
@@ -317,6 +320,7 @@ func findCold(b *testing.B, open func() *engine.Engine, name string, entries int
 		b.Fatal(err)
 	}
 	defer server.Unmount()
+	defer procs.Enable()() // as the daemon runs
 	snap := filepath.Join(mnt, "pools/p0/snapshots", name)
 	var cpu time.Duration
 	var cpuText string

@@ -21,6 +21,7 @@ import (
 	"tapefs/cmd/internal/cliapp"
 	"tapefs/engine"
 	"tapefs/fusefs"
+	"tapefs/internal/procs"
 )
 
 // readyFDEnv names the file descriptor on which a daemon started in the
@@ -278,6 +279,11 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mo.mountpoint, err)
 	}
+	// The daemon answers requests on one processor while nothing runs in
+	// parallel (package procs says why). Not in fusefs.Mount: a process
+	// that maps files of its own mount (tests do) would deadlock on one
+	// processor, its page fault holding it while the request waits.
+	defer procs.Enable()()
 	logger.Printf("mounted on %s (state %s, config %s)", mo.mountpoint, mo.stateDir, mo.configDir)
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
