@@ -194,3 +194,24 @@ func TestIncomingCopyRequests(t *testing.T) {
 		t.Errorf("the copy differs: %v\n%s", err, out)
 	}
 }
+
+// TestIncomingStatfs: df on incoming/ shows the filesystem the staging
+// store is on (the test's state directory is on the temporary directory's
+// filesystem), not made-up numbers.
+func TestIncomingStatfs(t *testing.T) {
+	in := mountIncoming(t)
+	var got, fsst unix.Statfs_t
+	if err := unix.Statfs(in, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Statfs(os.TempDir(), &fsst); err != nil {
+		t.Fatal(err)
+	}
+	if got.Blocks != fsst.Blocks || got.Bsize != fsst.Bsize || got.Files != fsst.Files {
+		t.Errorf("incoming/: %d blocks of %d, %d inodes; staging filesystem: %d of %d, %d", got.Blocks, got.Bsize, got.Files, fsst.Blocks, fsst.Bsize, fsst.Files)
+	}
+	// Other tests write beside this one: free space agrees within 1%.
+	if d := int64(got.Bavail) - int64(fsst.Bavail); d > int64(fsst.Blocks/100) || -d > int64(fsst.Blocks/100) {
+		t.Errorf("incoming/: %d blocks free, staging filesystem %d", got.Bavail, fsst.Bavail)
+	}
+}

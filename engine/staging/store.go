@@ -115,6 +115,7 @@ type Store struct {
 	next     ID
 	j        *os.File
 	jsize    int64
+	jres     int64 // the journal's blocks are allocated up to here (reserveJournal)
 	buf      []byte
 	held     []byte              // encoded records held back, written ahead of the next (see holdBack)
 	deferred map[ID]deferredData // unlinked files still pinned by freezes
@@ -237,6 +238,7 @@ func (s *Store) load() error {
 			children: map[string]ID{}, nlink: 1}
 	}
 	// Files being written when the process died are incomplete.
+	var removed []record
 	for _, d := range s.nodes {
 		if !d.isDir() {
 			continue
@@ -247,6 +249,7 @@ func (s *Store) load() error {
 				s.opts.Logf("staging %s: removing %q (id %d): it was being written when the daemon stopped", s.dir, name, id)
 				delete(d.children, name)
 				c.nlink--
+				removed = append(removed, record{op: opUnlink, parent: d.ID, name: name})
 			}
 		}
 	}
@@ -296,7 +299,73 @@ func (s *Store) load() error {
 	if err := s.removeStrayData(); err != nil {
 		return err
 	}
-	return s.compactLocked()
+	hadRoot := len(b) > 0
+	if err := s.compactLocked(); err != nil {
+		if !errors.Is(err, syscall.ENOSPC) {
+			return err
+		}
+		// The staging filesystem is full: the store still opens, on
+		// its journal as it is, so what is staged can be committed
+		// (which frees the space).
+		s.opts.Logf("staging %s: no room to rewrite the journal; appending to it as it is", s.dir)
+		return s.appendAfterLoad(hadRoot, removed)
+	}
+	return nil
+}
+
+// appendAfterLoad opens the journal for appending, with the changes load
+// made in memory (files removed as incomplete, and the root of a new
+// store) appended: replaying it gives the tree as loaded.
+func (s *Store) appendAfterLoad(hadRoot bool, removed []record) error {
+	var buf []byte
+	if !hadRoot {
+		buf = (&record{op: opNode, node: s.nodes[RootID].nodeMeta}).encode(buf)
+	}
+	for i := range removed {
+		buf = removed[i].encode(buf)
+	}
+	j, err := os.OpenFile(s.journalPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return s.ioErr("open journal", err)
+	}
+	fi, err := j.Stat()
+	if err != nil {
+		j.Close()
+		return s.ioErr("open journal", err)
+	}
+	if len(buf) > 0 {
+		if n, err := j.Write(buf); err != nil {
+			if n > 0 {
+				j.Truncate(fi.Size())
+			}
+			j.Close()
+			return s.ioErr("write journal", err)
+		}
+	}
+	s.j, s.jsize, s.jres = j, fi.Size()+int64(len(buf)), 0
+	s.reserveJournal()
+	return nil
+}
+
+// journalReserve is the space kept allocated past the journal's end, so
+// that on a full staging filesystem the records of removals still fit and
+// files can be deleted from incoming/ to make room (with write(2) alone,
+// appending would need new blocks the filesystem no longer has). Other
+// records use it too; ~70 bytes a removal, so a full reserve holds some
+// ten thousand.
+const journalReserve = 1 << 20
+
+// reserveJournal allocates blocks for the journal up to journalReserve
+// past its end (keeping its size) once less than half of that is left.
+// Best effort: a filesystem without fallocate, or a full one, keeps what
+// it has.
+func (s *Store) reserveJournal() {
+	if s.jres-s.jsize >= journalReserve/2 {
+		return
+	}
+	if err := unix.Fallocate(int(s.j.Fd()), unix.FALLOC_FL_KEEP_SIZE, s.jsize, journalReserve); err == nil {
+		s.jres = s.jsize + journalReserve
+	}
 }
 
 // removeStrayData removes data files of nodes that do not exist or whose
@@ -546,6 +615,7 @@ func (s *Store) journal(recs ...record) error {
 		}
 		s.jsize += int64(n)
 		s.held = s.held[:0]
+		s.reserveJournal()
 	}
 	for _, r := range recs {
 		if err := s.apply(r); err != nil {
@@ -654,7 +724,8 @@ func (s *Store) compactLocked() error {
 	if err != nil {
 		return s.ioErr("open journal", err)
 	}
-	s.jsize = fi.Size()
+	s.jsize, s.jres = fi.Size(), 0
+	s.reserveJournal()
 	return nil
 }
 
