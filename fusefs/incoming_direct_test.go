@@ -61,13 +61,7 @@ func TestIncomingCreatedDirect(t *testing.T) {
 	})
 
 	t.Run("modes checked for other users", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to act as another user")
-		}
-		mnt := filepath.Dir(filepath.Dir(filepath.Dir(in)))
-		if err := os.Chmod(filepath.Dir(mnt), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		asNobody(t, in)
 		// With allow_other the kernel checks modes (default_permissions):
 		// another user may not create in root's 0755 directory nor
 		// write a root-owned 0644 file.
@@ -92,14 +86,7 @@ func TestIncomingCreatedDirect(t *testing.T) {
 	})
 
 	t.Run("set-ID cleared on write", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to write as another user")
-		}
-		// Let the other user reach the mount point (t.TempDir is 0700).
-		mnt := filepath.Dir(filepath.Dir(filepath.Dir(in)))
-		if err := os.Chmod(filepath.Dir(mnt), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		asNobody(t, in)
 		tests := []struct {
 			name       string
 			mode, want uint32
@@ -128,6 +115,19 @@ func TestIncomingCreatedDirect(t *testing.T) {
 			})
 		}
 	})
+}
+
+// asNobody skips t unless it runs as root (it acts as user nobody), and
+// lets other users reach the mount of incoming/ in (t.TempDir is 0700).
+func asNobody(t *testing.T, in string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to act as another user")
+	}
+	mnt := filepath.Dir(filepath.Dir(filepath.Dir(in)))
+	if err := os.Chmod(filepath.Dir(mnt), 0o755); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestIncomingCopyRequests counts the FUSE requests of cp -a into

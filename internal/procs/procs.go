@@ -1,7 +1,8 @@
-// Package procs decides how many processors (Go's GOMAXPROCS) the daemon
-// runs on: one while it only answers FUSE requests, all of them while
-// work that runs in parallel (a job: backup, commit, restore, snapshot
-// reads; listing ahead of a walk) is under way.
+// Package procs is the daemon's runtime policy: how many processors (Go's
+// GOMAXPROCS) it runs on, one while it only answers FUSE requests, all of
+// them while work that runs in parallel (a job: backup, commit, restore,
+// snapshot reads; listing ahead of a walk) is under way; and how often it
+// collects garbage.
 //
 // Why: a FUSE request is a round trip between the calling process and the
 // daemon, and copying many small files is nothing but round trips (eight
@@ -16,13 +17,22 @@
 // P. So the daemon runs on one P by default and raises it to all while
 // Busy work runs, and back to one after a second without any.
 //
-// A GOMAXPROCS set in the environment is the user's choice and is left
-// alone. The package is a leaf; its state is process-wide.
+// Garbage collection: a walk over a snapshot makes go-fuse keep a node for
+// every entry the kernel holds (about 700 bytes each with ours), and with
+// Go's default GOGC of 100 the collector scans that growing heap again
+// every time it doubles: a third of the daemon's CPU in the first find
+// over a million entries. GOGC 150 cut the CPU per entry by 12% (13.5-14.1
+// against 11.5-12.5 µs, alternating runs) for a heap allowed to grow to
+// 2.5 times the live data instead of 2.
+//
+// A GOMAXPROCS or GOGC set in the environment is the user's choice and is
+// left alone. The package is a leaf; its state is process-wide.
 package procs
 
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,13 +54,18 @@ var (
 	gen   uint64 // bumps on every Busy; a lowering timer of an older one does nothing
 )
 
+// GCPercent is the daemon's GOGC (see the package comment).
+const GCPercent = 150
+
 // Enable starts the policy (the daemon calls it when it mounts) and
-// returns the function that ends it and restores the processors. Calls
-// nest. It does nothing when GOMAXPROCS is set in the environment or the
-// machine has one processor.
+// returns the function that ends it and restores the processors and the
+// collector. Calls nest. The processors are left alone when GOMAXPROCS is
+// set in the environment or the machine has one processor, the collector
+// when GOGC is set.
 func Enable() (disable func()) {
+	gc := enableGC()
 	if os.Getenv("GOMAXPROCS") != "" {
-		return func() {}
+		return gc
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -58,7 +73,7 @@ func Enable() (disable func()) {
 		full = runtime.GOMAXPROCS(0)
 	}
 	if full <= 1 {
-		return func() {}
+		return gc
 	}
 	enabled.Add(1)
 	if busy == 0 {
@@ -72,6 +87,36 @@ func Enable() (disable func()) {
 			if enabled.Add(-1) == 0 {
 				stopTimer()
 				runtime.GOMAXPROCS(full)
+			}
+		})
+		gc()
+	}
+}
+
+var (
+	gcEnabled int // enableGC calls not undone; mu is held
+	gcPrev    int // the percent before the first
+)
+
+// enableGC sets GCPercent unless GOGC is set in the environment, and
+// returns the function that undoes it. Calls nest.
+func enableGC() func() {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gcEnabled == 0 {
+		gcPrev = debug.SetGCPercent(GCPercent)
+	}
+	gcEnabled++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if gcEnabled--; gcEnabled == 0 {
+				debug.SetGCPercent(gcPrev)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package procs
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -99,5 +100,37 @@ func TestEnvironmentWins(t *testing.T) {
 	defer Enable()()
 	if got := runtime.GOMAXPROCS(0); got != 2 {
 		t.Fatalf("GOMAXPROCS set in the environment: changed to %d", got)
+	}
+}
+
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+func TestGCPercent(t *testing.T) {
+	setup(t)
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	d1 := Enable()
+	d2 := Enable()
+	if got := gcPercent(); got != GCPercent {
+		t.Fatalf("after Enable: GOGC %d, want %d", got, GCPercent)
+	}
+	d1()
+	d1()
+	if got := gcPercent(); got != GCPercent {
+		t.Fatalf("one Enable left: GOGC %d, want %d", got, GCPercent)
+	}
+	d2()
+	if got := gcPercent(); got != 100 {
+		t.Fatalf("all undone: GOGC %d, want 100 back", got)
+	}
+	t.Setenv("GOGC", "300")
+	debug.SetGCPercent(300)
+	defer Enable()()
+	if got := gcPercent(); got != 300 {
+		t.Fatalf("GOGC set in the environment: changed to %d", got)
 	}
 }
