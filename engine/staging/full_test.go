@@ -170,3 +170,20 @@ func TestStatfsHonest(t *testing.T) {
 		t.Errorf("after the flush: Bavail %d, filesystem %d", st.Bavail, fsst.Bavail)
 	}
 }
+
+// TestJournalReserve: the journal keeps blocks allocated past its end (its
+// size unchanged), so that removals fit on a full filesystem.
+func TestJournalReserve(t *testing.T) {
+	dir := smallFS(t, 16<<20)
+	s := mustT(Open(dir, Options{}))
+	defer s.Close()
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	for i := range 100 {
+		writeFile(t, s, g.ID, fmt.Sprintf("f%d", i), []byte("x"))
+	}
+	var st unix.Stat_t
+	must(t, unix.Stat(s.journalPath(), &st))
+	if allocated := st.Blocks * 512; allocated < st.Size+journalReserve/2 {
+		t.Errorf("journal of %d bytes has %d bytes allocated, want at least %d more", st.Size, allocated, journalReserve/2)
+	}
+}

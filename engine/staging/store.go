@@ -116,6 +116,7 @@ type Store struct {
 	j        *os.File
 	jsize    int64
 	jres     int64 // the journal's blocks are allocated up to here (reserveJournal)
+	jresNext int64 // after a failed reservation: the journal size to try again at
 	buf      []byte
 	held     []byte              // encoded records held back, written ahead of the next (see holdBack)
 	deferred map[ID]deferredData // unlinked files still pinned by freezes
@@ -342,7 +343,7 @@ func (s *Store) appendAfterLoad(hadRoot bool, removed []record) error {
 			return s.ioErr("write journal", err)
 		}
 	}
-	s.j, s.jsize, s.jres = j, fi.Size()+int64(len(buf)), 0
+	s.j, s.jsize, s.jres, s.jresNext = j, fi.Size()+int64(len(buf)), 0, 0
 	s.reserveJournal()
 	return nil
 }
@@ -357,14 +358,20 @@ const journalReserve = 1 << 20
 
 // reserveJournal allocates blocks for the journal up to journalReserve
 // past its end (keeping its size) once less than half of that is left.
-// Best effort: a filesystem without fallocate, or a full one, keeps what
-// it has.
+// Best effort: a full filesystem keeps what it has (and is asked again
+// after another 64 KiB of journal), one without fallocate never gets it.
 func (s *Store) reserveJournal() {
-	if s.jres-s.jsize >= journalReserve/2 {
+	if s.jres-s.jsize >= journalReserve/2 || s.jresNext < 0 || s.jsize < s.jresNext {
 		return
 	}
-	if err := unix.Fallocate(int(s.j.Fd()), unix.FALLOC_FL_KEEP_SIZE, s.jsize, journalReserve); err == nil {
+	err := unix.Fallocate(int(s.j.Fd()), unix.FALLOC_FL_KEEP_SIZE, s.jsize, journalReserve)
+	switch {
+	case err == nil:
 		s.jres = s.jsize + journalReserve
+	case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS):
+		s.jresNext = -1
+	default:
+		s.jresNext = s.jsize + 64<<10
 	}
 }
 
@@ -724,7 +731,7 @@ func (s *Store) compactLocked() error {
 	if err != nil {
 		return s.ioErr("open journal", err)
 	}
-	s.jsize, s.jres = fi.Size(), 0
+	s.jsize, s.jres, s.jresNext = fi.Size(), 0, 0
 	s.reserveJournal()
 	return nil
 }
