@@ -205,3 +205,43 @@ func TestIncomingTmpfileLink(t *testing.T) {
 		t.Errorf("group lists %v, %v, want the one linked file", es, err)
 	}
 }
+
+// TestIncomingNullMode: a file or directory whose permission bits are all
+// clear shows them so (go-fuse's bridge turns 0000 into 0644 or 0755
+// unless told not to): created with mode 0 and chmod-ed to 0.
+func TestIncomingNullMode(t *testing.T) {
+	in := mountIncoming(t)
+	g := filepath.Join(in, "g")
+	if err := os.Mkdir(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(filepath.Join(g, "created"), unix.O_CREAT|unix.O_WRONLY|unix.O_EXCL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	if got := st.Mode & 0o7777; got != 0 {
+		t.Errorf("fstat of a file created with mode 0: mode %#o", got)
+	}
+	if err := unix.Mkdir(filepath.Join(g, "dir"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g, "chmod"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(g, "chmod"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"created", "dir", "chmod"} {
+		if err := unix.Lstat(filepath.Join(g, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Mode & 0o7777; got != 0 {
+			t.Errorf("%s: mode %#o, want 0", name, got)
+		}
+	}
+}

@@ -167,6 +167,10 @@ func mountOptions(root *Root, mo MountOptions) *fs.Options {
 		EntryTimeout:    &zero,
 		AttrTimeout:     &zero,
 		NegativeTimeout: &zero,
+		// Every node reports its permission bits: a file created with
+		// mode 0 or chmod-ed to 0 in incoming/ (and one archived so)
+		// shows 0000, not go-fuse's stand-in of 0644 or 0755.
+		NullPermissions: true,
 		// Inode numbers are ours (see the package comment).
 		RootStableAttr: &fs.StableAttr{Ino: 1},
 		UID:            root.uid,

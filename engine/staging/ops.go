@@ -11,8 +11,9 @@ import (
 )
 
 // Errors of the mutating operations are syscall.Errno values (ENOENT,
-// EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EINVAL for names a snapshot cannot
-// hold, ENOSPC when the staging filesystem is full) or wrapped I/O errors.
+// EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, ENAMETOOLONG for a name longer than
+// format.MaxNameLen, EINVAL for other names a snapshot cannot hold, ENOSPC
+// when the staging filesystem is full) or wrapped I/O errors.
 
 // Make creates a node called name in directory parent: a directory, a
 // regular file (marked as being written until its first Flush when
@@ -296,6 +297,13 @@ func (s *Store) Rename(parent ID, name string, newParent ID, newName string, fla
 	}
 	if np != p {
 		recs = append(recs, record{op: opNode, node: changed(np, now)})
+	}
+	// The replaced node changes too: exchanged, it moved; replaced while
+	// other names keep it, it lost a link (as Unlink).
+	if victim != nil && (flags&RenameExchange != 0 || !victim.isDir() && victim.nlink > 1) {
+		vm := victim.nodeMeta
+		vm.Ctime = now
+		recs = append(recs, record{op: opNode, node: vm})
 	}
 	if err := s.journal(recs...); err != nil {
 		return err

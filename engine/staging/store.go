@@ -792,8 +792,13 @@ func (s *Store) GetAttr(id ID) (Attr, error) {
 	return s.attr(n), nil
 }
 
-// Lookup returns the node called name in directory parent (ENOENT).
+// Lookup returns the node called name in directory parent (ENOENT;
+// ENAMETOOLONG for a name longer than format.MaxNameLen, which no node
+// can have).
 func (s *Store) Lookup(parent ID, name string) (Attr, error) {
+	if len(name) > format.MaxNameLen {
+		return Attr{}, syscall.ENAMETOOLONG
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.getDir(parent)
@@ -897,12 +902,16 @@ func (s *Store) relLen(d *node) int {
 	return n
 }
 
-// checkName refuses names a snapshot cannot hold: non-directories at the
-// top, group names that are not valid snapshot groups, paths longer than
+// checkName refuses names a snapshot cannot hold: ENAMETOOLONG for a
+// name longer than format.MaxNameLen (the NAME_MAX that Statfs reports),
+// EINVAL for non-directories at the top, group names that are not valid snapshot groups, paths longer than
 // format.MaxPathLen below their group (extra: the deepest path below the
 // named node, for a directory being moved).
 func (s *Store) checkName(p *node, name string, isDir bool, extra int) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || len(name) > format.MaxNameLen {
+	if len(name) > format.MaxNameLen {
+		return syscall.ENAMETOOLONG
+	}
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
 		return syscall.EINVAL
 	}
 	if p.ID == RootID {

@@ -167,6 +167,19 @@ func TestStoreErrors(t *testing.T) {
 		{"link dir", func() error { _, err := s.Link(d.ID, g.ID, "dl"); return err }(), syscall.EPERM},
 		{"xattr missing", s.RemoveXattr(f.ID, "user.none"), syscall.ENODATA},
 		{"xattr replace missing", s.SetXattr(f.ID, "user.none", nil, XattrReplace), syscall.ENODATA},
+		// NAME_MAX is 255 (Statfs): a longer name is ENAMETOOLONG, as on
+		// any Linux filesystem, whatever the call.
+		{"make name too long", func() error {
+			_, err := s.Make(g.ID, long+"x", syscall.S_IFREG|0o644, 0, 0, 0, "", true)
+			return err
+		}(), syscall.ENAMETOOLONG},
+		{"link name too long", func() error { _, err := s.Link(f.ID, g.ID, long+"x"); return err }(), syscall.ENAMETOOLONG},
+		{"rename to name too long", s.Rename(g.ID, "f", g.ID, long+"x", 0), syscall.ENAMETOOLONG},
+		{"lookup name too long", func() error { _, err := s.Lookup(g.ID, long+"x"); return err }(), syscall.ENAMETOOLONG},
+		{"group name too long", func() error {
+			_, err := s.Make(RootID, long+"x", syscall.S_IFDIR|0o755, 0, 0, 0, "", false)
+			return err
+		}(), syscall.ENAMETOOLONG},
 	}
 	for _, tc := range tests {
 		if !errors.Is(tc.err, tc.want) {
@@ -177,6 +190,44 @@ func TestStoreErrors(t *testing.T) {
 	if a := mustT(s.Lookup(g.ID, "f")); !a.IsDir() {
 		t.Errorf("after exchange f is not the directory")
 	}
+}
+
+// TestRenameReplacedCtime: a rename over a name of a node that keeps
+// other names changes that node's ctime (it lost a link, as with
+// Unlink), and an exchange changes the ctime of both nodes; the journal
+// replays the same times.
+func TestRenameReplacedCtime(t *testing.T) {
+	dir := t.TempDir()
+	clock := time.Unix(1700000000, 0)
+	opts := Options{Now: func() time.Time { return clock }}
+	s := mustT(Open(dir, opts))
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	dst := writeFile(t, s, g.ID, "dst", []byte("old"))
+	mustT(s.Link(dst.ID, g.ID, "dstlnk"))
+	writeFile(t, s, g.ID, "src", []byte("new"))
+	a := writeFile(t, s, g.ID, "a", nil)
+	b := writeFile(t, s, g.ID, "b", nil)
+
+	clock = clock.Add(time.Hour)
+	must(t, s.Rename(g.ID, "src", g.ID, "dst", 0))
+	must(t, s.Rename(g.ID, "a", g.ID, "b", RenameExchange))
+	check := func(when string) {
+		t.Helper()
+		l := mustT(s.Lookup(g.ID, "dstlnk"))
+		if l.ID != dst.ID || l.Nlink != 1 || !l.Ctime.Equal(clock) {
+			t.Errorf("%s: dstlnk id %d nlink %d ctime %v, want id %d nlink 1 ctime %v", when, l.ID, l.Nlink, l.Ctime, dst.ID, clock)
+		}
+		for _, id := range []ID{a.ID, b.ID} {
+			if c := mustT(s.GetAttr(id)).Ctime; !c.Equal(clock) {
+				t.Errorf("%s: exchanged node %d ctime %v, want %v", when, id, c, clock)
+			}
+		}
+	}
+	check("after rename")
+	must(t, s.Close())
+	s = mustT(Open(dir, opts))
+	defer s.Close()
+	check("after reopen")
 }
 
 // TestFreezeRelease: Release removes what did not change since Freeze and
