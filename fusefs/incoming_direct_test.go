@@ -215,3 +215,41 @@ func TestIncomingStatfs(t *testing.T) {
 		t.Errorf("incoming/: %d blocks free, staging filesystem %d", got.Bavail, fsst.Bavail)
 	}
 }
+
+// TestIncomingRootOwner: a file owned by root shows uid and gid 0 also
+// when the daemon runs as another user (as if: the tree's own uid is
+// 1000 here), not the daemon's owner in place of 0.
+func TestIncomingRootOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown to root")
+	}
+	in := mountIncomingRoot(t, MountOptions{}, nil, func(r *Root) { r.uid, r.gid = 1000, 1000 })
+	g := filepath.Join(in, "g")
+	if err := os.Mkdir(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(g, "f")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range [][2]int{{0, 0}, {7, 8}} {
+		if err := os.Chown(p, who[0], who[1]); err != nil {
+			t.Fatal(err)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if int(st.Uid) != who[0] || int(st.Gid) != who[1] {
+			t.Errorf("chown %d:%d shows %d:%d", who[0], who[1], st.Uid, st.Gid)
+		}
+	}
+	// The browse tree shows the daemon's owner.
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Dir(in), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 1000 || st.Gid != 1000 {
+		t.Errorf("pool directory owned by %d:%d, want the daemon's 1000:1000", st.Uid, st.Gid)
+	}
+}

@@ -36,6 +36,13 @@ func mountIncomingWith(t *testing.T, mo MountOptions) string {
 // (nil: not wrapped).
 func mountIncomingWrap(t *testing.T, mo MountOptions, wrap func(fuse.RawFileSystem) fuse.RawFileSystem) string {
 	t.Helper()
+	return mountIncomingRoot(t, mo, wrap, nil)
+}
+
+// mountIncomingRoot is mountIncomingWrap with the root changed by adjust
+// (when not nil) before it is mounted.
+func mountIncomingRoot(t *testing.T, mo MountOptions, wrap func(fuse.RawFileSystem) fuse.RawFileSystem, adjust func(*Root)) string {
+	t.Helper()
 	needFuse(t)
 	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Cartridges: 2})
 	cfg, state := t.TempDir(), t.TempDir()
@@ -56,6 +63,9 @@ func mountIncomingWrap(t *testing.T, mo MountOptions, wrap func(fuse.RawFileSyst
 	root, err := New(Options{Engine: eng, Run: (&fakeRunner{}).run, MountPoint: "test"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(root)
 	}
 	mnt := t.TempDir()
 	server, err := mount(mnt, root, mo, wrap)

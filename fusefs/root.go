@@ -173,8 +173,10 @@ func mountOptions(root *Root, mo MountOptions) *fs.Options {
 		NullPermissions: true,
 		// Inode numbers are ours (see the package comment).
 		RootStableAttr: &fs.StableAttr{Ino: 1},
-		UID:            root.uid,
-		GID:            root.gid,
+		// No UID/GID: go-fuse would show them in place of every uid or
+		// gid 0, and every node sets its owner (the daemon's for the
+		// browse trees, the file's own in snapshots and incoming/), so a
+		// non-root daemon would show root's files as its own.
 	}
 	return opts
 }
