@@ -12,8 +12,9 @@ import (
 
 // Errors of the mutating operations are syscall.Errno values (ENOENT,
 // EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, ENAMETOOLONG for a name longer than
-// format.MaxNameLen, EINVAL for other names a snapshot cannot hold, ENOSPC
-// when the staging filesystem is full) or wrapped I/O errors.
+// format.MaxNameLen or a path longer than format.MaxPathLen below its
+// group, EINVAL for other names a snapshot cannot hold, ENOSPC when the
+// staging filesystem is full) or wrapped I/O errors.
 
 // Make creates a node called name in directory parent: a directory, a
 // regular file (marked as being written until its first Flush when

@@ -903,10 +903,11 @@ func (s *Store) relLen(d *node) int {
 }
 
 // checkName refuses names a snapshot cannot hold: ENAMETOOLONG for a
-// name longer than format.MaxNameLen (the NAME_MAX that Statfs reports),
-// EINVAL for non-directories at the top, group names that are not valid snapshot groups, paths longer than
-// format.MaxPathLen below their group (extra: the deepest path below the
-// named node, for a directory being moved).
+// name longer than format.MaxNameLen (the NAME_MAX that Statfs reports)
+// and for a path longer than format.MaxPathLen below its group (extra:
+// the deepest path below the named node, for a directory being moved);
+// EINVAL for non-directories at the top and group names that are not
+// valid snapshot groups.
 func (s *Store) checkName(p *node, name string, isDir bool, extra int) error {
 	if len(name) > format.MaxNameLen {
 		return syscall.ENAMETOOLONG
@@ -925,7 +926,7 @@ func (s *Store) checkName(p *node, name string, isDir bool, extra int) error {
 		l++
 	}
 	if l+len(name)+extra > format.MaxPathLen {
-		return syscall.EINVAL
+		return syscall.ENAMETOOLONG
 	}
 	return nil
 }

@@ -157,7 +157,7 @@ func TestStoreErrors(t *testing.T) {
 			return err
 		}(), syscall.EINVAL},
 		{"exists", func() error { _, err := s.Make(g.ID, "f", syscall.S_IFREG|0o644, 0, 0, 0, "", true); return err }(), syscall.EEXIST},
-		{"path too long", func() error { _, err := s.Make(deep, "x", syscall.S_IFDIR, 0, 0, 0, "", false); return err }(), syscall.EINVAL},
+		{"path too long", func() error { _, err := s.Make(deep, "x", syscall.S_IFDIR, 0, 0, 0, "", false); return err }(), syscall.ENAMETOOLONG},
 		{"rmdir not empty", s.Rmdir(g.ID, "d"), syscall.ENOTEMPTY},
 		{"rmdir file", s.Rmdir(g.ID, "f"), syscall.ENOTDIR},
 		{"unlink dir", s.Unlink(g.ID, "d"), syscall.EISDIR},
