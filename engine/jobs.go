@@ -62,10 +62,11 @@ func WithLog(ctx context.Context, fn func(line string)) context.Context {
 
 func (r *jobRegistry) start(ctx context.Context, name, drive string, now time.Time) *job {
 	sink, _ := ctx.Value(logSinkKey{}).(func(string))
+	idle := procs.Busy() // may resize the scheduler: not under r.mu
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.next++
-	j := &job{info: JobInfo{ID: r.next, Name: name, Drive: drive, Start: now}, sink: sink, idle: procs.Busy()}
+	j := &job{info: JobInfo{ID: r.next, Name: name, Drive: drive, Start: now}, sink: sink, idle: idle}
 	r.jobs = append(r.jobs, j)
 	r.trim()
 	return j
@@ -109,10 +110,10 @@ func (r *jobRegistry) log(j *job, line string) {
 }
 
 func (r *jobRegistry) finish(j *job, now time.Time) {
+	defer j.idle()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	j.info.End = now
-	j.idle()
 	r.trim()
 }
 
