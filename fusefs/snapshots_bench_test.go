@@ -28,18 +28,10 @@ import (
 	"tapefs/vtape"
 )
 
-// benchLibrary is an engine over a one-drive library with cartridges of
-// capacity bytes, pool p0, labelled tapes, a snapshot cache of cacheBytes,
-// and a mounted tree.
-func benchLibrary(b testing.TB, capacity, cacheBytes int64) (*engine.Engine, string) {
+// setUpBenchPool configures changer sl3 on lib, its drive d0 and pool p0
+// on eng, and labels the library's tapes.
+func setUpBenchPool(b testing.TB, eng *engine.Engine, lib string) {
 	b.Helper()
-	needFuse(b)
-	lib := vtape.NewTestLibrary(b, vtape.LibraryOptions{Cartridges: 2, Capacity: capacity})
-	eng, err := engine.New(engine.Options{ConfigDir: b.TempDir(), StateDir: b.TempDir(), Opener: vtOpener{}, RefreshAfterJobs: true, SnapshotCacheBytes: cacheBytes})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { eng.Close() })
 	for _, err := range []error{
 		eng.ChangerCreate("sl3", lib, nil),
 		eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"}),
@@ -52,6 +44,21 @@ func benchLibrary(b testing.TB, capacity, cacheBytes int64) (*engine.Engine, str
 	if _, err := eng.BarcodeLabel(context.Background(), "d0", ""); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// benchLibrary is an engine over a one-drive library with cartridges of
+// capacity bytes, pool p0, labelled tapes, a snapshot cache of cacheBytes,
+// and a mounted tree.
+func benchLibrary(b testing.TB, capacity, cacheBytes int64) (*engine.Engine, string) {
+	b.Helper()
+	needFuse(b)
+	lib := vtape.NewTestLibrary(b, vtape.LibraryOptions{Cartridges: 2, Capacity: capacity})
+	eng, err := engine.New(engine.Options{ConfigDir: b.TempDir(), StateDir: b.TempDir(), Opener: vtOpener{}, RefreshAfterJobs: true, SnapshotCacheBytes: cacheBytes})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { eng.Close() })
+	setUpBenchPool(b, eng, lib)
 	root, err := New(Options{Engine: eng, Run: (&fakeRunner{}).run})
 	if err != nil {
 		b.Fatal(err)
@@ -262,18 +269,7 @@ func BenchmarkSnapshotFindCatalog(b *testing.B) {
 		return eng
 	}
 	eng := open()
-	for _, err := range []error{
-		eng.ChangerCreate("sl3", lib, nil),
-		eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3"}),
-		eng.PoolCreate(config.Pool{Name: "p0", Drive: "d0"}),
-	} {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, err := eng.BarcodeLabel(context.Background(), "d0", ""); err != nil {
-		b.Fatal(err)
-	}
+	setUpBenchPool(b, eng, lib)
 	src := filepath.Join(b.TempDir(), "one")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
