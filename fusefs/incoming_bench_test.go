@@ -15,9 +15,10 @@ import (
 // bench does) into a group of pools/p0/incoming/ with cp -a and reports
 // files per second, and the CPU time per file of the daemon (this
 // process) and of cp: on a shared machine the rates are noisy, the CPU
-// times much less so.
+// times much less so. "floor" does the same into a filesystem that does
+// nothing with what it is sent (floor_bench_test.go): the cost of the
+// round trips themselves on this machine.
 func BenchmarkIncomingSmallFiles(b *testing.B) {
-	_, mnt := benchLibrary(b, 1<<30, 0)
 	src := filepath.Join(b.TempDir(), "small")
 	os.MkdirAll(src, 0o755)
 	const files = 20000
@@ -28,6 +29,18 @@ func BenchmarkIncomingSmallFiles(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.Run("tapefs", func(b *testing.B) {
+		_, mnt := benchLibrary(b, 1<<30, 0)
+		benchCopyIn(b, src, files, filepath.Join(mnt, "pools/p0/incoming"))
+	})
+	b.Run("floor", func(b *testing.B) {
+		benchCopyIn(b, src, files, mountFloor(b))
+	})
+}
+
+// benchCopyIn copies directory src (of files files) with cp -a to a new
+// directory in dir per iteration and reports the rate and CPU times.
+func benchCopyIn(b *testing.B, src string, files float64, dir string) {
 	cpu := func(who int) time.Duration {
 		var ru syscall.Rusage
 		syscall.Getrusage(who, &ru)
@@ -37,7 +50,7 @@ func BenchmarkIncomingSmallFiles(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		s0, c0 := cpu(syscall.RUSAGE_SELF), cpu(syscall.RUSAGE_CHILDREN)
 		start := time.Now()
-		if out, err := exec.Command("cp", "-a", src, filepath.Join(mnt, "pools/p0/incoming", fmt.Sprintf("g%d", i))).CombinedOutput(); err != nil {
+		if out, err := exec.Command("cp", "-a", src, filepath.Join(dir, fmt.Sprintf("g%d", i))).CombinedOutput(); err != nil {
 			b.Fatalf("cp -a: %v\n%s", err, out)
 		}
 		rate = files / time.Since(start).Seconds()

@@ -294,6 +294,13 @@ func BenchmarkSnapshotFindCatalog(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			findCold(b, open, name, entries, tc.args)
 		})
+		// The same walk over a tree of the same shape that go-fuse
+		// serves from memory with no work of ours (floor_bench_test.go).
+		b.Run("floor-"+tc.name, func(b *testing.B) {
+			counter := &reqCounter{}
+			mnt := mountFloorTree(b, entries, counter)
+			measureFind(b, mnt, entries, tc.args, counter)
+		})
 	}
 }
 
@@ -317,7 +324,13 @@ func findCold(b *testing.B, open func() *engine.Engine, name string, entries int
 	}
 	defer server.Unmount()
 	defer procs.Enable()() // as the daemon runs
-	snap := filepath.Join(mnt, "pools/p0/snapshots", name)
+	measureFind(b, filepath.Join(mnt, "pools/p0/snapshots", name), entries, args, counter)
+}
+
+// measureFind runs find with args over directory snap, which has entries
+// entries, first cold, then warm, and reports the rates, the CPU time
+// per entry of the first find and the requests counter saw.
+func measureFind(b *testing.B, snap string, entries int, args []string, counter *reqCounter) {
 	var cpu time.Duration
 	var cpuText string
 	find := func() float64 {
@@ -346,6 +359,7 @@ func findCold(b *testing.B, open func() *engine.Engine, name string, entries int
 	// Only the first find after mount is cold; later rounds are warm.
 	var pf *os.File
 	if p := os.Getenv("TAPEFS_BENCH_COLD_PROFILE"); p != "" {
+		var err error
 		if pf, err = os.Create(p); err != nil {
 			b.Fatal(err)
 		}

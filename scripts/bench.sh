@@ -83,7 +83,9 @@ mkdir -p "$mnt"
 pid=$(sed -n 's/^pid //p' "$work/state/daemon.lock")
 in=$mnt/pools/bench/incoming
 # A new media set: the commit writes everything, like a first backup.
-drop; fuse_c=$(t bash -c "cp -a '$data' '$in/' && echo --force-media-set > '$mnt/pools/bench/commit'")
+drop; fuse_cp=$(t cp -a "$data" "$in/")
+fuse_commit=$(t bash -c "echo --force-media-set > '$mnt/pools/bench/commit'")
+fuse_c=$(awk "BEGIN{print $fuse_cp + $fuse_commit}")
 small=$work/data/small4k
 mkdir -p "$small"
 head -c $((20000 * 4096)) /dev/urandom | split -b 4096 -a 5 - "$small/f"
@@ -97,11 +99,25 @@ drop; small_local=$(t cp -a "$small" "$work/small-local")
 rm -rf "$work/small-local"
 echo > "$mnt/pools/bench/commit"
 fusermount3 -u "$mnt"
+
+# The floor: the same copies into a go-fuse filesystem that keeps nothing
+# (fusefs/floor_bench_test.go), mounted with tapefs's options: what any
+# FUSE daemon pays on this machine before it does any work.
+metric() { awk -v u="$1" '{for (i = 2; i <= NF; i++) if ($i == u) print $(i-1)}'; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+floor() { (cd "$root" && TAPEFS_BENCH_DATASET=$1 ${GO:-go} test -run '^$' -bench 'CopyInFloor' -benchtime 3x ./fusefs) | grep '^BenchmarkCopyInFloor'; }
+floor_data=$(floor "$data")
+floor_small=$(floor "$small")
+floor_c=$(echo "$floor_data" | metric cold-s)
 printf '\n%-38s %9s %9s %8s %s\n' "" "tar s" "tapefs s" "ratio" "(tar/tapefs; target)"
 printf '%-38s %9.2f %9.2f %8s %s\n' "cp -a into incoming + commit vs tar" "$tar_c" "$fuse_c" "$(ratio "$tar_c" "$fuse_c")" ">= 0.8"
+printf '  of which cp -a %.2f s, commit %.2f s\n' "$fuse_cp" "$fuse_commit"
+printf '%-38s %9.2f %9.2f %8s %s\n' "  floor: cp -a into a null FUSE fs" "$tar_c" "$floor_c" "$(ratio "$tar_c" "$floor_c")" "(the best any go-fuse daemon can do here)"
 files() { awk "BEGIN{printf \"%.0f\", 20000 / $1}"; }
 printf '20,000 x 4 KiB files into incoming/ (target >= 5000 files/s): %s files/s from a cold source, %s from a warm one; cp -a of them to the local filesystem from a cold source: %s files/s\n' \
   "$(files "$small_s")" "$(files "$small_warm")" "$(files "$small_local")"
+printf '  floor (the same into a null FUSE fs): %s files/s from a cold source, %s from a warm one\n' \
+  "$(files "$(echo "$floor_small" | metric cold-s)")" "$(files "$(echo "$floor_small" | metric warm-s)")"
 printf 'daemon peak RSS (VmHWM) after the backups: %s MiB (target <= 300)\n' "$((hwm / 1024))"
 
 # Snapshot reads through the mount (Go benchmarks against an in-process
@@ -109,14 +125,15 @@ printf 'daemon peak RSS (VmHWM) after the backups: %s MiB (target <= 300)\n' "$(
 # straight in the catalog (first find after a fresh engine and mount, then
 # warm), and cp -a of a 96 MiB
 # snapshot against `tapefs restore` in simulated tape time (worst of 3).
-metric() { awk -v u="$1" '{for (i = 2; i <= NF; i++) if ($i == u) print $(i-1)}'; }
-root=$(cd "$(dirname "$0")/.." && pwd)
 fentries=${BENCH_FIND_ENTRIES:-1000000}
 gob=$(cd "$root" && TAPEFS_BENCH_FIND_ENTRIES=$fentries ${GO:-go} test -run '^$' -bench 'SnapshotFindCatalog|SnapshotCopyTapeTime' -benchtime 3x ./fusefs)
 findl=$(echo "$gob" | grep 'SnapshotFindCatalog/find-[0-9]')
-statl=$(echo "$gob" | grep 'SnapshotFindCatalog/find-stat-')
+statl=$(echo "$gob" | grep 'SnapshotFindCatalog/find-stat-[0-9]')
+floorl=$(echo "$gob" | grep 'SnapshotFindCatalog/floor-find-[0-9]')
 printf '\nfind over a %s-entry snapshot: %.0f entries/s first, %.0f entries/s warm (target >= 100000); %s CPU us/entry first\n' \
   "$fentries" "$(echo "$findl" | metric cold-entries/s)" "$(echo "$findl" | metric warm-entries/s)" "$(echo "$findl" | metric cold-cpu-µs/entry)"
+printf '  floor (a tree of the same shape go-fuse serves from memory): %.0f entries/s first; %s CPU us/entry first\n' \
+  "$(echo "$floorl" | metric cold-entries/s)" "$(echo "$floorl" | metric cold-cpu-µs/entry)"
 printf 'find -printf "%%n %%s" (a stat per entry): %.0f entries/s first, %.0f entries/s warm\n' \
   "$(echo "$statl" | metric cold-entries/s)" "$(echo "$statl" | metric warm-entries/s)"
 printf 'cp -a of a snapshot out of the mount: %s x the simulated tape time of tapefs restore (target <= 1.5)\n' \
