@@ -85,17 +85,26 @@ func TestOpenLocked(t *testing.T) {
 		if !errors.Is(err, ErrLocked) {
 			t.Fatalf("second Open(readOnly=%v) while a writer holds it = %v, want ErrLocked", ro, err)
 		}
-		if want := "catalog " + dir + " is in use by another tapefs process"; !strings.Contains(err.Error(), want) {
+		// The writer is this process: the message names it.
+		if want := fmt.Sprintf("catalog %s is in use by another tapefs process (pid %d: %s)", dir, os.Getpid(), cmdline(os.Getpid())); !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
 	closeT(t, w)
 
-	// Readers share the catalog and keep a writer out.
+	// Readers share the catalog and keep a writer out. The lock file
+	// still names the last writer, so the message must not blame a
+	// process that is not the holder: here a record of a process that
+	// does not run its command.
+	if err := os.WriteFile(lockPath(dir), []byte("pid 1\ncommand tapefs backup /srv pool\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r1 := openT(t, dir, Options{ReadOnly: true})
 	r2 := openT(t, dir, Options{ReadOnly: true})
 	if _, err := Open(dir, Options{}); !errors.Is(err, ErrLocked) {
 		t.Errorf("writer Open while readers hold it = %v, want ErrLocked", err)
+	} else if strings.Contains(err.Error(), "pid") {
+		t.Errorf("writer Open while readers hold it = %q: names a process that does not hold it", err)
 	}
 	closeT(t, r1)
 	closeT(t, r2)

@@ -138,6 +138,11 @@ func (e *Engine) Catalog() (*catalog.Catalog, error) {
 		return nil, fmt.Errorf("create catalog directory: %w", err)
 	}
 	c, err := catalog.Open(dir, catalog.Options{TreeLink: treeLinkTarget})
+	if errors.Is(err, catalog.ErrLocked) {
+		// Another process's engine: a CLI command run without the
+		// daemon (one with the daemon runs in it).
+		return nil, fmt.Errorf("%w; without a daemon, commands that use the catalog run one at a time (while `tapefs mount` runs, all commands go to it and run side by side)", err)
+	}
 	if err != nil {
 		return nil, err
 	}
