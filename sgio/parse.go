@@ -593,7 +593,8 @@ type ElementDescriptor struct {
 // length, 5..7 byte count) and descriptors: 0..1 address, 2 flags (FULL bit
 // 0, EXCEPT bit 2), 4 ASC, 5 ASCQ, 9 SVALID bit 7, 10..11 source address,
 // 12..47 primary volume tag when PVOLTAG (32 bytes tag, 2 reserved, 2
-// sequence).
+// sequence). A last descriptor cut short is read if it holds these fields
+// (up to the tag); one cut inside them is left out.
 func ParseElementStatus(b []byte) ([]ElementDescriptor, error) {
 	if len(b) < 8 {
 		return nil, fmt.Errorf("sgio: element status data too short (%d bytes)", len(b))
@@ -613,8 +614,17 @@ func ParseElementStatus(b []byte) ([]ElementDescriptor, error) {
 			}
 			return out, fmt.Errorf("sgio: element descriptor length %d too short", dlen)
 		}
-		for ; p+dlen <= pageEnd; p += dlen {
-			d := b[p : p+dlen]
+		// The fields read end at byte 12, or 44 with a volume tag. A
+		// descriptor cut short after them is read all the same: tgt's
+		// virtual library sends its report 8 bytes short (its byte
+		// count without the 8-byte header), which cuts the unused tail
+		// off the last descriptor.
+		need := 12
+		if pvoltag && dlen >= 44 {
+			need = 44
+		}
+		for ; p+need <= pageEnd; p += dlen {
+			d := b[p:min(p+dlen, pageEnd)]
 			e := ElementDescriptor{
 				Type:        typ,
 				Address:     binary.BigEndian.Uint16(d[0:2]),

@@ -486,6 +486,16 @@ func TestParseElementStatus(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].VolumeTag != "A" {
 		t.Errorf("truncated: %+v, %v", got, err)
 	}
+	// Cut after the volume tag (tgt sends its reports 8 bytes short):
+	// the last descriptor is read, and one cut inside the tag is not.
+	got, err = ParseElementStatus(full[:len(full)-8])
+	if err != nil || len(got) != 2 || got[1].VolumeTag != "B" || !got[1].Full {
+		t.Errorf("cut after the tag: %+v, %v", got, err)
+	}
+	got, err = ParseElementStatus(full[:8+8+52+40])
+	if err != nil || len(got) != 1 {
+		t.Errorf("cut inside the tag: %+v, %v", got, err)
+	}
 }
 
 func TestDensityName(t *testing.T) {
