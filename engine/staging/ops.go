@@ -85,7 +85,7 @@ func (s *Store) makeLocked(parent ID, name string, mode, uid, gid uint32, rdev u
 			return Attr{}, nil, err
 		}
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	meta := nodeMeta{ID: id, Mode: typ | mode&0o7777, UID: uid, GID: gid, Rdev: rdev,
 		Atime: now, Mtime: now, Ctime: now, Target: target, Dirty: dirty}
 	recs := []record{{op: opNode, node: meta}, {op: opLink, parent: parent, name: name, id: id}, {op: opNode, node: changed(p, now)}}
@@ -121,7 +121,7 @@ func (s *Store) MakeTmp(parent ID, mode, uid, gid uint32) (Attr, *File, error) {
 		gid = p.GID
 	}
 	id := s.next
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	meta := nodeMeta{ID: id, Mode: syscall.S_IFREG | mode&0o7777, UID: uid, GID: gid,
 		Atime: now, Mtime: now, Ctime: now, Dirty: true}
 	f, err := s.createData(id)
@@ -160,7 +160,7 @@ func (s *Store) Link(id, newParent ID, newName string) (Attr, error) {
 	if err := s.checkName(p, newName, false, 0); err != nil {
 		return Attr{}, err
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	nm := n.nodeMeta
 	nm.Ctime = now
 	if err := s.journal(record{op: opLink, parent: newParent, name: newName, id: id}, record{op: opNode, node: nm}, record{op: opNode, node: changed(p, now)}); err != nil {
@@ -195,7 +195,7 @@ func (s *Store) remove(parent ID, name string, dir bool) error {
 	case dir && len(c.children) > 0:
 		return syscall.ENOTEMPTY
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	recs := []record{{op: opUnlink, parent: parent, name: name}, {op: opNode, node: changed(p, now)}}
 	if !dir && c.nlink > 1 {
 		cm := c.nodeMeta
@@ -289,7 +289,7 @@ func (s *Store) Rename(parent ID, name string, newParent ID, newName string, fla
 			}
 		}
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	cm := c.nodeMeta
 	cm.Ctime = now
 	recs := []record{
@@ -324,7 +324,7 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 	if err != nil {
 		return Attr{}, err
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	meta := n.nodeMeta
 	if in.Size != nil {
 		if n.isDir() {
@@ -356,10 +356,10 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 		meta.GID = *in.GID
 	}
 	if in.Atime != nil {
-		meta.Atime = in.Atime.UnixNano()
+		meta.Atime = stampOf(*in.Atime)
 	}
 	if in.Mtime != nil {
-		meta.Mtime = in.Mtime.UnixNano()
+		meta.Mtime = stampOf(*in.Mtime)
 	}
 	meta.Ctime = now
 	if err := s.journal(record{op: opNode, node: meta}); err != nil {
@@ -370,7 +370,7 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 
 // changed is n's metadata with mtime and ctime set to now (a directory
 // whose entries changed).
-func changed(n *node, now int64) nodeMeta {
+func changed(n *node, now stamp) nodeMeta {
 	m := n.nodeMeta
 	m.Mtime, m.Ctime = now, now
 	return m
@@ -422,7 +422,7 @@ func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 		return err
 	}
 	meta := n.nodeMeta
-	meta.Ctime = s.opts.Now().UnixNano()
+	meta.Ctime = stampOf(s.opts.Now())
 	if name == aclAccess {
 		mode, equiv, ok := aclMode(value)
 		if !ok {
@@ -515,7 +515,7 @@ func (s *Store) RemoveXattr(id ID, name string) error {
 	}
 	meta := n.nodeMeta
 	meta.Xattrs = without(n.Xattrs, name)
-	meta.Ctime = s.opts.Now().UnixNano()
+	meta.Ctime = stampOf(s.opts.Now())
 	return s.journal(record{op: opNode, node: meta})
 }
 
@@ -544,7 +544,7 @@ func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
 		return nil, syscall.EINVAL
 	}
 	if trunc {
-		now := s.opts.Now().UnixNano()
+		now := stampOf(s.opts.Now())
 		meta := n.nodeMeta
 		meta.Dirty, meta.Mtime, meta.Ctime = true, now, now
 		inFile := !n.inMem && n.Pack == 0
@@ -709,7 +709,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		// Appending to a small file being written: memory only.
 		n.mem = append(n.mem, p...)
 		s.memBytes += int64(len(p))
-		now := s.opts.Now().UnixNano()
+		now := stampOf(s.opts.Now())
 		n.size, n.Mtime, n.Ctime = int64(len(n.mem)), now, now
 		n.gen++
 		s.mu.Unlock()
@@ -727,7 +727,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	s.mu.Lock()
 	if n := s.nodes[f.id]; n != nil {
 		n.size = max(n.size, off+int64(w))
-		now := s.opts.Now().UnixNano()
+		now := stampOf(s.opts.Now())
 		n.Mtime, n.Ctime = now, now
 		n.gen++
 	}
@@ -767,7 +767,7 @@ func (f *File) Truncate(size int64) (Attr, error) {
 			return Attr{}, s.ioErr("truncate", err)
 		}
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	n.size, n.Mtime, n.Ctime = size, now, now
 	meta := n.nodeMeta
 	meta.Dirty = true
@@ -824,7 +824,7 @@ func (f *File) Allocate(off, length int64, mode uint32) (Attr, error) {
 	if err != nil {
 		return Attr{}, s.ioErr("fallocate", err)
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	grows := mode&AllocKeepSize == 0 && off+length > n.size
 	if !grows && mode&(AllocZeroRange|AllocPunchHole) == 0 {
 		// Space reserved within or past the end: nothing a reader sees.
@@ -997,6 +997,6 @@ func (f *File) ClearSetID() (bool, error) {
 	}
 	meta := n.nodeMeta
 	meta.Mode &^= drop
-	meta.Ctime = s.opts.Now().UnixNano()
+	meta.Ctime = stampOf(s.opts.Now())
 	return true, s.journal(record{op: opNode, node: meta})
 }

@@ -233,7 +233,7 @@ func (s *Store) load() error {
 		}
 	}
 	if s.nodes[RootID] == nil {
-		now := s.opts.Now().UnixNano()
+		now := stampOf(s.opts.Now())
 		s.nodes[RootID] = &node{nodeMeta: nodeMeta{ID: RootID, Mode: syscall.S_IFDIR | 0o755,
 			UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Atime: now, Mtime: now, Ctime: now},
 			children: map[string]ID{}, nlink: 1}
@@ -750,7 +750,7 @@ func syncDir(dir string) error {
 func (s *Store) attr(n *node) Attr {
 	a := Attr{
 		ID: n.ID, Mode: n.Mode, UID: n.UID, GID: n.GID, Rdev: n.Rdev, Size: n.size, Nlink: n.nlink,
-		Atime: time.Unix(0, n.Atime), Mtime: time.Unix(0, n.Mtime), Ctime: time.Unix(0, n.Ctime), Target: n.Target,
+		Atime: n.Atime.time(), Mtime: n.Mtime.time(), Ctime: n.Ctime.time(), Target: n.Target,
 	}
 	switch {
 	case n.isDir():

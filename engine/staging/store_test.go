@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,7 +273,8 @@ func TestFreezeRelease(t *testing.T) {
 // re-encodes to the same bytes.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range []record{
-		{op: opNode, node: nodeMeta{ID: 7, Mode: 0o100644, Target: "x", Xattrs: map[string][]byte{"user.a": {1}}, Dirty: true, Mtime: -5}},
+		{op: opNode, node: nodeMeta{ID: 7, Mode: 0o100644, Target: "x", Xattrs: map[string][]byte{"user.a": {1}}, Dirty: true, Mtime: nanoStamp(-5)}},
+		{op: opNode, node: nodeMeta{ID: 9, Mode: 0o100644, Atime: stamp{Sec: 15032385535, Nsec: 999}, Mtime: stamp{Sec: -11676096000}}},
 		{op: opNode, node: nodeMeta{ID: 8, Mode: 0o100600, Pack: 2, PackOff: 4096, PackLen: 17}},
 		{op: opLink, parent: 1, name: "n", id: 9},
 		{op: opUnlink, parent: 1, name: "n"},
@@ -581,4 +583,49 @@ func TestStoreCreateOneWrite(t *testing.T) {
 		t.Errorf("the journal did not grow at Flush")
 	}
 	must(t, f.Close())
+}
+
+// TestTimesFullRange: a file keeps every time a Linux filesystem can
+// hold (ext4 reaches 2446, before 1677 and after 2262 int64 nanoseconds
+// overflow), through SetAttr, GetAttr and two reopens of the journal.
+func TestTimesFullRange(t *testing.T) {
+	dir := t.TempDir()
+	s := mustT(Open(dir, Options{}))
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	times := []time.Time{
+		time.Unix(0, 0),
+		time.Unix(-1, 999_999_999),                             // 1 ns before the epoch
+		time.Unix(15032385535, 0),                              // ext4's last second (2446)
+		time.Unix(15032385535, 999_999_999),                    // with nanoseconds
+		time.Unix(-11676096000, 0),                             // 1600
+		time.Unix(-11676096000, 123_456_789),                   // 1600 with nanoseconds
+		time.Unix(253402300799, 999_999_999),                   // the end of 9999
+		time.Unix(math.MaxInt64/int64(time.Second), 854775807), // the last int64 nanosecond
+		time.Unix(math.MaxInt64/int64(time.Second), 854775808), // one past it
+		time.Unix(0, math.MinInt64),                            // the first int64 nanosecond
+		time.Unix(0, math.MinInt64).Add(-1),                    // one before it
+	}
+	ids := make([]ID, len(times))
+	for i, tm := range times {
+		a := writeFile(t, s, g.ID, fmt.Sprintf("f%d", i), nil)
+		at := tm.Add(time.Hour)
+		mustT(s.SetAttr(a.ID, SetAttrs{Mtime: &tm, Atime: &at}))
+		ids[i] = a.ID
+	}
+	check := func(when string) {
+		t.Helper()
+		for i, tm := range times {
+			a := mustT(s.GetAttr(ids[i]))
+			if !a.Mtime.Equal(tm) || !a.Atime.Equal(tm.Add(time.Hour)) {
+				t.Errorf("%s: f%d mtime %v atime %v, want %v and %v", when, i, a.Mtime, a.Atime, tm, tm.Add(time.Hour))
+			}
+		}
+	}
+	check("after setattr")
+	for _, when := range []string{"after reopen", "after second reopen"} {
+		must(t, s.Close())
+		s = mustT(Open(dir, Options{}))
+		check(when)
+	}
+	must(t, s.Close())
 }
