@@ -62,9 +62,11 @@ func (d dirSource) Stat(rel string) (SourceEntry, error) {
 	se := SourceEntry{Links: uint64(st.Nlink), Key: [2]uint64{st.Dev, st.Ino}}
 	e := &se.Entry
 	e.Mode, e.UID, e.GID = st.Mode&0o7777, st.Uid, st.Gid
-	e.Mtime = time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
-	e.Atime = time.Unix(st.Atim.Sec, st.Atim.Nsec)
-	e.Ctime = time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	// Times a snapshot cannot hold (tmpfs and XFS go past the year 9999)
+	// are clamped, as copying the file to ext4 would.
+	e.Mtime = format.ClampTime(time.Unix(st.Mtim.Sec, st.Mtim.Nsec))
+	e.Atime = format.ClampTime(time.Unix(st.Atim.Sec, st.Atim.Nsec))
+	e.Ctime = format.ClampTime(time.Unix(st.Ctim.Sec, st.Ctim.Nsec))
 	xattrs, err := readXattrs(full)
 	if err != nil {
 		return SourceEntry{}, err

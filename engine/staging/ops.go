@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"tapefs/engine/format"
 )
 
 // Errors of the mutating operations are syscall.Errno values (ENOENT,
@@ -356,10 +358,10 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 		meta.GID = *in.GID
 	}
 	if in.Atime != nil {
-		meta.Atime = stampOf(*in.Atime)
+		meta.Atime = stampOf(format.ClampTime(*in.Atime))
 	}
 	if in.Mtime != nil {
-		meta.Mtime = stampOf(*in.Mtime)
+		meta.Mtime = stampOf(format.ClampTime(*in.Mtime))
 	}
 	meta.Ctime = now
 	if err := s.journal(record{op: opNode, node: meta}); err != nil {

@@ -78,7 +78,7 @@ type SetAttrs struct {
 	Mode         *uint32 // permission bits (07777)
 	UID, GID     *uint32
 	Size         *int64
-	Atime, Mtime *time.Time
+	Atime, Mtime *time.Time // clamped to the years 1 to 9999 a snapshot holds
 }
 
 // node is one node in memory.

@@ -599,7 +599,7 @@ func TestTimesFullRange(t *testing.T) {
 		time.Unix(15032385535, 999_999_999),                    // with nanoseconds
 		time.Unix(-11676096000, 0),                             // 1600
 		time.Unix(-11676096000, 123_456_789),                   // 1600 with nanoseconds
-		time.Unix(253402300799, 999_999_999),                   // the end of 9999
+		time.Unix(253402297199, 999_999_999),                   // an hour before the end of 9999
 		time.Unix(math.MaxInt64/int64(time.Second), 854775807), // the last int64 nanosecond
 		time.Unix(math.MaxInt64/int64(time.Second), 854775808), // one past it
 		time.Unix(0, math.MinInt64),                            // the first int64 nanosecond
@@ -628,4 +628,21 @@ func TestTimesFullRange(t *testing.T) {
 		check(when)
 	}
 	must(t, s.Close())
+}
+
+// TestTimesClamped: times outside the years 1 to 9999 that a snapshot
+// holds are clamped when set, as a filesystem with a narrower range
+// clamps them, so what incoming/ shows is what a commit writes.
+func TestTimesClamped(t *testing.T) {
+	s := mustT(Open(t.TempDir(), Options{}))
+	defer s.Close()
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	a := writeFile(t, s, g.ID, "f", nil)
+	far, early := time.Unix(300_000_000_000, 0), time.Date(0, 6, 1, 0, 0, 0, 0, time.UTC)
+	got := mustT(s.SetAttr(a.ID, SetAttrs{Mtime: &far, Atime: &early}))
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+	first := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !got.Mtime.Equal(last) || !got.Atime.Equal(first) {
+		t.Errorf("mtime %v atime %v, want %v and %v", got.Mtime, got.Atime, last, first)
+	}
 }
