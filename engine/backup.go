@@ -419,27 +419,27 @@ func (r *treeReader) visit(ctx context.Context, rel string, files chan<- *fileJo
 	e := &se.Entry
 	e.Path = rel
 	e.User, e.Group = r.names.user(e.UID), r.names.group(e.GID)
+	if first, ok := r.inodes[se.Key]; ok && se.Links > 1 && e.Type != format.EntryDir {
+		// Another name of a file, symlink, device, FIFO or socket seen
+		// before.
+		e.Type, e.Target, e.Size, e.Rdev = format.EntryHardLink, first, 0, 0
+	} else if se.Links > 1 && e.Type != format.EntryDir {
+		r.inodes[se.Key] = rel
+	}
 	if e.Type == format.EntryFile {
-		if first, ok := r.inodes[se.Key]; ok && se.Links > 1 {
-			e.Type, e.Target, e.Size = format.EntryHardLink, first, 0
+		r.files++
+		r.bytes += e.Size
+		r.progress(1, 0)
+		if r.unchanged(rel, e) {
+			p := r.prev[rel]
+			e.Chunks = p.Chunks
+			r.reused += int64(len(p.Chunks))
+			r.progress(0, e.Size)
 		} else {
-			if se.Links > 1 {
-				r.inodes[se.Key] = rel
-			}
-			r.files++
-			r.bytes += e.Size
-			r.progress(1, 0)
-			if r.unchanged(rel, e) {
-				p := r.prev[rel]
-				e.Chunks = p.Chunks
-				r.reused += int64(len(p.Chunks))
-				r.progress(0, e.Size)
-			} else {
-				select {
-				case files <- &fileJob{rel: rel, e: e}:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			select {
+			case files <- &fileJob{rel: rel, e: e}:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 	}

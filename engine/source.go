@@ -37,9 +37,10 @@ type SourceEntry struct {
 	// files), Rdev, Target (symlinks) and Xattrs set; the backup fills
 	// Path, owner names and chunks.
 	Entry format.Entry
-	// Links is the number of names of a regular file; Key identifies it
-	// among the source's files, so a file with more than one name is
-	// stored once and its other names as hard links.
+	// Links is the number of names of a node other than a directory; Key
+	// identifies it among the source's nodes, so a file (or symlink,
+	// device, FIFO, socket) with more than one name is stored once and
+	// its other names as hard links.
 	Links uint64
 	Key   [2]uint64
 }
