@@ -45,7 +45,8 @@ func (s *Store) Create(parent ID, name string, mode, uid, gid uint32) (Attr, *Fi
 		return a, nil, err
 	}
 	s.nodes[a.ID].open++
-	return a, &File{s: s, id: a.ID, f: f}, nil
+	s.nodes[a.ID].writers++
+	return a, &File{s: s, id: a.ID, f: f, writer: true}, nil
 }
 
 // makeLocked is Make; for a regular file that is not being written it
@@ -137,7 +138,8 @@ func (s *Store) MakeTmp(parent ID, mode, uid, gid uint32) (Attr, *File, error) {
 	}
 	n := s.nodes[id]
 	n.open++
-	return s.attr(n), &File{s: s, id: id, f: f}, nil
+	n.writers++
+	return s.attr(n), &File{s: s, id: id, f: f, writer: true}, nil
 }
 
 // Link adds the name newName in directory newParent for the existing
@@ -524,15 +526,27 @@ func (s *Store) RemoveXattr(id ID, name string) error {
 // File is an open regular file of the store. ReadAt and WriteAt may be
 // called concurrently; Close ends it.
 type File struct {
-	s  *Store
-	id ID
-	f  *os.File // the node's data file, opened when first needed
+	s      *Store
+	id     ID
+	f      *os.File // the node's data file, opened when first needed
+	writer bool     // opened for writing (Create, MakeTmp, OpenWriter)
 }
 
 // OpenFile opens regular file id; trunc empties it (O_TRUNC). A file
 // emptied with no other handle open starts over in memory, as a created
 // one (it is packed at its Flush while it stays small).
 func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
+	return s.openFile(id, trunc, false)
+}
+
+// OpenWriter is OpenFile for a handle opened for writing (O_WRONLY,
+// O_RDWR): until it is closed, a commit that freezes the file leaves it
+// in the tree (Frozen.Release), so the writer's later data is not lost.
+func (s *Store) OpenWriter(id ID, trunc bool) (*File, error) {
+	return s.openFile(id, trunc, true)
+}
+
+func (s *Store) openFile(id ID, trunc, writer bool) (*File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, err := s.get(id)
@@ -569,7 +583,10 @@ func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
 		}
 	}
 	n.open++
-	return &File{s: s, id: id}, nil
+	if writer {
+		n.writers++
+	}
+	return &File{s: s, id: id, writer: writer}, nil
 }
 
 // ID is the node the file belongs to.
@@ -973,6 +990,9 @@ func (f *File) Close() error {
 	}
 	if n := s.nodes[f.id]; n != nil {
 		n.open--
+		if f.writer {
+			n.writers--
+		}
 		s.maybeDrop(f.id)
 	}
 	return err

@@ -92,6 +92,7 @@ type node struct {
 	name     string        // directories: the name in parent
 	gen      uint64        // bumped on every change of data or metadata
 	open     int           // open File handles
+	writers  int           // open File handles opened for writing
 	pinned   int           // freezes that may read the data
 	// inMem: a regular file being written whose data is mem (not yet in
 	// a pack or a data file of its own; see pack.go).

@@ -646,3 +646,84 @@ func TestTimesClamped(t *testing.T) {
 		t.Errorf("mtime %v atime %v, want %v and %v", got.Mtime, got.Atime, last, first)
 	}
 }
+
+// TestFreezeKeepsFileBeingWritten: a file still open for writing when
+// a commit ends stays in the tree (written during the freeze or not,
+// flushed or not: a shell flushes when a child it forked closes its copy
+// of the descriptor), and its writer's later data is kept: the commit
+// must not unlink a file under its writer. A file open for reading only
+// goes as usual.
+func TestFreezeKeepsFileBeingWritten(t *testing.T) {
+	small, large := bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("a"), PackMax+1)
+	create := func(flush bool, data []byte) func(*Store, ID) (*File, ID, []byte) {
+		return func(s *Store, g ID) (*File, ID, []byte) {
+			a, f := mustT2(s.Create(g, "open", syscall.S_IFREG|0o644, 0, 0))
+			mustT(f.WriteAt(data, 0))
+			if flush {
+				must(t, f.Flush())
+			}
+			return f, a.ID, data
+		}
+	}
+	tests := []struct {
+		name  string
+		open  func(s *Store, g ID) (f *File, id ID, first []byte)
+		stays bool
+	}{
+		{"small, in memory", create(false, small), true},
+		{"large, in a data file", create(false, large), true},
+		{"small, flushed, still open", create(true, small), true},
+		{"large, flushed, still open", create(true, large), true},
+		{"reopened packed file written", func(s *Store, g ID) (*File, ID, []byte) {
+			id := writeFile(t, s, g, "open", []byte("packed")).ID
+			f := mustT(s.OpenWriter(id, false))
+			mustT(f.WriteAt([]byte("PACKED"), 0))
+			return f, id, []byte("PACKED")
+		}, true},
+		{"opened for writing, not written", func(s *Store, g ID) (*File, ID, []byte) {
+			id := writeFile(t, s, g, "open", []byte("packed")).ID
+			return mustT(s.OpenWriter(id, false)), id, []byte("packed")
+		}, true},
+		{"opened for reading", func(s *Store, g ID) (*File, ID, []byte) {
+			id := writeFile(t, s, g, "open", []byte("packed")).ID
+			return mustT(s.OpenFile(id, false)), id, []byte("packed")
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustT(Open(t.TempDir(), Options{}))
+			defer s.Close()
+			g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+			writeFile(t, s, g.ID, "done", []byte("closed"))
+			f, id, first := tc.open(s, g.ID)
+			fz := mustT(s.Freeze("g"))
+			kept := mustT(fz.Release(true))
+			_, err := s.Lookup(g.ID, "open")
+			if tc.stays && (kept != 2 || err != nil) { // the open file and g
+				t.Fatalf("file open for writing after the commit: %v, %d entries kept, want 2", err, kept)
+			}
+			if !tc.stays && (kept != 0 || !errors.Is(err, syscall.ENOENT)) {
+				t.Fatalf("file open for reading after the commit: %v, %d entries kept, want ENOENT and 0", err, kept)
+			}
+			if _, err := s.Lookup(g.ID, "done"); !errors.Is(err, syscall.ENOENT) {
+				t.Errorf("closed file after the commit: %v, want ENOENT", err)
+			}
+			if !tc.stays {
+				must(t, f.Close())
+				return
+			}
+			mustT(f.WriteAt([]byte("more"), int64(len(first))))
+			must(t, f.Flush())
+			must(t, f.Close())
+			want := append(append([]byte{}, first...), "more"...)
+			if got := readAll(t, s, id); !bytes.Equal(got, want) {
+				t.Errorf("file reads %d bytes, want %d", len(got), len(want))
+			}
+			// Closed: the next commit takes it.
+			fz = mustT(s.Freeze("g"))
+			if kept := mustT(fz.Release(true)); kept != 0 {
+				t.Errorf("second commit kept %d entries, want 0", kept)
+			}
+		})
+	}
+}
