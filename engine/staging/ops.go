@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -411,10 +412,16 @@ func (s *Store) ListXattr(id ID) ([]string, error) {
 }
 
 // SetXattr sets attribute name of id; flags may hold XattrCreate (EEXIST
-// if set) or XattrReplace (ENODATA if not set).
+// if set) or XattrReplace (ENODATA if not set). Names outside the
+// namespaces a Linux filesystem keeps (user., trusted., security., the
+// POSIX ACLs) are refused with EOPNOTSUPP, as ext4 does: a restore could
+// not set them.
 func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 	if name == "" || len(name) > maxXattrName {
 		return syscall.ERANGE
+	}
+	if !xattrNamespace(name) {
+		return syscall.EOPNOTSUPP
 	}
 	if len(value) > maxXattrValue {
 		return syscall.E2BIG
@@ -460,8 +467,22 @@ func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 	return s.journal(record{op: opNode, node: meta})
 }
 
-// aclAccess is the xattr of a POSIX access ACL.
-const aclAccess = "system.posix_acl_access"
+// aclAccess is the xattr of a POSIX access ACL, aclDefault of a
+// directory's default ACL.
+const (
+	aclAccess  = "system.posix_acl_access"
+	aclDefault = "system.posix_acl_default"
+)
+
+// xattrNamespace reports whether name is in a namespace the store keeps.
+func xattrNamespace(name string) bool {
+	for _, p := range []string{"user.", "trusted.", "security."} {
+		if strings.HasPrefix(name, p) && len(name) > len(p) {
+			return true
+		}
+	}
+	return name == aclAccess || name == aclDefault
+}
 
 // aclMode reads a POSIX ACL xattr (version 2: entries of tag u16, perm
 // u16, id u32): the permission bits it implies (owner, mask or group,

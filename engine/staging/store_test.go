@@ -168,6 +168,11 @@ func TestStoreErrors(t *testing.T) {
 		{"link dir", func() error { _, err := s.Link(d.ID, g.ID, "dl"); return err }(), syscall.EPERM},
 		{"xattr missing", s.RemoveXattr(f.ID, "user.none"), syscall.ENODATA},
 		{"xattr replace missing", s.SetXattr(f.ID, "user.none", nil, XattrReplace), syscall.ENODATA},
+		// Namespaces a Linux filesystem does not keep (ext4 refuses them).
+		{"xattr unknown namespace", s.SetXattr(f.ID, "bogus.name", []byte("v"), 0), syscall.EOPNOTSUPP},
+		{"xattr system.*", s.SetXattr(f.ID, "system.nfs4_acl", []byte("v"), 0), syscall.EOPNOTSUPP},
+		{"xattr no namespace", s.SetXattr(f.ID, "name", []byte("v"), 0), syscall.EOPNOTSUPP},
+		{"xattr empty user name", s.SetXattr(f.ID, "user.", []byte("v"), 0), syscall.EOPNOTSUPP},
 		// NAME_MAX is 255 (Statfs): a longer name is ENAMETOOLONG, as on
 		// any Linux filesystem, whatever the call.
 		{"make name too long", func() error {
