@@ -1,6 +1,7 @@
 package staging
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -353,6 +354,14 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 	}
 	if in.Mode != nil {
 		meta.Mode = n.Mode&syscall.S_IFMT | *in.Mode&0o7777
+		if acl, ok := n.Xattrs[aclAccess]; ok {
+			// As the kernel's posix_acl_chmod: the ACL follows the
+			// mode, so getfacl and a restore see the same bits.
+			if v, ok := aclChmod(acl, meta.Mode); ok {
+				meta.Xattrs = without(n.Xattrs, aclAccess)
+				meta.Xattrs[aclAccess] = v
+			}
+		}
 	}
 	if in.UID != nil {
 		meta.UID = *in.UID
@@ -515,6 +524,35 @@ func aclMode(v []byte) (mode uint32, equiv, ok bool) {
 		group = mask
 	}
 	return user<<6 | group<<3 | other, equiv, true
+}
+
+// aclChmod returns a copy of the POSIX ACL xattr v with the permission
+// bits of mode: the owner entry, the mask (the group entry if there is
+// no mask) and the other entry. ok is false for a malformed v.
+func aclChmod(v []byte, mode uint32) (out []byte, ok bool) {
+	if _, _, ok := aclMode(v); !ok {
+		return nil, false
+	}
+	hasMask := false
+	for e := v[4:]; len(e) > 0; e = e[8:] {
+		hasMask = hasMask || binary.LittleEndian.Uint16(e) == 0x10
+	}
+	out = bytes.Clone(v)
+	for e := out[4:]; len(e) > 0; e = e[8:] {
+		var perm uint32
+		switch tag := binary.LittleEndian.Uint16(e); {
+		case tag == 0x01:
+			perm = mode >> 6 & 7
+		case tag == 0x10, tag == 0x04 && !hasMask:
+			perm = mode >> 3 & 7
+		case tag == 0x20:
+			perm = mode & 7
+		default:
+			continue
+		}
+		binary.LittleEndian.PutUint16(e[2:], uint16(perm))
+	}
+	return out, true
 }
 
 func without(x map[string][]byte, name string) map[string][]byte {

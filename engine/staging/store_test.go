@@ -2,6 +2,7 @@ package staging
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -731,4 +732,47 @@ func TestFreezeKeepsFileBeingWritten(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestChmodUpdatesACL: chmod of a file with an extended access ACL
+// changes the ACL's owner, mask and other entries, as Linux
+// filesystems do (posix_acl_chmod), so the ACL and the mode agree and a
+// restore sets the mode that stat showed; the journal keeps it.
+func TestChmodUpdatesACL(t *testing.T) {
+	entry := func(tag, perm uint16, id uint32) []byte {
+		return binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(nil, tag), perm), id)
+	}
+	acl := func(owner, named, group, mask, other uint16) []byte {
+		v := []byte{2, 0, 0, 0}
+		for _, e := range [][]byte{entry(0x01, owner, 0xffffffff), entry(0x02, named, 1000), entry(0x04, group, 0xffffffff), entry(0x10, mask, 0xffffffff), entry(0x20, other, 0xffffffff)} {
+			v = append(v, e...)
+		}
+		return v
+	}
+	dir := t.TempDir()
+	s := mustT(Open(dir, Options{}))
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	f := writeFile(t, s, g.ID, "f", nil)
+	must(t, s.SetXattr(f.ID, aclAccess, acl(6, 7, 4, 7, 4), 0))
+	if a := mustT(s.GetAttr(f.ID)); a.Mode&0o777 != 0o674 {
+		t.Fatalf("mode after setfacl %o, want 674", a.Mode&0o777)
+	}
+	mode := uint32(0o640)
+	mustT(s.SetAttr(f.ID, SetAttrs{Mode: &mode}))
+	want := acl(6, 7, 4, 4, 0) // the named entry and the group entry stay
+	check := func(when string) {
+		t.Helper()
+		got := mustT(s.GetXattr(f.ID, aclAccess))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: ACL %x, want %x", when, got, want)
+		}
+		if m, _, _ := aclMode(got); m != 0o640 {
+			t.Errorf("%s: ACL says mode %o, want 640", when, m)
+		}
+	}
+	check("after chmod")
+	must(t, s.Close())
+	s = mustT(Open(dir, Options{}))
+	defer s.Close()
+	check("after reopen")
 }
