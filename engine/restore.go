@@ -860,10 +860,10 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]b
 			break
 		}
 		if errors.Is(err, format.ErrCorrupt) {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
+			// The reader's error is sticky: nothing more comes
+			// from this archive.
+			firstErr = err
+			break
 		}
 		if err != nil {
 			close(work)
