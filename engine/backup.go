@@ -748,7 +748,10 @@ func (w *setWriter) indexPending() error {
 }
 
 // position moves to end of data and returns the next file number and
-// logical object.
+// logical object. A file left unfinished at end of data (records with no
+// filemark after them: a job killed while it wrote an archive) is ended
+// with a filemark first, so the next archive starts a file of its own
+// instead of following the dead job's records in theirs.
 func (w *setWriter) position(ctx context.Context, dev device.Drive) (file, obj uint64, err error) {
 	if err := dev.Space(ctx, device.SpaceEndOfData, 0); err != nil {
 		return 0, 0, err
@@ -756,6 +759,15 @@ func (w *setWriter) position(ctx context.Context, dev device.Drive) (file, obj u
 	pos, err := dev.ReadPosition(ctx)
 	if err != nil {
 		return 0, 0, err
+	}
+	if pos.Record > 0 {
+		w.j.logf("tape %s: file %d was left unfinished by an interrupted job; ending it with a filemark", w.tape.LabelText, pos.File)
+		if err := dev.WriteFilemarks(ctx, 1); err != nil {
+			return 0, 0, err
+		}
+		if pos, err = dev.ReadPosition(ctx); err != nil {
+			return 0, 0, err
+		}
 	}
 	return pos.File, pos.Object, nil
 }
