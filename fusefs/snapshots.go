@@ -922,6 +922,13 @@ func (n *snapNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 	}
 	names := make([]string, 0, len(ent.Xattrs)+len(listedTapeXattrs))
 	for k := range ent.Xattrs {
+		switch k {
+		case xattrMedia, xattrSet, xattrFile, xattrOffset, xattrStartBlock, xattrPartition:
+			// The file's own copy of a tape attribute (cp -a of a
+			// snapshot into incoming/ copies them): Getxattr answers
+			// the name from the tape, so it is listed once, below.
+			continue
+		}
 		names = append(names, k)
 	}
 	sort.Strings(names)
