@@ -464,7 +464,13 @@ func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 		return syscall.EEXIST
 	case flags&XattrReplace != 0 && !had:
 		return syscall.ENODATA
-	case !had && len(n.Xattrs) >= maxXattrs:
+	case !had && len(n.Xattrs) >= format.MaxXattrs:
+		// What a snapshot entry holds (and ext4 answers when a
+		// file's xattr space is full).
+		return syscall.ENOSPC
+	case !had && xattrListSize(n.Xattrs)+len(name)+1 > xattrListMax:
+		// listxattr(2) could no longer list them all (E2BIG), so no
+		// copy tool could read them back.
 		return syscall.ENOSPC
 	}
 	x := make(map[string][]byte, len(n.Xattrs)+1)
@@ -482,6 +488,18 @@ const (
 	aclAccess  = "system.posix_acl_access"
 	aclDefault = "system.posix_acl_default"
 )
+
+// xattrListMax is XATTR_LIST_MAX: the most a listxattr(2) returns.
+const xattrListMax = 64 << 10
+
+// xattrListSize is what listxattr(2) returns for x: every name and a NUL.
+func xattrListSize(x map[string][]byte) int {
+	n := 0
+	for k := range x {
+		n += len(k) + 1
+	}
+	return n
+}
 
 // xattrNamespace reports whether name is in a namespace the store keeps.
 func xattrNamespace(name string) bool {

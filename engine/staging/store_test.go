@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tapefs/engine/format"
 )
 
 // mustT returns v, or panics (failing the test) on an error.
@@ -775,4 +777,31 @@ func TestChmodUpdatesACL(t *testing.T) {
 	s = mustT(Open(dir, Options{}))
 	defer s.Close()
 	check("after reopen")
+}
+
+// TestXattrLimits: a node takes at most format.MaxXattrs attributes (a
+// snapshot holds no more; more made the commit fail) and no more names
+// than listxattr(2) can return (64 KiB); beyond, setxattr is ENOSPC, as
+// on a full ext4 inode. Replacing a value stays possible.
+func TestXattrLimits(t *testing.T) {
+	s := mustT(Open(t.TempDir(), Options{}))
+	defer s.Close()
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	f := writeFile(t, s, g.ID, "many", nil)
+	for i := range format.MaxXattrs {
+		must(t, s.SetXattr(f.ID, fmt.Sprintf("user.%d", i), []byte("v"), 0))
+	}
+	if err := s.SetXattr(f.ID, "user.one-more", []byte("v"), 0); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("attribute %d: %v, want ENOSPC", format.MaxXattrs+1, err)
+	}
+	must(t, s.SetXattr(f.ID, "user.0", []byte("new value"), 0))
+
+	l := writeFile(t, s, g.ID, "long", nil)
+	name := func(i int) string { return fmt.Sprintf("user.%0250d", i) } // 255 bytes, 256 listed
+	for i := range 256 {                                                // 64 KiB of names
+		must(t, s.SetXattr(l.ID, name(i), nil, 0))
+	}
+	if err := s.SetXattr(l.ID, "user.x", nil, 0); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("name past 64 KiB of names: %v, want ENOSPC", err)
+	}
 }
