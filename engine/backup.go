@@ -419,27 +419,27 @@ func (r *treeReader) visit(ctx context.Context, rel string, files chan<- *fileJo
 	e := &se.Entry
 	e.Path = rel
 	e.User, e.Group = r.names.user(e.UID), r.names.group(e.GID)
+	if first, ok := r.inodes[se.Key]; ok && se.Links > 1 && e.Type != format.EntryDir {
+		// Another name of a file, symlink, device, FIFO or socket seen
+		// before.
+		e.Type, e.Target, e.Size, e.Rdev = format.EntryHardLink, first, 0, 0
+	} else if se.Links > 1 && e.Type != format.EntryDir {
+		r.inodes[se.Key] = rel
+	}
 	if e.Type == format.EntryFile {
-		if first, ok := r.inodes[se.Key]; ok && se.Links > 1 {
-			e.Type, e.Target, e.Size = format.EntryHardLink, first, 0
+		r.files++
+		r.bytes += e.Size
+		r.progress(1, 0)
+		if r.unchanged(rel, e) {
+			p := r.prev[rel]
+			e.Chunks = p.Chunks
+			r.reused += int64(len(p.Chunks))
+			r.progress(0, e.Size)
 		} else {
-			if se.Links > 1 {
-				r.inodes[se.Key] = rel
-			}
-			r.files++
-			r.bytes += e.Size
-			r.progress(1, 0)
-			if r.unchanged(rel, e) {
-				p := r.prev[rel]
-				e.Chunks = p.Chunks
-				r.reused += int64(len(p.Chunks))
-				r.progress(0, e.Size)
-			} else {
-				select {
-				case files <- &fileJob{rel: rel, e: e}:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			select {
+			case files <- &fileJob{rel: rel, e: e}:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 	}
@@ -748,7 +748,10 @@ func (w *setWriter) indexPending() error {
 }
 
 // position moves to end of data and returns the next file number and
-// logical object.
+// logical object. A file left unfinished at end of data (records with no
+// filemark after them: a job killed while it wrote an archive) is ended
+// with a filemark first, so the next archive starts a file of its own
+// instead of following the dead job's records in theirs.
 func (w *setWriter) position(ctx context.Context, dev device.Drive) (file, obj uint64, err error) {
 	if err := dev.Space(ctx, device.SpaceEndOfData, 0); err != nil {
 		return 0, 0, err
@@ -756,6 +759,15 @@ func (w *setWriter) position(ctx context.Context, dev device.Drive) (file, obj u
 	pos, err := dev.ReadPosition(ctx)
 	if err != nil {
 		return 0, 0, err
+	}
+	if pos.Record > 0 {
+		w.j.logf("tape %s: file %d was left unfinished by an interrupted job; ending it with a filemark", w.tape.LabelText, pos.File)
+		if err := dev.WriteFilemarks(ctx, 1); err != nil {
+			return 0, 0, err
+		}
+		if pos, err = dev.ReadPosition(ctx); err != nil {
+			return 0, 0, err
+		}
 	}
 	return pos.File, pos.Object, nil
 }

@@ -238,15 +238,18 @@ func walkArchives(ctx context.Context, dev device.Drive, v archiveVisitor) error
 				return err
 			}
 			for {
-				d, off, data, err := cr.Next()
+				d, off, data, err := cr.NextUnchecked(nil)
 				if err == io.EOF || errors.Is(err, format.ErrIncomplete) {
 					break
 				}
-				if errors.Is(err, format.ErrCorrupt) {
-					continue
-				}
 				if err != nil {
+					// A corrupt stream (the reader's error is sticky:
+					// nothing more comes from this archive) or a
+					// device error.
 					return fmt.Errorf("tape file %d: %w", file, err)
+				}
+				if cr.Check(d, off, data) != nil {
+					continue // a damaged chunk: left out
 				}
 				if err := v.chunk(file, d, off, data); err != nil {
 					return err

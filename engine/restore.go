@@ -130,6 +130,9 @@ func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
 		byPath[e.Path] = e
 	}
 	chosen := map[string]bool{}
+	// moved: the first name of a node that is not restored → the
+	// selected name that gets the node instead.
+	moved := map[string]string{}
 	for _, e := range entries {
 		if !selected(e.Path, paths) {
 			continue
@@ -140,14 +143,18 @@ func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
 			continue
 		}
 		chosen[e.Path] = true
-		if e.Type == format.EntryHardLink && !chosen[e.Target] {
-			// The link's first name is not restored: this name gets
-			// the file itself.
-			if t := byPath[e.Target]; t != nil && t.Type == format.EntryFile {
+		if e.Type == format.EntryHardLink {
+			if p, ok := moved[e.Target]; ok {
+				// Later names link to the name that got the node.
+				l := *e
+				l.Target = p
+				e = &l
+			} else if t := byPath[e.Target]; !chosen[e.Target] && t != nil && t.Type != format.EntryDir && t.Type != format.EntryHardLink {
+				// The link's first name is not restored: this name
+				// gets the node itself (a file, symlink, device, ...).
 				f := *t
 				f.Path = e.Path
-				chosen[e.Target] = true // later links to it point here
-				byPath[e.Target] = &f
+				moved[e.Target] = e.Path
 				e = &f
 			}
 		}
@@ -853,10 +860,10 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]b
 			break
 		}
 		if errors.Is(err, format.ErrCorrupt) {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
+			// The reader's error is sticky: nothing more comes
+			// from this archive.
+			firstErr = err
+			break
 		}
 		if err != nil {
 			close(work)

@@ -1,14 +1,22 @@
 package engine
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"tapefs/catalog"
+	"tapefs/engine/chunker"
+	"tapefs/engine/device"
 	"tapefs/engine/format"
+	"tapefs/vtape"
 )
 
 // TestRestoreStaysInTarget feeds the restore layout entries a hostile tape
@@ -89,4 +97,76 @@ func TestRestoreNeverRemovesOutside(t *testing.T) {
 	if b, err := os.ReadFile(victim); err != nil || string(b) != "keep me" {
 		t.Errorf("file outside the target touched: %q, %v", b, err)
 	}
+}
+
+// TestReadChunkArchiveStopsAtCorruption: a chunk archive whose stream
+// turns corrupt (here a second archive's records follow the first
+// one's in the same tape file, as an interrupted job leaves them) ends
+// the read of that archive with the error; the reader's error is sticky,
+// and reading on after it spun forever.
+func TestReadChunkArchiveStopsAtCorruption(t *testing.T) {
+	ctx := context.Background()
+	d := twoArchivesInOneFile(t)
+	want := map[[32]byte]bool{{1}: true} // a chunk the archive does not hold
+	r := &restoreJob{res: &RestoreResult{}}
+	err := readChunkArchive(ctx, d, want, r)
+	if !errors.Is(err, format.ErrCorrupt) {
+		t.Errorf("readChunkArchive: %v, want a corrupt-data error", err)
+	}
+}
+
+// TestWalkArchivesStopsAtCorruption: the same for the walk of catalog
+// --scan, which also read on after a sticky error.
+func TestWalkArchivesStopsAtCorruption(t *testing.T) {
+	d := twoArchivesInOneFile(t)
+	chunks := 0
+	err := walkArchives(context.Background(), d, archiveVisitor{chunk: func(uint64, [32]byte, int64, []byte) error {
+		chunks++
+		return nil
+	}})
+	if !errors.Is(err, format.ErrCorrupt) || chunks != 0 {
+		t.Errorf("walkArchives: %v after %d chunks, want a corrupt-data error and none", err, chunks)
+	}
+}
+
+// twoArchivesInOneFile returns a virtual drive whose tape holds, in file
+// 0, the first records of two chunk archives, as a job that was killed
+// while writing leaves them when the next job appends to the unfinished
+// file; the tape is rewound.
+func twoArchivesInOneFile(t *testing.T) device.Drive {
+	t.Helper()
+	ctx := context.Background()
+	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Cartridges: 1})
+	ch, err := vtape.OpenChanger(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ch.Move(ctx, device.Element{Kind: device.ElementSlot, ID: 1}, device.Element{Kind: device.ElementDrive, ID: 0})
+	ch.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := vtape.OpenDrive(vtape.DrivePath(lib, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	data := bytes.Repeat([]byte("chunk data "), 60_000) // several records
+	for _, id := range []uuid.UUID{uuid.New(), uuid.New()} {
+		aw, err := format.NewChunkArchiveWriter(ctx, d, format.DefaultBlockSize, format.ChunkArchiveHeader{Set: uuid.New()}, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := aw.Add(chunker.Sum(data), data); err != nil {
+			t.Fatal(err)
+		}
+		// No Close: the records of the next archive follow in this file.
+	}
+	if err := d.WriteFilemarks(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Rewind(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

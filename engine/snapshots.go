@@ -155,7 +155,7 @@ func (e *Engine) legacyLinkCounts(cat *catalog.Catalog, set uuid.UUID, snapshot 
 	}
 	var counts map[string]uint32
 	for i := range out {
-		if out[i].Attr.Type != format.EntryFile {
+		if out[i].Attr.Type == format.EntryDir {
 			continue
 		}
 		if counts == nil {

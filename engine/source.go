@@ -37,9 +37,10 @@ type SourceEntry struct {
 	// files), Rdev, Target (symlinks) and Xattrs set; the backup fills
 	// Path, owner names and chunks.
 	Entry format.Entry
-	// Links is the number of names of a regular file; Key identifies it
-	// among the source's files, so a file with more than one name is
-	// stored once and its other names as hard links.
+	// Links is the number of names of a node other than a directory; Key
+	// identifies it among the source's nodes, so a file (or symlink,
+	// device, FIFO, socket) with more than one name is stored once and
+	// its other names as hard links.
 	Links uint64
 	Key   [2]uint64
 }
@@ -62,9 +63,11 @@ func (d dirSource) Stat(rel string) (SourceEntry, error) {
 	se := SourceEntry{Links: uint64(st.Nlink), Key: [2]uint64{st.Dev, st.Ino}}
 	e := &se.Entry
 	e.Mode, e.UID, e.GID = st.Mode&0o7777, st.Uid, st.Gid
-	e.Mtime = time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
-	e.Atime = time.Unix(st.Atim.Sec, st.Atim.Nsec)
-	e.Ctime = time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	// Times a snapshot cannot hold (tmpfs and XFS go past the year 9999)
+	// are clamped, as copying the file to ext4 would.
+	e.Mtime = format.ClampTime(time.Unix(st.Mtim.Sec, st.Mtim.Nsec))
+	e.Atime = format.ClampTime(time.Unix(st.Atim.Sec, st.Atim.Nsec))
+	e.Ctime = format.ClampTime(time.Unix(st.Ctim.Sec, st.Ctim.Nsec))
 	xattrs, err := readXattrs(full)
 	if err != nil {
 		return SourceEntry{}, err

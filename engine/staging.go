@@ -163,7 +163,9 @@ func (s stagingSource) Stat(rel string) (SourceEntry, error) {
 	se := SourceEntry{Links: uint64(fe.Nlink), Key: [2]uint64{0, uint64(fe.ID)}}
 	e := &se.Entry
 	e.Mode, e.UID, e.GID = fe.Mode&0o7777, fe.UID, fe.GID
-	e.Mtime, e.Atime, e.Ctime = fe.Mtime, fe.Atime, fe.Ctime
+	// The store clamps times as they are set; a journal written before
+	// it did may still hold others.
+	e.Mtime, e.Atime, e.Ctime = format.ClampTime(fe.Mtime), format.ClampTime(fe.Atime), format.ClampTime(fe.Ctime)
 	e.Xattrs = fe.Xattrs
 	t, ok := entryType(fe.Mode)
 	if !ok {

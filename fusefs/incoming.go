@@ -303,7 +303,12 @@ func (n *inNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 }
 
 func (n *inNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	f, err := n.st.OpenFile(n.id, flags&syscall.O_TRUNC != 0)
+	open := n.st.OpenFile
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		// A commit leaves a file open for writing in incoming/.
+		open = n.st.OpenWriter
+	}
+	f, err := open(n.id, flags&syscall.O_TRUNC != 0)
 	if err != nil {
 		return nil, 0, n.errno("open", err)
 	}

@@ -612,6 +612,10 @@ func (n *snapNode) fill(a *fuse.Attr, de *engine.SnapshotDirEntry) {
 	a.Uid, a.Gid = ea.UID, ea.GID
 	a.Size = uint64(ea.Size)
 	a.Nlink = 1
+	if ea.Type != format.EntryDir {
+		// Any node but a directory may have several names.
+		a.Nlink = max(1, de.Links)
+	}
 	a.Rdev = uint32(ea.Rdev)
 	a.Blksize = 1 << 20
 	switch ea.Type {
@@ -621,7 +625,6 @@ func (n *snapNode) fill(a *fuse.Attr, de *engine.SnapshotDirEntry) {
 		// Blocks count the data on tape: holes and zero ranges take
 		// none, as in the source, so cp and du see a sparse file.
 		a.Blocks = uint64((ea.Stored + 511) / 512)
-		a.Nlink = max(1, de.Links)
 	}
 	a.Mtime, a.Mtimensec = uint64(ea.Mtime.Unix()), uint32(ea.Mtime.Nanosecond())
 	a.Atime, a.Atimensec = uint64(ea.Atime.Unix()), uint32(ea.Atime.Nanosecond())
@@ -919,6 +922,13 @@ func (n *snapNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 	}
 	names := make([]string, 0, len(ent.Xattrs)+len(listedTapeXattrs))
 	for k := range ent.Xattrs {
+		switch k {
+		case xattrMedia, xattrSet, xattrFile, xattrOffset, xattrStartBlock, xattrPartition:
+			// The file's own copy of a tape attribute (cp -a of a
+			// snapshot into incoming/ copies them): Getxattr answers
+			// the name from the tape, so it is listed once, below.
+			continue
+		}
 		names = append(names, k)
 	}
 	sort.Strings(names)

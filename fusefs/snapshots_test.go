@@ -384,3 +384,35 @@ func TestSnapshotCopyTapeTime(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotXattrsOwnTapeNames: a file that carries user.tapefs.*
+// attributes of its own (cp -a of a snapshot into incoming/ copies them)
+// lists each name once, and the value is the one from tape.
+func TestSnapshotXattrsOwnTapeNames(t *testing.T) {
+	f := newSnapFixture(t, func(t *testing.T, dir string) {
+		makeSource(t, dir)
+		p := filepath.Join(dir, "copied")
+		if err := os.WriteFile(p, []byte("copied from a snapshot\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"user.tapefs.media", "user.tapefs.set", "user.tapefs.file", "user.tapefs.offset"} {
+			if err := unix.Setxattr(p, name, []byte("stale"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	buf := make([]byte, 1024)
+	n, err := unix.Llistxattr(f.path("copied"), buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00")
+	want := []string{"user.tapefs.media", "user.tapefs.set", "user.tapefs.file", "user.tapefs.offset"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("listxattr: %q, want %q", names, want)
+	}
+	n, err = unix.Lgetxattr(f.path("copied"), "user.tapefs.media", buf)
+	if err != nil || string(buf[:n]) != f.res.Tapes[0] {
+		t.Errorf("user.tapefs.media: %q, %v; want %s", buf[:max(n, 0)], err, f.res.Tapes[0])
+	}
+}

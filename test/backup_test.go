@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"tapefs/catalog"
 )
 
@@ -69,6 +71,22 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(got, "small.txt")); err == nil {
 		t.Errorf("unselected file restored")
+	}
+	// A selected hard link whose first name (in path order, here
+	// dir/sub/null-link, dir/fifo-link and dir/hardlink) is not selected
+	// gets the node itself, also when that is not a regular file, and
+	// the node's later selected names link to it.
+	links := filepath.Join(s.root, "links")
+	s.ok("restore", b.Set, links, b.Snapshot, "--path", "null-dev", "--path", "fifo", "--path", "small.txt", "--path", "dir/sub/deep")
+	got = filepath.Join(links, filepath.FromSlash(b.Snapshot))
+	for name, typ := range map[string]os.FileMode{"null-dev": os.ModeDevice | os.ModeCharDevice, "fifo": os.ModeNamedPipe, "small.txt": 0} {
+		if st, err := os.Lstat(filepath.Join(got, name)); err != nil || st.Mode()&os.ModeType != typ {
+			t.Errorf("restore --path %s (a hard link): %v %v", name, st, err)
+		}
+	}
+	var a, c unix.Stat_t
+	if unix.Lstat(filepath.Join(got, "small.txt"), &a) != nil || unix.Lstat(filepath.Join(got, "dir/sub/deep/hardlink-3"), &c) != nil || a.Ino != c.Ino {
+		t.Errorf("small.txt and dir/sub/deep/hardlink-3 restored as different inodes")
 	}
 
 	// A second backup of unchanged data writes almost nothing new.

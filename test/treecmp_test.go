@@ -20,7 +20,7 @@ import (
 // regular files (empty, small, large random, sparse, ending in a hole, all
 // hole, duplicate content),
 // directories with odd modes, symlinks (relative, absolute, dangling), hard
-// links, a FIFO, character and block devices, xattrs, and nanosecond times.
+// links (of a file, a symlink, a FIFO and a device), a FIFO, character and block devices, xattrs, and nanosecond times.
 func makeTree(t *testing.T, root string, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -68,9 +68,15 @@ func makeTree(t *testing.T, root string, seed uint64) {
 	must(os.Symlink("/etc/hostname", filepath.Join(root, "link-abs")))
 	must(os.Symlink("does/not/exist", filepath.Join(root, "dir/dangling")))
 	must(os.Link(filepath.Join(root, "small.txt"), filepath.Join(root, "dir/hardlink")))
+	must(os.Link(filepath.Join(root, "small.txt"), filepath.Join(root, "dir/sub/deep/hardlink-3")))
 	must(unix.Mkfifo(filepath.Join(root, "fifo"), 0o620))
 	must(unix.Mknod(filepath.Join(root, "null-dev"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
 	must(unix.Mknod(filepath.Join(root, "blk-dev"), unix.S_IFBLK|0o660, int(unix.Mkdev(7, 200))))
+	// Hard links of nodes that are not regular files (cp -a and rsync -H
+	// keep them too).
+	must(os.Link(filepath.Join(root, "fifo"), filepath.Join(root, "dir/fifo-link")))
+	must(os.Link(filepath.Join(root, "null-dev"), filepath.Join(root, "dir/sub/null-link")))
+	must(unix.Linkat(unix.AT_FDCWD, filepath.Join(root, "link-rel"), unix.AT_FDCWD, filepath.Join(root, "link-rel-2"), 0))
 	must(unix.Setxattr(filepath.Join(root, "small.txt"), "user.color", []byte("blue"), 0))
 	must(unix.Setxattr(filepath.Join(root, "dir"), "user.note", []byte{0, 1, 2, 255}, 0))
 	must(os.Chmod(filepath.Join(root, "dir/sub"), 0o2751))
@@ -115,14 +121,14 @@ func describeTree(t *testing.T, root string) string {
 			io.Copy(h, f)
 			f.Close()
 			line += fmt.Sprintf(" size=%d sha=%x", st.Size, h.Sum(nil)[:8])
-			if st.Nlink > 1 {
-				inodes[st.Ino] = append(inodes[st.Ino], rel)
-			}
 		case unix.S_IFLNK:
 			target, _ := os.Readlink(p)
 			line += " target=" + target
 		case unix.S_IFCHR, unix.S_IFBLK:
 			line += fmt.Sprintf(" rdev=%d", st.Rdev)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Nlink > 1 {
+			inodes[st.Ino] = append(inodes[st.Ino], rel)
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Mode&unix.S_IFMT != unix.S_IFLNK {
 			line += fmt.Sprintf(" mtime=%d.%09d", st.Mtim.Sec, st.Mtim.Nsec)

@@ -174,6 +174,21 @@ func ComparePaths(a, b string) int {
 	return 0
 }
 
+// ClampTime returns t moved into the years 1 to 9999 that an entry's
+// times must lie in: the first nanosecond of the year 1 for an earlier t,
+// the last nanosecond of 9999 for a later one, t itself otherwise. Like
+// a Linux filesystem with a narrower time range than the caller's, a
+// source clamps times with it rather than refuse a file.
+func ClampTime(t time.Time) time.Time {
+	switch {
+	case t.Unix() < minCtime:
+		return time.Unix(minCtime, 0)
+	case t.Unix() > maxCtime:
+		return time.Unix(maxCtime, int64(time.Second)-1)
+	}
+	return t
+}
+
 // Validate checks the path rules, the type and the fields that depend on
 // it, the limits above, times within the years 1 to 9999, and a regular
 // file's chunk references: sorted, not overlapping, each 1 to MaxChunkSize

@@ -59,7 +59,8 @@
 // consistent copy of its metadata; the data of the frozen regular files
 // (data files, pack space, in-memory data) is kept until the freeze is
 // released, even if they are unlinked meanwhile. Frozen.Release removes from the tree exactly the entries that
-// did not change since the freeze, so files written during a commit stay.
+// did not change since the freeze and are not being written, so files
+// written during a commit, or still open for writing, stay.
 //
 // Layering: engine/staging is a leaf below engine (it imports only
 // engine/format for the snapshot path limits); fusefs adapts it to FUSE

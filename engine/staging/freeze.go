@@ -133,7 +133,8 @@ func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
 
 // Release ends the freeze. With remove, every entry that did not change
 // since Freeze (same node under the same name, no change to its data or
-// metadata; for a directory, empty once its frozen entries are gone) is
+// metadata, not being written: open for writing or written to since its
+// last Flush; for a directory, empty once its frozen entries are gone) is
 // removed from the tree, deepest first, and the journal is compacted.
 // It returns how many entries stayed because they changed.
 func (fz *Frozen) Release(remove bool) (kept int, err error) {
@@ -151,7 +152,11 @@ func (fz *Frozen) Release(remove bool) (kept int, err error) {
 			e := fz.entries[i]
 			p := s.nodes[e.parent]
 			n := s.nodes[e.ID]
-			if p == nil || n == nil || p.children[e.name] != e.ID || n.gen != e.gen || (n.isDir() && len(n.children) > 0) {
+			// A file still open for writing, or written since its
+			// last Flush, stays even if the freeze saw its latest
+			// data: unlinking it would lose what its writer writes
+			// next.
+			if p == nil || n == nil || p.children[e.name] != e.ID || n.gen != e.gen || n.writers > 0 || n.Dirty || n.inMem || (n.isDir() && len(n.children) > 0) {
 				kept++
 				continue
 			}

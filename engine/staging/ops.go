@@ -1,13 +1,17 @@
 package staging
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"tapefs/engine/format"
 )
 
 // Errors of the mutating operations are syscall.Errno values (ENOENT,
@@ -43,7 +47,8 @@ func (s *Store) Create(parent ID, name string, mode, uid, gid uint32) (Attr, *Fi
 		return a, nil, err
 	}
 	s.nodes[a.ID].open++
-	return a, &File{s: s, id: a.ID, f: f}, nil
+	s.nodes[a.ID].writers++
+	return a, &File{s: s, id: a.ID, f: f, writer: true}, nil
 }
 
 // makeLocked is Make; for a regular file that is not being written it
@@ -85,7 +90,7 @@ func (s *Store) makeLocked(parent ID, name string, mode, uid, gid uint32, rdev u
 			return Attr{}, nil, err
 		}
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	meta := nodeMeta{ID: id, Mode: typ | mode&0o7777, UID: uid, GID: gid, Rdev: rdev,
 		Atime: now, Mtime: now, Ctime: now, Target: target, Dirty: dirty}
 	recs := []record{{op: opNode, node: meta}, {op: opLink, parent: parent, name: name, id: id}, {op: opNode, node: changed(p, now)}}
@@ -121,7 +126,7 @@ func (s *Store) MakeTmp(parent ID, mode, uid, gid uint32) (Attr, *File, error) {
 		gid = p.GID
 	}
 	id := s.next
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	meta := nodeMeta{ID: id, Mode: syscall.S_IFREG | mode&0o7777, UID: uid, GID: gid,
 		Atime: now, Mtime: now, Ctime: now, Dirty: true}
 	f, err := s.createData(id)
@@ -135,7 +140,8 @@ func (s *Store) MakeTmp(parent ID, mode, uid, gid uint32) (Attr, *File, error) {
 	}
 	n := s.nodes[id]
 	n.open++
-	return s.attr(n), &File{s: s, id: id, f: f}, nil
+	n.writers++
+	return s.attr(n), &File{s: s, id: id, f: f, writer: true}, nil
 }
 
 // Link adds the name newName in directory newParent for the existing
@@ -160,7 +166,7 @@ func (s *Store) Link(id, newParent ID, newName string) (Attr, error) {
 	if err := s.checkName(p, newName, false, 0); err != nil {
 		return Attr{}, err
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	nm := n.nodeMeta
 	nm.Ctime = now
 	if err := s.journal(record{op: opLink, parent: newParent, name: newName, id: id}, record{op: opNode, node: nm}, record{op: opNode, node: changed(p, now)}); err != nil {
@@ -195,7 +201,7 @@ func (s *Store) remove(parent ID, name string, dir bool) error {
 	case dir && len(c.children) > 0:
 		return syscall.ENOTEMPTY
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	recs := []record{{op: opUnlink, parent: parent, name: name}, {op: opNode, node: changed(p, now)}}
 	if !dir && c.nlink > 1 {
 		cm := c.nodeMeta
@@ -289,7 +295,7 @@ func (s *Store) Rename(parent ID, name string, newParent ID, newName string, fla
 			}
 		}
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	cm := c.nodeMeta
 	cm.Ctime = now
 	recs := []record{
@@ -324,7 +330,7 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 	if err != nil {
 		return Attr{}, err
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	meta := n.nodeMeta
 	if in.Size != nil {
 		if n.isDir() {
@@ -348,6 +354,14 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 	}
 	if in.Mode != nil {
 		meta.Mode = n.Mode&syscall.S_IFMT | *in.Mode&0o7777
+		if acl, ok := n.Xattrs[aclAccess]; ok {
+			// As the kernel's posix_acl_chmod: the ACL follows the
+			// mode, so getfacl and a restore see the same bits.
+			if v, ok := aclChmod(acl, meta.Mode); ok {
+				meta.Xattrs = without(n.Xattrs, aclAccess)
+				meta.Xattrs[aclAccess] = v
+			}
+		}
 	}
 	if in.UID != nil {
 		meta.UID = *in.UID
@@ -356,10 +370,10 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 		meta.GID = *in.GID
 	}
 	if in.Atime != nil {
-		meta.Atime = in.Atime.UnixNano()
+		meta.Atime = stampOf(format.ClampTime(*in.Atime))
 	}
 	if in.Mtime != nil {
-		meta.Mtime = in.Mtime.UnixNano()
+		meta.Mtime = stampOf(format.ClampTime(*in.Mtime))
 	}
 	meta.Ctime = now
 	if err := s.journal(record{op: opNode, node: meta}); err != nil {
@@ -370,7 +384,7 @@ func (s *Store) SetAttr(id ID, in SetAttrs) (Attr, error) {
 
 // changed is n's metadata with mtime and ctime set to now (a directory
 // whose entries changed).
-func changed(n *node, now int64) nodeMeta {
+func changed(n *node, now stamp) nodeMeta {
 	m := n.nodeMeta
 	m.Mtime, m.Ctime = now, now
 	return m
@@ -407,10 +421,16 @@ func (s *Store) ListXattr(id ID) ([]string, error) {
 }
 
 // SetXattr sets attribute name of id; flags may hold XattrCreate (EEXIST
-// if set) or XattrReplace (ENODATA if not set).
+// if set) or XattrReplace (ENODATA if not set). Names outside the
+// namespaces a Linux filesystem keeps (user., trusted., security., the
+// POSIX ACLs) are refused with EOPNOTSUPP, as ext4 does: a restore could
+// not set them.
 func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 	if name == "" || len(name) > maxXattrName {
 		return syscall.ERANGE
+	}
+	if !xattrNamespace(name) {
+		return syscall.EOPNOTSUPP
 	}
 	if len(value) > maxXattrValue {
 		return syscall.E2BIG
@@ -422,7 +442,7 @@ func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 		return err
 	}
 	meta := n.nodeMeta
-	meta.Ctime = s.opts.Now().UnixNano()
+	meta.Ctime = stampOf(s.opts.Now())
 	if name == aclAccess {
 		mode, equiv, ok := aclMode(value)
 		if !ok {
@@ -444,7 +464,13 @@ func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 		return syscall.EEXIST
 	case flags&XattrReplace != 0 && !had:
 		return syscall.ENODATA
-	case !had && len(n.Xattrs) >= maxXattrs:
+	case !had && len(n.Xattrs) >= format.MaxXattrs:
+		// What a snapshot entry holds (and ext4 answers when a
+		// file's xattr space is full).
+		return syscall.ENOSPC
+	case !had && xattrListSize(n.Xattrs)+len(name)+1 > xattrListMax:
+		// listxattr(2) could no longer list them all (E2BIG), so no
+		// copy tool could read them back.
 		return syscall.ENOSPC
 	}
 	x := make(map[string][]byte, len(n.Xattrs)+1)
@@ -456,8 +482,34 @@ func (s *Store) SetXattr(id ID, name string, value []byte, flags uint32) error {
 	return s.journal(record{op: opNode, node: meta})
 }
 
-// aclAccess is the xattr of a POSIX access ACL.
-const aclAccess = "system.posix_acl_access"
+// aclAccess is the xattr of a POSIX access ACL, aclDefault of a
+// directory's default ACL.
+const (
+	aclAccess  = "system.posix_acl_access"
+	aclDefault = "system.posix_acl_default"
+)
+
+// xattrListMax is XATTR_LIST_MAX: the most a listxattr(2) returns.
+const xattrListMax = 64 << 10
+
+// xattrListSize is what listxattr(2) returns for x: every name and a NUL.
+func xattrListSize(x map[string][]byte) int {
+	n := 0
+	for k := range x {
+		n += len(k) + 1
+	}
+	return n
+}
+
+// xattrNamespace reports whether name is in a namespace the store keeps.
+func xattrNamespace(name string) bool {
+	for _, p := range []string{"user.", "trusted.", "security."} {
+		if strings.HasPrefix(name, p) && len(name) > len(p) {
+			return true
+		}
+	}
+	return name == aclAccess || name == aclDefault
+}
 
 // aclMode reads a POSIX ACL xattr (version 2: entries of tag u16, perm
 // u16, id u32): the permission bits it implies (owner, mask or group,
@@ -492,6 +544,35 @@ func aclMode(v []byte) (mode uint32, equiv, ok bool) {
 	return user<<6 | group<<3 | other, equiv, true
 }
 
+// aclChmod returns a copy of the POSIX ACL xattr v with the permission
+// bits of mode: the owner entry, the mask (the group entry if there is
+// no mask) and the other entry. ok is false for a malformed v.
+func aclChmod(v []byte, mode uint32) (out []byte, ok bool) {
+	if _, _, ok := aclMode(v); !ok {
+		return nil, false
+	}
+	hasMask := false
+	for e := v[4:]; len(e) > 0; e = e[8:] {
+		hasMask = hasMask || binary.LittleEndian.Uint16(e) == 0x10
+	}
+	out = bytes.Clone(v)
+	for e := out[4:]; len(e) > 0; e = e[8:] {
+		var perm uint32
+		switch tag := binary.LittleEndian.Uint16(e); {
+		case tag == 0x01:
+			perm = mode >> 6 & 7
+		case tag == 0x10, tag == 0x04 && !hasMask:
+			perm = mode >> 3 & 7
+		case tag == 0x20:
+			perm = mode & 7
+		default:
+			continue
+		}
+		binary.LittleEndian.PutUint16(e[2:], uint16(perm))
+	}
+	return out, true
+}
+
 func without(x map[string][]byte, name string) map[string][]byte {
 	out := make(map[string][]byte, len(x))
 	for k, v := range x {
@@ -515,22 +596,34 @@ func (s *Store) RemoveXattr(id ID, name string) error {
 	}
 	meta := n.nodeMeta
 	meta.Xattrs = without(n.Xattrs, name)
-	meta.Ctime = s.opts.Now().UnixNano()
+	meta.Ctime = stampOf(s.opts.Now())
 	return s.journal(record{op: opNode, node: meta})
 }
 
 // File is an open regular file of the store. ReadAt and WriteAt may be
 // called concurrently; Close ends it.
 type File struct {
-	s  *Store
-	id ID
-	f  *os.File // the node's data file, opened when first needed
+	s      *Store
+	id     ID
+	f      *os.File // the node's data file, opened when first needed
+	writer bool     // opened for writing (Create, MakeTmp, OpenWriter)
 }
 
 // OpenFile opens regular file id; trunc empties it (O_TRUNC). A file
 // emptied with no other handle open starts over in memory, as a created
 // one (it is packed at its Flush while it stays small).
 func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
+	return s.openFile(id, trunc, false)
+}
+
+// OpenWriter is OpenFile for a handle opened for writing (O_WRONLY,
+// O_RDWR): until it is closed, a commit that freezes the file leaves it
+// in the tree (Frozen.Release), so the writer's later data is not lost.
+func (s *Store) OpenWriter(id ID, trunc bool) (*File, error) {
+	return s.openFile(id, trunc, true)
+}
+
+func (s *Store) openFile(id ID, trunc, writer bool) (*File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, err := s.get(id)
@@ -544,7 +637,7 @@ func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
 		return nil, syscall.EINVAL
 	}
 	if trunc {
-		now := s.opts.Now().UnixNano()
+		now := stampOf(s.opts.Now())
 		meta := n.nodeMeta
 		meta.Dirty, meta.Mtime, meta.Ctime = true, now, now
 		inFile := !n.inMem && n.Pack == 0
@@ -567,7 +660,10 @@ func (s *Store) OpenFile(id ID, trunc bool) (*File, error) {
 		}
 	}
 	n.open++
-	return &File{s: s, id: id}, nil
+	if writer {
+		n.writers++
+	}
+	return &File{s: s, id: id, writer: writer}, nil
 }
 
 // ID is the node the file belongs to.
@@ -709,7 +805,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		// Appending to a small file being written: memory only.
 		n.mem = append(n.mem, p...)
 		s.memBytes += int64(len(p))
-		now := s.opts.Now().UnixNano()
+		now := stampOf(s.opts.Now())
 		n.size, n.Mtime, n.Ctime = int64(len(n.mem)), now, now
 		n.gen++
 		s.mu.Unlock()
@@ -727,7 +823,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	s.mu.Lock()
 	if n := s.nodes[f.id]; n != nil {
 		n.size = max(n.size, off+int64(w))
-		now := s.opts.Now().UnixNano()
+		now := stampOf(s.opts.Now())
 		n.Mtime, n.Ctime = now, now
 		n.gen++
 	}
@@ -767,7 +863,7 @@ func (f *File) Truncate(size int64) (Attr, error) {
 			return Attr{}, s.ioErr("truncate", err)
 		}
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	n.size, n.Mtime, n.Ctime = size, now, now
 	meta := n.nodeMeta
 	meta.Dirty = true
@@ -824,7 +920,7 @@ func (f *File) Allocate(off, length int64, mode uint32) (Attr, error) {
 	if err != nil {
 		return Attr{}, s.ioErr("fallocate", err)
 	}
-	now := s.opts.Now().UnixNano()
+	now := stampOf(s.opts.Now())
 	grows := mode&AllocKeepSize == 0 && off+length > n.size
 	if !grows && mode&(AllocZeroRange|AllocPunchHole) == 0 {
 		// Space reserved within or past the end: nothing a reader sees.
@@ -971,6 +1067,9 @@ func (f *File) Close() error {
 	}
 	if n := s.nodes[f.id]; n != nil {
 		n.open--
+		if f.writer {
+			n.writers--
+		}
 		s.maybeDrop(f.id)
 	}
 	return err
@@ -997,6 +1096,6 @@ func (f *File) ClearSetID() (bool, error) {
 	}
 	meta := n.nodeMeta
 	meta.Mode &^= drop
-	meta.Ctime = s.opts.Now().UnixNano()
+	meta.Ctime = stampOf(s.opts.Now())
 	return true, s.journal(record{op: opNode, node: meta})
 }

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"math"
 	"sort"
+	"time"
 )
 
 // Journal records. Each is framed as
@@ -28,6 +29,11 @@ const (
 	// the flags with uvarints pack, offset, length.
 	flagDirty  = 1
 	flagPacked = 2
+	// flagWideTimes: a time does not fit in int64 nanoseconds (before
+	// 1677 or after 2262). The three time fields then hold 0 and the
+	// record ends with atime, mtime and ctime as zigzag varint seconds and
+	// uvarint nanoseconds each.
+	flagWideTimes = 4
 
 	frameHeader = 8
 	// maxRecord bounds one record: a node with every xattr at the format's
@@ -58,14 +64,53 @@ type nodeMeta struct {
 	Mode                uint32
 	UID, GID            uint32
 	Rdev                uint64
-	Atime, Mtime, Ctime int64 // ns since the epoch
-	Dirty               bool  // a regular file being written
+	Atime, Mtime, Ctime stamp
+	Dirty               bool // a regular file being written
 	// Pack, PackOff, PackLen: a regular file whose data is the PackLen
 	// bytes at PackOff of pack file Pack (0: its own data file).
 	Pack             uint64
 	PackOff, PackLen int64
 	Target           string
 	Xattrs           map[string][]byte
+}
+
+// stamp is a time as the kernel passes it: seconds since the epoch and
+// nanoseconds (0 to 999,999,999). Unlike int64 nanoseconds it holds every
+// time a Linux filesystem can store (ext4 reaches 2446, XFS and tmpfs
+// further).
+type stamp struct {
+	Sec  int64
+	Nsec uint32
+}
+
+// stampOf is t as a stamp.
+func stampOf(t time.Time) stamp { return stamp{Sec: t.Unix(), Nsec: uint32(t.Nanosecond())} }
+
+// time is s as a time.Time.
+func (s stamp) time() time.Time { return time.Unix(s.Sec, int64(s.Nsec)) }
+
+// Range of whole seconds that int64 nanoseconds reach (about 1677 to
+// 2262), and the nanoseconds past the last one.
+const (
+	loNanoSec = math.MinInt64 / int64(time.Second) // -9223372036
+	hiNanoSec = math.MaxInt64 / int64(time.Second) // 9223372036
+	loNanoRem = math.MinInt64 % int64(time.Second) // -854775808
+	hiNanoRem = math.MaxInt64 % int64(time.Second) // 854775807
+)
+
+// nanos is s in nanoseconds since the epoch; ok is false when it does not
+// fit in an int64 (or s is not a valid time).
+func (s stamp) nanos() (ns int64, ok bool) {
+	switch {
+	case s.Nsec >= uint32(time.Second),
+		s.Sec > hiNanoSec || s.Sec < loNanoSec-1,
+		s.Sec == hiNanoSec && int64(s.Nsec) > hiNanoRem,
+		s.Sec == loNanoSec-1 && int64(s.Nsec) < int64(time.Second)+loNanoRem:
+		return 0, false
+	case s.Sec < 0 && s.Nsec > 0:
+		return (s.Sec+1)*int64(time.Second) + int64(s.Nsec) - int64(time.Second), true
+	}
+	return s.Sec*int64(time.Second) + int64(s.Nsec), true
 }
 
 func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
@@ -88,10 +133,24 @@ func (r *record) encode(dst []byte) []byte {
 		dst = appendUvarint(dst, uint64(n.UID))
 		dst = appendUvarint(dst, uint64(n.GID))
 		dst = appendUvarint(dst, n.Rdev)
-		dst = appendVarint(dst, n.Atime)
-		dst = appendVarint(dst, n.Mtime)
-		dst = appendVarint(dst, n.Ctime)
+		times := [3]stamp{n.Atime, n.Mtime, n.Ctime}
+		wide := false
+		for _, t := range times {
+			if _, ok := t.nanos(); !ok {
+				wide = true
+			}
+		}
+		for _, t := range times {
+			ns, _ := t.nanos()
+			if wide {
+				ns = 0
+			}
+			dst = appendVarint(dst, ns)
+		}
 		flags := uint64(0)
+		if wide {
+			flags |= flagWideTimes
+		}
 		if n.Dirty {
 			flags |= flagDirty
 		}
@@ -114,6 +173,12 @@ func (r *record) encode(dst []byte) []byte {
 		for _, k := range names {
 			dst = appendBytes(dst, k)
 			dst = appendBytes(dst, string(n.Xattrs[k]))
+		}
+		if wide {
+			for _, t := range times {
+				dst = appendVarint(dst, t.Sec)
+				dst = appendUvarint(dst, uint64(t.Nsec))
+			}
 		}
 	case opLink:
 		dst = appendUvarint(dst, uint64(r.parent))
@@ -139,10 +204,20 @@ func (r *record) encode(dst []byte) []byte {
 	return dst
 }
 
+// nanoStamp is ns nanoseconds since the epoch as a stamp.
+func nanoStamp(ns int64) stamp { return stampOf(time.Unix(0, ns)) }
+
 // decoder reads the fields of one payload; the first error sticks.
 type decoder struct {
 	b   []byte
 	err error
+}
+
+// fail marks the payload corrupt.
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
 }
 
 func (d *decoder) uvarint(max uint64) uint64 {
@@ -210,8 +285,12 @@ func decodeRecord(p []byte) (record, error) {
 		n.UID = uint32(d.uvarint(math.MaxUint32))
 		n.GID = uint32(d.uvarint(math.MaxUint32))
 		n.Rdev = d.uvarint(math.MaxUint64)
-		n.Atime, n.Mtime, n.Ctime = d.varint(), d.varint(), d.varint()
-		flags := d.uvarint(flagDirty | flagPacked)
+		var ns [3]int64
+		for i := range ns {
+			ns[i] = d.varint()
+		}
+		n.Atime, n.Mtime, n.Ctime = nanoStamp(ns[0]), nanoStamp(ns[1]), nanoStamp(ns[2])
+		flags := d.uvarint(flagDirty | flagPacked | flagWideTimes)
 		n.Dirty = flags&flagDirty != 0
 		if flags&flagPacked != 0 {
 			n.Pack = d.uvarint(math.MaxUint64)
@@ -230,6 +309,24 @@ func decodeRecord(p []byte) (record, error) {
 				n.Xattrs = map[string][]byte{}
 			}
 			n.Xattrs[k] = []byte(v)
+		}
+		if flags&flagWideTimes != 0 {
+			// Only the encoding encode writes: zeros up front, and at
+			// least one time that int64 nanoseconds cannot hold.
+			if ns != [3]int64{} {
+				d.fail()
+			}
+			wide := false
+			for _, t := range []*stamp{&n.Atime, &n.Mtime, &n.Ctime} {
+				t.Sec = d.varint()
+				t.Nsec = uint32(d.uvarint(uint64(time.Second) - 1))
+				if _, ok := t.nanos(); !ok {
+					wide = true
+				}
+			}
+			if !wide {
+				d.fail()
+			}
 		}
 	case opLink:
 		r.parent = ID(d.uvarint(math.MaxUint64))

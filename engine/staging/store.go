@@ -78,7 +78,7 @@ type SetAttrs struct {
 	Mode         *uint32 // permission bits (07777)
 	UID, GID     *uint32
 	Size         *int64
-	Atime, Mtime *time.Time
+	Atime, Mtime *time.Time // clamped to the years 1 to 9999 a snapshot holds
 }
 
 // node is one node in memory.
@@ -92,6 +92,7 @@ type node struct {
 	name     string        // directories: the name in parent
 	gen      uint64        // bumped on every change of data or metadata
 	open     int           // open File handles
+	writers  int           // open File handles opened for writing
 	pinned   int           // freezes that may read the data
 	// inMem: a regular file being written whose data is mem (not yet in
 	// a pack or a data file of its own; see pack.go).
@@ -233,7 +234,7 @@ func (s *Store) load() error {
 		}
 	}
 	if s.nodes[RootID] == nil {
-		now := s.opts.Now().UnixNano()
+		now := stampOf(s.opts.Now())
 		s.nodes[RootID] = &node{nodeMeta: nodeMeta{ID: RootID, Mode: syscall.S_IFDIR | 0o755,
 			UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Atime: now, Mtime: now, Ctime: now},
 			children: map[string]ID{}, nlink: 1}
@@ -750,7 +751,7 @@ func syncDir(dir string) error {
 func (s *Store) attr(n *node) Attr {
 	a := Attr{
 		ID: n.ID, Mode: n.Mode, UID: n.UID, GID: n.GID, Rdev: n.Rdev, Size: n.size, Nlink: n.nlink,
-		Atime: time.Unix(0, n.Atime), Mtime: time.Unix(0, n.Mtime), Ctime: time.Unix(0, n.Ctime), Target: n.Target,
+		Atime: n.Atime.time(), Mtime: n.Mtime.time(), Ctime: n.Ctime.time(), Target: n.Target,
 	}
 	switch {
 	case n.isDir():

@@ -2,9 +2,11 @@ package staging
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tapefs/engine/format"
 )
 
 // mustT returns v, or panics (failing the test) on an error.
@@ -167,6 +171,11 @@ func TestStoreErrors(t *testing.T) {
 		{"link dir", func() error { _, err := s.Link(d.ID, g.ID, "dl"); return err }(), syscall.EPERM},
 		{"xattr missing", s.RemoveXattr(f.ID, "user.none"), syscall.ENODATA},
 		{"xattr replace missing", s.SetXattr(f.ID, "user.none", nil, XattrReplace), syscall.ENODATA},
+		// Namespaces a Linux filesystem does not keep (ext4 refuses them).
+		{"xattr unknown namespace", s.SetXattr(f.ID, "bogus.name", []byte("v"), 0), syscall.EOPNOTSUPP},
+		{"xattr system.*", s.SetXattr(f.ID, "system.nfs4_acl", []byte("v"), 0), syscall.EOPNOTSUPP},
+		{"xattr no namespace", s.SetXattr(f.ID, "name", []byte("v"), 0), syscall.EOPNOTSUPP},
+		{"xattr empty user name", s.SetXattr(f.ID, "user.", []byte("v"), 0), syscall.EOPNOTSUPP},
 		// NAME_MAX is 255 (Statfs): a longer name is ENAMETOOLONG, as on
 		// any Linux filesystem, whatever the call.
 		{"make name too long", func() error {
@@ -272,7 +281,8 @@ func TestFreezeRelease(t *testing.T) {
 // re-encodes to the same bytes.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range []record{
-		{op: opNode, node: nodeMeta{ID: 7, Mode: 0o100644, Target: "x", Xattrs: map[string][]byte{"user.a": {1}}, Dirty: true, Mtime: -5}},
+		{op: opNode, node: nodeMeta{ID: 7, Mode: 0o100644, Target: "x", Xattrs: map[string][]byte{"user.a": {1}}, Dirty: true, Mtime: nanoStamp(-5)}},
+		{op: opNode, node: nodeMeta{ID: 9, Mode: 0o100644, Atime: stamp{Sec: 15032385535, Nsec: 999}, Mtime: stamp{Sec: -11676096000}}},
 		{op: opNode, node: nodeMeta{ID: 8, Mode: 0o100600, Pack: 2, PackOff: 4096, PackLen: 17}},
 		{op: opLink, parent: 1, name: "n", id: 9},
 		{op: opUnlink, parent: 1, name: "n"},
@@ -581,4 +591,217 @@ func TestStoreCreateOneWrite(t *testing.T) {
 		t.Errorf("the journal did not grow at Flush")
 	}
 	must(t, f.Close())
+}
+
+// TestTimesFullRange: a file keeps every time a Linux filesystem can
+// hold (ext4 reaches 2446, before 1677 and after 2262 int64 nanoseconds
+// overflow), through SetAttr, GetAttr and two reopens of the journal.
+func TestTimesFullRange(t *testing.T) {
+	dir := t.TempDir()
+	s := mustT(Open(dir, Options{}))
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	times := []time.Time{
+		time.Unix(0, 0),
+		time.Unix(-1, 999_999_999),                             // 1 ns before the epoch
+		time.Unix(15032385535, 0),                              // ext4's last second (2446)
+		time.Unix(15032385535, 999_999_999),                    // with nanoseconds
+		time.Unix(-11676096000, 0),                             // 1600
+		time.Unix(-11676096000, 123_456_789),                   // 1600 with nanoseconds
+		time.Unix(253402297199, 999_999_999),                   // an hour before the end of 9999
+		time.Unix(math.MaxInt64/int64(time.Second), 854775807), // the last int64 nanosecond
+		time.Unix(math.MaxInt64/int64(time.Second), 854775808), // one past it
+		time.Unix(0, math.MinInt64),                            // the first int64 nanosecond
+		time.Unix(0, math.MinInt64).Add(-1),                    // one before it
+	}
+	ids := make([]ID, len(times))
+	for i, tm := range times {
+		a := writeFile(t, s, g.ID, fmt.Sprintf("f%d", i), nil)
+		at := tm.Add(time.Hour)
+		mustT(s.SetAttr(a.ID, SetAttrs{Mtime: &tm, Atime: &at}))
+		ids[i] = a.ID
+	}
+	check := func(when string) {
+		t.Helper()
+		for i, tm := range times {
+			a := mustT(s.GetAttr(ids[i]))
+			if !a.Mtime.Equal(tm) || !a.Atime.Equal(tm.Add(time.Hour)) {
+				t.Errorf("%s: f%d mtime %v atime %v, want %v and %v", when, i, a.Mtime, a.Atime, tm, tm.Add(time.Hour))
+			}
+		}
+	}
+	check("after setattr")
+	for _, when := range []string{"after reopen", "after second reopen"} {
+		must(t, s.Close())
+		s = mustT(Open(dir, Options{}))
+		check(when)
+	}
+	must(t, s.Close())
+}
+
+// TestTimesClamped: times outside the years 1 to 9999 that a snapshot
+// holds are clamped when set, as a filesystem with a narrower range
+// clamps them, so what incoming/ shows is what a commit writes.
+func TestTimesClamped(t *testing.T) {
+	s := mustT(Open(t.TempDir(), Options{}))
+	defer s.Close()
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	a := writeFile(t, s, g.ID, "f", nil)
+	far, early := time.Unix(300_000_000_000, 0), time.Date(0, 6, 1, 0, 0, 0, 0, time.UTC)
+	got := mustT(s.SetAttr(a.ID, SetAttrs{Mtime: &far, Atime: &early}))
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+	first := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !got.Mtime.Equal(last) || !got.Atime.Equal(first) {
+		t.Errorf("mtime %v atime %v, want %v and %v", got.Mtime, got.Atime, last, first)
+	}
+}
+
+// TestFreezeKeepsFileBeingWritten: a file still open for writing when
+// a commit ends stays in the tree (written during the freeze or not,
+// flushed or not: a shell flushes when a child it forked closes its copy
+// of the descriptor), and its writer's later data is kept: the commit
+// must not unlink a file under its writer. A file open for reading only
+// goes as usual.
+func TestFreezeKeepsFileBeingWritten(t *testing.T) {
+	small, large := bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("a"), PackMax+1)
+	create := func(flush bool, data []byte) func(*Store, ID) (*File, ID, []byte) {
+		return func(s *Store, g ID) (*File, ID, []byte) {
+			a, f := mustT2(s.Create(g, "open", syscall.S_IFREG|0o644, 0, 0))
+			mustT(f.WriteAt(data, 0))
+			if flush {
+				must(t, f.Flush())
+			}
+			return f, a.ID, data
+		}
+	}
+	tests := []struct {
+		name  string
+		open  func(s *Store, g ID) (f *File, id ID, first []byte)
+		stays bool
+	}{
+		{"small, in memory", create(false, small), true},
+		{"large, in a data file", create(false, large), true},
+		{"small, flushed, still open", create(true, small), true},
+		{"large, flushed, still open", create(true, large), true},
+		{"reopened packed file written", func(s *Store, g ID) (*File, ID, []byte) {
+			id := writeFile(t, s, g, "open", []byte("packed")).ID
+			f := mustT(s.OpenWriter(id, false))
+			mustT(f.WriteAt([]byte("PACKED"), 0))
+			return f, id, []byte("PACKED")
+		}, true},
+		{"opened for writing, not written", func(s *Store, g ID) (*File, ID, []byte) {
+			id := writeFile(t, s, g, "open", []byte("packed")).ID
+			return mustT(s.OpenWriter(id, false)), id, []byte("packed")
+		}, true},
+		{"opened for reading", func(s *Store, g ID) (*File, ID, []byte) {
+			id := writeFile(t, s, g, "open", []byte("packed")).ID
+			return mustT(s.OpenFile(id, false)), id, []byte("packed")
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustT(Open(t.TempDir(), Options{}))
+			defer s.Close()
+			g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+			writeFile(t, s, g.ID, "done", []byte("closed"))
+			f, id, first := tc.open(s, g.ID)
+			fz := mustT(s.Freeze("g"))
+			kept := mustT(fz.Release(true))
+			_, err := s.Lookup(g.ID, "open")
+			if tc.stays && (kept != 2 || err != nil) { // the open file and g
+				t.Fatalf("file open for writing after the commit: %v, %d entries kept, want 2", err, kept)
+			}
+			if !tc.stays && (kept != 0 || !errors.Is(err, syscall.ENOENT)) {
+				t.Fatalf("file open for reading after the commit: %v, %d entries kept, want ENOENT and 0", err, kept)
+			}
+			if _, err := s.Lookup(g.ID, "done"); !errors.Is(err, syscall.ENOENT) {
+				t.Errorf("closed file after the commit: %v, want ENOENT", err)
+			}
+			if !tc.stays {
+				must(t, f.Close())
+				return
+			}
+			mustT(f.WriteAt([]byte("more"), int64(len(first))))
+			must(t, f.Flush())
+			must(t, f.Close())
+			want := append(append([]byte{}, first...), "more"...)
+			if got := readAll(t, s, id); !bytes.Equal(got, want) {
+				t.Errorf("file reads %d bytes, want %d", len(got), len(want))
+			}
+			// Closed: the next commit takes it.
+			fz = mustT(s.Freeze("g"))
+			if kept := mustT(fz.Release(true)); kept != 0 {
+				t.Errorf("second commit kept %d entries, want 0", kept)
+			}
+		})
+	}
+}
+
+// TestChmodUpdatesACL: chmod of a file with an extended access ACL
+// changes the ACL's owner, mask and other entries, as Linux
+// filesystems do (posix_acl_chmod), so the ACL and the mode agree and a
+// restore sets the mode that stat showed; the journal keeps it.
+func TestChmodUpdatesACL(t *testing.T) {
+	entry := func(tag, perm uint16, id uint32) []byte {
+		return binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(nil, tag), perm), id)
+	}
+	acl := func(owner, named, group, mask, other uint16) []byte {
+		v := []byte{2, 0, 0, 0}
+		for _, e := range [][]byte{entry(0x01, owner, 0xffffffff), entry(0x02, named, 1000), entry(0x04, group, 0xffffffff), entry(0x10, mask, 0xffffffff), entry(0x20, other, 0xffffffff)} {
+			v = append(v, e...)
+		}
+		return v
+	}
+	dir := t.TempDir()
+	s := mustT(Open(dir, Options{}))
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	f := writeFile(t, s, g.ID, "f", nil)
+	must(t, s.SetXattr(f.ID, aclAccess, acl(6, 7, 4, 7, 4), 0))
+	if a := mustT(s.GetAttr(f.ID)); a.Mode&0o777 != 0o674 {
+		t.Fatalf("mode after setfacl %o, want 674", a.Mode&0o777)
+	}
+	mode := uint32(0o640)
+	mustT(s.SetAttr(f.ID, SetAttrs{Mode: &mode}))
+	want := acl(6, 7, 4, 4, 0) // the named entry and the group entry stay
+	check := func(when string) {
+		t.Helper()
+		got := mustT(s.GetXattr(f.ID, aclAccess))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: ACL %x, want %x", when, got, want)
+		}
+		if m, _, _ := aclMode(got); m != 0o640 {
+			t.Errorf("%s: ACL says mode %o, want 640", when, m)
+		}
+	}
+	check("after chmod")
+	must(t, s.Close())
+	s = mustT(Open(dir, Options{}))
+	defer s.Close()
+	check("after reopen")
+}
+
+// TestXattrLimits: a node takes at most format.MaxXattrs attributes (a
+// snapshot holds no more; more made the commit fail) and no more names
+// than listxattr(2) can return (64 KiB); beyond, setxattr is ENOSPC, as
+// on a full ext4 inode. Replacing a value stays possible.
+func TestXattrLimits(t *testing.T) {
+	s := mustT(Open(t.TempDir(), Options{}))
+	defer s.Close()
+	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+	f := writeFile(t, s, g.ID, "many", nil)
+	for i := range format.MaxXattrs {
+		must(t, s.SetXattr(f.ID, fmt.Sprintf("user.%d", i), []byte("v"), 0))
+	}
+	if err := s.SetXattr(f.ID, "user.one-more", []byte("v"), 0); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("attribute %d: %v, want ENOSPC", format.MaxXattrs+1, err)
+	}
+	must(t, s.SetXattr(f.ID, "user.0", []byte("new value"), 0))
+
+	l := writeFile(t, s, g.ID, "long", nil)
+	name := func(i int) string { return fmt.Sprintf("user.%0250d", i) } // 255 bytes, 256 listed
+	for i := range 256 {                                                // 64 KiB of names
+		must(t, s.SetXattr(l.ID, name(i), nil, 0))
+	}
+	if err := s.SetXattr(l.ID, "user.x", nil, 0); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("name past 64 KiB of names: %v, want ENOSPC", err)
+	}
 }
