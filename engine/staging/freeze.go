@@ -37,7 +37,9 @@ type Frozen struct {
 }
 
 // Freeze copies the metadata of top-level directory group (ENOENT if it
-// does not exist).
+// does not exist). A regular file being written (created or changed and
+// not yet flushed: its close has not returned) is half-written and left
+// out: it stays in the tree for the next commit.
 func (s *Store) Freeze(group string) (*Frozen, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -66,7 +68,10 @@ func (s *Store) Freeze(group string) (*Frozen, error) {
 			return
 		}
 		e.Names = make([]string, 0, len(n.children))
-		for name := range n.children {
+		for name, cid := range n.children {
+			if c := s.nodes[cid]; c != nil && c.isReg() && c.Dirty {
+				continue // being written: half-written until its Flush
+			}
 			e.Names = append(e.Names, name)
 		}
 		sort.Strings(e.Names)

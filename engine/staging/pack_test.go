@@ -338,15 +338,17 @@ func TestPackJournalRecord(t *testing.T) {
 	}
 }
 
-// TestPackFreezeUnlinkedInMemory: a file still being written (in memory)
-// when frozen and then unlinked reads back through the freeze.
+// TestPackFreezeUnlinkedInMemory: a frozen file rewritten from scratch
+// (O_TRUNC: in memory again) and then unlinked reads back through the
+// freeze, and its memory is given back at Release.
 func TestPackFreezeUnlinkedInMemory(t *testing.T) {
 	s := mustT(Open(t.TempDir(), Options{}))
 	defer s.Close()
 	g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
-	_, f := mustT2(s.Create(g.ID, "w", 0o644, 1, 2))
-	mustT(f.WriteAt([]byte("in memory"), 0))
+	w := writeFile(t, s, g.ID, "w", []byte("packed"))
 	fz := mustT(s.Freeze("g"))
+	f := mustT(s.OpenFile(w.ID, true))
+	mustT(f.WriteAt([]byte("in memory"), 0))
 	must(t, s.Unlink(g.ID, "w"))
 	must(t, f.Close())
 	r := mustT(fz.Open("w"))
