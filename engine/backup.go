@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -198,6 +199,9 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 			}}
 		err := r.walk()
 		entries = r.entries
+		if n := len(r.omitted); n > 0 {
+			j.logf("snapshot %s: %d files changed while they were read and are left out (%s)", snapName, n, strings.Join(slices.Sorted(maps.Keys(r.omitted)), ", "))
+		}
 		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks+r.reused, r.newChunks
 		readErr <- err
 	}()
@@ -339,6 +343,10 @@ type treeReader struct {
 	files, bytes, reused int64
 	// Set by the pipeline's delivery (add).
 	chunks, newChunks int64
+	// omitted: files that changed while they were read
+	// (ErrSourceChanged), left out of the snapshot with their other
+	// names.
+	omitted map[string]bool
 }
 
 // fileJob is a regular file the walk hands to the reading pipeline.
@@ -380,6 +388,13 @@ func (r *treeReader) walk() error {
 		},
 		r.add,
 		func(f *fileJob, err error) error {
+			if errors.Is(err, ErrSourceChanged) {
+				if r.omitted == nil {
+					r.omitted = map[string]bool{}
+				}
+				r.omitted[f.rel] = true
+				return nil
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.src.Describe(f.rel), err)
 			}
@@ -394,6 +409,16 @@ func (r *treeReader) walk() error {
 	}
 	if werr := <-walkErr; werr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = werr
+	}
+	if err == nil && len(r.omitted) > 0 {
+		keep := r.entries[:0]
+		for _, e := range r.entries {
+			if r.omitted[e.Path] || e.Type == format.EntryHardLink && r.omitted[e.Target] {
+				continue
+			}
+			keep = append(keep, e)
+		}
+		r.entries = keep
 	}
 	return err
 }

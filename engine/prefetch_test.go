@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +20,7 @@ import (
 	"tapefs/catalog"
 	"tapefs/engine/chunker"
 	"tapefs/engine/format"
+	"tapefs/engine/staging"
 )
 
 // memSource is an in-memory BackupSource that records prefetches and
@@ -27,6 +30,8 @@ type memSource struct {
 	data     map[string][]byte
 	failOpen map[string]error
 	failStat map[string]error
+	// failRead: the reader returns the data, then this error at its end.
+	failRead map[string]error
 
 	mu         sync.Mutex
 	prefetched []string
@@ -35,7 +40,7 @@ type memSource struct {
 }
 
 func newMemSource() *memSource {
-	s := &memSource{nodes: map[string]SourceEntry{}, data: map[string][]byte{}, failOpen: map[string]error{}, failStat: map[string]error{}}
+	s := &memSource{nodes: map[string]SourceEntry{}, data: map[string][]byte{}, failOpen: map[string]error{}, failStat: map[string]error{}, failRead: map[string]error{}}
 	s.dir("")
 	return s
 }
@@ -82,7 +87,11 @@ func (s *memSource) Open(rel string) (io.ReadCloser, error) {
 	if err := s.failOpen[rel]; err != nil {
 		return nil, err
 	}
-	return io.NopCloser(strings.NewReader(string(s.data[rel]))), nil
+	r := io.Reader(strings.NewReader(string(s.data[rel])))
+	if err := s.failRead[rel]; err != nil {
+		r = io.MultiReader(r, iotest.ErrReader(err))
+	}
+	return io.NopCloser(r), nil
 }
 
 func (s *memSource) Prefetch(rel string, n int64) {
@@ -233,6 +242,90 @@ func TestTreeReaderErrors(t *testing.T) {
 				t.Errorf("walk = %v, want %v naming %q", err, errDisk, tt.want)
 			}
 		})
+	}
+}
+
+// TestTreeReaderOmitsChangedFiles: a file whose read ends with
+// ErrSourceChanged (a commit's frozen file written meanwhile), at Open or
+// at its end, is left out of the snapshot with its other names; the rest
+// of the tree is backed up.
+func TestTreeReaderOmitsChangedFiles(t *testing.T) {
+	src := newMemSource()
+	src.dir("d")
+	src.file("d/a", []byte(strings.Repeat("a", 5000)), 1, 2)
+	src.file("d/b", []byte(strings.Repeat("a", 5000)), 1, 2) // another name of d/a
+	src.file("d/c", []byte("c"), 3, 1)
+	src.file("d/e", []byte("e"), 4, 1)
+	src.failRead["d/a"] = fmt.Errorf("mem/d/a: %w", ErrSourceChanged)
+	src.failOpen["d/e"] = fmt.Errorf("mem/d/e: %w", ErrSourceChanged)
+	r, chunks := treeReaderFor(t, src)
+	if err := r.walk(); err != nil {
+		t.Fatal(err)
+	}
+	chunks()
+	var paths []string
+	for _, e := range r.entries {
+		paths = append(paths, e.Path)
+	}
+	if want := []string{"", "d", "d/c"}; !slices.Equal(paths, want) {
+		t.Errorf("entries %q, want %q", paths, want)
+	}
+	if len(r.omitted) != 2 || !r.omitted["d/a"] || !r.omitted["d/e"] {
+		t.Errorf("omitted %v, want d/a and d/e", r.omitted)
+	}
+}
+
+// TestStagingSourceChanged: the staging source reports a frozen file that
+// changed (staging.ErrChanged) as ErrSourceChanged, at Open and at the end
+// of a read; other errors stay what they are.
+func TestStagingSourceChanged(t *testing.T) {
+	st, err := staging.Open(t.TempDir(), staging.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	g, err := st.Make(staging.RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, f, err := st.Create(g.ID, "big", 0o644, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, staging.PackMax+1)
+	if _, err := f.WriteAt(big, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(f.Flush(), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	fz, err := st.Freeze("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fz.Release(false)
+	src := stagingSource{fz: fz, pool: "p"}
+	r, err := src.Open("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w, err := st.OpenWriter(a.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(r); !errors.Is(err, ErrSourceChanged) || !strings.Contains(err.Error(), "incoming/g/big") {
+		t.Errorf("read to the end: %v, want ErrSourceChanged naming the file", err)
+	}
+	if _, err := src.Open("big"); !errors.Is(err, ErrSourceChanged) {
+		t.Errorf("Open after the write: %v, want ErrSourceChanged", err)
+	}
+	w.Close()
+	if _, err := src.Open("none"); err == nil || errors.Is(err, ErrSourceChanged) {
+		t.Errorf("Open of a missing file: %v", err)
 	}
 }
 

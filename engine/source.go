@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,13 +24,21 @@ type BackupSource interface {
 	Stat(rel string) (SourceEntry, error)
 	// ReadDir returns the names in directory rel, sorted.
 	ReadDir(rel string) ([]string, error)
-	// Open opens regular file rel for reading.
+	// Open opens regular file rel for reading. A read (or Open) that
+	// fails with an error wrapping ErrSourceChanged leaves the file (and
+	// its other names) out of the snapshot instead of failing the backup.
 	Open(rel string) (io.ReadCloser, error)
 	// Describe names rel for messages.
 	Describe(rel string) string
 	// String names the source for messages and the job log.
 	String() string
 }
+
+// ErrSourceChanged: a file of a BackupSource changed while it was read,
+// so what was read is not the file the walk saw (a file of a commit's
+// frozen group written meanwhile; it stays in incoming/ for the next
+// commit).
+var ErrSourceChanged = errors.New("changed while it was read")
 
 // SourceEntry is the metadata of one node of a BackupSource.
 type SourceEntry struct {

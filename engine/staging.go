@@ -194,7 +194,31 @@ func (s stagingSource) ReadDir(rel string) ([]string, error) {
 func (s stagingSource) Open(rel string) (io.ReadCloser, error) {
 	r, err := s.fz.Open(rel)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Describe(rel), err)
+		return nil, s.readErr(rel, err)
 	}
-	return r, nil
+	return frozenFile{r, s, rel}, nil
+}
+
+// readErr wraps an error of reading frozen file rel; a file written since
+// the freeze is ErrSourceChanged.
+func (s stagingSource) readErr(rel string, err error) error {
+	if errors.Is(err, staging.ErrChanged) {
+		return fmt.Errorf("%s: %w: %w", s.Describe(rel), ErrSourceChanged, err)
+	}
+	return fmt.Errorf("%s: %w", s.Describe(rel), err)
+}
+
+// frozenFile is an open frozen file of a stagingSource.
+type frozenFile struct {
+	io.ReadCloser
+	s   stagingSource
+	rel string
+}
+
+func (f frozenFile) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = f.s.readErr(f.rel, err)
+	}
+	return n, err
 }

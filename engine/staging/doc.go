@@ -56,9 +56,12 @@
 // close() returned is complete, and nothing half-written stays.
 //
 // A commit freezes one group (a top-level directory) with Freeze: a
-// consistent copy of its metadata; the data of the frozen regular files
-// (data files, pack space, in-memory data) is kept until the freeze is
-// released, even if they are unlinked meanwhile. Frozen.Release removes from the tree exactly the entries that
+// consistent copy of its metadata, without the files being written; the
+// data of the frozen regular files (data files, pack space) is kept until
+// the freeze is released, even if they are unlinked meanwhile. Reading a
+// frozen file that changed since the freeze (written in place, truncated)
+// fails with ErrChanged rather than return data that is not the frozen
+// file's. Frozen.Release removes from the tree exactly the entries that
 // did not change since the freeze and are not being written, so files
 // written during a commit, or still open for writing, stay.
 //

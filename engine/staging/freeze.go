@@ -2,6 +2,7 @@ package staging
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"sort"
@@ -97,9 +98,18 @@ func (fz *Frozen) Entries() []*FrozenEntry { return fz.entries }
 // Lookup returns the entry at path (relative to the group), or nil.
 func (fz *Frozen) Lookup(path string) *FrozenEntry { return fz.byPath[path] }
 
-// Open opens the data of the frozen regular file at path. The data is
-// what the file holds now: a file written during the commit is read as it
-// is at the time of reading (and stays in the tree after Release).
+// ErrChanged is returned by a reader of Frozen.Open when the file's data
+// may have changed since the freeze (written in place, truncated, replaced
+// or unlinked meanwhile): what was read is not the frozen file. The file
+// stays in the tree after Release, for the next commit.
+var ErrChanged = errors.New("changed since the commit froze it")
+
+// Open opens the data of the frozen regular file at path, or returns
+// ErrChanged if the file changed since the freeze (its data may not be
+// the frozen data any more). A packed file's data never changes where it
+// is; a file in a data file of its own is read where it is, and if it
+// changes while it is read, the read returns ErrChanged instead of io.EOF
+// at its end.
 func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
 	e := fz.byPath[path]
 	if e == nil {
@@ -111,6 +121,9 @@ func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
 	s := fz.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fz.changed(e) {
+		return nil, ErrChanged
+	}
 	var meta nodeMeta
 	if n := s.nodes[e.ID]; n != nil {
 		if n.inMem {
@@ -133,7 +146,43 @@ func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, s.ioErr("open staged file", &os.PathError{Op: "open", Path: p, Err: err})
 	}
-	return os.NewFile(uintptr(fd), p), nil // outside the poller, as openData
+	// Outside the poller, as openData.
+	return &frozenReader{File: os.NewFile(uintptr(fd), p), fz: fz, e: e}, nil
+}
+
+// changed reports whether the data of frozen file e may differ from what
+// it was at the freeze: its node changed (every write, truncation and
+// metadata change counts) or is being written (marked dirty before a
+// write reaches its data file). A file unlinked since (replaced by a
+// rename, removed) is checked as it was when it went: its data, kept for
+// the freeze, cannot change after that. The caller holds s.mu.
+func (fz *Frozen) changed(e *FrozenEntry) bool {
+	if n := fz.s.nodes[e.ID]; n != nil {
+		return n.gen != e.gen || n.Dirty
+	}
+	d, ok := fz.s.deferred[e.ID]
+	return !ok || d.gen != e.gen || d.meta.Dirty
+}
+
+// frozenReader reads a frozen file's data file and checks at its end that
+// the file did not change while it was read.
+type frozenReader struct {
+	*os.File
+	fz *Frozen
+	e  *FrozenEntry
+}
+
+func (r *frozenReader) Read(p []byte) (int, error) {
+	n, err := r.File.Read(p)
+	if err == io.EOF {
+		r.fz.s.mu.Lock()
+		changed := r.fz.changed(r.e)
+		r.fz.s.mu.Unlock()
+		if changed {
+			return n, ErrChanged
+		}
+	}
+	return n, err
 }
 
 // Release ends the freeze. With remove, every entry that did not change

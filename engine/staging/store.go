@@ -137,6 +137,7 @@ type Store struct {
 type deferredData struct {
 	pins  int
 	meta  nodeMeta
+	gen   uint64 // the node's last generation (Frozen.changed)
 	inMem bool
 	mem   []byte
 }
@@ -572,13 +573,13 @@ func (s *Store) maybeDrop(id ID) {
 	if n.inMem {
 		s.memBytes -= int64(len(n.mem))
 		if n.pinned > 0 {
-			s.deferred[id] = deferredData{pins: n.pinned, meta: n.nodeMeta, inMem: true, mem: n.mem}
+			s.deferred[id] = deferredData{pins: n.pinned, meta: n.nodeMeta, gen: n.gen, inMem: true, mem: n.mem}
 		}
 		n.inMem, n.mem = false, nil
 		return
 	}
 	if n.pinned > 0 {
-		s.deferred[id] = deferredData{pins: n.pinned, meta: n.nodeMeta}
+		s.deferred[id] = deferredData{pins: n.pinned, meta: n.nodeMeta, gen: n.gen}
 		return
 	}
 	if n.Pack != 0 {

@@ -881,3 +881,115 @@ func TestXattrLimits(t *testing.T) {
 		t.Errorf("name past 64 KiB of names: %v, want ENOSPC", err)
 	}
 }
+
+// TestFrozenReadSeesChange: a commit reading a frozen file that is written
+// in place meanwhile must not take the mix of old and new data for the
+// frozen file: it reports ErrChanged (at the end of a file in a data file
+// of its own, or at Open when the change came first). A file replaced by a
+// rename still reads as frozen.
+func TestFrozenReadSeesChange(t *testing.T) {
+	large := bytes.Repeat([]byte("0123456789abcdef"), (PackMax+1<<16)/16)
+	readFrozen := func(fz *Frozen, path string) ([]byte, error) {
+		r, err := fz.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(r)
+	}
+	setup := func(t *testing.T) (*Store, ID, *Frozen) {
+		s := mustT(Open(t.TempDir(), Options{}))
+		t.Cleanup(func() { s.Close() })
+		g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+		writeFile(t, s, g.ID, "large", large)
+		writeFile(t, s, g.ID, "small", []byte("small file"))
+		return s, g.ID, mustT(s.Freeze("g"))
+	}
+	writeIn := func(t *testing.T, s *Store, g ID, name string, off int64) {
+		t.Helper()
+		a := mustT(s.Lookup(g, name))
+		f := mustT(s.OpenWriter(a.ID, false))
+		mustT(f.WriteAt([]byte("CHANGED"), off))
+		must(t, f.Flush())
+		must(t, f.Close())
+	}
+
+	t.Run("unchanged", func(t *testing.T) {
+		_, _, fz := setup(t)
+		defer fz.Release(false)
+		for name, want := range map[string][]byte{"large": large, "small": []byte("small file")} {
+			if got, err := readFrozen(fz, name); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: %d bytes, %v; want the %d frozen bytes", name, len(got), err, len(want))
+			}
+		}
+	})
+	t.Run("written while read", func(t *testing.T) {
+		s, g, fz := setup(t)
+		defer fz.Release(false)
+		r := mustT(fz.Open("large"))
+		defer r.Close()
+		mustT(io.ReadFull(r, make([]byte, 1000)))
+		writeIn(t, s, g, "large", 0) // behind the reader: it reads on unaware
+		if _, err := io.ReadAll(r); !errors.Is(err, ErrChanged) {
+			t.Errorf("read to the end: %v, want ErrChanged", err)
+		}
+		// The file stays for the next commit.
+		if kept := mustT(fz.Release(true)); kept != 2 {
+			t.Errorf("Release kept %d entries, want 2 (the file and g)", kept)
+		}
+	})
+	t.Run("written before Open", func(t *testing.T) {
+		s, g, fz := setup(t)
+		defer fz.Release(false)
+		writeIn(t, s, g, "large", int64(len(large)))
+		if _, err := readFrozen(fz, "large"); !errors.Is(err, ErrChanged) {
+			t.Errorf("Open: %v, want ErrChanged", err)
+		}
+	})
+	t.Run("truncated", func(t *testing.T) {
+		s, g, fz := setup(t)
+		defer fz.Release(false)
+		a := mustT(s.Lookup(g, "large"))
+		f := mustT(s.OpenWriter(a.ID, false))
+		r := mustT(fz.Open("large"))
+		defer r.Close()
+		mustT(f.Truncate(100))
+		must(t, f.Flush())
+		must(t, f.Close())
+		if _, err := io.ReadAll(r); !errors.Is(err, ErrChanged) {
+			t.Errorf("read after a truncation: %v, want ErrChanged", err)
+		}
+	})
+	t.Run("packed file written", func(t *testing.T) {
+		s, g, fz := setup(t)
+		defer fz.Release(false)
+		writeIn(t, s, g, "small", 0)
+		if got, err := readFrozen(fz, "small"); !errors.Is(err, ErrChanged) {
+			t.Errorf("%q, %v; want ErrChanged", got, err)
+		}
+	})
+	t.Run("packed file rewritten with O_TRUNC", func(t *testing.T) {
+		s, g, fz := setup(t)
+		defer fz.Release(false)
+		a := mustT(s.Lookup(g, "small"))
+		f := mustT(s.OpenFile(a.ID, true))
+		mustT(f.WriteAt([]byte("new"), 0))
+		if got, err := readFrozen(fz, "small"); !errors.Is(err, ErrChanged) {
+			t.Errorf("while it is written: %q, %v; want ErrChanged", got, err)
+		}
+		must(t, f.Flush())
+		must(t, f.Close())
+		if got, err := readFrozen(fz, "small"); !errors.Is(err, ErrChanged) {
+			t.Errorf("after: %q, %v; want ErrChanged", got, err)
+		}
+	})
+	t.Run("replaced by a rename", func(t *testing.T) {
+		s, g, fz := setup(t)
+		defer fz.Release(false)
+		writeFile(t, s, g, ".large.tmp", []byte("new version"))
+		must(t, s.Rename(g, ".large.tmp", g, "large", 0))
+		if got, err := readFrozen(fz, "large"); err != nil || !bytes.Equal(got, large) {
+			t.Errorf("%d bytes, %v; want the %d frozen bytes", len(got), err, len(large))
+		}
+	})
+}
