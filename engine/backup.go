@@ -381,7 +381,7 @@ func (r *treeReader) walk() error {
 		}
 		walkErr <- err
 	}()
-	err := chunker.Pipeline(ctx, chunker.Config{Params: chunkParams, Workers: hashWorkers, Bufs: &chunkBufs}, files,
+	err := chunker.Pipeline(ctx, chunker.Config{Params: chunkParams, Workers: hashWorkers, Bufs: &chunkBufs, ZeroUnhashed: true}, files,
 		func(f *fileJob) (io.ReadCloser, error) {
 			ahead.fileStarted()
 			return r.src.Open(f.rel)

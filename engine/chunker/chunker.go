@@ -113,14 +113,14 @@ func (c *Chunker) boundary(data []byte) (int, bool) {
 	i = max(i, c.p.Min)
 	if i < c.p.Avg && i < n {
 		end := min(c.p.Avg, n)
-		k, h := scan(data[i:end], fp, c.maskS)
+		k, h := scanZeros(data[i:end], fp, c.maskS)
 		if k >= 0 {
 			return i + k, true
 		}
 		i, fp = end, h
 	}
 	if i < n {
-		k, h := scan(data[i:n], fp, c.maskL)
+		k, h := scanZeros(data[i:n], fp, c.maskL)
 		if k >= 0 {
 			return i + k, true
 		}
@@ -166,6 +166,47 @@ func (c *Chunker) fill() error {
 		}
 	}
 	return nil
+}
+
+// zeroFP is where the Gear hash ends up after 64 zero bytes, from any
+// value, and stays for as long as zeros follow: fp<<1 + gear[0] = fp.
+// (After n zeros fp is fp0<<n + gear[0]*(2^n-1); at n = 64 the first term
+// is gone and the second is -gear[0].)
+var zeroFP = -gear[0]
+
+// scanZeros is scan, faster over runs of zeros (holes of sparse files,
+// zeroed disk images): where data starts with at least 64 zeros and the
+// mask finds no boundary at zeroFP, the hash is scanned over the first 64
+// (they may hold a boundary) and the rest of the run is skipped, the hash
+// staying zeroFP. The result is scan's.
+func scanZeros(data []byte, fp, mask uint64) (int, uint64) {
+	if zeroFP&mask == 0 || len(data) < 128 || zeroPrefix(data[:64]) < 64 {
+		return scan(data, fp, mask)
+	}
+	if k, _ := scan(data[:64], fp, mask); k >= 0 {
+		return k, 0
+	}
+	z := 64 + zeroPrefix(data[64:])
+	if z == len(data) {
+		return -1, zeroFP
+	}
+	k, h := scan(data[z:], zeroFP, mask)
+	if k >= 0 {
+		return z + k, 0
+	}
+	return -1, h
+}
+
+// zeroPrefix returns the number of zero bytes data starts with.
+func zeroPrefix(data []byte) int {
+	n := 0
+	for len(data)-n >= 64 && IsZero(data[n:n+64]) {
+		n += 64
+	}
+	for n < len(data) && data[n] == 0 {
+		n++
+	}
+	return n
 }
 
 // Tables of gear shifted left by 3, 2 and 1 bits, for scan.

@@ -3,6 +3,7 @@ package chunker
 import (
 	"bytes"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -46,6 +47,31 @@ func FuzzChunker(f *testing.F) {
 		}
 		if !bytes.Equal(got, data) {
 			t.Fatalf("chunks add up to %d bytes that differ from the %d input bytes", len(got), len(data))
+		}
+	})
+}
+
+// FuzzScanZeros: scanZeros, which skips runs of zeros, finds the boundary
+// scan finds, with the same final hash, on data made of the fuzzer's bytes
+// with zero runs spliced in, from any hash, with the masks of any Params.
+func FuzzScanZeros(f *testing.F) {
+	f.Add([]byte("tapefs"), uint16(300), uint64(0), uint16(0), uint16(0))
+	f.Add([]byte{0, 1, 0, 0, 2}, uint16(5000), uint64(12345), uint16(100), uint16(900))
+	f.Add([]byte{}, uint16(200), uint64(1), uint16(1), uint16(3))
+	f.Fuzz(func(t *testing.T, data []byte, zeros uint16, fp uint64, a, b uint16) {
+		// The fuzzer's bytes with a zero run of the given length before,
+		// in the middle and after them.
+		run := make([]byte, int(zeros)%20000)
+		in := slices.Concat(run, data[:len(data)/2], run, data[len(data)/2:], run)
+		p := Params{Min: MinParamSize, Avg: MinParamSize + int(a)%(1<<20), Max: MaxParamSize}
+		p.Max = p.Avg + int(b)%(1<<20)
+		maskS, maskL := p.masks()
+		for _, mask := range []uint64{maskS, maskL} {
+			k, h := scan(in, fp, mask)
+			kz, hz := scanZeros(in, fp, mask)
+			if k != kz || h != hz {
+				t.Fatalf("mask %#x over %d bytes: scan = %d, %#x; scanZeros = %d, %#x", mask, len(in), k, h, kz, hz)
+			}
 		}
 	})
 }

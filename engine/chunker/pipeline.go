@@ -25,6 +25,11 @@ type Config struct {
 	Workers int
 	// Bufs supplies chunk buffers; nil allocates each one.
 	Bufs Buffers
+	// ZeroUnhashed: a chunk of zeros only is delivered with the zero
+	// Digest instead of its SHA-256 (a backup stores such a chunk as a
+	// hole, by its size; hashing the holes of a sparse file cost more
+	// than the rest of reading it).
+	ZeroUnhashed bool
 	// InFlight bounds the bytes of chunks cut but not yet delivered
 	// (DefaultInFlight when 0); one chunk is let through whatever its
 	// size, so any value makes progress.
@@ -125,7 +130,9 @@ func Pipeline[S any](ctx context.Context, c Config, in <-chan S, open func(S) (i
 	for range workers {
 		wg.Go(func() {
 			for j := range todo {
-				j.digest = Sum(j.data)
+				if !c.ZeroUnhashed || !IsZero(j.data) {
+					j.digest = Sum(j.data)
+				}
 				close(j.hashed)
 			}
 		})

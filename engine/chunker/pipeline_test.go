@@ -291,3 +291,45 @@ func TestPipelineStopsAtEndError(t *testing.T) {
 		t.Errorf("%d streams opened", opened)
 	}
 }
+
+// TestPipelineZeroUnhashed: with ZeroUnhashed, the chunks of a long run of
+// zeros come with the zero Digest, the others with their SHA-256, and the
+// chunks are the same as without it.
+func TestPipelineZeroUnhashed(t *testing.T) {
+	data := slices.Concat(randomData(7, 300<<10), make([]byte, 5<<20), randomData(8, 300<<10))
+	var plain, unhashed []Digest
+	var lens, lensU []int
+	for _, c := range []struct {
+		zu   bool
+		ds   *[]Digest
+		lens *[]int
+	}{{false, &plain, &lens}, {true, &unhashed, &lensU}} {
+		err := ReadAll(context.Background(), Config{Params: smallParams, Workers: 2, ZeroUnhashed: c.zu}, bytes.NewReader(data), func(b []byte, d Digest) error {
+			*c.ds = append(*c.ds, d)
+			*c.lens = append(*c.lens, len(b))
+			want := Sum(b)
+			if c.zu && IsZero(b) {
+				want = Digest{}
+			}
+			if d != want {
+				t.Errorf("ZeroUnhashed=%v: chunk %d (%d bytes, zero %v): digest %s, want %s", c.zu, len(*c.ds)-1, len(b), IsZero(b), d, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(lens, lensU) {
+		t.Fatalf("chunks differ with ZeroUnhashed: %v against %v", lensU, lens)
+	}
+	zero := 0
+	for _, d := range unhashed {
+		if d == (Digest{}) {
+			zero++
+		}
+	}
+	if zero == 0 {
+		t.Error("no chunk of the zero run came unhashed")
+	}
+}
