@@ -25,21 +25,29 @@ func (vtapeOpener) OpenChanger(path string) (device.Changer, error) { return vta
 func (vtapeOpener) ScanDrives() ([]device.ScanEntry, error)         { return nil, nil }
 func (vtapeOpener) ScanChangers() ([]device.ScanEntry, error)       { return nil, nil }
 
-// labelledTape returns an engine with one standalone virtual drive "d0"
-// holding a tape labelled with set (and a media label TEST01L8).
-func labelledTape(t *testing.T, set *format.MediaSetLabel) *Engine {
+// loadedLibrary returns a virtual library of one drive and one cartridge,
+// the cartridge in the drive.
+func loadedLibrary(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
 	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Cartridges: 1})
 	ch, err := vtape.OpenChanger(lib)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = ch.Move(ctx, device.Element{Kind: device.ElementSlot, ID: 1}, device.Element{Kind: device.ElementDrive, ID: 0})
+	err = ch.Move(context.Background(), device.Element{Kind: device.ElementSlot, ID: 1}, device.Element{Kind: device.ElementDrive, ID: 0})
 	ch.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lib
+}
+
+// labelledTape returns an engine with one standalone virtual drive "d0"
+// holding a tape labelled with set (and a media label TEST01L8).
+func labelledTape(t *testing.T, set *format.MediaSetLabel) *Engine {
+	t.Helper()
+	ctx := context.Background()
+	lib := loadedLibrary(t)
 	if set != nil {
 		d, err := vtape.OpenDrive(vtape.DrivePath(lib, 0))
 		if err != nil {

@@ -136,17 +136,7 @@ func TestWalkArchivesStopsAtCorruption(t *testing.T) {
 func twoArchivesInOneFile(t *testing.T) device.Drive {
 	t.Helper()
 	ctx := context.Background()
-	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Cartridges: 1})
-	ch, err := vtape.OpenChanger(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = ch.Move(ctx, device.Element{Kind: device.ElementSlot, ID: 1}, device.Element{Kind: device.ElementDrive, ID: 0})
-	ch.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := vtape.OpenDrive(vtape.DrivePath(lib, 0))
+	d, err := vtape.OpenDrive(vtape.DrivePath(loadedLibrary(t), 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,15 @@ func writeFile(t *testing.T, s *Store, parent ID, name string, data []byte) Attr
 	return a
 }
 
+// groupStore opens a store in a temporary directory (closed when the test
+// ends) with one group, g, and returns the group's id.
+func groupStore(t *testing.T) (*Store, ID) {
+	t.Helper()
+	s := mustT(Open(t.TempDir(), Options{}))
+	t.Cleanup(func() { s.Close() })
+	return s, mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false)).ID
+}
+
 func readAll(t *testing.T, s *Store, id ID) []byte {
 	t.Helper()
 	f := mustT(s.OpenFile(id, false))
@@ -315,11 +324,9 @@ func TestFreezeSkipsFilesBeingWritten(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := mustT(Open(t.TempDir(), Options{}))
-			defer s.Close()
-			g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
-			writeFile(t, s, g.ID, "done", []byte("complete"))
-			f := tt.start(t, s, g.ID)
+			s, g := groupStore(t)
+			writeFile(t, s, g, "done", []byte("complete"))
+			f := tt.start(t, s, g)
 			fz := mustT(s.Freeze("g"))
 			if e := fz.Lookup("f"); e != nil {
 				t.Errorf("the file being written is frozen (size %d)", e.Size)
@@ -332,10 +339,10 @@ func TestFreezeSkipsFilesBeingWritten(t *testing.T) {
 			must(t, f.Flush())
 			must(t, f.Close())
 			mustT(fz.Release(true))
-			if _, err := s.Lookup(g.ID, "done"); !errors.Is(err, syscall.ENOENT) {
+			if _, err := s.Lookup(g, "done"); !errors.Is(err, syscall.ENOENT) {
 				t.Errorf("done after Release: %v, want ENOENT", err)
 			}
-			a, err := s.Lookup(g.ID, "f")
+			a, err := s.Lookup(g, "f")
 			if err != nil {
 				t.Fatalf("f after Release: %v", err)
 			}
@@ -771,14 +778,12 @@ func TestFreezeKeepsFileBeingWritten(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mustT(Open(t.TempDir(), Options{}))
-			defer s.Close()
-			g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
-			writeFile(t, s, g.ID, "done", []byte("closed"))
-			f, id, first := tc.open(s, g.ID)
+			s, g := groupStore(t)
+			writeFile(t, s, g, "done", []byte("closed"))
+			f, id, first := tc.open(s, g)
 			fz := mustT(s.Freeze("g"))
 			kept := mustT(fz.Release(true))
-			_, err := s.Lookup(g.ID, "open")
+			_, err := s.Lookup(g, "open")
 			wantKept := 2 // the open file and g
 			if tc.dirty {
 				wantKept = 1 // g: the freeze left the file out
@@ -789,7 +794,7 @@ func TestFreezeKeepsFileBeingWritten(t *testing.T) {
 			if !tc.stays && (kept != 0 || !errors.Is(err, syscall.ENOENT)) {
 				t.Fatalf("file open for reading after the commit: %v, %d entries kept, want ENOENT and 0", err, kept)
 			}
-			if _, err := s.Lookup(g.ID, "done"); !errors.Is(err, syscall.ENOENT) {
+			if _, err := s.Lookup(g, "done"); !errors.Is(err, syscall.ENOENT) {
 				t.Errorf("closed file after the commit: %v, want ENOENT", err)
 			}
 			if !tc.stays {
@@ -898,12 +903,10 @@ func TestFrozenReadSeesChange(t *testing.T) {
 		return io.ReadAll(r)
 	}
 	setup := func(t *testing.T) (*Store, ID, *Frozen) {
-		s := mustT(Open(t.TempDir(), Options{}))
-		t.Cleanup(func() { s.Close() })
-		g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
-		writeFile(t, s, g.ID, "large", large)
-		writeFile(t, s, g.ID, "small", []byte("small file"))
-		return s, g.ID, mustT(s.Freeze("g"))
+		s, g := groupStore(t)
+		writeFile(t, s, g, "large", large)
+		writeFile(t, s, g, "small", []byte("small file"))
+		return s, g, mustT(s.Freeze("g"))
 	}
 	writeIn := func(t *testing.T, s *Store, g ID, name string, off int64) {
 		t.Helper()
