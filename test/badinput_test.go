@@ -98,6 +98,14 @@ func TestBadInput(t *testing.T) {
 		{[]string{"vtape", "create", s.root + "/lib2", "--barcode-prefix", "TOOLONGPREFIX"}, 1, "TOOLONGPREFIX"},
 		{[]string{"media", "list", "--output-format", "yaml"}, 2, "yaml"},
 		{[]string{"status", "extra-arg", "--nosuchflag"}, 2, "nosuchflag"},
+		// Usage errors of the command tree itself are exit 2 as well, not
+		// urfave/cli's 3 (unknown command) or 1 (missing required flag).
+		{[]string{"nosuch"}, 2, `unknown command "nosuch": see ` + "`tapefs --help`"},
+		{[]string{"media", "nosuch"}, 2, "`tapefs media --help`"},
+		{[]string{"changer", "create", "sl4"}, 2, "changer create: --path is required"},
+		{[]string{"label", "--pool", "daily"}, 2, "label: --label-text is required"},
+		{[]string{"changer", "transfer", "--from", "1"}, 2, "--to is required"},
+		{[]string{"pool", "create"}, 2, "pool create: expected 1 argument"},
 	}
 	before := s.fingerprint(lib)
 	for _, c := range cases {
@@ -113,6 +121,12 @@ func TestBadInput(t *testing.T) {
 		if after := s.fingerprint(lib); after != before {
 			t.Errorf("tapefs %s changed state:\nbefore:\n%s\nafter:\n%s", name, before, after)
 			before = after
+		}
+	}
+	for _, bin := range []string{"pmt", "pmtx"} {
+		r := s.run(nil, bin, "nosuch")
+		if r.code != 2 || r.stderr != bin+": unknown command \"nosuch\": see `"+bin+" --help`\n" || r.stdout != "" {
+			t.Errorf("%s nosuch: exit %d, stdout %q, stderr %q; want exit 2 and one line", bin, r.code, r.stdout, r.stderr)
 		}
 	}
 	// The foreign tape is refused by label too.

@@ -325,3 +325,25 @@ func TestEncryptedBackup(t *testing.T) {
 	s.ok("inventory", "--catalog")
 	compareCatalogs(t, saved, catDir)
 }
+
+// TestKeyPaperkeyOnlyKey runs the reference's `key paperkey --output-format
+// text` (no fingerprint): it prints the only key of the store, and says
+// what is wrong when the store holds none or several.
+func TestKeyPaperkeyOnlyKey(t *testing.T) {
+	s := newSandbox(t)
+	if r := s.runIn("", "key", "paperkey", "--output-format", "text"); r.code != 3 || !strings.Contains(r.stderr, "tapefs key create") {
+		t.Errorf("paperkey with no key: exit %d, %q; want 3 naming `tapefs key create`", r.code, r.stderr)
+	}
+	fp := fingerprintRe.FindStringSubmatch(s.okIn("pw\npw\n", "key", "create", "--hint", "tape pw 2020").stdout)[1]
+	paper := s.okIn("", "key", "paperkey", "--output-format", "text").stdout
+	if !strings.Contains(paper, "-----BEGIN TAPEFS TAPE ENCRYPTION KEY-----") || !strings.Contains(paper, fp) {
+		t.Errorf("paperkey without a fingerprint does not print the only key %s:\n%s", fp, paper)
+	}
+	if named := s.okIn("", "key", "paperkey", fp, "--output-format", "text").stdout; named != paper {
+		t.Error("paperkey of the only key differs from paperkey FINGERPRINT")
+	}
+	s.okIn("pw2\npw2\n", "key", "create", "--hint", "second")
+	if r := s.runIn("", "key", "paperkey"); r.code != 2 || !strings.Contains(r.stderr, "tapefs key list") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("paperkey with two keys and no fingerprint: exit %d, %q; want 2 naming `tapefs key list`", r.code, r.stderr)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"tapefs/cmd/internal/output"
+	"tapefs/engine"
 	"tapefs/engine/keys"
 )
 
@@ -181,13 +182,13 @@ func (e *env) keyCommand() *cli.Command {
 			},
 			{
 				Name:      "paperkey",
-				Usage:     "print a key's password-protected config as a QR code and as text, to keep on paper",
-				ArgsUsage: "FINGERPRINT",
+				Usage:     "print a key's password-protected config as a QR code and as text, to keep on paper (default: the only key)",
+				ArgsUsage: "[FINGERPRINT]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "output-format", Value: "text", Usage: "text or html"},
 				},
 				Action: func(c *cli.Context) error {
-					fp, err := fpArg(c)
+					fp, err := e.onlyKey(c)
 					if err != nil {
 						return err
 					}
@@ -404,6 +405,31 @@ func readKeyFile(path string) (keys.KeyConfig, error) {
 		return keys.KeyConfig{}, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return kc, nil
+}
+
+// onlyKey returns the fingerprint argument of c, or without one the
+// fingerprint of the only key in the store (the reference runs `key
+// paperkey` without one). No key is not found (exit 3); several keys
+// without an argument is bad usage (exit 2).
+func (e *env) onlyKey(c *cli.Context) (string, error) {
+	if c.Args().Len() > 0 {
+		a, err := args(c, "FINGERPRINT")
+		if err != nil {
+			return "", err
+		}
+		return a[0], nil
+	}
+	list, err := keys.Store{Dir: e.ConfigDir}.List()
+	if err != nil {
+		return "", err
+	}
+	switch len(list) {
+	case 0:
+		return "", kindError{kind: engine.ErrNotFound, msg: "no tape encryption key in the store: create one with `tapefs key create`, or restore one with `tapefs key restore`"}
+	case 1:
+		return list[0].Fingerprint, nil
+	}
+	return "", usagef("the store holds %d tape encryption keys: name one (FINGERPRINT, as `tapefs key list` prints it)", len(list))
 }
 
 func (e *env) runPaperkey(fp, format string) error {

@@ -121,9 +121,13 @@ func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
 	for _, cmd := range cmds {
 		cmd.OnUsageError = onUsage
 		if len(cmd.Subcommands) > 0 {
+			if cmd.Action == nil {
+				cmd.Action = groupAction
+			}
 			Prepare(cmd.Subcommands, before, after)
 			continue
 		}
+		required := takeRequired(cmd)
 		ownsFormat := false
 		for _, f := range CommonFlags() {
 			if hasFlag(cmd, f.Names()[0]) {
@@ -134,6 +138,11 @@ func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
 		}
 		action := cmd.Action
 		cmd.Action = func(c *cli.Context) error {
+			for _, name := range required {
+				if !c.IsSet(name) {
+					return Usagef("%s: --%s is required", commandPath(c), name)
+				}
+			}
 			var s Settings
 			var err error
 			if ownsFormat {
@@ -148,6 +157,67 @@ func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
 			return action(c)
 		}
 	}
+}
+
+// groupAction is the action of the app and of every command that only
+// groups subcommands: without arguments it shows the help, with one it
+// reports an unknown command as bad usage (urfave/cli's own "No help
+// topic" would exit with 3, the code for an unknown drive or tape).
+func groupAction(c *cli.Context) error {
+	path := commandPath(c)
+	if !c.Args().Present() {
+		if path == "" {
+			return cli.ShowAppHelp(c)
+		}
+		return cli.ShowSubcommandHelp(c)
+	}
+	return Usagef("unknown command %q: see `%s --help`", c.Args().First(), strings.TrimSpace(c.App.Name+" "+path))
+}
+
+// commandPath returns the names of the commands c runs under, without the
+// program's name ("changer create"; "" for the program itself).
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil && cc.Command.Name != "" {
+			names = append([]string{cc.Command.Name}, names...)
+		}
+	}
+	if len(names) > 0 && names[0] == c.App.Name {
+		names = names[1:]
+	}
+	return strings.Join(names, " ")
+}
+
+// takeRequired clears the Required mark of cmd's flags and returns their
+// names, so the action can report a missing one as bad usage (urfave/cli
+// reports it with exit code 1 after printing the help on stdout).
+func takeRequired(cmd *cli.Command) []string {
+	var names []string
+	for _, f := range cmd.Flags {
+		var req *bool
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			req = &f.Required
+		case *cli.IntFlag:
+			req = &f.Required
+		case *cli.Int64Flag:
+			req = &f.Required
+		case *cli.UintFlag:
+			req = &f.Required
+		case *cli.BoolFlag:
+			req = &f.Required
+		case *cli.StringSliceFlag:
+			req = &f.Required
+		case *cli.IntSliceFlag:
+			req = &f.Required
+		}
+		if req != nil && *req {
+			*req = false
+			names = append(names, f.Names()[0])
+		}
+	}
+	return names
 }
 
 func hasFlag(cmd *cli.Command, name string) bool {
@@ -170,6 +240,7 @@ func NewApp(name, usage string) *cli.App {
 		Usage:          usage,
 		Flags:          CommonFlags(),
 		HideVersion:    true,
+		Action:         groupAction,
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   func(c *cli.Context, err error, _ bool) error { return UsageError{err.Error()} },
 	}
@@ -179,7 +250,7 @@ func NewApp(name, usage string) *cli.App {
 func Args(c *cli.Context, names ...string) ([]string, error) {
 	a := c.Args().Slice()
 	if len(a) != len(names) {
-		return nil, Usagef("%s: expected %d argument(s) (%s), got %d", c.Command.FullName(), len(names), strings.Join(names, " "), len(a))
+		return nil, Usagef("%s: expected %d argument(s) (%s), got %d", commandPath(c), len(names), strings.Join(names, " "), len(a))
 	}
 	return a, nil
 }
