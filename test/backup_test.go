@@ -56,6 +56,10 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if !strings.Contains(dry, "estimated tape time") || !lineHas(dry, b.Tapes[0]) {
 		t.Errorf("dry run does not show the plan:\n%s", dry)
 	}
+	// Lists read as text, not as Go slices.
+	if !strings.Contains(dry, "snapshots: "+b.Snapshot+"\n") || !strings.Contains(dry, "(1 load)") || strings.Contains(dry, "[") {
+		t.Errorf("dry run lists the plan as Go values:\n%s", dry)
+	}
 	if _, err := os.Stat(target); err == nil {
 		t.Errorf("dry run created the target")
 	}

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,4 +41,28 @@ func TestCatalogBusy(t *testing.T) {
 	}
 	// Once it is free, the same command runs.
 	s.ok("media", "list")
+}
+
+// TestVtapeList: vtape list counts storage slots and import/export slots
+// apart, as vtape create takes them.
+func TestVtapeList(t *testing.T) {
+	s := newSandbox(t)
+	lib := filepath.Join(s.root, "vlib")
+	s.ok("vtape", "create", lib, "--slots", "6", "--import-export", "2", "--drives", "1", "--cartridges", "3", "--cleaning", "0")
+	var got []struct {
+		Path         string `json:"path"`
+		Drives       int    `json:"drives"`
+		Slots        int    `json:"slots"`
+		ImportExport int    `json:"import-export"`
+		Cartridges   int    `json:"cartridges"`
+	}
+	if err := json.Unmarshal([]byte(s.ok("vtape", "list", "--output-format", "json").stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Path != lib || got[0].Drives != 1 || got[0].Slots != 6 || got[0].ImportExport != 2 || got[0].Cartridges != 3 {
+		t.Errorf("vtape list = %+v, want %s with 1 drive, 6 slots, 2 import/export, 3 cartridges", got, lib)
+	}
+	if text := s.ok("vtape", "list").stdout; !lineHas(text, lib, "6", "2", "3") {
+		t.Errorf("vtape list:\n%s", text)
+	}
 }

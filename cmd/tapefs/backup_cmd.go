@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +55,7 @@ func (e *env) backupCommand() *cli.Command {
 				[2]string{"bytes", humanize.IBytes(uint64(res.Bytes))},
 				[2]string{"chunks", fmt.Sprintf("%d (%d new)", res.Chunks, res.NewChunks)},
 				[2]string{"new-bytes", humanize.IBytes(uint64(res.NewBytes))},
-				[2]string{"tapes", fmt.Sprint(res.Tapes)},
+				[2]string{"tapes", strings.Join(res.Tapes, ", ")},
 				[2]string{"duration", time.Duration(res.ElapsedNanos).Round(time.Millisecond).String()},
 			)
 			return e.print(t, res)
@@ -148,12 +149,16 @@ func (e *env) restoreCommand() *cli.Command {
 			if res != nil {
 				t := &output.Table{Columns: []string{"seq-nr", "label-text", "archives", "chunks", "bytes"}}
 				for _, rt := range res.Plan.Tapes {
-					t.Add(strconv.FormatUint(rt.Seq, 10), rt.Label, fmt.Sprint(rt.Archives), strconv.Itoa(rt.Chunks), humanize.IBytes(uint64(rt.Bytes)))
+					t.Add(strconv.FormatUint(rt.Seq, 10), rt.Label, fileNumbers(rt.Archives), strconv.Itoa(rt.Chunks), humanize.IBytes(uint64(rt.Bytes)))
 				}
 				if e.Format == output.Text {
-					fmt.Fprintf(e.stdout, "snapshots: %v\nfiles: %d, %s\n", res.Plan.Snapshots, res.Plan.Files, humanize.IBytes(uint64(res.Plan.Bytes)))
+					fmt.Fprintf(e.stdout, "snapshots: %s\nfiles: %d, %s\n", strings.Join(res.Plan.Snapshots, ", "), res.Plan.Files, humanize.IBytes(uint64(res.Plan.Bytes)))
 					if res.Plan.EstimatedSeconds > 0 {
-						fmt.Fprintf(e.stdout, "estimated tape time: %s (%d loads)\n", time.Duration(res.Plan.EstimatedSeconds*float64(time.Second)).Round(time.Second), len(res.Plan.Tapes))
+						loads := "loads"
+						if len(res.Plan.Tapes) == 1 {
+							loads = "load"
+						}
+						fmt.Fprintf(e.stdout, "estimated tape time: %s (%d %s)\n", time.Duration(res.Plan.EstimatedSeconds*float64(time.Second)).Round(time.Second), len(res.Plan.Tapes), loads)
 					}
 				}
 				if perr := e.print(t, res); perr != nil && err == nil {
@@ -208,4 +213,13 @@ func catalogTable(rs []engine.CatalogResult) *output.Table {
 		t.Add(r.LabelText, set, strconv.FormatUint(r.Seq, 10), strconv.Itoa(r.Chunks), strconv.Itoa(len(r.Snapshots)), r.Mode)
 	}
 	return t
+}
+
+// fileNumbers lists tape file numbers for a table cell: "2,5,9".
+func fileNumbers(files []uint64) string {
+	s := make([]string, len(files))
+	for i, f := range files {
+		s[i] = strconv.FormatUint(f, 10)
+	}
+	return strings.Join(s, ",")
 }

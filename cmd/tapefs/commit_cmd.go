@@ -1,8 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -44,7 +44,7 @@ func (e *env) commitCommand() *cli.Command {
 				t := &output.Table{Columns: []string{"snapshot", "media-set-uuid", "files", "bytes", "new-bytes", "tapes", "duration"}}
 				for _, r := range res {
 					t.Add(r.Snapshot, r.Set.String(), strconv.FormatInt(r.Files, 10), humanize.IBytes(uint64(r.Bytes)),
-						humanize.IBytes(uint64(r.NewBytes)), fmt.Sprint(r.Tapes), time.Duration(r.ElapsedNanos).Round(time.Millisecond).String())
+						humanize.IBytes(uint64(r.NewBytes)), strings.Join(r.Tapes, ", "), time.Duration(r.ElapsedNanos).Round(time.Millisecond).String())
 				}
 				if perr := e.print(t, res); err == nil {
 					err = perr

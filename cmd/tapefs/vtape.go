@@ -69,21 +69,22 @@ func (e *env) vtapeCommand() *cli.Command {
 						return err
 					}
 					type lib struct {
-						Path   string `json:"path"`
-						Drives int    `json:"drives"`
-						Slots  int    `json:"slots"`
-						Tapes  int    `json:"cartridges"`
+						Path         string `json:"path"`
+						Drives       int    `json:"drives"`
+						Slots        int    `json:"slots"`
+						ImportExport int    `json:"import-export"`
+						Tapes        int    `json:"cartridges"`
 					}
-					t := &output.Table{Columns: []string{"path", "drives", "slots", "cartridges"}}
+					t := &output.Table{Columns: []string{"path", "drives", "slots", "import-export", "cartridges"}}
 					out := []lib{}
 					for _, dir := range libs {
 						st, err := vtape.Describe(dir)
 						if err != nil {
 							return err
 						}
-						l := lib{Path: dir, Drives: st.Options.Drives, Slots: st.Options.Slots + st.Options.ImportExport, Tapes: len(st.Cartridges)}
+						l := lib{Path: dir, Drives: st.Options.Drives, Slots: st.Options.Slots, ImportExport: st.Options.ImportExport, Tapes: len(st.Cartridges)}
 						out = append(out, l)
-						t.Add(l.Path, strconv.Itoa(l.Drives), strconv.Itoa(l.Slots), strconv.Itoa(l.Tapes))
+						t.Add(l.Path, strconv.Itoa(l.Drives), strconv.Itoa(l.Slots), strconv.Itoa(l.ImportExport), strconv.Itoa(l.Tapes))
 					}
 					return e.print(t, out)
 				},
