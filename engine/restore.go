@@ -236,7 +236,16 @@ func (r *restoreJob) layout() error {
 		if rf.err != nil {
 			continue
 		}
-		fd, err := os.OpenFile(rf.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o600)
+		// Whatever the target holds at the path, other than a directory,
+		// is replaced, never written through: a symlink may point outside
+		// the target, and a file may share its inode with one there.
+		if fi, err := os.Lstat(rf.path); err == nil && !fi.IsDir() {
+			if err := os.Remove(rf.path); err != nil {
+				rf.err = err
+				continue
+			}
+		}
+		fd, err := os.OpenFile(rf.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 		if err != nil {
 			rf.err = err
 			continue
@@ -377,6 +386,12 @@ func (r *restoreJob) closeFiles() {
 			rf.err = errors.New("not all data could be read")
 		}
 		if rf.err != nil {
+			// finish must not set the file's attributes on whatever
+			// is at its path (a directory, a symlink it could not
+			// replace).
+			if r.failed != nil {
+				r.failed[rf.entry] = rf.err
+			}
 			r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s: %v", rf.path, rf.err))
 			if rf.created {
 				os.Remove(rf.path) // only what this restore created
