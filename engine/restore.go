@@ -104,9 +104,12 @@ type restoreJob struct {
 	// their paths (they may lie behind a symlink a hostile tape made).
 	failed map[*format.Entry]error
 	snaps  []restoreSnap
-	files  []*restoreFile
-	needs  map[[32]byte]*chunkNeed
-	res    *RestoreResult
+	// matched[i] says whether paths[i] of add matched an entry of any
+	// snapshot added so far.
+	matched []bool
+	files   []*restoreFile
+	needs   map[[32]byte]*chunkNeed
+	res     *RestoreResult
 	// mu guards the files' left and err while chunks are written on
 	// several goroutines (put, spoil), and created.
 	mu sync.Mutex
@@ -133,9 +136,17 @@ func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
 	// moved: the first name of a node that is not restored → the
 	// selected name that gets the node instead.
 	moved := map[string]string{}
+	if len(r.matched) < len(paths) {
+		r.matched = append(r.matched, make([]bool, len(paths)-len(r.matched))...)
+	}
 	for _, e := range entries {
 		if !selected(e.Path, paths) {
 			continue
+		}
+		for i, pat := range paths {
+			if !r.matched[i] {
+				r.matched[i], _ = path.Match(pat, e.Path)
+			}
 		}
 		if err := e.Validate(); err != nil {
 			// Never act on a path a tape should not hold.
@@ -162,6 +173,36 @@ func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
 	}
 	r.res.Plan.Snapshots = append(r.res.Plan.Snapshots, name)
 	r.snaps = append(r.snaps, rs)
+}
+
+// unmatched fails when a pattern of paths matched no entry of the
+// snapshots added: a typo would otherwise restore nothing and succeed.
+func (r *restoreJob) unmatched(paths []string) error {
+	for i, pat := range paths {
+		if i >= len(r.matched) || !r.matched[i] {
+			return notFoundf("--path %q matches nothing in %s (patterns are relative to the snapshot root, e.g. dir/file or dir/*.conf)",
+				pat, strings.Join(r.res.Plan.Snapshots, ", "))
+		}
+	}
+	return nil
+}
+
+// cleanPatterns checks the --path globs and puts them in the form
+// selected compares: relative, without "./" or a trailing slash. A
+// pattern naming the snapshot root selects everything (nil).
+func cleanPatterns(pats []string) ([]string, error) {
+	var out []string
+	for _, p := range pats {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, invalidf("--path %q: %v", p, err)
+		}
+		c := strings.Trim(path.Clean("/"+p), "/")
+		if c == "" {
+			return nil, nil
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // plan collects every chunk the selected regular files need; locate gives
@@ -461,6 +502,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	if err != nil {
 		return nil, err
 	}
+	if opts.Paths, err = cleanPatterns(opts.Paths); err != nil {
+		return nil, err
+	}
 	set, err := cat.GetMediaSet(opts.Set)
 	if errors.Is(err, catalog.ErrNotFound) {
 		e.logf("media set %s is not in the catalog: reading every tape of the set front to back", opts.Set)
@@ -488,6 +532,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 			return nil, err
 		}
 		r.add(s.Name, entries, opts.Paths)
+	}
+	if err := r.unmatched(opts.Paths); err != nil {
+		return nil, err
 	}
 	r.plan(func(d [32]byte) (catalog.ChunkLoc, error) { return cat.GetChunk(set.UUID, d) })
 	perTape := map[uuid.UUID]map[uint64]map[[32]byte]bool{}
