@@ -569,6 +569,13 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
 		r.res.Plan.Tapes = append(r.res.Plan.Tapes, rt)
 	}
+	// An encrypted set whose key is not in the store cannot be read: say
+	// so before loading any tape or creating any file.
+	if set.EncryptKey != "" && len(r.res.Plan.Tapes) > 0 {
+		if _, _, err := e.Keys().Get(set.EncryptKey); err != nil {
+			return nil, fmt.Errorf("media set %s is encrypted: %w", set.UUID, err)
+		}
+	}
 	if opts.DryRun {
 		r.res.Plan.EstimatedSeconds = e.estimate(ctx, set, opts.Drive, r.res.Plan)
 		return r.res, nil
