@@ -104,9 +104,12 @@ type restoreJob struct {
 	// their paths (they may lie behind a symlink a hostile tape made).
 	failed map[*format.Entry]error
 	snaps  []restoreSnap
-	files  []*restoreFile
-	needs  map[[32]byte]*chunkNeed
-	res    *RestoreResult
+	// matched[i] says whether paths[i] of add matched an entry of any
+	// snapshot added so far.
+	matched []bool
+	files   []*restoreFile
+	needs   map[[32]byte]*chunkNeed
+	res     *RestoreResult
 	// mu guards the files' left and err while chunks are written on
 	// several goroutines (put, spoil), and created.
 	mu sync.Mutex
@@ -133,9 +136,17 @@ func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
 	// moved: the first name of a node that is not restored → the
 	// selected name that gets the node instead.
 	moved := map[string]string{}
+	if len(r.matched) < len(paths) {
+		r.matched = append(r.matched, make([]bool, len(paths)-len(r.matched))...)
+	}
 	for _, e := range entries {
 		if !selected(e.Path, paths) {
 			continue
+		}
+		for i, pat := range paths {
+			if !r.matched[i] {
+				r.matched[i], _ = path.Match(pat, e.Path)
+			}
 		}
 		if err := e.Validate(); err != nil {
 			// Never act on a path a tape should not hold.
@@ -162,6 +173,36 @@ func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
 	}
 	r.res.Plan.Snapshots = append(r.res.Plan.Snapshots, name)
 	r.snaps = append(r.snaps, rs)
+}
+
+// unmatched fails when a pattern of paths matched no entry of the
+// snapshots added: a typo would otherwise restore nothing and succeed.
+func (r *restoreJob) unmatched(paths []string) error {
+	for i, pat := range paths {
+		if i >= len(r.matched) || !r.matched[i] {
+			return notFoundf("--path %q matches nothing in %s (patterns are relative to the snapshot root, e.g. dir/file or dir/*.conf)",
+				pat, strings.Join(r.res.Plan.Snapshots, ", "))
+		}
+	}
+	return nil
+}
+
+// cleanPatterns checks the --path globs and puts them in the form
+// selected compares: relative, without "./" or a trailing slash. A
+// pattern naming the snapshot root selects everything (nil).
+func cleanPatterns(pats []string) ([]string, error) {
+	var out []string
+	for _, p := range pats {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, invalidf("--path %q: %v", p, err)
+		}
+		c := strings.Trim(path.Clean("/"+p), "/")
+		if c == "" {
+			return nil, nil
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // plan collects every chunk the selected regular files need; locate gives
@@ -236,7 +277,16 @@ func (r *restoreJob) layout() error {
 		if rf.err != nil {
 			continue
 		}
-		fd, err := os.OpenFile(rf.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o600)
+		// Whatever the target holds at the path, other than a directory,
+		// is replaced, never written through: a symlink may point outside
+		// the target, and a file may share its inode with one there.
+		if fi, err := os.Lstat(rf.path); err == nil && !fi.IsDir() {
+			if err := os.Remove(rf.path); err != nil {
+				rf.err = err
+				continue
+			}
+		}
+		fd, err := os.OpenFile(rf.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 		if err != nil {
 			rf.err = err
 			continue
@@ -377,6 +427,12 @@ func (r *restoreJob) closeFiles() {
 			rf.err = errors.New("not all data could be read")
 		}
 		if rf.err != nil {
+			// finish must not set the file's attributes on whatever
+			// is at its path (a directory, a symlink it could not
+			// replace).
+			if r.failed != nil {
+				r.failed[rf.entry] = rf.err
+			}
 			r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s: %v", rf.path, rf.err))
 			if rf.created {
 				os.Remove(rf.path) // only what this restore created
@@ -446,6 +502,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	if err != nil {
 		return nil, err
 	}
+	if opts.Paths, err = cleanPatterns(opts.Paths); err != nil {
+		return nil, err
+	}
 	set, err := cat.GetMediaSet(opts.Set)
 	if errors.Is(err, catalog.ErrNotFound) {
 		e.logf("media set %s is not in the catalog: reading every tape of the set front to back", opts.Set)
@@ -473,6 +532,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 			return nil, err
 		}
 		r.add(s.Name, entries, opts.Paths)
+	}
+	if err := r.unmatched(opts.Paths); err != nil {
+		return nil, err
 	}
 	r.plan(func(d [32]byte) (catalog.ChunkLoc, error) { return cat.GetChunk(set.UUID, d) })
 	perTape := map[uuid.UUID]map[uint64]map[[32]byte]bool{}
@@ -506,6 +568,13 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		}
 		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
 		r.res.Plan.Tapes = append(r.res.Plan.Tapes, rt)
+	}
+	// An encrypted set whose key is not in the store cannot be read: say
+	// so before loading any tape or creating any file.
+	if set.EncryptKey != "" && len(r.res.Plan.Tapes) > 0 {
+		if _, _, err := e.Keys().Get(set.EncryptKey); err != nil {
+			return nil, fmt.Errorf("media set %s is encrypted: %w", set.UUID, err)
+		}
 	}
 	if opts.DryRun {
 		r.res.Plan.EstimatedSeconds = e.estimate(ctx, set, opts.Drive, r.res.Plan)

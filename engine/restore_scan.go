@@ -89,6 +89,9 @@ func (e *Engine) restoreScan(ctx context.Context, opts RestoreOptions, target st
 		}
 		r.add(n, trees[n], opts.Paths)
 	}
+	if err := r.unmatched(opts.Paths); err != nil {
+		return nil, err
+	}
 	r.plan(func(d [32]byte) (catalog.ChunkLoc, error) {
 		if _, err := os.Stat(spoolPath(spool, d)); err != nil {
 			return catalog.ChunkLoc{}, err

@@ -160,3 +160,77 @@ func twoArchivesInOneFile(t *testing.T) device.Drive {
 	}
 	return d
 }
+
+// TestRestoreOverExistingLeavesOthersAlone restores into a target that
+// already holds things where the snapshot has files: a symlink to a file
+// outside the target, and a directory. A file that could not be restored
+// must not have its attributes applied to what is at its path: chmod
+// followed the symlink and changed the file outside, and the directory
+// got the file's mode 0600 (no search permission). A file there that
+// shares its inode with one outside is replaced, not truncated.
+func TestRestoreOverExistingLeavesOthersAlone(t *testing.T) {
+	base := t.TempDir()
+	victim := filepath.Join(base, "victim")
+	if err := os.WriteFile(victim, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Unix(1500000000, 0)
+	if err := os.Chtimes(victim, old, old); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(base, "t")
+	root := filepath.Join(target, "g/2026-11-25T17:00:00Z")
+	if err := os.MkdirAll(filepath.Join(root, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(base, "shared")
+	if err := os.WriteFile(shared, []byte("keep me too"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(shared, filepath.Join(root, "hard")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1700000000, 0)
+	ents := []*format.Entry{
+		{Path: "", Type: format.EntryDir, Mode: 0o755, Mtime: now, Atime: now, Ctime: now},
+		{Path: "dir", Type: format.EntryFile, Mode: 0o600, Mtime: now, Atime: now, Ctime: now},
+		{Path: "hard", Type: format.EntryFile, Mode: 0o600, Mtime: now, Atime: now, Ctime: now},
+		{Path: "link", Type: format.EntryFile, Mode: 0o600, Mtime: now, Atime: now, Ctime: now},
+	}
+	r := &restoreJob{target: target, res: &RestoreResult{}}
+	r.add("g/2026-11-25T17:00:00Z", ents, nil)
+	r.plan(func([32]byte) (catalog.ChunkLoc, error) { return catalog.ChunkLoc{}, nil })
+	if err := r.layout(); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.finish()
+	fi, err := os.Stat(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 || !fi.ModTime().Equal(old) {
+		t.Errorf("file outside the target changed: mode %v, mtime %v", fi.Mode(), fi.ModTime())
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
+		t.Errorf("file outside the target written: %q", b)
+	}
+	if b, _ := os.ReadFile(shared); string(b) != "keep me too" {
+		t.Errorf("file outside the target that shared an inode with one in it truncated: %q", b)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "link")); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Errorf("symlink in the target not replaced by the restored file: %v, %v", fi.Mode(), err)
+	}
+	fi, err = os.Lstat(filepath.Join(root, "dir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.IsDir() && fi.Mode().Perm() != 0o755 {
+		t.Errorf("existing directory in the target got the file's mode: %v", fi.Mode())
+	}
+	if fi.IsDir() && !strings.Contains(strings.Join(r.res.Failed, "\n"), "dir") {
+		t.Errorf("file over a directory not reported: %v", r.res.Failed)
+	}
+}

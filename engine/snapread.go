@@ -654,11 +654,17 @@ func (r *setReader) position(ctx context.Context, cat *catalog.Catalog, set cata
 }
 
 // loadTape gets tape m into the drive and checks its label. A library
-// loads it; a standalone drive must already hold it, else the error says
-// which tape to insert (no medium).
+// loads it; a standalone drive must already hold it. A tape the library
+// does not hold, or a standalone drive lacks, is a no-medium error that
+// says which tape to bring.
 func (r *setReader) loadTape(ctx context.Context, j *driveJob, m catalog.Media) error {
 	if j.ch != nil {
 		if err := j.loadLabel(ctx, m.LabelText); err != nil {
+			if KindOf(err) == KindNotFound {
+				// The tape is out of the library: the file exists,
+				// its medium does not (ENOMEDIUM, not ENOENT).
+				return classify(device.ErrNoMedium, "%v (needed to read media set %s)", err, r.set)
+			}
 			return err
 		}
 	} else if _, err := j.ready(ctx); err != nil {

@@ -416,3 +416,39 @@ func TestSnapshotXattrsOwnTapeNames(t *testing.T) {
 		t.Errorf("user.tapefs.media: %q, %v; want %s", buf[:max(n, 0)], err, f.res.Tapes[0])
 	}
 }
+
+// TestSnapshotReadTapeNotInLibrary reads a file whose tape an operator
+// took out of the library: the read fails with ENOMEDIUM, as with a
+// standalone drive that lacks the tape, and the log names the tape. It
+// failed with ENOENT ("No such file or directory") for a file ls shows.
+func TestSnapshotReadTapeNotInLibrary(t *testing.T) {
+	f := newSnapFixture(t)
+	ctx := context.Background()
+	if err := f.eng.Unload(ctx, "d0", 0); err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := f.eng.ChangerStatus(ctx, "sl3", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := 0
+	for _, el := range st {
+		if el.Kind == "slot" && el.LabelText == f.res.Tapes[0] {
+			slot = el.ID
+		}
+	}
+	lib, err := f.eng.ChangerConfig("sl3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vtape.Remove(lib.Path, slot); err != nil {
+		t.Fatal(err)
+	}
+	_, err = os.ReadFile(f.path("a/big"))
+	if !errors.Is(err, syscall.ENOMEDIUM) {
+		t.Errorf("read with the tape out of the library: %v, want ENOMEDIUM", err)
+	}
+	if !f.logs.has(f.res.Tapes[0] + " is not in changer sl3") {
+		t.Errorf("no log line names the tape: %q", f.logs.lines)
+	}
+}

@@ -302,11 +302,27 @@ func TestEncryptedBackup(t *testing.T) {
 		t.Fatal("encrypted backup did not restore")
 	}
 
-	// Without the key: a clear refusal that says what to do.
+	// Without the key: a clear refusal that says what to do, before any
+	// tape is loaded or any file created (it loaded the tape, created the
+	// tree and failed every file with the same message), also in a dry
+	// run.
 	s.ok("key", "remove", fp, "--force")
-	r2 := s.run(nil, "tapefs", "restore", b.Set, filepath.Join(s.root, "r2"))
-	if r2.code == 0 || !strings.Contains(r2.stderr+r2.stdout, "key restore") {
-		t.Fatalf("restore without the key: exit %d\n%s%s", r2.code, r2.stdout, r2.stderr)
+	s.ok("unload")
+	for _, dry := range []bool{true, false} {
+		args := []string{"restore", b.Set, filepath.Join(s.root, "r2")}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		r2 := s.run(nil, "tapefs", args...)
+		if r2.code != 3 || !strings.Contains(r2.stderr, "key restore") || strings.Count(r2.stderr+r2.stdout, "key restore") != 1 {
+			t.Fatalf("restore (dry run %v) without the key: exit %d, want 3 and one message\n%s%s", dry, r2.code, r2.stdout, r2.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.root, "r2")); err == nil {
+		t.Error("restore without the key created the target")
+	}
+	if st := s.ok("changer", "status", "--output-format", "json").stdout; !strings.Contains(st, `{"entry-kind":"drive","entry-id":0}`) {
+		t.Errorf("restore without the key loaded a tape:\n%s", st)
 	}
 
 	// The key comes back from the tape with its password.
