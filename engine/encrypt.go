@@ -57,7 +57,7 @@ func (e *Engine) readKey(ctx context.Context, dev device.Drive, set *format.Medi
 	if set != nil && set.EncryptionKeyFingerprint != "" {
 		key, _, err := e.Keys().Get(set.EncryptionKeyFingerprint)
 		if err != nil {
-			return fmt.Errorf("media set %s is encrypted: %w", set.SetUUID, err)
+			return keyErr(set.SetUUID, err)
 		}
 		k = setKey{fingerprint: set.EncryptionKeyFingerprint, key: key}
 	}

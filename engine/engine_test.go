@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"tapefs/engine/config"
 	"tapefs/engine/device"
+	"tapefs/engine/keys"
 )
 
 type fakeDev struct{ closed atomic.Bool }
@@ -139,6 +142,8 @@ func TestKindOf(t *testing.T) {
 		{fmt.Errorf("x: %w", device.ErrDestinationFull), KindNoSpace},
 		{fmt.Errorf("x: %w", device.ErrMediumError), KindIO},
 		{context.Canceled, KindCanceled},
+		{keyErr(uuid.Nil, fmt.Errorf("key ab:cd: %w", keys.ErrNotFound)), KindNoKey},
+		{keyErr(uuid.Nil, errors.New("key store unreadable")), KindOther},
 		{errors.New("other"), KindOther},
 	}
 	for _, c := range cases {

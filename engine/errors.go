@@ -30,6 +30,9 @@ var (
 	ErrRefused = errors.New("refused")
 	// ErrNoSpace: no free slot or no writable tape.
 	ErrNoSpace = errors.New("no space")
+	// ErrNoKey: reading an encrypted media set needs a key that is not in
+	// the key store (`tapefs key restore` brings it back from a tape).
+	ErrNoKey = errors.New("encryption key not in the key store")
 )
 
 // Kind is the class of an error, for exit codes and errno translation.
@@ -47,10 +50,11 @@ const (
 	KindRefused
 	KindCanceled
 	KindIO
+	KindNoKey
 )
 
 func (k Kind) String() string {
-	return [...]string{"error", "not found", "invalid argument", "exists", "busy", "no medium", "no space", "refused", "canceled", "i/o error"}[k]
+	return [...]string{"error", "not found", "invalid argument", "exists", "busy", "no medium", "no space", "refused", "canceled", "i/o error", "no key"}[k]
 }
 
 // KindOf classifies err.
@@ -60,6 +64,9 @@ func KindOf(err error) Kind {
 		return KindOther
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return KindCanceled
+	case errors.Is(err, ErrNoKey):
+		// Before not found: the key store's own error is one too.
+		return KindNoKey
 	case errors.Is(err, ErrInvalid), errors.Is(err, config.ErrInvalid), errors.Is(err, device.ErrInvalidElement),
 		errors.Is(err, keys.ErrInvalid), errors.Is(err, keys.ErrAmbiguous), errors.Is(err, keys.ErrWrongPassword):
 		return KindInvalid
@@ -99,3 +106,12 @@ func classify(class error, format string, args ...any) error {
 func invalidf(format string, args ...any) error  { return classify(ErrInvalid, format, args...) }
 func notFoundf(format string, args ...any) error { return classify(ErrNotFound, format, args...) }
 func refusedf(format string, args ...any) error  { return classify(ErrRefused, format, args...) }
+
+// keyErr is the error of getting key fp of encrypted media set set from
+// the key store: a key that is not there is ErrNoKey.
+func keyErr(set fmt.Stringer, err error) error {
+	if errors.Is(err, keys.ErrNotFound) {
+		return classify(ErrNoKey, "media set %s is encrypted: %w", set, err)
+	}
+	return fmt.Errorf("media set %s is encrypted: %w", set, err)
+}

@@ -573,7 +573,7 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	// so before loading any tape or creating any file.
 	if set.EncryptKey != "" && len(r.res.Plan.Tapes) > 0 {
 		if _, _, err := e.Keys().Get(set.EncryptKey); err != nil {
-			return nil, fmt.Errorf("media set %s is encrypted: %w", set.UUID, err)
+			return nil, keyErr(set.UUID, err)
 		}
 	}
 	if opts.DryRun {

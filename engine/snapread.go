@@ -504,7 +504,7 @@ func (r *setReader) readLoop(ctx context.Context, cat *catalog.Catalog, set cata
 			idleSince = time.Time{}
 		}
 		if err := r.position(ctx, cat, set, j, target); err != nil {
-			if errors.Is(err, device.ErrNoMedium) || KindOf(err) == KindNoMedium || KindOf(err) == KindBusy || KindOf(err) == KindNotFound {
+			if errors.Is(err, device.ErrNoMedium) || KindOf(err) == KindNoMedium || KindOf(err) == KindBusy || KindOf(err) == KindNotFound || KindOf(err) == KindNoKey {
 				// This tape cannot be read now: fail what needs it,
 				// go on with the rest.
 				r.e.logf("snapshot read from media set %s: %v", r.set, err)

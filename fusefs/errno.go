@@ -12,6 +12,7 @@ import (
 //
 //	invalid argument, bad usage      EINVAL
 //	not found                        ENOENT
+//	encryption key not in the store  ENOKEY
 //	busy (drive reserved, locked)    EBUSY
 //	no medium                        ENOMEDIUM
 //	no space (slot, writable tape)   ENOSPC
@@ -43,6 +44,8 @@ func Errno(err error) syscall.Errno {
 		return syscall.EINVAL
 	case engine.KindNotFound:
 		return syscall.ENOENT
+	case engine.KindNoKey:
+		return syscall.ENOKEY
 	case engine.KindBusy:
 		return syscall.EBUSY
 	case engine.KindNoMedium:

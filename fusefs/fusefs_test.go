@@ -27,6 +27,7 @@ func TestErrno(t *testing.T) {
 		{nil, 0},
 		{fmt.Errorf("x: %w", engine.ErrInvalid), syscall.EINVAL},
 		{fmt.Errorf("x: %w", config.ErrNotFound), syscall.ENOENT},
+		{fmt.Errorf("x: %w", engine.ErrNoKey), syscall.ENOKEY},
 		{fmt.Errorf("x: %w", engine.ErrBusy), syscall.EBUSY},
 		{fmt.Errorf("x: %w", device.ErrNoMedium), syscall.ENOMEDIUM},
 		{fmt.Errorf("x: %w", engine.ErrNoSpace), syscall.ENOSPC},

@@ -12,11 +12,13 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"tapefs/engine"
 	"tapefs/engine/config"
+	"tapefs/engine/keys"
 	"tapefs/vtape"
 )
 
@@ -100,9 +102,20 @@ func makeSource(t *testing.T, dir string) {
 // newSnapFixture backs up makeSource's tree, or the one mk makes.
 func newSnapFixture(t *testing.T, mk ...func(*testing.T, string)) *snapFixture {
 	t.Helper()
+	return newSnapFixtureKey(t, "", mk...)
+}
+
+// newSnapFixtureKey is newSnapFixture with pool p0 encrypting with key
+// fingerprint fp, which must be in the key store of a config directory the
+// caller made with keyConfigDir (fp "" for none).
+func newSnapFixtureKey(t *testing.T, fp string, mk ...func(*testing.T, string)) *snapFixture {
+	t.Helper()
 	needFuse(t)
 	lib := vtape.NewTestLibrary(t, vtape.LibraryOptions{Drives: 2, Cartridges: 4})
 	cfg, state := t.TempDir(), t.TempDir()
+	if fp != "" {
+		cfg = keyConfigDir
+	}
 	logs := &logBuf{}
 	eng, err := engine.New(engine.Options{ConfigDir: cfg, StateDir: state, Opener: vtOpener{}, RefreshAfterJobs: true, Logf: logs.logf,
 		SnapshotCacheBytes: 8 << 20})
@@ -119,7 +132,7 @@ func newSnapFixture(t *testing.T, mk ...func(*testing.T, string)) *snapFixture {
 	must(eng.ChangerCreate("sl3", lib, nil))
 	must(eng.DriveCreate(config.Drive{Name: "d0", Path: vtape.DrivePath(lib, 0), Changer: "sl3", ChangerDriveNum: 0}))
 	must(eng.DriveCreate(config.Drive{Name: "d1", Path: vtape.DrivePath(lib, 1), Changer: "sl3", ChangerDriveNum: 1}))
-	must(eng.PoolCreate(config.Pool{Name: "p0", Drive: "d0"}))
+	must(eng.PoolCreate(config.Pool{Name: "p0", Drive: "d0", Encrypt: fp}))
 	must(eng.PoolCreate(config.Pool{Name: "p1", Drive: "d1"}))
 	ctx := context.Background()
 	if _, err := eng.BarcodeLabel(ctx, "d0", ""); err != nil {
@@ -450,5 +463,38 @@ func TestSnapshotReadTapeNotInLibrary(t *testing.T) {
 	}
 	if !f.logs.has(f.res.Tapes[0] + " is not in changer sl3") {
 		t.Errorf("no log line names the tape: %q", f.logs.lines)
+	}
+}
+
+// keyConfigDir is the config directory of newSnapFixtureKey: the test
+// puts its key there first.
+var keyConfigDir string
+
+// TestSnapshotReadKeyMissing: reading a file of an encrypted snapshot whose
+// key is not in the key store fails with ENOKEY ("Required key not
+// available"), not ENOENT for a file ls shows, and the log says why.
+func TestSnapshotReadKeyMissing(t *testing.T) {
+	needFuse(t)
+	keyConfigDir = t.TempDir()
+	store := keys.Store{Dir: keyConfigDir}
+	key, kc, err := keys.NewKey([]byte("pw"), "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Add(key, kc); err != nil {
+		t.Fatal(err)
+	}
+	f := newSnapFixtureKey(t, kc.Fingerprint)
+	if err := f.eng.Unload(context.Background(), "d0", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Remove(kc.Fingerprint); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(f.path("a/big")); !errors.Is(err, syscall.ENOKEY) {
+		t.Errorf("read with the key gone: %v, want ENOKEY", err)
+	}
+	if !f.logs.has("encrypted") {
+		t.Errorf("no log line says the set is encrypted: %q", f.logs.lines)
 	}
 }

@@ -50,7 +50,7 @@ func ExitCode(err error) int {
 	switch engine.KindOf(err) {
 	case engine.KindInvalid:
 		return 2
-	case engine.KindNotFound:
+	case engine.KindNotFound, engine.KindNoKey:
 		return 3
 	case engine.KindBusy:
 		return 4
