@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tapefs/catalog"
+	"tapefs/engine/chunker"
 	"tapefs/engine/device"
 	"tapefs/engine/format"
 )
@@ -291,7 +292,9 @@ func (r *restoreJob) layout() error {
 			rf.err = err
 			continue
 		}
-		if needsTruncate(rf.entry) {
+		if rf.entry.Size > 0 {
+			// Its size first: what put leaves out (zero blocks) and
+			// holes read as zeros, and stay holes.
 			if err := fd.Truncate(rf.entry.Size); err != nil {
 				fd.Close()
 				rf.err = err
@@ -320,15 +323,32 @@ func (r *restoreJob) startLayout() (wait func() error) {
 	return sync.OnceValue(func() error { return <-done })
 }
 
-// needsTruncate reports whether a restored file must be given its size
-// up front: when its data does not end with a written chunk (it ends in a
-// hole or a zero chunk). Otherwise writing the last chunk sets the size.
-func needsTruncate(e *format.Entry) bool {
-	if len(e.Chunks) == 0 {
-		return e.Size > 0
+// writeSparse writes data at off in a new file that already has its size,
+// leaving out the blocks of 4 KiB (aligned to the file) that hold only
+// zeros: they read as zeros and stay holes, so a sparse file restores as
+// sparse as it was even where its holes share a chunk with data.
+func writeSparse(w io.WriterAt, data []byte, off int64) error {
+	const block = 4 << 10
+	for i := 0; i < len(data); {
+		end := min(len(data), i+block-int((off+int64(i))%block))
+		if chunker.IsZero(data[i:end]) {
+			i = end
+			continue
+		}
+		j := end
+		for j < len(data) {
+			e := min(len(data), j+block)
+			if chunker.IsZero(data[j:e]) {
+				break
+			}
+			j = e
+		}
+		if _, err := w.WriteAt(data[i:j], off+int64(i)); err != nil {
+			return err
+		}
+		i = j
 	}
-	last := e.Chunks[len(e.Chunks)-1]
-	return last.Zero || last.Offset+int64(last.Size) != e.Size
+	return nil
 }
 
 // write puts one chunk wherever it is needed. It reports whether the
@@ -369,7 +389,7 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 		if fd == nil {
 			continue
 		}
-		_, err := fd.WriteAt(data, t.off)
+		err := writeSparse(fd, data, t.off)
 		r.mu.Lock()
 		if err != nil {
 			if t.f.err == nil {

@@ -234,3 +234,46 @@ func TestRestoreOverExistingLeavesOthersAlone(t *testing.T) {
 		t.Errorf("file over a directory not reported: %v", r.res.Failed)
 	}
 }
+
+// TestWriteSparse: zero blocks of 4 KiB (aligned to the file) are left
+// out, the rest is written in runs; the file reads back as the data.
+func TestWriteSparse(t *testing.T) {
+	data := make([]byte, 64<<10)
+	for _, at := range []int{100, 5000, 5001, 40 << 10, 64<<10 - 1} {
+		data[at] = byte(at)
+	}
+	for _, off := range []int64{0, 1000, 4096, 1 << 20} {
+		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(off + int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		w := &countingWriterAt{f: f}
+		if err := writeSparse(w, data, off); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(data))
+		if _, err := f.ReadAt(got, off); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if !bytes.Equal(got, data) {
+			t.Errorf("off %d: file differs from the data", off)
+		}
+		if w.bytes >= len(data)/2 {
+			t.Errorf("off %d: wrote %d of %d bytes, most of them zeros", off, w.bytes, len(data))
+		}
+	}
+}
+
+type countingWriterAt struct {
+	f     *os.File
+	bytes int
+}
+
+func (w *countingWriterAt) WriteAt(p []byte, off int64) (int, error) {
+	w.bytes += len(p)
+	return w.f.WriteAt(p, off)
+}

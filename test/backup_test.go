@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	src := filepath.Join(s.root, "src", "www")
 	makeTree(t, src, 1)
 	want := describeTree(t, src)
+	src0 := src
 
 	b := s.backup(src, "daily")
 	if !strings.HasPrefix(b.Snapshot, "www/") || b.Files == 0 || len(b.Tapes) != 1 {
@@ -65,6 +67,19 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	s.ok("restore", b.Set, target)
 	diffTrees(t, want, describeTree(t, filepath.Join(target, filepath.FromSlash(b.Snapshot))))
+	// Sparse files stay sparse, also where a hole shares a chunk with data.
+	for _, name := range []string{"sparse", "sparse-tail", "all-hole"} {
+		var src, got syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(src0, name), &src); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Stat(filepath.Join(target, filepath.FromSlash(b.Snapshot), name), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Blocks > src.Blocks+64 { // 32 KiB of slack for block rounding
+			t.Errorf("%s restored with %d KiB allocated, the source has %d KiB", name, got.Blocks/2, src.Blocks/2)
+		}
+	}
 
 	// Selective restore: one directory by glob.
 	sel := filepath.Join(s.root, "selective")
