@@ -236,7 +236,29 @@ func (e *Engine) BarcodeLabel(ctx context.Context, driveName, pool string) ([]Ba
 	if err != nil {
 		return nil, err
 	}
+	// A cartridge left in this drive (a job stopped before it put the
+	// tape back) goes back to its slot first, to be labelled with the
+	// others.
+	if del, err := j.driveElement(v); err == nil && del.Full {
+		if _, err := j.unloadToSlot(ctx, v, 0); err != nil {
+			return nil, fmt.Errorf("barcode-label: put %s back from drive %s: %w", orUnknown(del.VolumeTag), j.cfg.Name, err)
+		}
+		if v, err = e.view(ctx, *j.ch); err != nil {
+			return nil, err
+		}
+	}
 	var out []BarcodeResult
+	// One in another drive is not this job's to move: say so.
+	for _, el := range v.status.Drives {
+		if !el.Full || el.ID == j.cfg.ChangerDriveNum || strings.HasPrefix(el.VolumeTag, "CLN") {
+			continue
+		}
+		if _, err := cat.FindLabel(el.VolumeTag); err == nil || el.VolumeTag == "" {
+			continue
+		}
+		out = append(out, BarcodeResult{LabelText: el.VolumeTag, Pool: pool,
+			Result: fmt.Sprintf("skipped: in drive number %d of changer %s; unload it and run barcode-label again", el.ID, j.ch.Name)})
+	}
 	for _, el := range v.status.Slots {
 		if !el.Full || v.isExport(el.ID) || strings.HasPrefix(el.VolumeTag, "CLN") {
 			continue

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -98,4 +99,38 @@ func TestBackupAfterInterruptedWrite(t *testing.T) {
 		t.Fatalf("catalog --scan --force: %v", err)
 	}
 	restore("after catalog --scan")
+}
+
+// TestBarcodeLabelTapeLeftInDrive: a job stopped while a cartridge was in
+// the drive (kill -9 during barcode-label) leaves it there; the next
+// barcode-label puts it back and labels it with the others, and one in
+// another drive is reported, not silently left out.
+func TestBarcodeLabelTapeLeftInDrive(t *testing.T) {
+	ctx := context.Background()
+	eng, lib := engineLibrary(t, t.TempDir(), vtape.LibraryOptions{Drives: 2, Slots: 6, Cartridges: 3, Capacity: 1 << 30}, engine.Options{}, nil, nil)
+	ch, err := vtape.OpenChanger(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := func(n int) device.Element { return device.Element{Kind: device.ElementSlot, ID: n} }
+	for _, m := range [][2]device.Element{{slot(1), {Kind: device.ElementDrive, ID: 0}}, {slot(2), {Kind: device.ElementDrive, ID: 1}}} {
+		if err := ch.Move(ctx, m[0], m[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch.Close()
+	res, err := eng.BarcodeLabel(ctx, "d0", "pa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range res {
+		got[r.LabelText] = r.Result
+	}
+	if got["TEST01L8"] != "labelled" || got["TEST03L8"] != "labelled" {
+		t.Errorf("results %v: want TEST01L8 (left in d0) and TEST03L8 labelled", got)
+	}
+	if !strings.Contains(got["TEST02L8"], "in drive number 1") {
+		t.Errorf("TEST02L8 (in the other drive): %q, want it reported", got["TEST02L8"])
+	}
 }

@@ -66,7 +66,7 @@ func (e *env) tapeCommands() []*cli.Command {
 			if len(res) > 0 || err == nil {
 				t := &output.Table{Columns: []string{"label-text", "slot", "uuid", "pool", "result"}}
 				for _, r := range res {
-					t.Add(r.LabelText, strconv.Itoa(r.Slot), uuidOrEmpty(r.UUID), r.Pool, r.Result)
+					t.Add(r.LabelText, itoa0(r.Slot), uuidOrEmpty(r.UUID), r.Pool, r.Result)
 				}
 				if res == nil {
 					res = []engine.BarcodeResult{}
