@@ -61,6 +61,9 @@ type RestoreTape struct {
 	Archives []uint64 `json:"archives"` // tape file numbers, increasing
 	Chunks   int      `json:"chunks"`
 	Bytes    int64    `json:"bytes"`
+	// Offline: the drive's library does not hold the tape now; the files
+	// that need it fail unless it is brought back before it is read.
+	Offline bool `json:"offline,omitempty"`
 }
 
 // RestoreResult reports what a restore did.
@@ -596,6 +599,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 			return nil, keyErr(set.UUID, err)
 		}
 	}
+	for _, label := range e.offlineTapes(ctx, set, opts.Drive, r.res.Plan) {
+		e.logf("restore of media set %s: tape %s is not in the library; bring it back, or the files on it fail", set.UUID, label)
+	}
 	if opts.DryRun {
 		r.res.Plan.EstimatedSeconds = e.estimate(ctx, set, opts.Drive, r.res.Plan)
 		return r.res, nil
@@ -663,6 +669,37 @@ func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive strin
 		return nil
 	})
 	return s
+}
+
+// offlineTapes marks the tapes of plan p that the library of the restore's
+// drive (drive, else the pool's) does not hold now, and returns their
+// labels. A standalone drive, or a library it cannot ask, marks none.
+func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) []string {
+	if drive == "" {
+		if pc, err := e.PoolConfig(set.Pool); err == nil {
+			drive = pc.Drive
+		}
+	}
+	d, err := e.ResolveDrive(drive)
+	if err != nil || d.Changer == "" {
+		return nil
+	}
+	c, err := e.ChangerConfig(d.Changer)
+	if err != nil {
+		return nil
+	}
+	v, err := e.view(ctx, c)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for i, t := range p.Tapes {
+		if _, ok := v.find(t.Label); !ok {
+			p.Tapes[i].Offline = true
+			out = append(out, t.Label)
+		}
+	}
+	return out
 }
 
 // restoreDrive reserves the drive for a restore of set (the pool's drive

@@ -66,3 +66,47 @@ func TestVtapeList(t *testing.T) {
 		t.Errorf("vtape list:\n%s", text)
 	}
 }
+
+// TestRestorePlanOfflineTape: a restore whose set has a tape the library
+// no longer holds says so before it starts, and --dry-run shows it.
+func TestRestorePlanOfflineTape(t *testing.T) {
+	s := newSandbox(t)
+	lib := setupLibrary(s)
+	s.ok("barcode-label", "--pool", "daily")
+	src := filepath.Join(s.root, "src", "www")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := s.backup(src, "daily", "--eject-media")
+	target := filepath.Join(s.root, "restore")
+	if dry := s.ok("restore", b.Set, target, "--dry-run").stdout; strings.Contains(dry, "not in the library") {
+		t.Fatalf("dry run with the tape in the library warns:\n%s", dry)
+	}
+	// The operator takes the tape out (slot 1 holds the first one).
+	s.ok("vtape", "remove", lib, "--slot", "1")
+	dry := s.ok("restore", b.Set, target, "--dry-run").stdout
+	if !strings.Contains(dry, "tape "+b.Tapes[0]+" is not in the library") {
+		t.Errorf("dry run does not say the tape is out:\n%s", dry)
+	}
+	var plan struct {
+		Plan struct {
+			Tapes []struct {
+				Label   string `json:"label-text"`
+				Offline bool   `json:"offline"`
+			} `json:"tapes"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(s.ok("restore", b.Set, target, "--dry-run", "--output-format", "json").stdout), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Plan.Tapes) != 1 || !plan.Plan.Tapes[0].Offline {
+		t.Errorf("JSON plan %+v: want the tape marked offline", plan.Plan)
+	}
+	r := s.run(nil, "tapefs", "restore", b.Set, target)
+	if r.code == 0 || !strings.Contains(r.stderr, b.Tapes[0]+" is not in the library") {
+		t.Errorf("restore with the tape out: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -164,6 +164,13 @@ func (e *env) restoreCommand() *cli.Command {
 				if perr := e.print(t, res); perr != nil && err == nil {
 					err = perr
 				}
+				if e.Format == output.Text {
+					for _, rt := range res.Plan.Tapes {
+						if rt.Offline {
+							fmt.Fprintf(e.stdout, "tape %s is not in the library: bring it back, or the files on it are not restored\n", rt.Label)
+						}
+					}
+				}
 				if e.Format == output.Text && !c.Bool("dry-run") {
 					fmt.Fprintf(e.stdout, "restored %d files", res.Restored)
 					if res.TapeSecond > 0 {
