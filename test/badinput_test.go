@@ -106,6 +106,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"label", "--pool", "daily"}, 2, "label: --label-text is required"},
 		{[]string{"changer", "transfer", "--from", "1"}, 2, "--to is required"},
 		{[]string{"pool", "create"}, 2, "pool create: expected 1 argument"},
+		{[]string{"help", "nosuch"}, 2, "nosuch"},
 	}
 	before := s.fingerprint(lib)
 	for _, c := range cases {

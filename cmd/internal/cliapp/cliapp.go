@@ -45,6 +45,11 @@ func ExitCode(err error) int {
 	}
 	var coded interface{ ExitCode() int }
 	if errors.As(err, &coded) && coded.ExitCode() > 0 {
+		if strings.HasPrefix(err.Error(), "No help topic for") {
+			// urfave/cli's `help NOSUCH` exits with 3, the code for an
+			// unknown drive or tape: it is bad usage.
+			return 2
+		}
 		return coded.ExitCode()
 	}
 	switch engine.KindOf(err) {
