@@ -94,6 +94,13 @@ func (n *inNode) fill(out *fuse.Attr, a staging.Attr) {
 	out.Mode = a.Mode
 	out.Size = uint64(a.Size)
 	out.Blocks = (uint64(a.Size) + 511) / 512
+	if a.IsRegular() && a.Size > 0 {
+		// A file in a data file of its own counts what it takes there:
+		// du of a sparse file shows its holes.
+		if b, ok := n.st.Allocated(a.ID); ok {
+			out.Blocks = uint64(b)
+		}
+	}
 	out.Blksize = 4096
 	out.Nlink = a.Nlink
 	out.Uid, out.Gid = a.UID, a.GID

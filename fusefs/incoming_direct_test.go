@@ -253,3 +253,38 @@ func TestIncomingRootOwner(t *testing.T) {
 		t.Errorf("pool directory owned by %d:%d, want the daemon's 1000:1000", st.Uid, st.Gid)
 	}
 }
+
+// TestIncomingSparseBlocks: a sparse file copied into incoming/ shows the
+// blocks its data takes, not its size (du of the tree tells the holes).
+func TestIncomingSparseBlocks(t *testing.T) {
+	in := mountIncoming(t)
+	dir := filepath.Join(in, "sparse")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "f")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte("x"), 4096), 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 64<<20+4096 || st.Blocks*512 > 1<<20 {
+		t.Errorf("size %d, %d KiB allocated; want 64 MiB + 4 KiB with its hole unallocated", st.Size, st.Blocks/2)
+	}
+	// A packed small file: its size.
+	if err := os.WriteFile(filepath.Join(dir, "small"), []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(filepath.Join(dir, "small"), &st); err != nil || st.Blocks != 1 {
+		t.Errorf("small file: %d blocks, %v; want 1", st.Blocks, err)
+	}
+}

@@ -764,6 +764,26 @@ func (s *Store) attr(n *node) Attr {
 	return a
 }
 
+// Allocated returns the 512-byte blocks regular file id takes on the
+// staging filesystem when its data is in a data file of its own (holes take
+// none, as in the source of a sparse file); ok is false for packed and
+// in-memory files and for other nodes, whose blocks follow their size.
+func (s *Store) Allocated(id ID) (blocks int64, ok bool) {
+	s.mu.Lock()
+	n := s.nodes[id]
+	if n == nil || !n.isReg() || n.inMem || n.Pack != 0 {
+		s.mu.Unlock()
+		return 0, false
+	}
+	p := s.dataPath(id)
+	s.mu.Unlock()
+	var st unix.Stat_t
+	if unix.Stat(p, &st) != nil {
+		return 0, false // replaced meanwhile: the size will do
+	}
+	return st.Blocks, true
+}
+
 func (s *Store) get(id ID) (*node, error) {
 	n := s.nodes[id]
 	if n == nil {
