@@ -395,4 +395,9 @@ func TestPmtMtStyle(t *testing.T) {
 			t.Errorf("%s %v: exit %d, %q; want exit 2 and %q", c.bin, c.args, r.code, r.stderr, c.want)
 		}
 	}
+	// A move the library refuses names the changer once.
+	r := s.run(nil, "pmtx", "-f", lib, "load", "7", "0")
+	if want := "pmtx: changer " + lib + ": move slot 7 to drive 0: "; r.code != 6 || !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("load from an empty slot: exit %d, %q; want exit 6 and a line starting %q", r.code, r.stderr, want)
+	}
 }

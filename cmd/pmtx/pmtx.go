@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -71,7 +72,11 @@ func (t *tool) withChanger(fn func(ctx context.Context, ch device.Changer, tg *t
 		}
 		defer ch.Close()
 		if err := fn(c.Context, ch, tg, c); err != nil {
-			return fmt.Errorf("changer %s: %w", tg.name, err)
+			prefix := "changer " + tg.name + ": "
+			if strings.HasPrefix(err.Error(), prefix) {
+				return err // the device named itself by the same path
+			}
+			return fmt.Errorf("%s%w", prefix, err)
 		}
 		return nil
 	}
