@@ -345,3 +345,59 @@ func lineHas(out string, words ...string) bool {
 	}
 	return false
 }
+
+// TestPmtMtStyle uses pmt and pmtx the way an mt/mtx user would: devices
+// named by -f or by the TAPE and CHANGER variables (no configuration),
+// mtx's positional drive numbers, and mt's other command names.
+func TestPmtMtStyle(t *testing.T) {
+	s := newSandbox(t)
+	lib := filepath.Join(s.root, "vlib")
+	s.ok("vtape", "create", lib, "--slots", "8", "--drives", "2", "--import-export", "1", "--cartridges", "4")
+	drive1 := filepath.Join(lib, "drive1")
+	run := func(env []string, bin string, args ...string) string {
+		t.Helper()
+		r := s.run(env, bin, args...)
+		if r.code != 0 {
+			t.Fatalf("%s %v: exit %d: %s", bin, args, r.code, r.stderr)
+		}
+		return r.stdout
+	}
+	run(nil, "pmtx", "-f", lib, "load", "2", "1")
+	if st := run([]string{"CHANGER=" + lib}, "pmtx", "status"); !strings.Contains(st, "Data Transfer Element 1:Full (Storage Element 2 Loaded):VolumeTag = TEST02L8") {
+		t.Fatalf("mtx-style load 2 1 did not load slot 2 into drive 1:\n%s", st)
+	}
+	tape := []string{"TAPE=" + drive1}
+	run(tape, "pmt", "eof", "2")
+	run(tape, "pmt", "rewind")
+	run(nil, "pmt", "-f", drive1, "eom")
+	if st := run(tape, "pmt", "status"); !strings.Contains(st, "file number=2, block number=0") || !strings.Contains(st, "EOD") {
+		t.Errorf("after eof 2, rewind, eom:\n%s", st)
+	}
+	run(tape, "pmt", "offline")
+	if st := run(tape, "pmt", "status"); !strings.Contains(st, "file number=-1") {
+		t.Errorf("after offline the tape is still threaded:\n%s", st)
+	}
+	run([]string{"CHANGER=" + lib}, "pmtx", "unload", "6", "1")
+	if st := run(nil, "pmtx", "-f", lib, "status"); !strings.Contains(st, "Storage Element 6:Full :VolumeTag=TEST02L8") {
+		t.Errorf("mtx-style unload 6 1 did not put the tape in slot 6:\n%s", st)
+	}
+	for _, c := range []struct {
+		bin  string
+		args []string
+		want string
+	}{
+		{"pmt", []string{"-f", drive1, "densities"}, `unknown command "densities"`},
+		{"pmtx", []string{"-f", lib, "load", "3", "1", "--drivenum", "0"}, "disagree"},
+		{"pmtx", []string{"-f", lib, "load", "3", "x"}, "invalid drive number"},
+	} {
+		r := s.run(nil, c.bin, c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s %v: exit %d, %q; want exit 2 and %q", c.bin, c.args, r.code, r.stderr, c.want)
+		}
+	}
+	// A move the library refuses names the changer once.
+	r := s.run(nil, "pmtx", "-f", lib, "load", "7", "0")
+	if want := "pmtx: changer " + lib + ": move slot 7 to drive 0: "; r.code != 6 || !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("load from an empty slot: exit %d, %q; want exit 6 and a line starting %q", r.code, r.stderr, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 
@@ -22,10 +23,15 @@ type tool struct {
 	cliapp.Settings
 }
 
-// open resolves --device or --drive and opens the drive.
+// open resolves --device or --drive and opens the drive. Without either
+// (nor TAPEFS_DRIVE or PROXMOX_TAPE_DRIVE), the TAPE environment variable
+// names the device, as for mt; then the only configured drive is used.
 func (t *tool) open(c *cli.Context) (device.Drive, string, error) {
 	op := &devices.Opener{StateDir: t.StateDir}
 	path := c.String("device")
+	if path == "" && c.String("drive") == "" {
+		path = os.Getenv("TAPE")
+	}
 	name := path
 	if path == "" {
 		eng, err := engine.New(engine.Options{ConfigDir: t.ConfigDir, StateDir: t.StateDir, Opener: op})
@@ -91,8 +97,13 @@ func (t *tool) space(name, usage string, run func(ctx context.Context, d device.
 }
 
 func simple(t *tool, name, usage string, run func(ctx context.Context, d device.Drive) error) *cli.Command {
+	return simpleAlias(t, name, nil, usage, run)
+}
+
+// simpleAlias is simple with other names for the command (mt's names).
+func simpleAlias(t *tool, name string, aliases []string, usage string, run func(ctx context.Context, d device.Drive) error) *cli.Command {
 	return &cli.Command{
-		Name: name, Usage: usage,
+		Name: name, Aliases: aliases, Usage: usage,
 		Action: t.withDrive(func(ctx context.Context, d device.Drive, _ string, c *cli.Context) error {
 			if c.NArg() > 0 {
 				return cliapp.Usagef("%s takes no arguments", name)
@@ -136,9 +147,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}
 			return d.Space(ctx, device.SpaceFilemarks, n)
 		}),
-		simple(t, "eod", "space to end of data", func(ctx context.Context, d device.Drive) error { return d.Space(ctx, device.SpaceEndOfData, 0) }),
+		simpleAlias(t, "eod", []string{"eom", "seod"}, "space to end of data", func(ctx context.Context, d device.Drive) error { return d.Space(ctx, device.SpaceEndOfData, 0) }),
 		{
-			Name: "weof", Usage: "write COUNT filemarks (default 1)", ArgsUsage: "[COUNT]",
+			Name: "weof", Aliases: []string{"eof"}, Usage: "write COUNT filemarks (default 1)", ArgsUsage: "[COUNT]",
 			Action: t.withDrive(func(ctx context.Context, d device.Drive, _ string, c *cli.Context) error {
 				n, err := count(c, 1)
 				if err != nil {
@@ -173,7 +184,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}),
 		},
 		simple(t, "load", "load (thread) the tape in the drive", func(ctx context.Context, d device.Drive) error { return d.Load(ctx) }),
-		simple(t, "eject", "rewind and unload the tape", func(ctx context.Context, d device.Drive) error { return d.Unload(ctx) }),
+		simpleAlias(t, "eject", []string{"offline", "rewoffl"}, "rewind and unload the tape", func(ctx context.Context, d device.Drive) error { return d.Unload(ctx) }),
 		simple(t, "lock", "prevent removal of the tape", func(ctx context.Context, d device.Drive) error { return d.SetLock(ctx, true) }),
 		simple(t, "unlock", "allow removal of the tape", func(ctx context.Context, d device.Drive) error { return d.SetLock(ctx, false) }),
 		{
@@ -287,7 +298,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	for _, cmd := range app.Commands {
 		if cmd.Name != "scan" {
-			cmd.Flags = append(cmd.Flags, cliapp.DriveFlag(), &cli.StringFlag{Name: "device", Usage: "device `PATH` instead of a configured drive"})
+			cmd.Flags = append(cmd.Flags, cliapp.DriveFlag(), &cli.StringFlag{Name: "device", Aliases: []string{"f"}, Usage: "device `PATH` instead of a configured drive (default: TAPE)"})
 		}
 	}
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { t.Settings = s; return nil }, func() {})

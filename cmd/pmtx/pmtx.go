@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -31,9 +33,15 @@ type target struct {
 	op   *devices.Opener
 }
 
+// resolve finds the changer: --device, else --changer or the changer of
+// --drive (or of the default drive), else the CHANGER environment
+// variable, as for mtx.
 func (t *tool) resolve(c *cli.Context) (*target, error) {
 	op := &devices.Opener{StateDir: t.StateDir}
 	tg := &target{op: op, path: c.String("device"), name: c.String("device")}
+	if env := os.Getenv("CHANGER"); tg.path == "" && env != "" && c.String("changer") == "" && c.String("drive") == "" {
+		tg.path, tg.name = env, env
+	}
 	eng, err := engine.New(engine.Options{ConfigDir: t.ConfigDir, StateDir: t.StateDir, Opener: op})
 	if err != nil {
 		return nil, err
@@ -64,7 +72,11 @@ func (t *tool) withChanger(fn func(ctx context.Context, ch device.Changer, tg *t
 		}
 		defer ch.Close()
 		if err := fn(c.Context, ch, tg, c); err != nil {
-			return fmt.Errorf("changer %s: %w", tg.name, err)
+			prefix := "changer " + tg.name + ": "
+			if strings.HasPrefix(err.Error(), prefix) {
+				return err // the device named itself by the same path
+			}
+			return fmt.Errorf("%s%w", prefix, err)
 		}
 		return nil
 	}
@@ -98,6 +110,23 @@ func slotArg(c *cli.Context, i int) (int, error) {
 		return 0, cliapp.Usagef("invalid slot %q: expected a positive number", c.Args().Get(i))
 	}
 	return n, nil
+}
+
+// driveArg returns the drive number: positional argument i (mtx's
+// syntax) if given, else --drivenum (default 0). Both given must agree.
+func driveArg(c *cli.Context, i int) (int, error) {
+	n := c.Int("drivenum")
+	if c.NArg() <= i {
+		return n, nil
+	}
+	v, err := strconv.Atoi(c.Args().Get(i))
+	if err != nil || v < 0 {
+		return 0, cliapp.Usagef("invalid drive number %q: expected a number ≥ 0", c.Args().Get(i))
+	}
+	if c.IsSet("drivenum") && v != n {
+		return 0, cliapp.Usagef("drive %d and --drivenum %d disagree: give one of them", v, n)
+	}
+	return v, nil
 }
 
 // unloadDrive unthreads the tape of the configured drive with number n of
@@ -148,12 +177,16 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}),
 		},
 		{
-			Name: "load", Usage: "move the tape in SLOT into a drive", ArgsUsage: "SLOT", Flags: []cli.Flag{drivenum},
+			Name: "load", Usage: "move the tape in SLOT into a drive (mtx's `load SLOT [DRIVE]` works too)", ArgsUsage: "SLOT [DRIVE]", Flags: []cli.Flag{drivenum},
 			Action: t.withChanger(func(ctx context.Context, ch device.Changer, tg *target, c *cli.Context) error {
-				if _, err := cliapp.Args(c, "SLOT"); err != nil {
-					return err
+				if c.NArg() < 1 || c.NArg() > 2 {
+					return cliapp.Usagef("load: expected SLOT [DRIVE], got %d argument(s)", c.NArg())
 				}
 				slot, err := slotArg(c, 0)
+				if err != nil {
+					return err
+				}
+				dn, err := driveArg(c, 1)
 				if err != nil {
 					return err
 				}
@@ -165,7 +198,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				if err != nil {
 					return err
 				}
-				to, err := driveElement(st, c.Int("drivenum"))
+				to, err := driveElement(st, dn)
 				if err != nil {
 					return err
 				}
@@ -173,21 +206,39 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}),
 		},
 		{
-			Name: "unload", Usage: "move the tape of a drive into a slot (its source slot by default)",
-			Flags: []cli.Flag{drivenum, &cli.IntFlag{Name: "slot", Usage: "target slot"}},
+			Name: "unload", Usage: "move the tape of a drive into a slot (its source slot by default; mtx's `unload [SLOT] [DRIVE]` works too)",
+			ArgsUsage: "[SLOT [DRIVE]]",
+			Flags:     []cli.Flag{drivenum, &cli.IntFlag{Name: "slot", Usage: "target slot"}},
 			Action: t.withChanger(func(ctx context.Context, ch device.Changer, tg *target, c *cli.Context) error {
+				if c.NArg() > 2 {
+					return cliapp.Usagef("unload: expected [SLOT [DRIVE]], got %d arguments", c.NArg())
+				}
+				slot := c.Int("slot")
+				if c.NArg() > 0 {
+					n, err := slotArg(c, 0)
+					if err != nil {
+						return err
+					}
+					if c.IsSet("slot") && slot != n {
+						return cliapp.Usagef("unload: slot %d and --slot %d disagree: give one of them", n, slot)
+					}
+					slot = n
+				}
+				dn, err := driveArg(c, 1)
+				if err != nil {
+					return err
+				}
 				st, err := ch.Status(ctx)
 				if err != nil {
 					return err
 				}
-				from, err := driveElement(st, c.Int("drivenum"))
+				from, err := driveElement(st, dn)
 				if err != nil {
 					return err
 				}
 				if !from.Full {
 					return fmt.Errorf("drive number %d: %w", from.ID, device.ErrNoMedium)
 				}
-				slot := c.Int("slot")
 				if slot == 0 {
 					slot = from.SourceSlot
 				}
@@ -270,7 +321,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			cmd.Flags = append(cmd.Flags,
 				&cli.StringFlag{Name: "changer", Usage: "changer `NAME` (default: the changer of the default drive)"},
 				cliapp.DriveFlag(),
-				&cli.StringFlag{Name: "device", Usage: "device `PATH` instead of a configured changer"})
+				&cli.StringFlag{Name: "device", Aliases: []string{"f"}, Usage: "device `PATH` instead of a configured changer (default: CHANGER)"})
 		}
 	}
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { t.Settings = s; return nil }, func() {})

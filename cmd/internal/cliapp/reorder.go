@@ -19,6 +19,8 @@ func Run(ctx context.Context, app *cli.App, args []string) error {
 // then every flag (wherever it was given: before the command, between
 // command names, or after positional arguments), then the positional
 // arguments. A "--" ends flag processing; what follows stays positional.
+// When the first positional argument names no command, args keep their
+// order after it, so the app reports the unknown command.
 func Reorder(app *cli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
@@ -50,6 +52,13 @@ func Reorder(app *cli.App, args []string) []string {
 			}
 		}
 		pos = append(pos, a)
+	}
+	if len(path) == 1 && len(pos) > 0 && len(app.Commands) > 0 {
+		// The first positional names no command: keep it first, so the
+		// app reports the unknown command rather than a flag that only
+		// the commands define (`pmt --device X eom`).
+		out := append(append(path, pos...), flags...)
+		return append(out, args[min(i, len(args)):]...)
 	}
 	out := append(path, flags...)
 	if i < len(args) {

@@ -26,6 +26,10 @@ func TestReorder(t *testing.T) {
 		{[]string{"t", "changer", "create", "a", "b", "--force"}, []string{"t", "changer", "create", "--force", "a", "b"}},
 		// A positional that happens to be a command name stays positional.
 		{[]string{"t", "changer", "create", "x", "create"}, []string{"t", "changer", "create", "x", "create"}},
+		// An unknown command stays in front of the flags, so it is what
+		// gets reported (not a flag only the commands define).
+		{[]string{"t", "--path", "/p", "eom"}, []string{"t", "eom", "--path", "/p"}},
+		{[]string{"t", "--state-dir", "/s", "eom", "3"}, []string{"t", "eom", "3", "--state-dir", "/s"}},
 	}
 	for _, c := range cases {
 		if got := Reorder(app, c.in); !reflect.DeepEqual(got, c.want) {
