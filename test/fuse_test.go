@@ -225,6 +225,8 @@ func TestFuseControlFiles(t *testing.T) {
 		{chg + "/transfer", "--from 10 --to 1", 0, "result: ok"},
 		{chg + "/transfer", "one two", syscall.EINVAL, "unexpected argument"},
 		{chg + "/inventory", "", 0, "TEST08L8"},
+		{chg + "/inventory", "bogus", syscall.EINVAL, `unexpected argument "bogus"`},
+		{drv + "/clean", "junk", syscall.EINVAL, `unexpected argument "junk"`},
 		{drv + "/load", "TEST02L8", 0, "result: ok"},
 		{mnt + "/pools/daily/eject", "now", syscall.EINVAL, "takes none"},
 		{mnt + "/pools/daily/eject", "", 0, "result: ok"},

@@ -94,9 +94,6 @@ func simple(t *tool, name, usage string, run func(ctx context.Context, d device.
 	return &cli.Command{
 		Name: name, Usage: usage,
 		Action: t.withDrive(func(ctx context.Context, d device.Drive, _ string, c *cli.Context) error {
-			if c.NArg() > 0 {
-				return cliapp.Usagef("%s takes no arguments", name)
-			}
 			return run(ctx, d)
 		}),
 	}
