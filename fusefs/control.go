@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -424,7 +425,10 @@ func (r *Root) changerControls(changer string) []control {
 			argv: withDrive("inventory")},
 		{name: "transfer", usage: fmt.Sprintf("usage: echo \"FROM TO\" > transfer   (or \"--from FROM --to TO\")\n  move a tape from one slot to another\n  runs: tapefs changer transfer %s --from FROM --to TO", changer),
 			argv: func(w []string) ([]string, error) {
-				if len(w) == 2 && !strings.HasPrefix(w[0], "-") && !strings.HasPrefix(w[1], "-") {
+				if len(w) > 0 && !slices.ContainsFunc(w, func(x string) bool { return strings.HasPrefix(x, "-") }) {
+					if len(w) != 2 {
+						return nil, errInvalid("transfer: expected two slot numbers, FROM TO, got %d word(s)", len(w))
+					}
 					w = []string{"--from", w[0], "--to", w[1]}
 				}
 				for _, x := range w {

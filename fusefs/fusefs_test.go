@@ -345,3 +345,43 @@ func TestControlFileWritePieces(t *testing.T) {
 		t.Errorf("label after a too long write:\n%s", b)
 	}
 }
+
+// TestTransferWords checks how words written to changers/C/transfer become
+// the command line, and that a wrong number of bare slot numbers is
+// refused with a message saying so (it ran `changer transfer C 1 2 3`,
+// which failed with "--from is required").
+func TestTransferWords(t *testing.T) {
+	var transfer control
+	for _, c := range (&Root{}).changerControls("sl3") {
+		if c.name == "transfer" {
+			transfer = c
+		}
+	}
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr string
+	}{
+		{"1 3", []string{"changer", "transfer", "sl3", "--from", "1", "--to", "3"}, ""},
+		{"--from 1 --to 3", []string{"changer", "transfer", "sl3", "--from", "1", "--to", "3"}, ""},
+		{"1", nil, "expected two slot numbers"},
+		{"1 2 3", nil, "expected two slot numbers"},
+		{"one two", nil, `unexpected argument "one"`},
+	}
+	for _, tt := range tests {
+		words, err := splitWords(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := transfer.argv(words)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || Errno(err) != syscall.EINVAL {
+				t.Errorf("transfer %q: %v, want EINVAL %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("transfer %q = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
