@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,8 +44,18 @@ type controlFile struct {
 	ctl control
 }
 
-// controlHandle is an open control file: its text as it was at open.
-type controlHandle struct{ data []byte }
+// controlHandle is an open control file: its text as it was at open, and
+// what was written to it and has not run yet (a line still being written).
+type controlHandle struct {
+	data []byte
+
+	mu      sync.Mutex
+	pending []byte
+}
+
+// maxControlInput is the most a control file takes for one command; more
+// fails the write with EINVAL.
+const maxControlInput = 1 << 20
 
 func controlEntry(c control) entry {
 	return entry{name: c.name, mode: syscall.S_IFREG, make: func(r *Root, p string) fs.InodeEmbedder {
@@ -91,19 +102,58 @@ func (n *controlFile) Read(ctx context.Context, f fs.FileHandle, dest []byte, of
 }
 
 // Write runs the command with the written words and returns when it has
-// finished. The command runs on a context that the request's interruption
-// does not cancel: a tape operation is never left half done because a
-// writer was interrupted.
+// finished. Writes are joined until one ends with a newline, so a line
+// written in pieces (printf, a write split by the kernel) runs once, as a
+// whole; what is left without a newline runs at close (Flush). The command
+// runs on a context that the request's interruption does not cancel: a
+// tape operation is never left half done because a writer was interrupted.
 func (n *controlFile) Write(ctx context.Context, f fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	input := strings.TrimSpace(string(data))
-	if err := n.root.run(context.WithoutCancel(ctx), n.path, n.ctl, input); err != nil {
+	h, ok := f.(*controlHandle)
+	if !ok {
+		return 0, syscall.EBADF
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.pending)+len(data) > maxControlInput {
+		h.pending = nil
+		err := errInvalid("%s: input longer than %d bytes", n.ctl.name, maxControlInput)
+		n.root.setResult(n.path, &result{start: n.root.now(), end: n.root.now(), input: "(too long)", err: err})
 		return 0, n.root.errno(n.path, err)
+	}
+	h.pending = append(h.pending, data...)
+	if !bytes.HasSuffix(h.pending, []byte("\n")) {
+		return uint32(len(data)), 0
+	}
+	if errno := n.runPending(ctx, h); errno != 0 {
+		return 0, errno
 	}
 	return uint32(len(data)), 0
 }
 
-// Flush is a no-op: the command ran in Write.
-func (n *controlFile) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno { return 0 }
+// Flush runs what was written without a final newline; its error is the
+// error of close().
+func (n *controlFile) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno {
+	h, ok := f.(*controlHandle)
+	if !ok {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.pending) == 0 {
+		return 0
+	}
+	return n.runPending(ctx, h)
+}
+
+// runPending runs the handle's pending input as one command; h.mu is held.
+func (n *controlFile) runPending(ctx context.Context, h *controlHandle) syscall.Errno {
+	input := strings.TrimSpace(string(h.pending))
+	h.pending = nil
+	if err := n.root.run(context.WithoutCancel(ctx), n.path, n.ctl, input); err != nil {
+		return n.root.errno(n.path, err)
+	}
+	return 0
+}
 
 // text is what reading the control file shows: usage, then the last run.
 func (n *controlFile) text() []byte {
@@ -375,7 +425,10 @@ func (r *Root) changerControls(changer string) []control {
 			argv: withDrive("inventory")},
 		{name: "transfer", usage: fmt.Sprintf("usage: echo \"FROM TO\" > transfer   (or \"--from FROM --to TO\")\n  move a tape from one slot to another\n  runs: tapefs changer transfer %s --from FROM --to TO", changer),
 			argv: func(w []string) ([]string, error) {
-				if len(w) == 2 && !strings.HasPrefix(w[0], "-") && !strings.HasPrefix(w[1], "-") {
+				if len(w) > 0 && !slices.ContainsFunc(w, func(x string) bool { return strings.HasPrefix(x, "-") }) {
+					if len(w) != 2 {
+						return nil, errInvalid("transfer: expected two slot numbers, FROM TO, got %d word(s)", len(w))
+					}
 					w = []string{"--from", w[0], "--to", w[1]}
 				}
 				for _, x := range w {

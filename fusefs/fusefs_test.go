@@ -262,3 +262,126 @@ func TestBrowse(t *testing.T) {
 		t.Errorf("inode numbers are not stable path hashes")
 	}
 }
+
+// TestControlFileWritePieces checks that a command written in several
+// write() calls runs once with the whole line: pieces without a newline
+// wait for the rest, a line the kernel splits (longer than a FUSE write)
+// is joined, what has no final newline runs at close (with close's error),
+// and more than maxControlInput fails with EINVAL without running.
+func TestControlFileWritePieces(t *testing.T) {
+	mnt, fr := mountTest(t)
+	path := filepath.Join(mnt, "drives/d0/label")
+	runs := func() int {
+		fr.mu.Lock()
+		defer fr.mu.Unlock()
+		return len(fr.args)
+	}
+	write := func(pieces ...string) (writeErr, closeErr error) {
+		t.Helper()
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pieces {
+			if _, err := f.Write([]byte(p)); err != nil {
+				f.Close()
+				return err, nil
+			}
+		}
+		return nil, f.Close()
+	}
+	long := strings.Repeat("A", 300000)
+	tests := []struct {
+		name   string
+		pieces []string
+		err    error
+		want   []string
+		errno  syscall.Errno
+	}{
+		{"two pieces", []string{"TEST0", "1L8 --pool daily\n"}, nil, []string{"label", "--label-text", "TEST01L8", "--pool", "daily", "--drive", "d0"}, 0},
+		{"no newline", []string{"TEST02L8"}, nil, []string{"label", "--label-text", "TEST02L8", "--drive", "d0"}, 0},
+		{"no newline, error at close", []string{"TEST03", "L8"}, fmt.Errorf("drive d0: %w", engine.ErrBusy), []string{"label", "--label-text", "TEST03L8", "--drive", "d0"}, syscall.EBUSY},
+		{"split by the kernel", []string{long + "\n"}, nil, []string{"label", "--label-text", long, "--drive", "d0"}, 0},
+	}
+	for _, tt := range tests {
+		fr.mu.Lock()
+		fr.err = tt.err
+		fr.mu.Unlock()
+		before := runs()
+		werr, cerr := write(tt.pieces...)
+		if werr != nil {
+			t.Errorf("%s: write: %v", tt.name, werr)
+		}
+		var got syscall.Errno
+		if cerr != nil && !errors.As(cerr, &got) {
+			t.Fatalf("%s: close: %v", tt.name, cerr)
+		}
+		if got != tt.errno {
+			t.Errorf("%s: close errno %v, want %v", tt.name, got, tt.errno)
+		}
+		if n := runs() - before; n != 1 {
+			t.Errorf("%s: %d commands ran, want 1", tt.name, n)
+		}
+		if args := fr.last(); !reflect.DeepEqual(args, tt.want) {
+			t.Errorf("%s: ran %.200q, want %.200q", tt.name, args, tt.want)
+		}
+	}
+	fr.mu.Lock()
+	fr.err = nil
+	fr.mu.Unlock()
+	before := runs()
+	werr, _ := write(strings.Repeat("B", maxControlInput), "\n")
+	if !errors.Is(werr, syscall.EINVAL) {
+		t.Errorf("write of more than %d bytes: %v, want EINVAL", maxControlInput, werr)
+	}
+	if n := runs() - before; n != 0 {
+		t.Errorf("write of more than %d bytes ran %d commands", maxControlInput, n)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "result: error EINVAL") || !strings.Contains(string(b), "longer than") {
+		t.Errorf("label after a too long write:\n%s", b)
+	}
+}
+
+// TestTransferWords checks how words written to changers/C/transfer become
+// the command line, and that a wrong number of bare slot numbers is
+// refused with a message saying so (it ran `changer transfer C 1 2 3`,
+// which failed with "--from is required").
+func TestTransferWords(t *testing.T) {
+	var transfer control
+	for _, c := range (&Root{}).changerControls("sl3") {
+		if c.name == "transfer" {
+			transfer = c
+		}
+	}
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr string
+	}{
+		{"1 3", []string{"changer", "transfer", "sl3", "--from", "1", "--to", "3"}, ""},
+		{"--from 1 --to 3", []string{"changer", "transfer", "sl3", "--from", "1", "--to", "3"}, ""},
+		{"1", nil, "expected two slot numbers"},
+		{"1 2 3", nil, "expected two slot numbers"},
+		{"one two", nil, `unexpected argument "one"`},
+	}
+	for _, tt := range tests {
+		words, err := splitWords(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := transfer.argv(words)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || Errno(err) != syscall.EINVAL {
+				t.Errorf("transfer %q: %v, want EINVAL %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("transfer %q = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}

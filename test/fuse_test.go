@@ -225,6 +225,8 @@ func TestFuseControlFiles(t *testing.T) {
 		{chg + "/transfer", "--from 10 --to 1", 0, "result: ok"},
 		{chg + "/transfer", "one two", syscall.EINVAL, "unexpected argument"},
 		{chg + "/inventory", "", 0, "TEST08L8"},
+		{chg + "/inventory", "bogus", syscall.EINVAL, `unexpected argument "bogus"`},
+		{drv + "/clean", "junk", syscall.EINVAL, `unexpected argument "junk"`},
 		{drv + "/load", "TEST02L8", 0, "result: ok"},
 		{mnt + "/pools/daily/eject", "now", syscall.EINVAL, "takes none"},
 		{mnt + "/pools/daily/eject", "", 0, "result: ok"},
@@ -366,5 +368,53 @@ func TestFuseSignal(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.root, "state", "api.sock")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("API socket left behind: %v", err)
+	}
+}
+
+// TestFuseForwardingRelativePaths runs forwarded commands with relative
+// file names from a directory other than the daemon's: they name the
+// caller's files (`tapefs backup . daily` backed up the daemon's working
+// directory).
+func TestFuseForwardingRelativePaths(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("barcode-label", "--drive", "mydrive", "--pool", "daily")
+	s.mount()
+	src := filepath.Join(s.root, "src", "www")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "index.html"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runIn := func(dir string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "tapefs"), args...)
+		cmd.Env = append(append([]string{}, s.env...), "TAPEFS_DRIVE=mydrive")
+		cmd.Dir = dir
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{out.String(), errb.String(), code}
+	}
+	r := runIn(src, "backup", ".", "daily", "--group", "www")
+	if r.code != 0 || !strings.Contains(r.stderr, " of "+src+" to pool") || !strings.Contains(r.stderr, "1 files") {
+		t.Fatalf("tapefs backup . daily in %s: exit %d\n%s%s", src, r.code, r.stdout, r.stderr)
+	}
+	set := uuidRe.FindString(r.stdout)
+	r = runIn(filepath.Join(s.root, "src"), "restore", set, "restored")
+	if r.code != 0 {
+		t.Fatalf("tapefs restore %s restored: exit %d\n%s%s", set, r.code, r.stdout, r.stderr)
+	}
+	matches, _ := filepath.Glob(filepath.Join(s.root, "src", "restored", "*", "*", "index.html"))
+	if len(matches) != 1 {
+		out, _ := exec.Command("find", filepath.Join(s.root, "src")).CombinedOutput()
+		t.Errorf("restore into a relative target: index.html not under %s/src/restored:\n%s\n%s", s.root, out, r.stderr)
 	}
 }

@@ -105,9 +105,6 @@ func simpleAlias(t *tool, name string, aliases []string, usage string, run func(
 	return &cli.Command{
 		Name: name, Aliases: aliases, Usage: usage,
 		Action: t.withDrive(func(ctx context.Context, d device.Drive, _ string, c *cli.Context) error {
-			if c.NArg() > 0 {
-				return cliapp.Usagef("%s takes no arguments", name)
-			}
 			return run(ctx, d)
 		}),
 	}

@@ -182,7 +182,12 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		return 0, false // no daemon: run in this process
 	}
 	defer conn.Close()
-	req := apiRequest{Args: append(append([]string{}, args[1:]...), envFlags(path[len(path)-1], args)...)}
+	fwd, err := forwardArgs(app, path, args)
+	if err != nil {
+		fmt.Fprintf(stderr, "tapefs: %v\n", err)
+		return 1, true
+	}
+	req := apiRequest{Args: fwd}
 	b, err := json.Marshal(req)
 	if err != nil {
 		return cliapp.ExitCode(err), true
@@ -228,6 +233,82 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 			return ex.Code, true
 		}
 	}
+}
+
+// callerPaths names, by command path, the arguments that are file names
+// on the caller's side: positional arguments by index and flags by name.
+// The daemon runs in its own working directory (/ under systemd), so
+// forwardArgs makes them absolute.
+var callerPaths = map[string]struct {
+	pos   []int
+	flags []string
+}{
+	"backup":         {pos: []int{0}},
+	"restore":        {pos: []int{1}},
+	"changer create": {flags: []string{"path"}},
+	"changer update": {flags: []string{"path"}},
+	"drive create":   {flags: []string{"path"}},
+	"drive update":   {flags: []string{"path"}},
+}
+
+// forwardArgs is the command line (without the program name) that the
+// daemon runs for args: the caller's relative file names made absolute
+// (see callerPaths) and the caller's environment defaults turned into
+// flags (see envFlags), ahead of a "--".
+func forwardArgs(app *cli.App, path []*cli.Command, args []string) ([]string, error) {
+	names, flags, pos, dash := cliapp.Split(app, args)
+	var cmd []string
+	for _, c := range path {
+		cmd = append(cmd, c.Name)
+	}
+	abs := func(p string) (string, error) {
+		if p == "" || filepath.IsAbs(p) {
+			return p, nil
+		}
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
+		}
+		return a, nil
+	}
+	cp := callerPaths[strings.Join(cmd, " ")]
+	flags = slices.Clone(flags)
+	for i := 0; i < len(flags); i++ {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(flags[i], "-"), "=")
+		if !slices.Contains(cp.flags, name) {
+			continue
+		}
+		if hasValue {
+			a, err := abs(value)
+			if err != nil {
+				return nil, err
+			}
+			flags[i] = "--" + name + "=" + a
+		} else if i+1 < len(flags) {
+			a, err := abs(flags[i+1])
+			if err != nil {
+				return nil, err
+			}
+			flags[i+1] = a
+			i++
+		}
+	}
+	pos = slices.Clone(pos)
+	for _, i := range cp.pos {
+		if i < len(pos) {
+			a, err := abs(pos[i])
+			if err != nil {
+				return nil, err
+			}
+			pos[i] = a
+		}
+	}
+	out := append(slices.Clone(names[1:]), flags...)
+	out = append(out, envFlags(path[len(path)-1], args)...)
+	if dash {
+		out = append(out, "--")
+	}
+	return append(out, pos...), nil
 }
 
 // commandPath returns the commands named by reordered args (as

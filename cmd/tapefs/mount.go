@@ -221,7 +221,7 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 	if err := os.MkdirAll(mo.stateDir, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w", err)
 	}
-	unlock, err := lockState(mo.stateDir)
+	unlock, noteLock, err := lockState(mo.stateDir)
 	if err != nil {
 		return err
 	}
@@ -318,29 +318,42 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 		<-unmounted
 	}
 	logger.Printf("finishing running commands")
+	noteLock("unmounted, finishing its running commands")
 	return nil
 }
 
 // lockState takes the daemon lock of a state directory. A lock held by
-// another daemon is an ErrBusy error naming its pid.
-func lockState(stateDir string) (unlock func(), err error) {
+// another daemon is an ErrBusy error naming its pid and, once it has
+// unmounted and only finishes its commands, saying so. note records such a
+// state of this daemon in the lock file, for that message.
+func lockState(stateDir string) (unlock func(), note func(state string), err error) {
 	path := filepath.Join(stateDir, lockName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("daemon lock: %w", err)
+		return nil, nil, fmt.Errorf("daemon lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		b, _ := io.ReadAll(f)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, kindError{kind: engine.ErrBusy, msg: fmt.Sprintf("another tapefs daemon (%s) holds state directory %s: unmount it first (fusermount3 -u MOUNTPOINT)",
-				strings.TrimSpace(string(b)), stateDir)}
+			holder, state, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+			if state != "" {
+				return nil, nil, kindError{kind: engine.ErrBusy, msg: fmt.Sprintf("another tapefs daemon (%s, %s) holds state directory %s: wait until it exits",
+					holder, state, stateDir)}
+			}
+			return nil, nil, kindError{kind: engine.ErrBusy, msg: fmt.Sprintf("another tapefs daemon (%s) holds state directory %s: unmount it first (fusermount3 -u MOUNTPOINT)",
+				holder, stateDir)}
 		}
-		return nil, fmt.Errorf("daemon lock %s: %w", path, err)
+		return nil, nil, fmt.Errorf("daemon lock %s: %w", path, err)
 	}
+	pid := fmt.Sprintf("pid %d\n", os.Getpid())
 	f.Truncate(0)
-	fmt.Fprintf(f, "pid %d\n", os.Getpid())
-	return func() { f.Close() }, nil
+	f.WriteAt([]byte(pid), 0)
+	note = func(state string) {
+		f.Truncate(0)
+		f.WriteAt([]byte(pid+state+"\n"), 0)
+	}
+	return func() { f.Close() }, note, nil
 }
 
 // checkMountpoint checks the mount point is a directory, and detaches a

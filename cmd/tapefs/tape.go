@@ -47,9 +47,6 @@ func (e *env) tapeCommands() []*cli.Command {
 			&cli.StringFlag{Name: "label-text", Aliases: []string{"changer-id"}, Required: true, Usage: "label text (for a library: the barcode)"},
 			&cli.StringFlag{Name: "pool", Usage: "media pool the tape is for (default: any pool)"},
 		}, func(c *cli.Context, eng *engine.Engine, drive string) error {
-			if c.NArg() > 0 {
-				return usagef("label: unexpected argument %q (use --label-text)", c.Args().First())
-			}
 			li, err := eng.Label(c.Context, drive, c.String("label-text"), c.String("pool"))
 			if err != nil {
 				return err

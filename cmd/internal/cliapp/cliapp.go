@@ -120,7 +120,8 @@ func Read(c *cli.Context) (Settings, error) {
 // ahead of each action; after runs when the action returns. A command that
 // defines a common flag itself keeps its own (`key paperkey
 // --output-format text|html`, as in the reference); for such a command
-// Settings.Format is Text.
+// Settings.Format is Text. A leaf command without ArgsUsage takes no
+// arguments: one given is bad usage, and the action does not run.
 func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
 	onUsage := func(c *cli.Context, err error, _ bool) error { return UsageError{err.Error()} }
 	for _, cmd := range cmds {
@@ -142,7 +143,11 @@ func Prepare(cmds []*cli.Command, before func(Settings) error, after func()) {
 			cmd.Flags = append(cmd.Flags, f)
 		}
 		action := cmd.Action
+		noArgs := cmd.ArgsUsage == ""
 		cmd.Action = func(c *cli.Context) error {
+			if noArgs && c.NArg() > 0 {
+				return Usagef("%s: unexpected argument %q: the command takes only options (see --help)", commandPath(c), c.Args().First())
+			}
 			for _, name := range required {
 				if !c.IsSet(name) {
 					return Usagef("%s: --%s is required", commandPath(c), name)

@@ -25,9 +25,29 @@ func Reorder(app *cli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
 	}
+	path, flags, pos, dash := Split(app, args)
+	if len(path) == 1 && len(pos) > 0 && len(app.Commands) > 0 {
+		// The first positional names no command: keep it first, so the
+		// app reports the unknown command rather than a flag that only
+		// the commands define (`pmt --device X eom`).
+		return append(append(path, pos...), flags...)
+	}
+	out := append(path, flags...)
+	if dash {
+		// "--" was given: keep it so dash arguments stay positional.
+		out = append(out, "--")
+	}
+	return append(out, pos...)
+}
+
+// Split parts args (program name first) into the command path (the
+// program name and the command names), the flags with their values, and
+// the positional arguments. dash reports a "--" in args: the positional
+// arguments then include everything after it, and must follow a "--" to
+// stay positional. args must not be empty.
+func Split(app *cli.App, args []string) (path, flags, pos []string, dash bool) {
 	valued := valuedFlags(app)
-	path := []string{args[0]}
-	var flags, pos []string
+	path = []string{args[0]}
 	cmds := app.Commands
 	i := 1
 	for ; i < len(args); i++ {
@@ -53,21 +73,10 @@ func Reorder(app *cli.App, args []string) []string {
 		}
 		pos = append(pos, a)
 	}
-	if len(path) == 1 && len(pos) > 0 && len(app.Commands) > 0 {
-		// The first positional names no command: keep it first, so the
-		// app reports the unknown command rather than a flag that only
-		// the commands define (`pmt --device X eom`).
-		out := append(append(path, pos...), flags...)
-		return append(out, args[min(i, len(args)):]...)
-	}
-	out := append(path, flags...)
 	if i < len(args) {
-		// "--" was given: keep it so dash arguments stay positional.
-		out = append(out, "--")
-		out = append(out, pos...)
-		return append(out, args[i+1:]...)
+		return path, flags, append(pos, args[i+1:]...), true
 	}
-	return append(out, pos...)
+	return path, flags, pos, false
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {
