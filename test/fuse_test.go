@@ -389,19 +389,9 @@ func TestFuseForwardingRelativePaths(t *testing.T) {
 	}
 	runIn := func(dir string, args ...string) result {
 		t.Helper()
-		cmd := exec.Command(filepath.Join(binDir, "tapefs"), args...)
-		cmd.Env = append(append([]string{}, s.env...), "TAPEFS_DRIVE=mydrive")
+		cmd := s.command([]string{"TAPEFS_DRIVE=mydrive"}, "tapefs", args...)
 		cmd.Dir = dir
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{out.String(), errb.String(), code}
+		return s.runCmd(cmd)
 	}
 	r := runIn(src, "backup", ".", "daily", "--group", "www")
 	if r.code != 0 || !strings.Contains(r.stderr, " of "+src+" to pool") || !strings.Contains(r.stderr, "1 files") {

@@ -70,8 +70,20 @@ type result struct {
 // run runs one of the built binaries with extra environment entries.
 func (s *sandbox) run(extraEnv []string, bin string, args ...string) result {
 	s.t.Helper()
+	return s.runCmd(s.command(extraEnv, bin, args...))
+}
+
+// command is the command run would run, to set up further (Stdin, Dir).
+func (s *sandbox) command(extraEnv []string, bin string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(binDir, bin), args...)
 	cmd.Env = append(append([]string{}, s.env...), extraEnv...)
+	return cmd
+}
+
+// runCmd runs cmd and returns its output and exit code; a command that
+// cannot start fails the test.
+func (s *sandbox) runCmd(cmd *exec.Cmd) result {
+	s.t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -79,7 +91,7 @@ func (s *sandbox) run(extraEnv []string, bin string, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		s.t.Fatalf("%s %v: %v", bin, args, err)
+		s.t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return result{out.String(), errb.String(), code}
 }

@@ -1,12 +1,10 @@
 package test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,19 +16,9 @@ var fingerprintRe = regexp.MustCompile(`^"([0-9a-f]{2}(:[0-9a-f]{2}){31})"\n$`)
 // runIn runs tapefs with stdin fed from a string (piped passwords).
 func (s *sandbox) runIn(stdin string, args ...string) result {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "tapefs"), args...)
-	cmd.Env = s.env
+	cmd := s.command(nil, "tapefs", args...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatalf("tapefs %v: %v", args, err)
-	}
-	return result{out.String(), errb.String(), code}
+	return s.runCmd(cmd)
 }
 
 func (s *sandbox) okIn(stdin string, args ...string) result {
