@@ -19,6 +19,19 @@ import (
 	"tapefs/vtape"
 )
 
+// restoreEntries lays out and finishes the entries of one snapshot (no
+// file data) in target and returns the result and finish's error.
+func restoreEntries(t *testing.T, target string, ents []*format.Entry) (*RestoreResult, error) {
+	t.Helper()
+	r := &restoreJob{target: target, res: &RestoreResult{}}
+	r.add("g/2026-11-25T17:00:00Z", ents, nil)
+	r.plan(func([32]byte) (catalog.ChunkLoc, error) { return catalog.ChunkLoc{}, nil })
+	if err := r.layout(); err != nil {
+		t.Fatal(err)
+	}
+	return r.res, r.finish()
+}
+
 // TestRestoreStaysInTarget feeds the restore layout entries a hostile tape
 // could carry: a symlink to a directory outside the target followed by
 // entries below it, and paths with "..". Nothing may appear outside the
@@ -40,13 +53,7 @@ func TestRestoreStaysInTarget(t *testing.T) {
 		{Path: "../escape", Type: format.EntryFile, Mode: 0o644, Mtime: now, Atime: now, Ctime: now},
 		{Path: "ok", Type: format.EntryFile, Mode: 0o644, Mtime: now, Atime: now, Ctime: now},
 	}
-	r := &restoreJob{target: target, res: &RestoreResult{}}
-	r.add("g/2026-11-25T17:00:00Z", ents, nil)
-	r.plan(func([32]byte) (catalog.ChunkLoc, error) { return catalog.ChunkLoc{}, nil })
-	if err := r.layout(); err != nil {
-		t.Fatal(err)
-	}
-	err := r.finish()
+	res, err := restoreEntries(t, target, ents)
 	if err == nil {
 		t.Fatal("hostile entries restored without failures")
 	}
@@ -60,7 +67,7 @@ func TestRestoreStaysInTarget(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(base, "escape")); err == nil {
 		t.Errorf("../escape was created")
 	}
-	all := strings.Join(r.res.Failed, "\n")
+	all := strings.Join(res.Failed, "\n")
 	for _, p := range []string{"a/evil", "a/sub", "../escape"} {
 		if !strings.Contains(all, p) {
 			t.Errorf("refused entry %s not reported:\n%s", p, all)
@@ -85,13 +92,7 @@ func TestRestoreNeverRemovesOutside(t *testing.T) {
 		{Path: "", Type: format.EntryDir, Mode: 0o755, Mtime: now, Atime: now, Ctime: now},
 		{Path: "../../../victim", Type: format.EntryFile, Mode: 0o644, Size: 4, Mtime: now, Atime: now, Ctime: now},
 	}
-	r := &restoreJob{target: target, res: &RestoreResult{}}
-	r.add("g/2026-11-25T17:00:00Z", ents, nil)
-	r.plan(func([32]byte) (catalog.ChunkLoc, error) { return catalog.ChunkLoc{}, nil })
-	if err := r.layout(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.finish(); err == nil {
+	if _, err := restoreEntries(t, target, ents); err == nil {
 		t.Error("hostile path restored without failure")
 	}
 	if b, err := os.ReadFile(victim); err != nil || string(b) != "keep me" {
@@ -200,13 +201,7 @@ func TestRestoreOverExistingLeavesOthersAlone(t *testing.T) {
 		{Path: "hard", Type: format.EntryFile, Mode: 0o600, Mtime: now, Atime: now, Ctime: now},
 		{Path: "link", Type: format.EntryFile, Mode: 0o600, Mtime: now, Atime: now, Ctime: now},
 	}
-	r := &restoreJob{target: target, res: &RestoreResult{}}
-	r.add("g/2026-11-25T17:00:00Z", ents, nil)
-	r.plan(func([32]byte) (catalog.ChunkLoc, error) { return catalog.ChunkLoc{}, nil })
-	if err := r.layout(); err != nil {
-		t.Fatal(err)
-	}
-	_ = r.finish()
+	res, _ := restoreEntries(t, target, ents)
 	fi, err := os.Stat(victim)
 	if err != nil {
 		t.Fatal(err)
@@ -230,8 +225,8 @@ func TestRestoreOverExistingLeavesOthersAlone(t *testing.T) {
 	if fi.IsDir() && fi.Mode().Perm() != 0o755 {
 		t.Errorf("existing directory in the target got the file's mode: %v", fi.Mode())
 	}
-	if fi.IsDir() && !strings.Contains(strings.Join(r.res.Failed, "\n"), "dir") {
-		t.Errorf("file over a directory not reported: %v", r.res.Failed)
+	if fi.IsDir() && !strings.Contains(strings.Join(res.Failed, "\n"), "dir") {
+		t.Errorf("file over a directory not reported: %v", res.Failed)
 	}
 }
 

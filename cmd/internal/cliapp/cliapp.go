@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -205,25 +206,15 @@ func commandPath(c *cli.Context) string {
 func takeRequired(cmd *cli.Command) []string {
 	var names []string
 	for _, f := range cmd.Flags {
-		var req *bool
-		switch f := f.(type) {
-		case *cli.StringFlag:
-			req = &f.Required
-		case *cli.IntFlag:
-			req = &f.Required
-		case *cli.Int64Flag:
-			req = &f.Required
-		case *cli.UintFlag:
-			req = &f.Required
-		case *cli.BoolFlag:
-			req = &f.Required
-		case *cli.StringSliceFlag:
-			req = &f.Required
-		case *cli.IntSliceFlag:
-			req = &f.Required
+		// Every urfave/cli flag type is a pointer to a struct with a
+		// Required field.
+		v := reflect.ValueOf(f)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+			continue
 		}
-		if req != nil && *req {
-			*req = false
+		req := v.Elem().FieldByName("Required")
+		if req.IsValid() && req.Kind() == reflect.Bool && req.Bool() {
+			req.SetBool(false)
 			names = append(names, f.Names()[0])
 		}
 	}
