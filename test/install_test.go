@@ -117,14 +117,14 @@ func expectedInstall(t *testing.T, prefix, helperDir, zshDir, unitDir string, co
 }
 
 // TestInstall installs into a staging root and checks the tree, the man
-// pages, the units, and that the completion scripts load in bash and zsh
-// and complete live values (a pool from the configuration; tapes from the
+// pages, the units, and that the completion scripts load in bash, zsh and
+// fish and complete live values (a pool from the configuration; tapes from the
 // catalog through a running daemon); then uninstalls.
 func TestInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and installs the whole tree")
 	}
-	needTool(t, "make", "man", "bash", "zsh")
+	needTool(t, "make", "man", "bash", "zsh", "fish")
 	dest := t.TempDir()
 	makeIn(t, "install", "DESTDIR="+dest, "PREFIX=/usr/local")
 	bin := filepath.Join(dest, "usr/local/bin")
@@ -194,19 +194,32 @@ func TestInstall(t *testing.T) {
 		}
 		zshComplete := func(words ...string) []string {
 			t.Helper()
-			// compadd and _files stand in for the completion system's
-			// output; the script itself runs as zsh loads it.
-			script := `autoload -U compinit && compinit -u -d "$HOME/.zcompdump"
-source "$1"; shift
+			// The completion system autoloads _tapefs from $fpath, as
+			// zsh finds the installed file; compadd and _files stand in
+			// for its output.
+			script := `fpath=("$1" $fpath); shift
+autoload -U compinit && compinit -u -d "$HOME/.zcompdump"
+[[ $_comps[tapefs] == _tapefs ]] || { print "compinit did not register _tapefs"; exit 1; }
 compadd() { shift 2; print -l -- "$@"; }
 _files() { print -- "<files>"; }
 words=("$@"); CURRENT=$#
-_tapefs_complete`
-			cmd := exec.Command("zsh", append([]string{"-f", "-c", script, "zsh", filepath.Join(dest, "usr/local/share/zsh/site-functions/_tapefs")}, words...)...)
+_tapefs`
+			cmd := exec.Command("zsh", append([]string{"-f", "-c", script, "zsh", filepath.Join(dest, "usr/local/share/zsh/site-functions")}, words...)...)
 			cmd.Env = env
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("zsh completion of %q: %v\n%s", words, err, out)
+			}
+			return strings.Fields(string(out))
+		}
+		fishComplete := func(line string) []string {
+			t.Helper()
+			cmd := exec.Command("fish", "--no-config", "-c", `source $argv[1]; complete -C $argv[2]`,
+				filepath.Join(dest, "usr/local/share/fish/vendor_completions.d/tapefs.fish"), line)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("fish completion of %q: %v\n%s", line, err, out)
 			}
 			return strings.Fields(string(out))
 		}
@@ -218,6 +231,7 @@ _tapefs_complete`
 		}
 		check("bash pool", bashComplete("tapefs pool config "), []string{"daily"})
 		check("zsh pool", zshComplete("tapefs", "pool", "config", ""), []string{"daily"})
+		check("fish pool", fishComplete("tapefs pool config "), []string{"daily"})
 		check("bash command", bashComplete("tapefs barcode-s"), []string{"barcode-sheet"})
 		check("zsh flag", zshComplete("tapefs", "barcode-sheet", "--lay"), []string{"--layout"})
 		check("bash files", bashComplete("tapefs backup "+s.root+"/vl"), []string{s.root + "/vlib"})
@@ -229,6 +243,7 @@ _tapefs_complete`
 		// the daemon holds the catalog: the values come through it
 		check("bash label with daemon", bashComplete("tapefs media destroy TEST0"), labels)
 		check("zsh label with daemon", zshComplete("tapefs", "media", "destroy", "TEST0"), labels)
+		check("fish label with daemon", fishComplete("tapefs media destroy TEST0"), labels)
 	})
 
 	makeIn(t, "uninstall", "DESTDIR="+dest, "PREFIX=/usr/local")

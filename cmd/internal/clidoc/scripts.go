@@ -65,7 +65,9 @@ const zshScript = `#compdef @PROG@
     out=(${out:#})
     (( ${#out} )) && compadd -Q -- "${out[@]}"
 }
-if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+# Autoloaded from $fpath as _@PROG@, this file is the body of _@PROG@:
+# complete now. Sourced, it registers the function.
+if [[ ${funcstack[1]-} == _@PROG@ ]]; then
     @FN@ "$@"
 else
     compdef @FN@ @PROG@
