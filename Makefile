@@ -93,11 +93,11 @@ uninstall:
 # bin/tapefs_VERSION_ARCH.deb.
 DEB_ARCH = $(shell dpkg --print-architecture)
 deb:
-	rm -rf $(DEBROOT)
+	rm -rf $(DEBROOT) $(BIN)/tapefs_*.deb
 	$(MAKE) install DESTDIR=$(DEBROOT) PREFIX=/usr MOUNTHELPERDIR=/usr/sbin UNITDIR=/usr/lib/systemd/system
 	gzip -9n $(DEBROOT)/usr/share/man/man*/*
 	VERSION=$(VERSION) ARCH=$(DEB_ARCH) ./scripts/debian-control.sh $(DEBROOT)
-	dpkg-deb --root-owner-group -Zxz --build $(DEBROOT) $(BIN)/tapefs_$(VERSION)_$(DEB_ARCH).deb
+	dpkg-deb --root-owner-group -Zgzip --build $(DEBROOT) $(BIN)/tapefs_$(VERSION)_$(DEB_ARCH).deb
 
 # A ready virtual library in .run/ (created on first use), mounted on ./mnt in
 # the foreground; Ctrl-C unmounts.

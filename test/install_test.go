@@ -135,6 +135,20 @@ func TestInstall(t *testing.T) {
 		t.Errorf("installed files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	t.Run("version", func(t *testing.T) {
+		head, err := exec.Command("git", "-C", repoRoot, "rev-parse", "--short=12", "HEAD").Output()
+		if err != nil {
+			t.Skipf("no git checkout: %v", err)
+		}
+		for _, p := range []string{"tapefs", "pmt", "pmtx"} {
+			out, err := exec.Command(filepath.Join(bin, p), "--version").Output()
+			re := regexp.MustCompile(`^` + p + ` version \S+ \(commit ` + strings.TrimSpace(string(head)) + `, built \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, go1\.\S+ linux/\w+\)\n$`)
+			if err != nil || !re.Match(out) {
+				t.Errorf("%s --version: %q, %v", p, out, err)
+			}
+		}
+	})
+
 	t.Run("units", func(t *testing.T) {
 		for _, u := range []string{"tapefs.service", "tapefs@.service"} {
 			b, err := os.ReadFile(filepath.Join(dest, "usr/local/lib/systemd/system", u))
