@@ -376,7 +376,7 @@ func TestDebPackage(t *testing.T) {
 	if out, err := exec.Command("mount", "-t", "fuse.tapefs", "tapefs", mnt, "-o", opts).CombinedOutput(); err != nil {
 		t.Fatalf("mount -t fuse.tapefs: %v\n%s", err, out)
 	}
-	if typ := mountType(t, mnt); typ != "fuse.tapefs" {
+	if typ, _ := mountType(t, mnt); typ != "fuse.tapefs" {
 		t.Errorf("%s is mounted as %q, want fuse.tapefs", mnt, typ)
 	}
 	if _, err := os.Stat(filepath.Join(mnt, "pools", "daily", "incoming")); err != nil {
@@ -412,23 +412,4 @@ func mtime(t *testing.T, p string) time.Time {
 		t.Fatal(err)
 	}
 	return fi.ModTime()
-}
-
-// mountType returns the filesystem type dir is mounted with ("" if none).
-func mountType(t *testing.T, dir string) string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && f[4] == dir {
-			for i, x := range f {
-				if x == "-" && i+1 < len(f) {
-					return f[i+1]
-				}
-			}
-		}
-	}
-	return ""
 }

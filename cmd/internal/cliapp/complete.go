@@ -53,38 +53,37 @@ func ConfigValues(kind string, flags map[string]string) []string {
 	if dir == "" {
 		dir = "/etc/tapefs"
 	}
-	var out []string
+	cfg := config.Dir{Path: dir}
 	switch kind {
 	case "drive", "changer":
-		t, err := config.Dir{Path: dir}.LoadTape()
+		t, err := cfg.LoadTape()
 		if err != nil {
 			return nil
 		}
 		if kind == "drive" {
-			for _, d := range t.Drives {
-				out = append(out, d.Name)
-			}
-		} else {
-			for _, c := range t.Changers {
-				out = append(out, c.Name)
-			}
+			return names(t.Drives, func(d config.Drive) string { return d.Name })
 		}
+		return names(t.Changers, func(c config.Changer) string { return c.Name })
 	case "pool":
-		p, err := config.Dir{Path: dir}.LoadPools()
+		p, err := cfg.LoadPools()
 		if err != nil {
 			return nil
 		}
-		for _, x := range p.Pools {
-			out = append(out, x.Name)
-		}
+		return names(p.Pools, func(p config.Pool) string { return p.Name })
 	case "key":
 		list, err := keys.Store{Dir: dir}.List()
 		if err != nil {
 			return nil
 		}
-		for _, k := range list {
-			out = append(out, k.Fingerprint)
-		}
+		return names(list, func(k keys.KeyConfig) string { return k.Fingerprint })
+	}
+	return nil
+}
+
+func names[T any](list []T, name func(T) string) []string {
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = name(x)
 	}
 	return out
 }
