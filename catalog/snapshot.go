@@ -2,13 +2,13 @@ package catalog
 
 import (
 	"bytes"
-	"math"
-	"slices"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"

@@ -66,7 +66,6 @@ func uvarint(b []byte) (v uint64, l int) {
 	return v, l
 }
 
-
 // treeView runs fn in a read transaction with the top listing of snapshot;
 // the tree of a snapshot without a record (a PutSnapshot that did not
 // finish) is invisible.
