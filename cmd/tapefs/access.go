@@ -52,7 +52,16 @@ func newAccess(group string) (access, error) {
 	return a, nil
 }
 
-// dirMode and fileMode are the modes of the state directory and of the
+// adminGroup is the admin group's gid, nil for none.
+func (a access) adminGroup() *uint32 {
+	if a.adminGID < 0 {
+		return nil
+	}
+	g := uint32(a.adminGID)
+	return &g
+}
+
+// dirMode and sockMode are the modes of the state directory and of the
 // API socket under the rule.
 func (a access) dirMode() os.FileMode {
 	if a.adminGID >= 0 {

@@ -281,7 +281,7 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 		os.Remove(filepath.Join(mo.stateDir, socketName))
 	}()
 
-	root, err := fusefs.New(fusefs.Options{Engine: eng, Run: run, MountPoint: mo.mountpoint, Logf: logger.Printf})
+	root, err := fusefs.New(fusefs.Options{Engine: eng, Run: run, MountPoint: mo.mountpoint, Logf: logger.Printf, AdminGID: acc.adminGroup()})
 	if err != nil {
 		return err
 	}
