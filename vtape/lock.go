@@ -67,6 +67,11 @@ func (l *deviceLock) release() error {
 // path, waiting at most libraryLockTimeout for it. It guards short
 // read-modify-write sections of library.json.
 func withFileLock(path string, exclusive bool, fn func() error) error {
+	return withFileLockWait(path, exclusive, libraryLockTimeout, fn)
+}
+
+// withFileLockWait is withFileLock waiting at most timeout.
+func withFileLockWait(path string, exclusive bool, timeout time.Duration, fn func() error) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileutil.PrivateFile)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
@@ -76,7 +81,7 @@ func withFileLock(path string, exclusive bool, fn func() error) error {
 	if exclusive {
 		lock = fileutil.Lock
 	}
-	if err := lock(f, libraryLockTimeout); err != nil {
+	if err := lock(f, timeout); err != nil {
 		return fmt.Errorf("the virtual library is locked by another process: %w", err)
 	}
 	return fn()
