@@ -39,6 +39,17 @@ var (
 // (go test's work directory is private).
 func asNobody(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
+	cmd := exec.Command(helperPath, args...)
+	cmd.Env = []string{asUserEnv + "=1", "PATH=" + os.Getenv("PATH")}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = nobodyAttr(t)
+	return cmd
+}
+
+// nobodyAttr runs a process as nobody, without supplementary groups; the
+// built binaries and the test binary (as-user) are made runnable by it.
+func nobodyAttr(t *testing.T) *syscall.SysProcAttr {
+	t.Helper()
 	helperOnce.Do(func() {
 		self, err := os.Executable()
 		if err != nil {
@@ -54,15 +65,6 @@ func asNobody(t *testing.T, args ...string) *exec.Cmd {
 	if helperErr != nil {
 		t.Fatal(helperErr)
 	}
-	cmd := exec.Command(helperPath, args...)
-	cmd.Env = []string{asUserEnv + "=1", "PATH=" + os.Getenv("PATH")}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = nobodyAttr()
-	return cmd
-}
-
-// nobodyAttr runs a process as nobody, without supplementary groups.
-func nobodyAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
 }
 
@@ -242,7 +244,7 @@ func TestSocketUnreachableDuringRestarts(t *testing.T) {
 		if done == 0 {
 			// Nor does the CLI run as nobody reach the daemon.
 			cmd := s.command(nil, "tapefs", "media", "list")
-			cmd.SysProcAttr = nobodyAttr()
+			cmd.SysProcAttr = nobodyAttr(t)
 			if r := s.runCmd(cmd); r.code == 0 {
 				t.Errorf("tapefs media list as nobody succeeded while the daemon ran:\n%s", r.stdout)
 			}
@@ -427,5 +429,36 @@ func TestAllowOtherPrivacy(t *testing.T) {
 		if !strings.HasPrefix(r, want) {
 			t.Errorf("nobody: %s: %s, want %s", strings.TrimPrefix(p, mnt), r, want)
 		}
+	}
+}
+
+// TestPeerCredentials: should the socket's file be opened up (by hand,
+// or a state directory shared by mistake), the daemon still refuses other
+// users by their peer credentials: nobody's forwarded command is answered
+// "permission denied" with exit code 6 and runs nothing.
+func TestPeerCredentials(t *testing.T) {
+	needFUSE(t)
+	s := newSandbox(t)
+	setupLibrary(s)
+	mnt := s.mount()
+	state := filepath.Join(s.root, "state")
+	sock := filepath.Join(state, "api.sock")
+	if err := os.Chmod(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sock, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.command(nil, "tapefs", "pool", "create", "evil", "--drive", "mydrive")
+	cmd.SysProcAttr = nobodyAttr(t)
+	r := s.runCmd(cmd)
+	if r.code != 6 || !strings.Contains(r.stderr, "permission denied: uid 65534") {
+		t.Errorf("forwarded as nobody: exit %d, stderr %q; want 6 and permission denied", r.code, r.stderr)
+	}
+	if out := s.ok("pool", "list").stdout; strings.Contains(out, "evil") {
+		t.Errorf("nobody created a pool:\n%s", out)
+	}
+	if !isMounted(t, mnt) {
+		t.Error("the daemon went away")
 	}
 }
