@@ -462,3 +462,63 @@ func TestPeerCredentials(t *testing.T) {
 		t.Error("the daemon went away")
 	}
 }
+
+// TestIncomingKeepsClientModes: the daemon's own umask (077) does not
+// touch what clients create in incoming/: a client under umask 0 gets
+// exactly the modes it asks for, one under 022 its umask's.
+func TestIncomingKeepsClientModes(t *testing.T) {
+	needFUSE(t)
+	s := newSandbox(t)
+	setupLibrary(s)
+	mnt := s.mount()
+	in := filepath.Join(mnt, "pools/daily/incoming")
+	for _, tc := range []struct{ umask, dir, file string }{{"0", "0777", "0666"}, {"022", "0755", "0644"}} {
+		g := filepath.Join(in, "u"+tc.umask)
+		script := fmt.Sprintf(`umask %s && mkdir %s && mkdir %s/d && : > %s/f && stat -c %%a %s/d %s/f`, tc.umask, g, g, g, g, g)
+		out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", script, err, out)
+		}
+		want := strings.TrimPrefix(tc.dir, "0") + "\n" + strings.TrimPrefix(tc.file, "0") + "\n"
+		if string(out) != want {
+			t.Errorf("under umask %s: modes %q, want %q", tc.umask, out, want)
+		}
+	}
+}
+
+// TestAdminGroup: with admin-group=GROUP, a member of GROUP (nobody, by
+// its primary group) runs commands through the daemon and reads the
+// private files of an allow_other mount; the state directory is 0710 and
+// the socket 0660, both of that group.
+func TestAdminGroup(t *testing.T) {
+	needFUSE(t)
+	s := newSandbox(t)
+	setupLibrary(s)
+	mnt := filepath.Join(s.root, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.ok("mount", mnt, "-o", fmt.Sprintf("allow_other,admin-group=%d", nobody))
+	t.Cleanup(func() { s.unmount(mnt) })
+	state := filepath.Join(s.root, "state")
+	for p, want := range map[string]os.FileMode{state: fs.ModeDir | 0o710, filepath.Join(state, "api.sock"): fs.ModeSocket | 0o660} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want || fi.Sys().(*syscall.Stat_t).Gid != nobody {
+			t.Errorf("%s: %v gid %d, want %v gid %d", p, fi.Mode(), fi.Sys().(*syscall.Stat_t).Gid, want, nobody)
+		}
+	}
+	cmd := s.command(nil, "tapefs", "pool", "list")
+	cmd.SysProcAttr = nobodyAttr(t)
+	if r := s.runCmd(cmd); r.code != 0 || !strings.Contains(r.stdout, "daily") {
+		t.Errorf("pool list as a member of the admin group: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	got := probeAsNobody(t, "r:"+filepath.Join(mnt, "status"), "r:"+filepath.Join(mnt, "jobs"), "w:"+filepath.Join(mnt, "drives/mydrive/load"))
+	for p, r := range got {
+		if r == "denied" || strings.HasPrefix(r, "open:") {
+			t.Errorf("admin group member: %s: %s", strings.TrimPrefix(p, mnt), r)
+		}
+	}
+}
