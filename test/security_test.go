@@ -39,10 +39,11 @@ var (
 // (go test's work directory is private).
 func asNobody(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
+	attr := nobodyAttr(t) // sets helperPath
 	cmd := exec.Command(helperPath, args...)
 	cmd.Env = []string{asUserEnv + "=1", "PATH=" + os.Getenv("PATH")}
 	cmd.Dir = "/"
-	cmd.SysProcAttr = nobodyAttr(t)
+	cmd.SysProcAttr = attr
 	return cmd
 }
 

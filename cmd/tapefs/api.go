@@ -187,10 +187,9 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	if err != nil {
 		return cliapp.ExitCode(err), true
 	}
-	if _, err := conn.Write(append(b, '\n')); err != nil {
-		fmt.Fprintf(stderr, "tapefs: sending the command to the daemon: %v\n", err)
-		return 1, true
-	}
+	// A daemon that refuses this user answers at once and closes without
+	// reading the request: then the write fails and its answer says why.
+	_, writeErr := conn.Write(append(b, '\n'))
 	go func() {
 		<-ctx.Done()
 		conn.Close()
@@ -199,6 +198,10 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	for {
 		var hdr [5]byte
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if writeErr != nil {
+				fmt.Fprintf(stderr, "tapefs: sending the command to the daemon: %v\n", writeErr)
+				return 1, true
+			}
 			if ctx.Err() != nil {
 				fmt.Fprintln(stderr, "tapefs: interrupted")
 				return 130, true
