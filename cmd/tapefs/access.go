@@ -167,9 +167,12 @@ func secureStateDir(dir string, a access, logf func(format string, args ...any))
 		}
 		logf("state directory %s: group set to the admin group (gid %d)", dir, a.adminGID)
 	}
-	if fi.Mode().Perm() != a.dirMode() {
+	if perm := fi.Mode().Perm(); perm != a.dirMode() {
 		if err := os.Chmod(dir, a.dirMode()); err != nil {
 			return fmt.Errorf("state directory: %w", err)
+		}
+		if perm&^a.dirMode() == 0 {
+			return nil // was closer than it needs to be (0700 with an admin group)
 		}
 		logf("state directory %s was mode %04o: made %04o, so that only the daemon's user%s can reach its socket and files",
 			dir, fi.Mode().Perm(), a.dirMode(), map[bool]string{true: " and admin group", false: ""}[a.adminGID >= 0])
