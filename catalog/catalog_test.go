@@ -14,6 +14,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
+
+	"tapefs/internal/fileutil"
 )
 
 func openT(t *testing.T, dir string, opts Options) *Catalog {
@@ -86,7 +88,7 @@ func TestOpenLocked(t *testing.T) {
 			t.Fatalf("second Open(readOnly=%v) while a writer holds it = %v, want ErrLocked", ro, err)
 		}
 		// The writer is this process: the message names it.
-		if want := fmt.Sprintf("catalog %s is in use by another tapefs process (pid %d: %s)", dir, os.Getpid(), cmdline(os.Getpid())); !strings.Contains(err.Error(), want) {
+		if want := fmt.Sprintf("catalog %s is in use by another tapefs process (pid %d: %s)", dir, os.Getpid(), fileutil.Cmdline(os.Getpid())); !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}

@@ -21,13 +21,13 @@ import (
 // rootEntries is the top of the tree.
 func (r *Root) rootEntries(ctx context.Context) ([]entry, error) {
 	return []entry{
-		fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.statusText() }),
-		fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.status()) }),
+		private(fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.statusText() })),
+		private(fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.status()) })),
 		dirEntry("drives", r.drivesEntries),
 		dirEntry("changers", r.changersEntries),
 		dirEntry("media", r.mediaEntries),
 		cachedDirEntry("pools", pathCacheTimeout, r.poolsEntries),
-		dirEntry("jobs", r.jobsEntries),
+		private(dirEntry("jobs", r.jobsEntries)),
 	}, nil
 }
 
