@@ -433,6 +433,18 @@ func (h *inHandle) Flush(ctx context.Context) syscall.Errno {
 	return 0
 }
 
+// Fsync is fsync(2) and fdatasync(2): of an open file through its handle,
+// of a directory (FSYNCDIR) the tree's journal (SyncTree).
+func (n *inNode) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	if h, ok := f.(*inHandle); ok {
+		return h.Fsync(ctx, flags)
+	}
+	if err := n.st.SyncTree(); err != nil {
+		return n.errno("fsync", err)
+	}
+	return 0
+}
+
 func (h *inHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	if err := h.f.Sync(); err != nil {
 		return h.n.errno("fsync", err)

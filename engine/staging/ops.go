@@ -1054,6 +1054,24 @@ func (f *File) Sync() error {
 	return nil
 }
 
+// SyncTree is fsync(2) of a directory: it writes the records held back
+// (see holdBack) and, with Options.Sync, fsyncs the journal, so the
+// tree's names and metadata are as durable as the rest of the store.
+func (s *Store) SyncTree() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.journal(); err != nil {
+		return err
+	}
+	if !s.opts.Sync {
+		return nil
+	}
+	if err := s.j.Sync(); err != nil {
+		return s.ioErr("sync journal", err)
+	}
+	return nil
+}
+
 // Close releases the file; an unlinked file's data goes with its last
 // handle.
 func (f *File) Close() error {
