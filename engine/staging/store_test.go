@@ -321,6 +321,16 @@ func TestFreezeSkipsFilesBeingWritten(t *testing.T) {
 			a := writeFile(t, s, g, "f", []byte("old"))
 			return mustT(s.OpenFile(a.ID, true))
 		}, []byte("replaced"), "replaced"},
+		{"another handle's writer closed it", func(t *testing.T, s *Store, g ID) *File {
+			a := writeFile(t, s, g, "f", []byte("old"))
+			f := mustT(s.OpenWriter(a.ID, false))
+			mustT(f.WriteAt([]byte("one"), 0))
+			o := mustT(s.OpenWriter(a.ID, false))
+			mustT(o.WriteAt([]byte("two"), 3))
+			must(t, o.Flush())
+			must(t, o.Close())
+			return f
+		}, []byte(" three"), "onetwo three"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -534,6 +544,21 @@ func TestStoreCreateCrash(t *testing.T) {
 			_, f := mustT2(s.Create(g, "open", 0o600, 1, 2))
 			mustT(f.WriteAt([]byte("half"), 0))
 			return map[string]string{}
+		}, nil},
+		{"one of two writers closed when killed", func(t *testing.T, s *Store, g ID) map[string]string {
+			a, f := mustT2(s.Create(g, "f", 0o600, 1, 2))
+			mustT(f.WriteAt([]byte("half"), 0))
+			o := mustT(s.OpenWriter(a.ID, false))
+			mustT(o.WriteAt([]byte("more"), 4))
+			must(t, o.Flush())
+			must(t, o.Close())
+			return map[string]string{}
+		}, nil},
+		{"released without its writer's flush", func(t *testing.T, s *Store, g ID) map[string]string {
+			_, f := mustT2(s.Create(g, "f", 0o600, 1, 2))
+			mustT(f.WriteAt([]byte("whole"), 0))
+			must(t, f.Close())
+			return map[string]string{"f": "whole"}
 		}, nil},
 		{"closed file rewritten when killed", func(t *testing.T, s *Store, g ID) map[string]string {
 			a := writeFile(t, s, g, "f", []byte("one"))
