@@ -97,7 +97,7 @@ type node struct {
 	// were opened or last flushed (File.session): while any is left,
 	// the file is being written.
 	sessions int
-	pinned   int           // freezes that may read the data
+	pinned   int // freezes that may read the data
 	// inMem: a regular file being written whose data is mem (not yet in
 	// a pack or a data file of its own; see pack.go).
 	inMem bool
