@@ -41,6 +41,10 @@
 //	                         index is one prefix
 //	v1/snap/<uuid>/<name>    snapshot record; <name> is "<group>/<time>"
 //	v1/pending/<uuid>/<name> marker of a PutSnapshot that has not finished
+//	v1/commit/<set>/<media>/<file>
+//	                         a backup's snapshot archive in that tape file
+//	                         whose snapshot is not recorded yet (commit.go);
+//	                         <file> is 20 decimal digits
 //	v1/tree/<set16><name>\x00...
 //	                         file tree entries of snapshot <name>:
 //	                         \x00 for the root entry, \x01<dir>\x00<entry-name>
