@@ -1021,3 +1021,24 @@ func TestFrozenReadSeesChange(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncTree: fsync of a directory writes the records held back (a
+// file created and not yet closed), so the journal holds every change.
+func TestSyncTree(t *testing.T) {
+	for _, sync := range []bool{false, true} {
+		dir := t.TempDir()
+		s := mustT(Open(dir, Options{Sync: sync}))
+		g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+		before := mustT(os.Stat(s.journalPath())).Size()
+		_, f := mustT2(s.Create(g.ID, "open", 0o600, 0, 0))
+		if size := mustT(os.Stat(s.journalPath())).Size(); size != before {
+			t.Fatalf("sync %v: the create was written at once (%d → %d bytes): nothing held back to test", sync, before, size)
+		}
+		must(t, s.SyncTree())
+		if size := mustT(os.Stat(s.journalPath())).Size(); size <= before {
+			t.Errorf("sync %v: SyncTree left the journal at %d bytes: the held-back records are not in it", sync, size)
+		}
+		must(t, f.Close())
+		must(t, s.Close())
+	}
+}
