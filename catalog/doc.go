@@ -41,6 +41,10 @@
 //	                         index is one prefix
 //	v1/snap/<uuid>/<name>    snapshot record; <name> is "<group>/<time>"
 //	v1/pending/<uuid>/<name> marker of a PutSnapshot that has not finished
+//	v1/commit/<set>/<media>/<file>
+//	                         a backup's snapshot archive in that tape file
+//	                         whose snapshot is not recorded yet (commit.go);
+//	                         <file> is 20 decimal digits
 //	v2/dir/<set16><hash>     header of one directory listing of the set's
 //	                         snapshot trees; <hash> is the 32-byte SHA-256
 //	                         of the listing

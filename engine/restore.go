@@ -717,13 +717,18 @@ func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive s
 // restoreDrive reserves the drive for a restore of set (the pool's drive
 // unless named) and locks the set against overwriting until release.
 func (e *Engine) restoreDrive(ctx context.Context, set catalog.MediaSet, name string) (*driveJob, func(), error) {
+	return e.restoreDriveWith(ctx, set, name, holdOpts{})
+}
+
+// restoreDriveWith is restoreDrive with how the drive is taken.
+func (e *Engine) restoreDriveWith(ctx context.Context, set catalog.MediaSet, name string, o holdOpts) (*driveJob, func(), error) {
 	if name == "" {
 		if p, err := e.PoolConfig(set.Pool); err == nil {
 			name = p.Drive
 		}
 	}
 	unlock := e.lockSet(set.UUID)
-	j, release, err := e.useDrive(ctx, name, "restore "+set.UUID.String())
+	j, release, err := e.useDriveWith(ctx, name, "restore "+set.UUID.String(), o)
 	if err != nil {
 		unlock()
 		return nil, nil, err

@@ -112,6 +112,13 @@ func (n *readOnly) Allocate(ctx context.Context, f fs.FileHandle, off, size uint
 	return syscall.EROFS
 }
 
+// Fsync of a browse file or directory succeeds: there is nothing to
+// write, and tools that fsync a directory they only read (or every
+// directory of a tree) must not fail.
+func (n *readOnly) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	return 0
+}
+
 // fillAttr sets what every node shows: owner of the daemon, times, and
 // for a private node its mode and group (Root.privateMode).
 func (n *readOnly) fillAttr(out *fuse.Attr, mode uint32, size int) {

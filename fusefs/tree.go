@@ -654,8 +654,11 @@ func (r *Root) jobEntries(id uint64) ([]entry, error) {
 				return nil, err
 			}
 			state, end := "running", r.now()
-			if !j.Running() {
+			switch {
+			case !j.Running():
 				state, end = "finished", j.End
+			case j.Waiting != "":
+				state = "waiting: " + j.Waiting
 			}
 			kv := [][2]string{
 				{"id", strconv.FormatUint(j.ID, 10)}, {"job", j.Name}, {"drive", j.Drive},

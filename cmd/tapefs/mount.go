@@ -263,6 +263,14 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 	if err := eng.RefreshStatus(); err != nil {
 		logger.Printf("reading device status: %v", err)
 	}
+	// A commit killed between its snapshot archive and its catalog
+	// record left an archive on tape that the catalog does not know:
+	// void it now, so a catalog rebuilt from the tapes is this one.
+	go func() {
+		if n, err := eng.VoidInterruptedCommits(context.Background()); n > 0 || err != nil {
+			logger.Printf("interrupted commits: %d tapes settled (%v)", n, err)
+		}
+	}()
 
 	run := func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ctx = engine.WithLog(ctx, func(line string) { fmt.Fprintln(stderr, line) })
