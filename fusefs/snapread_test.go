@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"tapefs/engine"
 	"tapefs/engine/staging"
@@ -94,7 +95,7 @@ func TestCommitAfterSnapshotRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	for i := range 16 {
+	for i := range 64 {
 		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("f%02d", i)), randBytes(rng, 1<<20), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -131,8 +132,12 @@ func TestCommitAfterSnapshotRead(t *testing.T) {
 	if _, err := f.ReadAt(ctx, make([]byte, 4096), 0); err != nil {
 		t.Fatal(err)
 	}
-	if got := eng.Jobs()["d0"]; got == "" {
-		t.Fatal("the read-ahead does not hold the drive: the test proves nothing")
+	// The read-ahead starts behind the read: wait until it holds the
+	// drive (it reads for a while: 64 MiB of archive).
+	for deadline := time.Now().Add(10 * time.Second); eng.Jobs()["d0"] == ""; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the read-ahead does not hold the drive: the test proves nothing")
+		}
 	}
 	out, err := eng.Commit(ctx, engine.CommitOptions{Pool: "p0"})
 	if err != nil {
