@@ -821,7 +821,8 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	}
 	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
 	if err != nil {
-		return classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
+		// NextTape names the pool and says what to do.
+		return classify(ErrNoSpace, "%w", err)
 	}
 	m, err := w.cat.GetMedia(next.UUID)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +40,27 @@ func TestBackupSameSecondDuration(t *testing.T) {
 		if res.ElapsedNanos < 0 {
 			t.Errorf("backup %d (%s): elapsed %v, negative", i, res.Snapshot, time.Duration(res.ElapsedNanos))
 		}
+	}
+}
+
+// TestNoWritableMediaMessage: a backup into a pool without tapes says so
+// once (it said `pool enc: pool 'enc': no writable media`).
+func TestNoWritableMediaMessage(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("barcode-label", "--pool", "daily")
+	s.ok("pool", "create", "enc", "--drive", "mydrive")
+	src := filepath.Join(s.root, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := s.run(nil, "tapefs", "backup", src, "enc")
+	if r.code != 7 {
+		t.Fatalf("backup into a pool without tapes: exit %d, want 7\n%s", r.code, r.stderr)
+	}
+	last := strings.TrimSpace(r.stderr)
+	last = last[strings.LastIndex(last, "\n")+1:]
+	if !strings.HasPrefix(last, "tapefs: pool 'enc': no writable media: ") || strings.Count(last, "enc") != 3 {
+		t.Errorf("error message %q: want it to name the pool once, then say what to do", last)
 	}
 }
