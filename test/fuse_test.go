@@ -14,16 +14,29 @@ import (
 )
 
 // needFUSE skips a test when /dev/fuse is missing, unless
-// TAPEFS_TEST_REQUIRE_FUSE=1 (CI) turns the skip into a failure.
+// TAPEFS_TEST_REQUIRE_FUSE=1 (CI) turns the skip into a failure. Without
+// root, mounting and unmounting go through fusermount3: a missing one
+// fails the test and names the package to install.
 func needFUSE(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err == nil {
-		return
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		if os.Getenv("TAPEFS_TEST_REQUIRE_FUSE") == "1" {
+			t.Fatal("/dev/fuse is missing and TAPEFS_TEST_REQUIRE_FUSE=1")
+		}
+		t.Skip("/dev/fuse is missing")
 	}
-	if os.Getenv("TAPEFS_TEST_REQUIRE_FUSE") == "1" {
-		t.Fatal("/dev/fuse is missing and TAPEFS_TEST_REQUIRE_FUSE=1")
+	if os.Geteuid() != 0 {
+		needTool(t, "fusermount3", "fuse3")
 	}
-	t.Skip("/dev/fuse is missing")
+}
+
+// needTool fails the test when program is not installed, naming the
+// Debian package that has it (README, Set-up).
+func needTool(t *testing.T, program, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(program); err != nil {
+		t.Fatalf("this test needs %s: install it (apt-get install %s)", program, pkg)
+	}
 }
 
 // isMounted reports whether dir is a mount point in /proc/self/mountinfo.
@@ -56,11 +69,16 @@ func (s *sandbox) mount() string {
 	return mnt
 }
 
-// unmount unmounts mnt and waits until the daemon released the state.
+// unmount unmounts mnt (as umount does for root, else with fusermount3 -u)
+// and waits until the daemon released the state.
 func (s *sandbox) unmount(mnt string) {
 	s.t.Helper()
 	if isMounted(s.t, mnt) {
-		if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err != nil {
+		if os.Geteuid() == 0 {
+			if err := syscall.Unmount(mnt, 0); err != nil {
+				s.t.Errorf("umount %s: %v", mnt, err)
+			}
+		} else if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err != nil {
 			s.t.Errorf("fusermount3 -u %s: %v: %s", mnt, err, out)
 		}
 	}
