@@ -228,49 +228,11 @@ func (r *Root) driveStatusText(d config.Drive) ([]byte, error) {
 		}
 		return kvText(kv), nil
 	}
-	s := c.Status
-	st := s.Status
 	if tape := r.tapeIn(d); tape != "" {
 		kv = append(kv, [2]string{"tape", tape})
 	}
-	kv = append(kv, [2]string{"blocksize", strconv.FormatUint(uint64(st.BlockSize), 10)})
-	if st.Density != "" {
-		kv = append(kv, [2]string{"density", st.Density})
-	}
-	if st.MediumPresent {
-		kv = append(kv,
-			[2]string{"compression", strconv.FormatBool(st.Compression)},
-			[2]string{"buffer-mode", strconv.FormatBool(st.BufferMode)},
-			[2]string{"encryption", strconv.FormatBool(st.Encryption)})
-	}
-	kv = append(kv, [2]string{"status", s.Flags})
-	if st.Alerts != 0 {
-		kv = append(kv, [2]string{"alert-flags", st.Alerts.String()})
-	}
-	if s.CleaningRequired {
-		kv = append(kv, [2]string{"cleaning-required", "yes: echo > clean"})
-	}
-	if st.Loaded {
-		kv = append(kv,
-			[2]string{"file-number", strconv.FormatUint(st.Position.File, 10)},
-			[2]string{"block-number", strconv.FormatUint(st.Position.Record, 10)})
-	}
-	if s.Manufactured != "" {
-		kv = append(kv, [2]string{"manufactured", s.Manufactured})
-	}
-	if v := s.Volume; v != nil {
-		kv = append(kv,
-			[2]string{"bytes-written", humanize.IBytes(v.LifetimeBytesWritten)},
-			[2]string{"bytes-read", humanize.IBytes(v.LifetimeBytesRead)},
-			[2]string{"medium-passes", strconv.FormatUint(v.BeginningOfMediumPasses+v.MiddleOfTapePasses, 10)})
-	}
-	if sim := st.Sim; sim != nil {
-		kv = append(kv,
-			[2]string{"simulated-tape-time", time.Duration(sim.TapeSeconds * float64(time.Second)).Round(time.Millisecond).String()},
-			[2]string{"back-hitches", strconv.FormatUint(sim.BackHitches, 10)})
-	}
-	if s.Job != "" {
-		kv = append(kv, [2]string{"job", s.Job})
+	for _, f := range c.Status.Fields("echo > clean") {
+		kv = append(kv, [2]string{f.Name, f.Text})
 	}
 	kv = append(kv, [2]string{"read", fmtTime(c.Read)})
 	return kvText(kv), nil

@@ -2,8 +2,11 @@ package test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +65,114 @@ func TestNoWritableMediaMessage(t *testing.T) {
 	last = last[strings.LastIndex(last, "\n")+1:]
 	if !strings.HasPrefix(last, "tapefs: pool 'enc': no writable media: ") || strings.Count(last, "enc") != 3 {
 		t.Errorf("error message %q: want it to name the pool once, then say what to do", last)
+	}
+}
+
+var kebabRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// badKeys returns the object keys in a decoded JSON value that are not
+// kebab-case, with their paths.
+func badKeys(v any, path string) []string {
+	var bad []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if !kebabRe.MatchString(k) {
+				bad = append(bad, path+"."+k)
+			}
+			bad = append(bad, badKeys(e, path+"."+k)...)
+		}
+	case []any:
+		for i, e := range x {
+			bad = append(bad, badKeys(e, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return bad
+}
+
+// tableNames returns the Name column of a Name/Value table.
+func tableNames(text string) []string {
+	var names []string
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Split(line, "│")
+		if len(f) == 4 {
+			if n := strings.TrimSpace(f[1]); n != "Name" {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
+
+// TestJSONOutputShape runs the commands that print results with
+// --output-format json: every key is kebab-case, and `status` (which had
+// a nested Go struct under "Status" beside a "status" string) has the
+// rows of its text table as keys, in the same order, on an empty and on a
+// loaded drive.
+func TestJSONOutputShape(t *testing.T) {
+	s := newSandbox(t)
+	lib := setupLibrary(s)
+	src := filepath.Join(s.root, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkStatus := func(when string) {
+		t.Helper()
+		var obj map[string]json.RawMessage
+		out := s.ok("status", "--output-format", "json").stdout
+		if err := json.Unmarshal([]byte(out), &obj); err != nil {
+			t.Fatalf("status json %q: %v", out, err)
+		}
+		var keys []string
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.Token()
+		for dec.More() {
+			k, _ := dec.Token()
+			keys = append(keys, k.(string))
+			var skip json.RawMessage
+			dec.Decode(&skip)
+		}
+		names := tableNames(s.ok("status").stdout)
+		if strings.Join(keys, ",") != strings.Join(names, ",") {
+			t.Errorf("status %s: json keys %v, table rows %v", when, keys, names)
+		}
+	}
+	checkStatus("without a tape")
+	s.ok("barcode-label", "--pool", "daily")
+	b := s.backup(src, "daily")
+	s.ok("load-media", b.Tapes[0])
+	checkStatus("with a tape")
+
+	for _, args := range [][]string{
+		{"status"}, {"read-label"}, {"media", "list"}, {"media", "content"}, {"changer", "status"},
+		{"changer", "config", "sl3"}, {"changer", "list"}, {"changer", "scan"}, {"drive", "list"},
+		{"drive", "config", "mydrive"}, {"drive", "scan"}, {"pool", "list"}, {"pool", "config", "daily"},
+		{"cartridge-memory"}, {"volume-statistics"}, {"vtape", "list"}, {"inventory"}, {"key", "list"},
+		{"restore", b.Set, filepath.Join(s.root, "r"), "--dry-run"}, {"backup", src, "daily"},
+		{"export-media-set", "daily"},
+	} {
+		out := s.ok(append(args, "--output-format", "json")...).stdout
+		var v any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Errorf("%v: json %q: %v", args, out, err)
+			continue
+		}
+		if bad := badKeys(v, ""); len(bad) > 0 {
+			t.Errorf("%v: keys not in kebab-case: %v", args, bad)
+		}
+	}
+	for _, args := range [][]string{{"pmt", "-f", filepath.Join(lib, "drive0"), "status"}, {"pmtx", "-f", lib, "status"}} {
+		r := s.run(nil, args[0], append(args[1:], "--output-format", "json")...)
+		var v any
+		if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+			t.Errorf("%v: exit %d, json %q: %v %s", args, r.code, r.stdout, err, r.stderr)
+			continue
+		}
+		if bad := badKeys(v, ""); len(bad) > 0 {
+			t.Errorf("%v: keys not in kebab-case: %v", args, bad)
+		}
 	}
 }

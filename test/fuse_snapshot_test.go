@@ -31,21 +31,16 @@ func simSeconds(t *testing.T, mnt, drive string) float64 {
 	}
 	var ds struct {
 		Status struct {
-			Flags  string `json:"status"`
-			Status struct {
-				Sim *struct {
-					TapeSeconds float64 `json:"tape-seconds"`
-				} `json:"sim"`
-			}
+			TapeSeconds *float64 `json:"simulated-tape-time"`
 		} `json:"status"`
 	}
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(mnt, "drives", drive, "status.json"))), &ds); err != nil {
 		t.Fatal(err)
 	}
-	if ds.Status.Status.Sim == nil {
+	if ds.Status.TapeSeconds == nil {
 		t.Fatalf("drive %s shows no simulated tape time", drive)
 	}
-	return ds.Status.Status.Sim.TapeSeconds
+	return *ds.Status.TapeSeconds
 }
 
 func sh(t *testing.T, name string, args ...string) string {
