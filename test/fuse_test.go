@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -424,5 +425,114 @@ func TestFuseForwardingRelativePaths(t *testing.T) {
 	if len(matches) != 1 {
 		out, _ := exec.Command("find", filepath.Join(s.root, "src")).CombinedOutput()
 		t.Errorf("restore into a relative target: index.html not under %s/src/restored:\n%s\n%s", s.root, out, r.stderr)
+	}
+}
+
+// TestFuseDaemonStderrGone runs the daemon in the foreground with its
+// stderr on a pipe, closes the pipe's reading end (`make run 2>&1 | tee
+// log`, and Ctrl-C ends tee too), then interrupts it: the daemon logs on
+// into daemon.log, unmounts and exits 0. It died of SIGPIPE writing its
+// log and left the mount stale.
+func TestFuseDaemonStderrGone(t *testing.T) {
+	needFUSE(t)
+	s := newSandbox(t)
+	setupLibrary(s)
+	mnt := filepath.Join(s.root, "mnt")
+	os.Mkdir(mnt, 0o755)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "tapefs"), "mount", mnt, "--foreground")
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { s.unmount(mnt) })
+	for i := 0; i < 500 && !isMounted(t, mnt); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !isMounted(t, mnt) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("not mounted")
+	}
+	r.Close()
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("daemon interrupted with its stderr gone: %v", err)
+	}
+	if isMounted(t, mnt) {
+		t.Errorf("%s is still mounted", mnt)
+	}
+	if log := readFile(t, filepath.Join(s.root, "state", "daemon.log")); !strings.Contains(log, "unmounting "+mnt) {
+		t.Errorf("daemon.log does not go on with the log:\n%s", log)
+	}
+}
+
+// TestRunScriptStaleMount runs `make run`'s script on a mount point whose
+// daemon was killed (stat fails with ENOTCONN): it detaches the stale
+// mount and mounts the library (it failed at `mkdir -p mnt`).
+func TestRunScriptStaleMount(t *testing.T) {
+	needFUSE(t)
+	s := newSandbox(t)
+	setupLibrary(s)
+	mnt := filepath.Join(s.root, "mnt")
+	os.Mkdir(mnt, 0o755)
+	s.ok("mount", mnt)
+	var pid int
+	if _, err := fmt.Sscanf(readFile(t, filepath.Join(s.root, "state", "daemon.lock")), "pid %d", &pid); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	s.waitDaemonGone()
+	if _, err := os.Stat(mnt); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("after kill -9 of the daemon, stat %s: %v; want ENOTCONN", mnt, err)
+	}
+	script, err := filepath.Abs("../scripts/run.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(script)
+	cmd.Env = append(append([]string{}, s.env...), "BIN="+binDir, "RUNDIR="+filepath.Join(s.root, "run"), "MNT="+mnt)
+	cmd.Dir = s.root
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if isMounted(t, mnt) {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var st error
+wait:
+	for i := 0; i < 1500; i++ {
+		if _, st = os.Stat(filepath.Join(mnt, "status")); st == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run.sh exited before it mounted %s: %v\n%s", mnt, err, out.String())
+		case <-time.After(20 * time.Millisecond):
+			continue wait
+		}
+	}
+	if st != nil {
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("run.sh did not mount %s: %v\n%s", mnt, st, out.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := <-done; err != nil {
+		t.Errorf("run.sh after Ctrl-C: %v\n%s", err, out.String())
+	}
+	if isMounted(t, mnt) {
+		t.Errorf("%s is still mounted after Ctrl-C", mnt)
 	}
 }

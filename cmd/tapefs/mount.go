@@ -216,11 +216,12 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 	// daemon's own must not apply to them.
 	os.Unsetenv("TAPEFS_DRIVE")
 	os.Unsetenv("PROXMOX_TAPE_DRIVE")
-	logger := log.New(stderr, "tapefs: ", log.LstdFlags)
-
 	if err := os.MkdirAll(mo.stateDir, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w", err)
 	}
+	dlog := newDaemonLog(stderr, mo.stateDir)
+	defer dlog.Close()
+	logger := log.New(dlog, "tapefs: ", log.LstdFlags)
 	unlock, noteLock, err := lockState(mo.stateDir)
 	if err != nil {
 		return err
