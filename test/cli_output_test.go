@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -173,6 +174,31 @@ func TestJSONOutputShape(t *testing.T) {
 		}
 		if bad := badKeys(v, ""); len(bad) > 0 {
 			t.Errorf("%v: keys not in kebab-case: %v", args, bad)
+		}
+	}
+}
+
+// TestDemoScript runs `make demo`'s script: the whole quickstart, with a
+// backup, a restore compared with the source and, with FUSE, the same
+// through the mount (it stopped after labelling the tapes).
+func TestDemoScript(t *testing.T) {
+	script, err := filepath.Abs("../scripts/demo.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(script)
+	cmd.Env = append(os.Environ(), "BIN="+binDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo.sh: %v\n%s", err, out)
+	}
+	want := []string{"# tapefs backup ", "# tapefs restore ", "restored tree matches the source"}
+	if _, err := os.Stat("/dev/fuse"); err == nil {
+		want = append(want, "# tapefs mount ", "copy out of the mount matches the source")
+	}
+	for _, w := range want {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("demo output lacks %q:\n%s", w, out)
 		}
 	}
 }
