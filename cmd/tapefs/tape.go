@@ -91,10 +91,13 @@ func (e *env) tapeCommands() []*cli.Command {
 			if li.MediaSetUUID != uuid.Nil {
 				t.Add("seq-nr", strconv.FormatUint(li.MediaSetSeq, 10))
 			}
+			if li.EncryptionKeyFingerprint != "" {
+				t.Add("encryption-key-fingerprint", li.EncryptionKeyFingerprint)
+			}
 			return e.print(t, li)
 		}),
 		e.driveAction("format", "erase the tape in the drive (all data is lost)", "", []cli.Flag{
-			&cli.BoolFlag{Name: "fast", Usage: "only write end of data at the start of the tape"},
+			&cli.BoolFlag{Name: "fast", Value: true, Usage: "only write end of data at the start of the tape (as proxmox-tape, the default; --fast=false erases the whole tape)"},
 			&cli.StringFlag{Name: "label-text", Usage: "only erase if the tape carries this label or barcode (loads it from the library)"},
 		}, func(c *cli.Context, eng *engine.Engine, drive string) error {
 			return eng.Format(c.Context, drive, c.String("label-text"), c.Bool("fast"))

@@ -1,0 +1,97 @@
+package test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// simTime is the simulated tape time of the default drive, from `status`.
+func (s *sandbox) simTime() float64 {
+	s.t.Helper()
+	var st struct {
+		Sim *float64 `json:"simulated-tape-time"`
+	}
+	out := s.ok("status", "--output-format", "json").stdout
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Sim == nil {
+		s.t.Fatalf("status json %q: %v", out, err)
+	}
+	return *st.Sim
+}
+
+// TestCompatCleaningAndFormat: `load-media` of a cleaning cartridge is
+// refused, as proxmox-tape refuses it, and `format` is fast unless told
+// otherwise (proxmox-tape's --fast defaults to true).
+func TestCompatCleaningAndFormat(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("barcode-label", "--pool", "daily")
+	r := s.run(nil, "tapefs", "load-media", "CLN001CU")
+	if r.code != 6 || !strings.Contains(r.stderr, "cleaning cartridge") {
+		t.Errorf("load-media CLN001CU: exit %d, want 6 (refused)\n%s", r.code, r.stderr)
+	}
+	if st := s.ok("changer", "status", "--output-format", "json").stdout; !strings.Contains(st, `{"entry-kind":"drive","entry-id":0}`) {
+		t.Errorf("the cleaning cartridge was loaded:\n%s", st)
+	}
+
+	s.ok("load-media", "TEST02L8")
+	t0 := s.simTime()
+	s.ok("format")
+	t1 := s.simTime()
+	s.ok("format", "--fast=false")
+	t2 := s.simTime()
+	if fast, full := t1-t0, t2-t1; fast >= full {
+		t.Errorf("plain format took %.1f s of tape time, --fast=false %.1f s: the default is not fast", fast, full)
+	}
+}
+
+// TestCompatKeys runs proxmox-tape's key options: `key create --kdf
+// pbkdf2`, `key change-passphrase --force` (no current password),
+// `key paperkey --subject`, `key restore --key JSON`, and `read-label`
+// showing the encryption key fingerprint of an encrypted set's tape.
+func TestCompatKeys(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	fp := fingerprintRe.FindStringSubmatch(s.okIn("pw\npw\n", "key", "create", "--hint", "office", "--kdf", "pbkdf2").stdout)[1]
+	if show := s.ok("key", "show", fp).stdout; !lineHas(show, "kdf", "pbkdf2") {
+		t.Errorf("key show:\n%s", show)
+	}
+	if r := s.runIn("pw\npw\n", "key", "create", "--hint", "x", "--kdf", "none"); r.code != 2 {
+		t.Errorf("key create --kdf none: exit %d, want 2", r.code)
+	}
+
+	// A forgotten password: only the new one is asked for.
+	s.okIn("new\nnew\n", "key", "change-passphrase", fp, "--force")
+
+	paper := s.ok("key", "paperkey", fp, "--output-format", "text", "--subject", "Tape key, office safe").stdout
+	if !strings.HasPrefix(paper, "Subject: Tape key, office safe\n") {
+		t.Errorf("paperkey --subject:\n%s", paper)
+	}
+	_, rest, _ := strings.Cut(paper, "-----BEGIN TAPEFS TAPE ENCRYPTION KEY-----")
+	keyJSON, _, _ := strings.Cut(rest, "-----END TAPEFS TAPE ENCRYPTION KEY-----")
+	s.ok("key", "remove", fp)
+	s.okIn("new\n", "key", "restore", "--key", strings.TrimSpace(keyJSON))
+	if list := s.ok("key", "list").stdout; !strings.Contains(list, abbrev(fp)) {
+		t.Fatalf("key restore --key did not restore the key:\n%s", list)
+	}
+
+	s.ok("pool", "update", "daily", "--encrypt", fp)
+	s.ok("barcode-label", "--pool", "daily")
+	src := filepath.Join(s.root, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := s.backup(src, "daily")
+	s.ok("load-media", b.Tapes[0])
+	var li struct {
+		FP string `json:"encryption-key-fingerprint"`
+	}
+	if err := json.Unmarshal([]byte(s.ok("read-label", "--output-format", "json").stdout), &li); err != nil || li.FP != fp {
+		t.Errorf("read-label json: fingerprint %q, %v; want %s", li.FP, err, fp)
+	}
+	if text := s.ok("read-label").stdout; !lineHas(text, "encryption-key-fingerprint", fp) {
+		t.Errorf("read-label does not show the key fingerprint:\n%s", text)
+	}
+}
