@@ -95,3 +95,24 @@ func TestCompatKeys(t *testing.T) {
 		t.Errorf("read-label does not show the key fingerprint:\n%s", text)
 	}
 }
+
+// TestCompatTemplate: media set name templates are checked when a pool is
+// created or updated (2 to 64 characters as in proxmox-tape, no unknown
+// % conversion, no '/'); they were stored, and sets then silently got the
+// default name.
+func TestCompatTemplate(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("pool", "update", "daily", "--template", "daily-%Y-%m-%d")
+	for _, bad := range []string{"x%q", "a/b", "x", strings.Repeat("y", 65), "50%"} {
+		if r := s.run(nil, "tapefs", "pool", "update", "daily", "--template", bad); r.code != 2 || !strings.Contains(r.stderr, "template") {
+			t.Errorf("pool update --template %q: exit %d, want 2\n%s", bad, r.code, r.stderr)
+		}
+		if r := s.run(nil, "tapefs", "pool", "create", "other", "--drive", "mydrive", "--template", bad); r.code != 2 {
+			t.Errorf("pool create --template %q: exit %d, want 2\n%s", bad, r.code, r.stderr)
+		}
+	}
+	if cfg := s.ok("pool", "config", "daily").stdout; !lineHas(cfg, "template", "daily-%Y-%m-%d") {
+		t.Errorf("a refused template changed the pool:\n%s", cfg)
+	}
+}
