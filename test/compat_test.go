@@ -116,3 +116,52 @@ func TestCompatTemplate(t *testing.T) {
 		t.Errorf("a refused template changed the pool:\n%s", cfg)
 	}
 }
+
+// TestCompatOldSetsFull: the tapes of a media set that is no longer its
+// pool's current set show `full` in `media list` (nothing is appended to
+// them any more), and `expired` once the pool's retention lets them go, as
+// proxmox-tape shows them; they showed `writable`.
+func TestCompatOldSetsFull(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("pool", "update", "daily", "--allocation", "always")
+	s.ok("barcode-label", "--pool", "daily")
+	src := filepath.Join(s.root, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b1 := s.backup(src, "daily")
+	b2 := s.backup(src, "daily")
+	if b1.Set == b2.Set {
+		t.Fatal("allocation always did not start a new set")
+	}
+	status := func() map[string][2]any {
+		var list []struct {
+			Label   string `json:"label-text"`
+			Status  string `json:"status"`
+			Expired bool   `json:"expired"`
+		}
+		if err := json.Unmarshal([]byte(s.ok("media", "list", "--output-format", "json").stdout), &list); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string][2]any{}
+		for _, e := range list {
+			m[e.Label] = [2]any{e.Status, e.Expired}
+		}
+		return m
+	}
+	st := status()
+	if got := st[b1.Tapes[0]]; got != [2]any{"full", false} {
+		t.Errorf("tape %s of the old set: %v, want full, not expired", b1.Tapes[0], got)
+	}
+	if got := st[b2.Tapes[0]]; got != [2]any{"writable", false} {
+		t.Errorf("tape %s of the current set: %v, want writable", b2.Tapes[0], got)
+	}
+	if list := s.ok("media", "list").stdout; !lineHas(list, b1.Tapes[0], "full") {
+		t.Errorf("media list:\n%s", list)
+	}
+	s.ok("pool", "update", "daily", "--retention", "overwrite")
+	if got := status()[b1.Tapes[0]]; got != [2]any{"expired", true} {
+		t.Errorf("tape %s of the old set with retention overwrite: %v, want expired", b1.Tapes[0], got)
+	}
+}
