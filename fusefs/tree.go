@@ -442,7 +442,41 @@ func (r *Root) mediumEntries(label string) ([]entry, error) {
 			return kvText(kv), nil
 		}),
 		fileEntry("info.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.medium(label)) }),
+		controlEntry(r.mediumExportControl(label)),
 	}, nil
+}
+
+// mediumExportControl is media/<label>/export: move this tape to a free
+// import/export slot of its library, with the changer's first drive.
+func (r *Root) mediumExportControl(label string) control {
+	return control{
+		name: "export",
+		usage: "usage: echo > export\n" +
+			"  move this tape to a free import/export slot of its library (it becomes offline)\n" +
+			"  runs: tapefs export-media " + label + " --drive DRIVE (the first drive of the tape's changer)",
+		argv: func(w []string) ([]string, error) {
+			if len(w) > 0 {
+				return nil, errInvalid("export: unexpected argument %q: the file takes none", w[0])
+			}
+			list, err := r.eng.MediaList("")
+			if err != nil {
+				return nil, err
+			}
+			i := slices.IndexFunc(list, func(m catalog.Media) bool { return m.LabelText == label })
+			if i < 0 {
+				return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
+			}
+			loc := list[i].Location
+			if loc.Kind != catalog.LocationOnline {
+				return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in a library (%s)", label, loc)}
+			}
+			d, err := r.changerDrive(loc.Changer)
+			if err != nil {
+				return nil, err
+			}
+			return []string{"export-media", label, "--drive", d}, nil
+		},
+	}
 }
 
 // ---- pools ----
