@@ -165,3 +165,26 @@ func TestCompatOldSetsFull(t *testing.T) {
 		t.Errorf("tape %s of the old set with retention overwrite: %v, want expired", b1.Tapes[0], got)
 	}
 }
+
+// TestCompatEjectBeforeUnload: `changer update --eject-before-unload`
+// (proxmox-tape's changer option) is accepted, kept in tape.cfg, shown by
+// `changer config`, and reset with --delete; loading and unloading work
+// with it.
+func TestCompatEjectBeforeUnload(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("changer", "update", "sl3", "--eject-before-unload")
+	if cfg := s.ok("changer", "config", "sl3").stdout; !lineHas(cfg, "eject-before-unload", "true") {
+		t.Errorf("changer config:\n%s", cfg)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.root, "etc", "tape.cfg")); err != nil || !strings.Contains(string(b), "\teject-before-unload true\n") {
+		t.Errorf("tape.cfg: %s %v", b, err)
+	}
+	s.ok("barcode-label", "--pool", "daily")
+	s.ok("load-media", "TEST01L8")
+	s.ok("unload")
+	s.ok("changer", "update", "sl3", "--delete", "eject-before-unload")
+	if cfg := s.ok("changer", "config", "sl3").stdout; strings.Contains(cfg, "eject-before-unload") {
+		t.Errorf("changer config after --delete:\n%s", cfg)
+	}
+}
