@@ -383,16 +383,24 @@ type MediaInfo struct {
 	Updated      time.Time `json:"updated"`
 }
 
-func (r *Root) medium(label string) (*MediaInfo, error) {
+// findMedium returns the inventory entry of the tape labelled label.
+func (r *Root) findMedium(label string) (catalog.Media, error) {
 	list, err := r.eng.MediaList("")
 	if err != nil {
-		return nil, err
+		return catalog.Media{}, err
 	}
 	i := slices.IndexFunc(list, func(m catalog.Media) bool { return m.LabelText == label })
 	if i < 0 {
-		return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
+		return catalog.Media{}, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
 	}
-	m := list[i]
+	return list[i], nil
+}
+
+func (r *Root) medium(label string) (*MediaInfo, error) {
+	m, err := r.findMedium(label)
+	if err != nil {
+		return nil, err
+	}
 	mi := &MediaInfo{
 		LabelText: m.LabelText, UUID: m.UUID.String(), Ctime: m.Ctime, Pool: m.EffectivePool(),
 		Status: string(m.Status), Location: m.Location.String(), Slot: m.Location.Slot,
@@ -458,15 +466,11 @@ func (r *Root) mediumExportControl(label string) control {
 			if len(w) > 0 {
 				return nil, errInvalid("export: unexpected argument %q: the file takes none", w[0])
 			}
-			list, err := r.eng.MediaList("")
+			m, err := r.findMedium(label)
 			if err != nil {
 				return nil, err
 			}
-			i := slices.IndexFunc(list, func(m catalog.Media) bool { return m.LabelText == label })
-			if i < 0 {
-				return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
-			}
-			loc := list[i].Location
+			loc := m.Location
 			if loc.Kind != catalog.LocationOnline {
 				return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in a library (%s)", label, loc)}
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -110,6 +111,35 @@ func (s *sandbox) waitDaemonGone() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	s.t.Errorf("the daemon still holds %s", lock)
+}
+
+// mountForeground runs `tapefs mount MNT --foreground` with its stdout
+// and stderr on out, waits until it has mounted, and unmounts at cleanup.
+// The caller ends the daemon.
+func (s *sandbox) mountForeground(mnt string, out io.Writer) *exec.Cmd {
+	s.t.Helper()
+	needFUSE(s.t)
+	os.Mkdir(mnt, 0o755)
+	cmd := exec.Command(filepath.Join(binDir, "tapefs"), "mount", mnt, "--foreground")
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { s.unmount(mnt) })
+	for i := 0; i < 500 && !isMounted(s.t, mnt); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !isMounted(s.t, mnt) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		log := "(on the caller's writer)"
+		if sb, ok := out.(fmt.Stringer); ok {
+			log = sb.String()
+		}
+		s.t.Fatalf("not mounted; daemon log:\n%s", log)
+	}
+	return cmd
 }
 
 // writeCtl writes text to a control file the way `echo text > file` does
@@ -358,23 +388,8 @@ func TestFuseSignal(t *testing.T) {
 	s := newSandbox(t)
 	setupLibrary(s)
 	mnt := filepath.Join(s.root, "mnt")
-	os.Mkdir(mnt, 0o755)
-	cmd := exec.Command(filepath.Join(binDir, "tapefs"), "mount", mnt, "--foreground")
-	cmd.Env = s.env
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.unmount(mnt) })
-	for i := 0; i < 500 && !isMounted(t, mnt); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !isMounted(t, mnt) {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("not mounted; daemon log:\n%s", stderr.String())
-	}
+	cmd := s.mountForeground(mnt, &stderr)
 	if _, err := os.ReadFile(filepath.Join(mnt, "status")); err != nil {
 		t.Fatal(err)
 	}
@@ -438,27 +453,12 @@ func TestFuseDaemonStderrGone(t *testing.T) {
 	s := newSandbox(t)
 	setupLibrary(s)
 	mnt := filepath.Join(s.root, "mnt")
-	os.Mkdir(mnt, 0o755)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, "tapefs"), "mount", mnt, "--foreground")
-	cmd.Env = s.env
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := s.mountForeground(mnt, w)
 	w.Close()
-	t.Cleanup(func() { s.unmount(mnt) })
-	for i := 0; i < 500 && !isMounted(t, mnt); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !isMounted(t, mnt) {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("not mounted")
-	}
 	r.Close()
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
