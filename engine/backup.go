@@ -85,7 +85,10 @@ type newChunk struct {
 // returns when the data, the snapshot archive and a catalog archive are on
 // tape and the catalog is synced.
 func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult, error) {
+	// start measures the job on the clock's monotonic reading; stamp
+	// names the snapshot and may move ahead of it (below).
 	start := e.now()
+	stamp := start
 	source, group := opts.From, opts.Group
 	if source == nil {
 		src, err := filepath.Abs(opts.Source)
@@ -105,7 +108,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		return nil, invalidf("backup of %s: no group given", source)
 	}
 	src := source.String()
-	snapName := group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
+	snapName := group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
 	if err := format.ValidateSnapshotName(snapName); err != nil {
 		return nil, invalidf("invalid snapshot name %q: %v (use --group NAME)", snapName, err)
 	}
@@ -143,8 +146,8 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		if !slices.ContainsFunc(found, func(s catalog.Snapshot) bool { return s.Pool == pool.Name }) {
 			break
 		}
-		start = start.Add(time.Second)
-		snapName = group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
+		stamp = stamp.Add(time.Second)
+		snapName = group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	res := &BackupResult{Snapshot: snapName, Set: w.set.UUID, NewMediaSet: w.newSet, SetReason: w.reason}
 	j.logf("backup %s of %s to pool %s, media set %s (%s)", snapName, src, pool.Name, w.set.UUID, w.reason)
@@ -824,7 +827,8 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	}
 	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
 	if err != nil {
-		return classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
+		// NextTape names the pool and says what to do.
+		return classify(ErrNoSpace, "%w", err)
 	}
 	m, err := w.cat.GetMedia(next.UUID)
 	if err != nil {

@@ -258,6 +258,11 @@ func (j *driveJob) loadLabel(ctx context.Context, label string) error {
 
 // LoadMedia loads the tape with the given label into a drive.
 func (e *Engine) LoadMedia(ctx context.Context, driveName, label string) error {
+	if strings.HasPrefix(label, "CLN") {
+		// As proxmox-tape: a cleaning cartridge loaded as a tape would
+		// start a cleaning cycle (or be read as data) outside `clean`.
+		return refusedf("tape %s is a cleaning cartridge: clean the drive with `tapefs clean`", label)
+	}
 	j, release, err := e.useDrive(ctx, driveName, "load-media "+label)
 	if err != nil {
 		return err

@@ -222,15 +222,18 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 	// daemon's own must not apply to them.
 	os.Unsetenv("TAPEFS_DRIVE")
 	os.Unsetenv("PROXMOX_TAPE_DRIVE")
-	logger := log.New(stderr, "tapefs: ", log.LstdFlags)
-
 	acc, err := newAccess(mo.adminGroup)
 	if err != nil {
 		return err
 	}
-	if err := secureStateDir(mo.stateDir, acc, logger.Printf); err != nil {
+	// Until daemon.log can be opened, what is said goes to stderr.
+	early := log.New(stderr, "tapefs: ", log.LstdFlags)
+	if err := secureStateDir(mo.stateDir, acc, early.Printf); err != nil {
 		return err
 	}
+	dlog := newDaemonLog(stderr, mo.stateDir)
+	defer dlog.Close()
+	logger := log.New(dlog, "tapefs: ", log.LstdFlags)
 	unlock, noteLock, err := lockState(mo.stateDir)
 	if err != nil {
 		return err
