@@ -37,7 +37,7 @@ PROGS    := tapefs pmt pmtx
 GEN      := $(CURDIR)/build
 DEBROOT  := $(GEN)/debroot
 
-.PHONY: all build man completions run demo test test-short bench lint fuzz clean install uninstall deb
+.PHONY: all build man completions run demo test test-short bench bench-scale lint fuzz clean install uninstall deb
 
 all: build man completions
 
@@ -123,6 +123,11 @@ test-short:
 bench: build
 	BIN=$(BIN) GO=$(GO) ./scripts/bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/chunker ./engine/format ./vtape
+
+# Time and memory per file at 250k, 1M and 2M files in one snapshot
+# (BENCH_SCALE_N to choose), beside tar of the same tree.
+bench-scale: build
+	BIN=$(BIN) GO=$(GO) ./scripts/bench-scale.sh
 
 # Run every fuzz target for FUZZTIME each.
 fuzz:
