@@ -299,6 +299,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		}
 	}
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { t.Settings = s; return nil }, func() {})
+	cliapp.Document(app, nil, pmtDescription, false)
 	return app
 }
 
