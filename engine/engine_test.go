@@ -218,6 +218,8 @@ func TestMTFlags(t *testing.T) {
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, AtBOT: true, BufferMode: true}, "ONLINE | BOT | IM_REP_EN"},
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, AtEOD: true, Position: device.Position{File: 2}}, "ONLINE | EOF | EOD"},
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, WriteProtected: true, Position: device.Position{Record: 3}}, "ONLINE | WR_PROT"},
+		// A drive that does not report its position: neither BOT nor EOF.
+		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, PositionUnknown: true}, "ONLINE"},
 	}
 	for _, c := range cases {
 		if got := MTFlags(c.st); got != c.want {

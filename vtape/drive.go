@@ -40,6 +40,12 @@ type Drive struct {
 	libIdent os.FileInfo
 	libFile  *os.File
 
+	// positioned: an operation of this handle moved the tape (or read
+	// the position), so it knows whether it left the tape at end of
+	// data. A real drive does not tell a new opener where end of data
+	// is, and Status says AtEOD only when positioned, as sgio does.
+	positioned bool
+
 	// the open cartridge of the current mount
 	cart    *cartridge
 	cartBC  string
@@ -256,6 +262,7 @@ func (d *Drive) begin(ctx context.Context, n need) (op, error) {
 		if err := d.openCart(o.cs); err != nil {
 			return o, err
 		}
+		d.positioned = true
 	}
 	return o, nil
 }
@@ -268,6 +275,7 @@ func (d *Drive) syncMount(o op) error {
 		}
 		d.st.Barcode = o.elem.Barcode
 		d.st.Position = 0
+		d.positioned = false
 		d.st.Stream.reset()
 		if o.elem.Barcode == "" {
 			d.st.Key = nil
@@ -415,7 +423,7 @@ func (d *Drive) Status(ctx context.Context) (device.DriveStatus, error) {
 		}
 		s.Position = pos
 		s.AtBOT = d.st.Position == 0
-		s.AtEOD = d.st.Position == d.cart.count
+		s.AtEOD = d.positioned && d.st.Position == d.cart.count
 		s.PastEarlyWarning = d.cart.dataEnd >= d.leom(o.cs)
 	}
 	return s, d.finish(nil)

@@ -224,7 +224,11 @@ func (e *env) runStatus(c *cli.Context, eng *engine.Engine, drive string) error 
 	if s.CleaningRequired {
 		t.Add("cleaning-required", "yes: run `tapefs clean`")
 	}
-	if st.Loaded {
+	switch {
+	case st.Loaded && st.PositionUnknown:
+		t.Add("file-number", "unknown (the drive does not report its position)")
+		t.Add("block-number", "unknown")
+	case st.Loaded:
 		t.Add("file-number", strconv.FormatUint(st.Position.File, 10))
 		t.Add("block-number", strconv.FormatUint(st.Position.Record, 10))
 	}

@@ -125,14 +125,16 @@ tgtd -f -C $ctl --iscsi portal=127.0.0.1:$port >"$out/tgtd.log" 2>&1 &
 tgtd_pid=$!
 qemu_pid=
 cleanup() {
+	local rc=$?
 	if [ -n "$qemu_pid" ]; then
-		kill "$qemu_pid" 2>/dev/null
-		wait "$qemu_pid" 2>/dev/null
+		kill "$qemu_pid" 2>/dev/null || true
+		wait "$qemu_pid" 2>/dev/null || true
 	fi
 	# tgtd does not end on SIGTERM while it serves a target.
-	kill -9 "$tgtd_pid" 2>/dev/null
-	wait "$tgtd_pid" 2>/dev/null
+	kill -9 "$tgtd_pid" 2>/dev/null || true
+	wait "$tgtd_pid" 2>/dev/null || true
 	rm -f /run/tgtd/socket.$ctl /run/tgtd/socket.$ctl.lock
+	exit $rc
 }
 trap cleanup EXIT
 adm() { tgtadm -C $ctl --lld iscsi "$@" >>"$out/tgtd.log" 2>&1 || die "tgtadm $*: $(tail -2 "$out/tgtd.log")"; }
