@@ -139,6 +139,8 @@ head -c 300000 /dev/urandom >/tmp/src/data/blob
 NOPOSMSG="READ POSITION reports logical object 0 without beginning of partition: the drive does not report where the tape is"
 run backup-refused 1 tapefs backup /tmp/src daily && want "$NOPOSMSG" && pass
 run snapshots-none 0 tapefs media content && reject "src/" && pass
+# The tape was not made a member of a media set: the empty media-set-name.
+run media-list-after-refusal 0 tapefs media list && want "TGT001L8 +│ daily +│ +│" && pass
 run load-for-catalog 0 tapefs load-media TGT001L8 && pass
 run catalog-refused 1 tapefs catalog && want "$NOPOSMSG" && pass
 run unload-after 0 tapefs unload && pass

@@ -200,6 +200,8 @@ done
 wait $qemu_pid || true
 qemu_pid=
 stamp poweroff
+# The serial console ends its lines with CR LF.
+sed -i 's/\r$//' "$out/console.log"
 if ! grep -q '^SCSILAB DONE' "$out/console.log"; then
 	echo "scsilab: the guest did not finish; qemu said:" >&2
 	tail -5 "$out/qemu.log" >&2
