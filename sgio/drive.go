@@ -88,6 +88,10 @@ func openDevice[T any](path string, newDev func(Transport) (T, error)) (T, error
 	if err != nil {
 		return zero, err
 	}
+	tr, err = traced(tr, sg)
+	if err != nil {
+		return zero, err
+	}
 	d, err := newDev(tr)
 	if err != nil {
 		tr.Close()

@@ -8,6 +8,9 @@
 
 failed=0
 export TAPEFS_CONFIG_DIR=/tmp/etc TAPEFS_STATE_DIR=/tmp/state TAPEFS_DRIVE=d0
+# Every command sent to an sg node is traced (sgio.TraceEnv) and summed up
+# at the end: docs/hardware.md lists what the lab exercised from it.
+export TAPEFS_SG_TRACE=/tmp/sg.trace
 mkdir -p $TAPEFS_CONFIG_DIR $TAPEFS_STATE_DIR
 
 # node TYPE LUN CLASS: the /dev node of class CLASS (scsi_generic,
@@ -167,4 +170,16 @@ else
 fi
 echo "SCSILAB sgio-kernel took $(awk "BEGIN {print $(cut -d' ' -f1 /proc/uptime) - $t1}")s"
 
+# The commands sent through the kernel, with their outcomes.
+awk -F' -> ' '{
+	n = split($1, w, " ")
+	name = ""
+	for (i = 3; i <= n && w[i] !~ /^[0-9A-F][0-9A-F]$/; i++) name = name (name == "" ? "" : " ") w[i]
+	out = $2
+	sub(/ resid .*/, "", out)
+	seen[name " -> " out]++
+}
+END {
+	for (k in seen) print "SCSILAB command " k " x" seen[k]
+}' /tmp/sg.trace | sort
 echo "SCSILAB DONE failed=$failed"

@@ -82,6 +82,7 @@ func TestSCSILab(t *testing.T) {
 		t.Fatalf("lab.sh: %v: %s; no console log: %v", runErr, stderr.String(), err)
 	}
 	var ok, failed int
+	var commands []string
 	done := false
 	sc := bufio.NewScanner(bytes.NewReader(console))
 	sc.Buffer(nil, 1<<20)
@@ -95,11 +96,16 @@ func TestSCSILab(t *testing.T) {
 			t.Error(strings.TrimPrefix(line, "SCSILAB FAIL "))
 		case strings.HasPrefix(line, "SCSILAB DONE"):
 			done = true
+		case strings.HasPrefix(line, "SCSILAB command "):
+			commands = append(commands, strings.TrimPrefix(line, "SCSILAB command "))
 		case strings.HasPrefix(line, "SCSILAB ") && strings.Contains(line, " took "):
 			t.Log(strings.TrimPrefix(line, "SCSILAB "))
 		}
 	}
-	t.Logf("%d steps passed, %d failed", ok, failed)
+	t.Logf("%d steps passed, %d failed; SCSI commands sent through the kernel (TAPEFS_SG_TRACE):\n%s", ok, failed, strings.Join(commands, "\n"))
+	if len(commands) == 0 {
+		t.Error("the guest traced no SCSI command")
+	}
 	if !done {
 		t.Errorf("the guest did not finish its steps: %v\n%s", runErr, stderr.String())
 	}
