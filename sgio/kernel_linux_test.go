@@ -40,21 +40,10 @@ func kernelLab(t *testing.T) (changer string, sgDrives, stDrives []string) {
 // back into storage slots after each.
 func TestKernelChangerConformance(t *testing.T) {
 	changer, drives, _ := kernelLab(t)
-	devicetest.RunChangerSuite(t, func(t *testing.T) (device.Changer, func(int) device.Drive) {
+	devicetest.RunChangerSuite(t, changerFactory(func(t *testing.T) (device.Changer, func(int) (device.Drive, error), error) {
 		c, err := OpenChanger(changer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c, func(n int) device.Drive {
-			d, err := OpenDrive(drives[n])
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { d.Close() })
-			return d
-		}
-	}, tgtChangerSkips...)
+		return c, func(n int) (device.Drive, error) { return OpenDrive(drives[n]) }, err
+	}), tgtChangerSkips...)
 }
 
 // TestKernelDriveRecords writes, reads back and spaces over records and

@@ -219,22 +219,32 @@ const tgtNoPosition = "tgt's READ POSITION returns no position"
 // subtest on a fresh library, skipping tgtChangerSkips.
 func TestTGTChangerConformance(t *testing.T) {
 	needTGT(t)
-	devicetest.RunChangerSuite(t, func(t *testing.T) (device.Changer, func(int) device.Drive) {
+	devicetest.RunChangerSuite(t, changerFactory(func(t *testing.T) (device.Changer, func(int) (device.Drive, error), error) {
 		lib := startTGT(t, tgtLibrary{drives: 2, slots: 5, importExport: 1, tapes: []string{"TGT001L8", "TGT002L8", "CLN001CU"}, sizeMB: 64})
 		c, err := NewChanger(lib.transport(t, lib.changerLUN))
+		return c, func(n int) (device.Drive, error) { return NewDrive(lib.transport(t, n+1)) }, err
+	}), tgtChangerSkips...)
+}
+
+// changerFactory makes a devicetest.ChangerFactory of open, which returns
+// a changer and how to open its drive n; what they open is closed when the
+// subtest ends.
+func changerFactory(open func(t *testing.T) (device.Changer, func(n int) (device.Drive, error), error)) devicetest.ChangerFactory {
+	return func(t *testing.T) (device.Changer, func(int) device.Drive) {
+		c, openDrive, err := open(t)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c, func(n int) device.Drive {
-			d, err := NewDrive(lib.transport(t, n+1))
+			d, err := openDrive(n)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { d.Close() })
 			return d
 		}
-	}, tgtChangerSkips...)
+	}
 }
 
 // TestTGTLastElements: tgt sends READ ELEMENT STATUS data 8 bytes short,

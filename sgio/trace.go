@@ -95,81 +95,66 @@ func (t *traceTransport) Close() error {
 	return err
 }
 
-// opName names the command of cdb as docs/hardware.md does.
+// opNames names the commands sgio sends as docs/hardware.md does.
+var opNames = map[byte]string{
+	opTestUnitReady:           "TEST UNIT READY",
+	opRewind:                  "REWIND",
+	opRequestSense:            "REQUEST SENSE",
+	opFormatMedium:            "FORMAT MEDIUM",
+	opInitializeElementStatus: "INITIALIZE ELEMENT STATUS",
+	opRead6:                   "READ(6)",
+	opWrite6:                  "WRITE(6)",
+	opWriteFilemarks6:         "WRITE FILEMARKS(6)",
+	opSpace6:                  "SPACE(6)",
+	opInquiry:                 "INQUIRY",
+	opModeSelect6:             "MODE SELECT(6)",
+	opErase6:                  "ERASE(6)",
+	opModeSense6:              "MODE SENSE(6)",
+	opLoadUnload:              "LOAD UNLOAD",
+	opPreventAllowRemoval:     "PREVENT ALLOW MEDIUM REMOVAL",
+	opReadPosition:            "READ POSITION",
+	opLogSense:                "LOG SENSE",
+	opReadAttribute:           "READ ATTRIBUTE",
+	opSpace16:                 "SPACE(16)",
+	opLocate16:                "LOCATE(16)",
+	opSecurityProtocolIn:      "SECURITY PROTOCOL IN",
+	opMoveMedium:              "MOVE MEDIUM",
+	opSecurityProtocolOut:     "SECURITY PROTOCOL OUT",
+	opReadElementStatus:       "READ ELEMENT STATUS",
+}
+
+// opName names the command of cdb, with the page or variant it asks for.
 func opName(cdb []byte) string {
 	if len(cdb) == 0 {
 		return "(empty CDB)"
 	}
-	switch cdb[0] {
-	case opTestUnitReady:
-		return "TEST UNIT READY"
-	case opRewind:
-		return "REWIND"
-	case opRequestSense:
-		return "REQUEST SENSE"
-	case opFormatMedium:
-		return "FORMAT MEDIUM"
-	case opInitializeElementStatus:
-		return "INITIALIZE ELEMENT STATUS"
-	case opRead6:
-		return "READ(6)"
-	case opWrite6:
-		return "WRITE(6)"
-	case opWriteFilemarks6:
-		return "WRITE FILEMARKS(6)"
-	case opSpace6:
-		return "SPACE(6)"
-	case opInquiry:
-		if len(cdb) > 2 && cdb[1]&1 != 0 {
-			return fmt.Sprintf("INQUIRY VPD %02Xh", cdb[2])
-		}
-		return "INQUIRY"
-	case opModeSelect6:
-		return "MODE SELECT(6)"
-	case opErase6:
-		return "ERASE(6)"
-	case opModeSense6:
-		if len(cdb) > 2 {
-			return fmt.Sprintf("MODE SENSE(6) page %02Xh", cdb[2]&0x3F)
-		}
-		return "MODE SENSE(6)"
-	case opLoadUnload:
-		if len(cdb) > 4 && cdb[4]&1 != 0 {
-			return "LOAD UNLOAD (load)"
-		}
-		return "LOAD UNLOAD (unload)"
-	case opPreventAllowRemoval:
-		return "PREVENT ALLOW MEDIUM REMOVAL"
-	case opReadPosition:
-		return "READ POSITION"
-	case opLogSense:
-		if len(cdb) > 2 {
-			return fmt.Sprintf("LOG SENSE page %02Xh", cdb[2]&0x3F)
-		}
-		return "LOG SENSE"
-	case opReadAttribute:
-		return "READ ATTRIBUTE"
-	case opSpace16:
-		return "SPACE(16)"
-	case opLocate16:
-		return "LOCATE(16)"
-	case opSecurityProtocolIn:
-		if len(cdb) > 3 {
-			return fmt.Sprintf("SECURITY PROTOCOL IN %02Xh/%04Xh", cdb[1], uint16(cdb[2])<<8|uint16(cdb[3]))
-		}
-		return "SECURITY PROTOCOL IN"
-	case opMoveMedium:
-		return "MOVE MEDIUM"
-	case opSecurityProtocolOut:
-		if len(cdb) > 3 {
-			return fmt.Sprintf("SECURITY PROTOCOL OUT %02Xh/%04Xh", cdb[1], uint16(cdb[2])<<8|uint16(cdb[3]))
-		}
-		return "SECURITY PROTOCOL OUT"
-	case opReadElementStatus:
-		if len(cdb) > 1 {
-			return fmt.Sprintf("READ ELEMENT STATUS type %d", cdb[1]&0x0F)
-		}
-		return "READ ELEMENT STATUS"
+	name, ok := opNames[cdb[0]]
+	if !ok {
+		return fmt.Sprintf("opcode %02Xh", cdb[0])
 	}
-	return fmt.Sprintf("opcode %02Xh", cdb[0])
+	at := func(i int) byte {
+		if i < len(cdb) {
+			return cdb[i]
+		}
+		return 0
+	}
+	switch cdb[0] {
+	case opInquiry:
+		if at(1)&1 != 0 {
+			name += fmt.Sprintf(" VPD %02Xh", at(2))
+		}
+	case opModeSense6, opLogSense:
+		name += fmt.Sprintf(" page %02Xh", at(2)&0x3F)
+	case opLoadUnload:
+		if at(4)&1 != 0 {
+			name += " (load)"
+		} else {
+			name += " (unload)"
+		}
+	case opSecurityProtocolIn, opSecurityProtocolOut:
+		name += fmt.Sprintf(" %02Xh/%04Xh", at(1), uint16(at(2))<<8|uint16(at(3)))
+	case opReadElementStatus:
+		name += fmt.Sprintf(" type %d", at(1)&0x0F)
+	}
+	return name
 }

@@ -16,11 +16,10 @@
 #                   (default ${XDG_CACHE_HOME:-$HOME/.cache}/tapefs-scsilab)
 #   SCSILAB_KERNEL  the kernel package (default: what linux-image-amd64
 #                   depends on)
-#   SCSILAB_ACCEL   QEMU accelerator (default tcg; kvm is faster where
-#                   /dev/kvm exists, but CI runs tcg)
+#   SCSILAB_ACCEL   QEMU accelerator (default tcg, which CI runs)
 #   SCSILAB_TIMEOUT seconds the guest may run (default 1200)
-#   SCSILAB_SHELL=1 stop in a guest shell on the console after the tests
-#                   (with SCSILAB_ACCEL=kvm, for poking around by hand)
+#   SCSILAB_SHELL=1 run the guest on this terminal (no console.log) and
+#                   leave a shell there after the tests
 #
 # Exit status: 0 when the guest ran every step and all passed, 1 when a
 # step failed, 2 when the lab could not be set up (the message says why).
@@ -174,8 +173,12 @@ stamp tgt
 # QEMU: each LUN is a scsi-generic device on virtio-scsi, reached through
 # QEMU's own iSCSI initiator (qemu-block-extra); the guest sees them as
 # 0:0:0:1..3 and its sg, st and ch drivers bind to them.
+serial=(-monitor none -serial "file:$out/console.log")
+if [ "${SCSILAB_SHELL:-0}" = 1 ]; then
+	serial=(-serial mon:stdio)
+fi
 args=(-machine q35 -accel "$accel" -m 1536 -smp 1 -nodefaults -no-reboot
-	-display none -monitor none -serial "file:$out/console.log"
+	-display none "${serial[@]}"
 	-kernel "$vmlinuz" -initrd "$out/initramfs.cpio"
 	-append "console=ttyS0 panic=-1 loglevel=4"
 	-iscsi initiator-name=iqn.2026-11.tapefs:lab-guest
@@ -185,6 +188,10 @@ for l in $(seq $cl); do
 		-device "scsi-generic,drive=lun$l,bus=scsi0.0,channel=0,scsi-id=0,lun=$l")
 done
 : >"$out/console.log"
+if [ "${SCSILAB_SHELL:-0}" = 1 ]; then
+	qemu-system-x86_64 "${args[@]}"
+	exit 0
+fi
 qemu-system-x86_64 "${args[@]}" >"$out/qemu.log" 2>&1 &
 qemu_pid=$!
 stamp qemu
