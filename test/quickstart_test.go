@@ -240,14 +240,14 @@ func TestTapeOperations(t *testing.T) {
 	if r := s.run(nil, "tapefs", "vtape", "fault", lib, "--drive", "0", "--cleaning-required"); r.code != 0 {
 		t.Fatalf("vtape fault: %s", r.stderr)
 	}
-	if out := s.ok("status").stdout; !strings.Contains(out, "cleaning-required") {
+	if out := s.ok("status").stdout; !lineHas(out, "cleaning-required", "│ yes: ") {
 		t.Errorf("status does not show cleaning required:\n%s", out)
 	}
 	cl := s.ok("clean")
 	if !strings.Contains(cl.stderr, "CLN001CU") {
 		t.Errorf("clean did not report the cleaning cartridge: %s", cl.stderr)
 	}
-	if out := s.ok("status").stdout; strings.Contains(out, "cleaning-required") {
+	if out := s.ok("status").stdout; !lineHas(out, "cleaning-required", "│ no ") {
 		t.Errorf("still cleaning required after clean:\n%s", out)
 	}
 	cs = s.ok("changer", "status").stdout

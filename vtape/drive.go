@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 )
 
 // Drive is one drive of a virtual library, opened by OpenDrive. It
@@ -77,7 +78,7 @@ func OpenDrive(path string) (*Drive, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	if err := os.MkdirAll(path, fileutil.PrivateDir); err != nil {
 		return nil, fmt.Errorf("open drive: %w", err)
 	}
 	lock, err := acquireDeviceLock(filepath.Join(path, driveLockFile), "drive "+path)

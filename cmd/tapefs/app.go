@@ -21,6 +21,8 @@ import (
 type env struct {
 	stdin          io.Reader // passwords (key commands)
 	stdout, stderr io.Writer
+	// console writes log lines and the progress bar to stderr.
+	console *console
 	cliapp.Settings
 	eng *engine.Engine
 	// shared: eng belongs to the mount daemon, which runs this command
@@ -46,9 +48,7 @@ func (e *env) engine() (*engine.Engine, error) {
 		ConfigDir: e.ConfigDir,
 		StateDir:  e.StateDir,
 		Opener:    e.opener(),
-		Logf: func(format string, args ...any) {
-			fmt.Fprintf(e.stderr, format+"\n", args...)
-		},
+		Logf:      e.console.logf,
 	})
 	if err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func (e *env) print(t *output.Table, v any) error { return output.Print(e.stdout
 // With a non-nil shared engine (the mount daemon's), commands use it
 // instead of creating their own.
 func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
-	e := &env{stdin: os.Stdin, stdout: stdout, stderr: stderr, eng: shared, shared: shared != nil}
+	e := &env{stdin: os.Stdin, stdout: stdout, stderr: stderr, console: newConsole(stderr), eng: shared, shared: shared != nil}
 	app := cliapp.NewApp("tapefs", "tape backup: drives, changers, media pools, labels, backup and restore")
 	app.Writer, app.ErrWriter = stdout, stderr
 	app.Commands = []*cli.Command{
