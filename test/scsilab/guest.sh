@@ -67,7 +67,7 @@ fail() {
 	ok=0
 }
 
-# done_step: reports a step that passed all its checks.
+# pass: reports a step that passed all its checks.
 pass() { [ "$ok" = 1 ] && echo "SCSILAB ok $name"; }
 
 t0=$(cut -d' ' -f1 /proc/uptime)
