@@ -37,7 +37,7 @@ PROGS    := tapefs pmt pmtx
 GEN      := $(CURDIR)/build
 DEBROOT  := $(GEN)/debroot
 
-.PHONY: all build man completions run demo test test-short bench bench-scale lint fuzz clean install uninstall deb
+.PHONY: all build man completions run demo test test-short test-scsi bench bench-scale lint fuzz clean install uninstall deb
 
 all: build man completions
 
@@ -117,6 +117,13 @@ test: lint
 
 test-short:
 	$(GO) test -short $(PKGS)
+
+# The SCSI lab alone (docs/hardware.md): tapefs, pmt, pmtx and sgio's tests
+# in a QEMU guest whose kernel drives tgt's virtual library through its sg,
+# st and ch drivers. `make test` runs it too; here a missing QEMU fails.
+# Install what it needs with `test/scsilab/lab.sh --install` or apt-get.
+test-scsi:
+	TAPEFS_TEST_REQUIRE_SCSI_LAB=1 $(GO) test -count=1 -v -timeout 30m ./test/scsilab
 
 # tapefs against tar on the same data (ratios), then the Go benchmarks of
 # the data path.
