@@ -119,6 +119,7 @@ type Catalog struct {
 	now      func() time.Time
 	lock     *dirLock
 	treeLink func([]byte) (string, error) // Options.TreeLink
+	space    *space                       // room on the filesystem (space.go); nil when read-only
 
 	// state guards db against Close: methods hold it for reading while they
 	// use db; Close takes it for writing and sets db to nil.
@@ -170,6 +171,14 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	var sp *space
+	if !opts.ReadOnly {
+		sp = newSpace(dir, logger)
+		if err := sp.ensure(openRoom); err != nil {
+			_ = lock.release()
+			return nil, fmt.Errorf("open catalog: %w", err)
+		}
+	}
 
 	bopts := badger.DefaultOptions(dir).
 		WithReadOnly(opts.ReadOnly).
@@ -197,7 +206,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		}
 		return nil, fmt.Errorf("open catalog %s: %w", dir, err)
 	}
-	c := &Catalog{dir: dir, readOnly: opts.ReadOnly, now: now, lock: lock, db: db, treeLink: opts.TreeLink}
+	c := &Catalog{dir: dir, readOnly: opts.ReadOnly, now: now, lock: lock, db: db, treeLink: opts.TreeLink, space: sp}
 	if err := c.checkSchema(); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -230,6 +239,16 @@ func (c *Catalog) Close() error {
 	defer c.state.Unlock()
 	if c.db == nil {
 		return nil
+	}
+	if c.space != nil {
+		if err := c.space.ensure(openRoom); err != nil {
+			// Closing flushes the memtable into a new table: with no
+			// room that write would crash the process. Its write-ahead
+			// log is synced, so the next Open replays it instead.
+			c.db = nil
+			_ = c.lock.release()
+			return fmt.Errorf("close catalog %s: left for the next open to replay: %w", c.dir, err)
+		}
 	}
 	err := c.db.Close()
 	c.db = nil
@@ -265,6 +284,9 @@ func (c *Catalog) update(fn func(txn *badger.Txn) error) error {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if err := c.space.ensure(RoomNeeded); err != nil {
+		return err
+	}
 	return c.db.Update(fn)
 }
 
@@ -341,6 +363,9 @@ func (c *Catalog) bulk(fn func(db *badger.DB) error) error {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if err := c.space.ensure(RoomNeeded); err != nil {
+		return err
+	}
 	return fn(c.db)
 }
 

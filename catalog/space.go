@@ -1,0 +1,159 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// A full filesystem must never crash a process that has the catalog open.
+//
+// Badger writes its memtable write-ahead log, its value log and new tables
+// (memtable flushes, compactions) through writable memory mappings of
+// files it makes with ftruncate, which leaves them sparse: the blocks are
+// taken from the filesystem when a page is first written. When the
+// filesystem has no block left, that write is a SIGBUS, which the Go
+// runtime cannot turn into an error ("fatal error: fault"), and a
+// read-write badger.Open on a full filesystem dies the same way (it
+// writes the header of a new write-ahead log). Badger has no option to
+// allocate those files up front.
+//
+// So the catalog keeps room for Badger itself:
+//
+//   - RoomNeeded bytes must be free on the catalog's filesystem before
+//     every write, and openRoom before Badger opens read-write; a write
+//     (or an Open) that would start with less fails with an error that
+//     wraps syscall.ENOSPC and names the filesystem, and Badger never
+//     touches a page it cannot get;
+//   - a reserve file (reserveSize, fallocated, reserveName) holds that
+//     room and more while the filesystem fills up: when less than needed
+//     is free, the reserve is removed and the catalog goes on in the room
+//     it held; it is made again once there is room for it and for Badger;
+//   - the catalog's own neighbours in the state directory (the staging
+//     store of incoming/) leave RoomNeeded free too (engine), so they
+//     cannot take the room the reserve gave back.
+//
+// Other programs writing to the same filesystem can still take the last
+// blocks between the check and Badger's write; the reserve makes that a
+// window of one write instead of the whole time the filesystem is full.
+
+// openRoom is the free space Badger needs to open a catalog read-write:
+// the table a memtable replayed from its write-ahead log is flushed to
+// (memTableSize at most; the flushes run one at a time and each removes
+// its log), and headroom for the new write-ahead log, the value log
+// header, the discard file and the manifest.
+const openRoom = memTableSize + 4<<20
+
+// RoomNeeded is the free space the catalog needs on its filesystem before
+// a write: the write-ahead log grows up to memTableSize before the
+// memtable is flushed into a table about as large, while the log is still
+// there. Writes stop while that much is free, so what the last write took
+// still leaves openRoom: the catalog can always be opened again.
+const RoomNeeded = 2*memTableSize + 4<<20
+
+// reserveSize is the size of the reserve file: given back when the
+// filesystem is full, it lets the catalog write reserveSize-RoomNeeded
+// more (the chunk index and trees of the commit that frees the staging
+// space, media destroy, ...).
+const reserveSize = 64 << 20
+
+// reserveName is the reserve file in the catalog directory.
+const reserveName = "space-reserve"
+
+// ErrNoRoom: the catalog's filesystem has less than RoomNeeded free even
+// without the reserve; nothing was written. It wraps syscall.ENOSPC.
+var ErrNoRoom = fmt.Errorf("no room for the catalog: %w", syscall.ENOSPC)
+
+// space keeps the catalog's room: the reserve file and the free-space
+// check before Badger writes. Its methods are called with writeMu held
+// (or before the database opens), so one at a time.
+type space struct {
+	dir    string
+	logger *slog.Logger
+	// statfs reports the free bytes of the filesystem of dir (a
+	// variable for tests).
+	statfs func(dir string) (int64, error)
+}
+
+func newSpace(dir string, logger *slog.Logger) *space {
+	return &space{dir: dir, logger: logger, statfs: freeBytes}
+}
+
+// freeBytes is what an unprivileged writer can still allocate on the
+// filesystem of dir.
+func freeBytes(dir string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+func (s *space) reservePath() string { return filepath.Join(s.dir, reserveName) }
+
+// ensure makes sure need bytes are free for Badger, giving back the
+// reserve when they are not, and makes the reserve again when there is
+// room for it and RoomNeeded. It fails (wrapping ErrNoRoom) when the room
+// is not there even without the reserve.
+func (s *space) ensure(need int64) error {
+	free, err := s.statfs(s.dir)
+	if err != nil {
+		// Not knowing is no reason to refuse a write.
+		return nil
+	}
+	if free >= RoomNeeded+reserveSize {
+		s.makeReserve()
+		return nil
+	}
+	if free >= need {
+		return nil
+	}
+	if s.releaseReserve() {
+		if free, err = s.statfs(s.dir); err != nil || free >= need {
+			return nil
+		}
+	}
+	return fmt.Errorf("the filesystem of the catalog %s is full (%d MiB free, the catalog needs %d MiB): free space there: %w",
+		s.dir, free>>20, need>>20, ErrNoRoom)
+}
+
+// makeReserve allocates the reserve file if it is missing or short. Best
+// effort: a filesystem without fallocate gets none (the check before each
+// write still holds).
+func (s *space) makeReserve() {
+	p := s.reservePath()
+	if fi, err := os.Stat(p); err == nil && fi.Size() >= reserveSize {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, reserveSize); err != nil {
+		f.Close()
+		os.Remove(p)
+		if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSPC) {
+			s.logger.Warn("catalog: cannot reserve room for the catalog", "file", p, "err", err)
+		}
+	}
+}
+
+// releaseReserve removes the reserve file and reports whether there was
+// one.
+func (s *space) releaseReserve() bool {
+	p := s.reservePath()
+	if _, err := os.Stat(p); err != nil {
+		return false
+	}
+	if err := os.Remove(p); err != nil {
+		return false
+	}
+	s.logger.Warn(fmt.Sprintf("catalog: the filesystem of %s is nearly full: released the catalog's reserve of %d MiB; free space there", s.dir, reserveSize>>20))
+	return true
+}

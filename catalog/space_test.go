@@ -1,0 +1,123 @@
+package catalog
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"tapefs/internal/testfs"
+)
+
+// TestCatalogFullFilesystem fills the catalog's filesystem (another
+// program takes every free block) and goes on writing: no write crashes
+// the process (Badger's mmapped files would SIGBUS), the reserve gives the
+// catalog room to go on, a write that finds no room fails with ENOSPC
+// naming the filesystem, what was written before stays, and the catalog
+// opens again on the full filesystem.
+func TestCatalogFullFilesystem(t *testing.T) {
+	fsdir := testfs.Small(t, 160<<20)
+	dir := filepath.Join(fsdir, "catalog")
+	log := slog.New(testLogHandler{t})
+	c, err := Open(dir, Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(dir, reserveName), &st); err != nil || st.Blocks*512 < reserveSize {
+		t.Fatalf("reserve: %v, %d bytes allocated, want %d", err, st.Blocks*512, reserveSize)
+	}
+	set := testSet("full", "daily", t0)
+	if err := c.PutMediaSet(set); err != nil {
+		t.Fatal(err)
+	}
+	fill := testfs.NewFiller(t, fsdir)
+	fill.Leave(0)
+
+	// 2,000 entries a call, as a backup indexes an archive's chunks:
+	// about 400 KiB of write-ahead log each.
+	written := 0
+	var full error
+	for call := 0; call < 500 && full == nil; call++ {
+		batch := make([]ChunkEntry, 2000)
+		for i := range batch {
+			batch[i] = chunkEntryN(written+i, set)
+		}
+		if full = c.PutChunks(set.UUID, batch); full == nil {
+			written += len(batch)
+		}
+	}
+	if !errors.Is(full, syscall.ENOSPC) || !errors.Is(full, ErrNoRoom) {
+		t.Fatalf("writing %d chunks on a full filesystem ended with %v, want ENOSPC", written, full)
+	}
+	if _, err := os.Stat(filepath.Join(dir, reserveName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the reserve is still there when the catalog ran out of room: %v", err)
+	}
+	if written < 10000 {
+		t.Errorf("only %d chunks written after the filesystem filled: the reserve was not used", written)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Open again on the full filesystem: everything written is there.
+	c, err = Open(dir, Options{Logger: log})
+	if err != nil {
+		t.Fatalf("open on the full filesystem: %v", err)
+	}
+	for _, i := range []int{0, written / 2, written - 1} {
+		if _, err := c.GetChunk(set.UUID, chunkEntryN(i, set).Digest); err != nil {
+			t.Errorf("chunk %d of %d: %v", i, written, err)
+		}
+	}
+	// Writes go on in what is left, then stop again with ENOSPC.
+	full = nil
+	for call := 0; call < 500 && full == nil; call++ {
+		batch := make([]ChunkEntry, 2000)
+		for i := range batch {
+			batch[i] = chunkEntryN(written+i, set)
+		}
+		if full = c.PutChunks(set.UUID, batch); full == nil {
+			written += len(batch)
+		}
+	}
+	if !errors.Is(full, syscall.ENOSPC) {
+		t.Fatalf("writing on after reopening: %v, want ENOSPC", full)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// No room even to open: a clean error, no crash.
+	fill.Leave(0)
+	if c, err := Open(dir, Options{Logger: log}); !errors.Is(err, syscall.ENOSPC) {
+		if err == nil {
+			c.Close()
+		}
+		t.Fatalf("open with no room at all: %v, want ENOSPC", err)
+	}
+
+	// Room again: writes go on and the reserve comes back.
+	fill.Leave(RoomNeeded + reserveSize + 16<<20)
+	c, err = Open(dir, Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.PutChunks(set.UUID, []ChunkEntry{chunkEntryN(written, set)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, reserveName)); err != nil {
+		t.Errorf("the reserve did not come back with room: %v", err)
+	}
+}
+
+func chunkEntryN(i int, set MediaSet) ChunkEntry {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(i))
+	return ChunkEntry{Digest: sha256.Sum256(b[:]), Loc: ChunkLoc{Media: set.Media[0], File: 3, Offset: int64(i) * 4096, Size: 4096}}
+}
