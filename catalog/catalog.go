@@ -120,6 +120,7 @@ type Catalog struct {
 	lock     *dirLock
 	treeLink func([]byte) (string, error) // Options.TreeLink
 	space    *space                       // room on the filesystem (space.go); nil when read-only
+	full     *fullOpen                    // opened read-only for want of room (space.go); guarded by state
 
 	// state guards db against Close: methods hold it for reading while they
 	// use db; Close takes it for writing and sets db to nil.
@@ -151,6 +152,11 @@ type Catalog struct {
 // catalog in dir; ErrNeedsRecovery when opts.ReadOnly and the last writer did
 // not close the catalog cleanly. Close must be called to release the directory.
 func Open(dir string, opts Options) (*Catalog, error) {
+	if !opts.ReadOnly {
+		if c, err, full := openFull(dir, opts); full {
+			return c, err
+		}
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -174,7 +180,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	var sp *space
 	if !opts.ReadOnly {
 		sp = newSpace(dir, logger)
-		if err := sp.ensure(openRoom); err != nil {
+		if err := sp.ensure(openRoom(dir)); err != nil {
 			_ = lock.release()
 			return nil, fmt.Errorf("open catalog: %w", err)
 		}
@@ -241,7 +247,7 @@ func (c *Catalog) Close() error {
 		return nil
 	}
 	if c.space != nil {
-		if err := c.space.ensure(openRoom); err != nil {
+		if err := c.space.ensure(openRoom(c.dir)); err != nil {
 			// Closing flushes the memtable into a new table: with no
 			// room that write would crash the process. Its write-ahead
 			// log is synced, so the next Open replays it instead.
@@ -274,13 +280,14 @@ func (c *Catalog) view(fn func(txn *badger.Txn) error) error {
 // update runs fn in a write transaction, serialized with all other writes,
 // and commits it (synced, as the database runs with SyncWrites).
 func (c *Catalog) update(fn func(txn *badger.Txn) error) error {
+	c.writable()
 	c.state.RLock()
 	defer c.state.RUnlock()
 	if c.db == nil {
 		return ErrClosed
 	}
 	if c.readOnly {
-		return fmt.Errorf("catalog %s: %w", c.dir, ErrReadOnly)
+		return c.readOnlyErr()
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
@@ -353,13 +360,14 @@ func (c *Catalog) checkSchema() error {
 // (WriteBatch), serialized with all other writes. Every batch fn flushes is
 // synced (SyncWrites), so when fn returns its writes are durable.
 func (c *Catalog) bulk(fn func(db *badger.DB) error) error {
+	c.writable()
 	c.state.RLock()
 	defer c.state.RUnlock()
 	if c.db == nil {
 		return ErrClosed
 	}
 	if c.readOnly {
-		return fmt.Errorf("catalog %s: %w", c.dir, ErrReadOnly)
+		return c.readOnlyErr()
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()

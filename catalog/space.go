@@ -26,7 +26,8 @@ import (
 // So the catalog keeps room for Badger itself:
 //
 //   - RoomNeeded bytes must be free on the catalog's filesystem before
-//     every write, and openRoom before Badger opens read-write; a write
+//     every write, and openRoom before Badger opens read-write or closes
+//     (which flushes the memtable into a table); a write
 //     (or an Open) that would start with less fails with an error that
 //     wraps syscall.ENOSPC and names the filesystem, and Badger never
 //     touches a page it cannot get;
@@ -35,32 +36,50 @@ import (
 //     is free, the reserve is removed and the catalog goes on in the room
 //     it held; it is made again once there is room for it and for Badger;
 //   - the catalog's own neighbours in the state directory (the staging
-//     store of incoming/) leave RoomNeeded free too (engine), so they
-//     cannot take the room the reserve gave back.
+//     store of incoming/) leave KeepFree free (engine), so they cannot
+//     take the room the catalog needs, nor the room the reserve gave
+//     back.
 //
 // Other programs writing to the same filesystem can still take the last
 // blocks between the check and Badger's write; the reserve makes that a
 // window of one write instead of the whole time the filesystem is full.
 
-// openRoom is the free space Badger needs to open a catalog read-write:
-// the table a memtable replayed from its write-ahead log is flushed to
-// (memTableSize at most; the flushes run one at a time and each removes
-// its log), and headroom for the new write-ahead log, the value log
-// header, the discard file and the manifest.
-const openRoom = memTableSize + 4<<20
+// openRoom is the free space Badger needs to open the catalog in dir
+// read-write, or to close it: the tables the memtables in its write-ahead
+// logs are flushed to (about as large as what the logs hold: the blocks
+// they have allocated), and headroom for the new write-ahead log, the
+// value log header, the discard file and the manifest.
+func openRoom(dir string) int64 {
+	room := int64(4 << 20)
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.mem"))
+	for _, p := range logs {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil {
+			room += st.Blocks * 512
+		}
+	}
+	return room
+}
 
 // RoomNeeded is the free space the catalog needs on its filesystem before
 // a write: the write-ahead log grows up to memTableSize before the
 // memtable is flushed into a table about as large, while the log is still
 // there. Writes stop while that much is free, so what the last write took
-// still leaves openRoom: the catalog can always be opened again.
+// still leaves the room to close and open the catalog again (openRoom).
 const RoomNeeded = 2*memTableSize + 4<<20
 
 // reserveSize is the size of the reserve file: given back when the
-// filesystem is full, it lets the catalog write reserveSize-RoomNeeded
-// more (the chunk index and trees of the commit that frees the staging
-// space, media destroy, ...).
+// filesystem is full, it lets the catalog write reserveSize more (the
+// chunk index and trees of the commit that frees the staging space,
+// media destroy, ...).
 const reserveSize = 64 << 20
+
+// KeepFree is the free space the catalog's neighbours on its filesystem
+// (the staging store of incoming/) leave to it: its room and the room
+// its reserve holds, so that a commit on a filesystem they filled can
+// still write its catalog records, and the room a reserve gives back
+// (when another program filled the filesystem) goes to the catalog.
+const KeepFree = RoomNeeded + reserveSize
 
 // reserveName is the reserve file in the catalog directory.
 const reserveName = "space-reserve"
@@ -156,4 +175,94 @@ func (s *space) releaseReserve() bool {
 	}
 	s.logger.Warn(fmt.Sprintf("catalog: the filesystem of %s is nearly full: released the catalog's reserve of %d MiB; free space there", s.dir, reserveSize>>20))
 	return true
+}
+
+// fullOpen is why a read-write Open gave a read-only Catalog: the room
+// check failed (err, wrapping ErrNoRoom) and opts are what it was asked
+// for, to open read-write once there is room.
+type fullOpen struct {
+	err  error
+	opts Options
+}
+
+// openFull opens the catalog read-only when a read-write Open finds less
+// than openRoom free on its filesystem even without the reserve: reads
+// (listings, restore plans, browsing) work on a full filesystem, writes
+// fail with the room error until there is room again, and the first write
+// after that reopens the catalog read-write (Catalog.writable). full
+// reports whether it handled the Open; when there is room, Open goes on.
+// A catalog that cannot be opened read-only (none yet, or a write-ahead
+// log to replay) gives the room error.
+func openFull(dir string, opts Options) (c *Catalog, err error, full bool) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, false // Open says why
+	}
+	roomErr := newSpace(dir, logger).ensure(openRoom(dir))
+	if roomErr == nil {
+		return nil, nil, false
+	}
+	roomErr = fmt.Errorf("open catalog: %w", roomErr)
+	ro := opts
+	ro.ReadOnly = true
+	c, err = Open(dir, ro)
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			return nil, err, true
+		}
+		return nil, fmt.Errorf("%w (and read-only: %v)", roomErr, err), true
+	}
+	logger.Warn(fmt.Sprintf("catalog: opened read-only: %v", roomErr))
+	c.full = &fullOpen{err: roomErr, opts: opts}
+	return c, nil, true
+}
+
+// readOnlyErr is the error of a write to a read-only catalog: the room
+// error when it was opened read-only for want of room. state is held.
+func (c *Catalog) readOnlyErr() error {
+	if c.full != nil {
+		return c.full.err
+	}
+	return fmt.Errorf("catalog %s: %w", c.dir, ErrReadOnly)
+}
+
+// writable reopens a catalog that Open made read-only for want of room
+// read-write, once the room is there; called before a write takes the
+// state lock for reading. If the read-write Open fails, the catalog is
+// opened read-only again (or stays closed if even that fails: ErrClosed).
+func (c *Catalog) writable() {
+	c.state.RLock()
+	full := c.full
+	c.state.RUnlock()
+	if full == nil {
+		return
+	}
+	c.state.Lock()
+	defer c.state.Unlock()
+	if c.full == nil || c.db == nil {
+		return
+	}
+	logger := c.full.opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if newSpace(c.dir, logger).ensure(openRoom(c.dir)) != nil {
+		return
+	}
+	_ = c.db.Close()
+	_ = c.lock.release()
+	c.db = nil
+	n, err := Open(c.dir, c.full.opts)
+	if err != nil {
+		ro := c.full.opts
+		ro.ReadOnly = true
+		if n, err = Open(c.dir, ro); err != nil {
+			return
+		}
+		n.full = c.full
+	}
+	c.db, c.lock, c.readOnly, c.space, c.full = n.db, n.lock, n.readOnly, n.space, n.full
 }

@@ -92,24 +92,27 @@ func TestCatalogFullFilesystem(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// No room even to open: a clean error, no crash.
+	// No room even to open read-write: opened read-only, reads work,
+	// writes fail with ENOSPC; with room again the first write reopens
+	// it read-write and the reserve comes back.
 	fill.Leave(0)
-	if c, err := Open(dir, Options{Logger: log}); !errors.Is(err, syscall.ENOSPC) {
-		if err == nil {
-			c.Close()
-		}
-		t.Fatalf("open with no room at all: %v, want ENOSPC", err)
-	}
-
-	// Room again: writes go on and the reserve comes back.
-	fill.Leave(RoomNeeded + reserveSize + 16<<20)
 	c, err = Open(dir, Options{Logger: log})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("open with no room at all: %v, want a read-only catalog", err)
 	}
 	defer c.Close()
+	if _, err := c.GetChunk(set.UUID, chunkEntryN(0, set).Digest); err != nil {
+		t.Errorf("read with no room: %v", err)
+	}
+	if err := c.PutMediaSet(set); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("write with no room: %v, want ENOSPC", err)
+	}
+	fill.Leave(RoomNeeded + reserveSize + 16<<20)
 	if err := c.PutChunks(set.UUID, []ChunkEntry{chunkEntryN(written, set)}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := c.GetChunk(set.UUID, chunkEntryN(written, set).Digest); err != nil {
+		t.Errorf("read after reopening read-write: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, reserveName)); err != nil {
 		t.Errorf("the reserve did not come back with room: %v", err)

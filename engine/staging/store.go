@@ -49,7 +49,7 @@ type Options struct {
 	// KeepFree is free space of the staging filesystem that file data
 	// never takes: a write that would leave less fails with ENOSPC (and
 	// Statfs reports it as used). The engine keeps the catalog's room
-	// (catalog.RoomNeeded) when both share the state directory's
+	// (catalog.KeepFree) when both share the state directory's
 	// filesystem. The journal may use it (removing files must work on a
 	// full filesystem).
 	KeepFree int64
