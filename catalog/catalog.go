@@ -291,7 +291,7 @@ func (c *Catalog) update(fn func(txn *badger.Txn) error) error {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if err := c.space.ensure(RoomNeeded); err != nil {
+	if err := c.space.ensure(writeRoom(c.dir)); err != nil {
 		return err
 	}
 	return c.db.Update(fn)
@@ -371,7 +371,7 @@ func (c *Catalog) bulk(fn func(db *badger.DB) error) error {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if err := c.space.ensure(RoomNeeded); err != nil {
+	if err := c.space.ensure(writeRoom(c.dir)); err != nil {
 		return err
 	}
 	return fn(c.db)

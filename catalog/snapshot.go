@@ -491,6 +491,7 @@ func (c *Catalog) PutSnapshotFunc(s Snapshot, walk func(yield func(TreeEntry) er
 			return err
 		}
 		tw := newTreeWriter(db, s.Set, func(p string) uint32 { return links[p] })
+		tw.room = c.space.wrote
 		top, err := writeTreeWalk(tw, walk)
 		if err != nil {
 			tw.cancel()

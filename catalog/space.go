@@ -25,9 +25,10 @@ import (
 //
 // So the catalog keeps room for Badger itself:
 //
-//   - RoomNeeded bytes must be free on the catalog's filesystem before
-//     every write, and openRoom before Badger opens read-write or closes
-//     (which flushes the memtable into a table); a write
+//   - writeRoom (at most RoomNeeded) must be free on the catalog's
+//     filesystem before every write, and openRoom before Badger opens
+//     read-write or closes (which flushes the memtables into tables):
+//     both follow what the write-ahead logs hold; a write
 //     (or an Open) that would start with less fails with an error that
 //     wraps syscall.ENOSPC and names the filesystem, and Badger never
 //     touches a page it cannot get;
@@ -46,27 +47,34 @@ import (
 
 // openRoom is the free space Badger needs to open the catalog in dir
 // read-write, or to close it: the tables the memtables in its write-ahead
-// logs are flushed to (about as large as what the logs hold: the blocks
-// they have allocated), and headroom for the new write-ahead log, the
-// value log header, the discard file and the manifest.
+// logs are flushed to (about as large as what the logs hold past their
+// header page: the blocks they have allocated), and headroom for the
+// header of a new write-ahead log and the manifest.
 func openRoom(dir string) int64 {
-	room := int64(4 << 20)
+	room := int64(256 << 10)
 	logs, _ := filepath.Glob(filepath.Join(dir, "*.mem"))
 	for _, p := range logs {
 		var st unix.Stat_t
 		if unix.Stat(p, &st) == nil {
-			room += st.Blocks * 512
+			room += max(0, st.Blocks*512-4096)
 		}
 	}
 	return room
 }
 
-// RoomNeeded is the free space the catalog needs on its filesystem before
-// a write: the write-ahead log grows up to memTableSize before the
-// memtable is flushed into a table about as large, while the log is still
-// there. Writes stop while that much is free, so what the last write took
-// still leaves the room to close and open the catalog again (openRoom).
-const RoomNeeded = 2*memTableSize + 4<<20
+// writeRoom is the free space the catalog in dir needs before a write:
+// the room to close and open it again (openRoom) after the write-ahead
+// log grew by what one write adds (a transaction is at most 15% of
+// memTableSize; a bulk write checks again every roomCheckEvery bytes),
+// while the table of a memtable being flushed (memTableSize at most) is
+// written before its log is removed.
+func writeRoom(dir string) int64 {
+	return openRoom(dir) + memTableSize + 2*roomCheckEvery
+}
+
+// RoomNeeded is the most writeRoom can ask: the write-ahead logs of all
+// memtables full (a full memtable waits for its flush in its log).
+const RoomNeeded = numMemtables*memTableSize + 256<<10 + memTableSize + 2*roomCheckEvery
 
 // reserveSize is the size of the reserve file: given back when the
 // filesystem is full, it lets the catalog write reserveSize more (the
@@ -84,7 +92,7 @@ const KeepFree = RoomNeeded + reserveSize
 // reserveName is the reserve file in the catalog directory.
 const reserveName = "space-reserve"
 
-// ErrNoRoom: the catalog's filesystem has less than RoomNeeded free even
+// ErrNoRoom: the catalog's filesystem has less free than it needs even
 // without the reserve; nothing was written. It wraps syscall.ENOSPC.
 var ErrNoRoom = fmt.Errorf("no room for the catalog: %w", syscall.ENOSPC)
 
@@ -97,6 +105,26 @@ type space struct {
 	// statfs reports the free bytes of the filesystem of dir (a
 	// variable for tests).
 	statfs func(dir string) (int64, error)
+	// since counts the bytes queued by a bulk write since the last check
+	// (wrote).
+	since int64
+}
+
+// roomCheckEvery is how much a bulk write (a tree, a chunk index) queues
+// between two checks of the room: far less than RoomNeeded, so the room
+// never runs out within one.
+const roomCheckEvery = 4 << 20
+
+// wrote counts n more bytes queued by a bulk write (writeMu held) and
+// checks the room again every roomCheckEvery bytes: a long bulk write
+// stops with the room error rather than run Badger out of blocks.
+func (s *space) wrote(n int) error {
+	s.since += int64(n)
+	if s.since < roomCheckEvery {
+		return nil
+	}
+	s.since = 0
+	return s.ensure(writeRoom(s.dir))
 }
 
 func newSpace(dir string, logger *slog.Logger) *space {

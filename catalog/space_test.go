@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -123,4 +124,46 @@ func chunkEntryN(i int, set MediaSet) ChunkEntry {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(i))
 	return ChunkEntry{Digest: sha256.Sum256(b[:]), Loc: ChunkLoc{Media: set.Media[0], File: 3, Offset: int64(i) * 4096, Size: 4096}}
+}
+
+// TestCatalogFullFilesystemTree writes a snapshot tree larger than what
+// is left on a filled filesystem, reserve included, in one call: the room
+// is checked while the tree goes in, so the call stops with ENOSPC
+// instead of running Badger out of blocks (SIGBUS), and the catalog opens
+// again with no trace of the unfinished snapshot.
+func TestCatalogFullFilesystemTree(t *testing.T) {
+	fsdir := testfs.Small(t, 160<<20)
+	dir := filepath.Join(fsdir, "catalog")
+	log := slog.New(testLogHandler{t})
+	c, err := Open(dir, Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := testSet("tree", "daily", t0)
+	if err := c.PutMediaSet(set); err != nil {
+		t.Fatal(err)
+	}
+	testfs.NewFiller(t, fsdir).Leave(0)
+	// 5,000 files of 16 KiB of distinct attributes: 80 MiB of values.
+	tree := []TreeEntry{{Path: "d", Value: []byte("dir")}}
+	for i := range 5000 {
+		v := make([]byte, 16<<10)
+		binary.BigEndian.PutUint64(v, uint64(i))
+		tree = append(tree, TreeEntry{Path: fmt.Sprintf("d/f%05d", i), Value: v})
+	}
+	snap := testSnapshot(set, "g/2026-12-06T08:00:00Z")
+	if err := c.PutSnapshot(snap, tree); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("a tree larger than the room: %v, want ENOSPC", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Open(dir, Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.GetSnapshot(set.UUID, snap.Name); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the snapshot that did not fit: %v, want ErrNotFound", err)
+	}
 }

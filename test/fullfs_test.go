@@ -16,8 +16,8 @@ import (
 // The state directory on a filesystem that fills up (issue 13, item 5):
 // a tmpfs of fullStateSize, smaller than what is copied in. Of it, the
 // catalog keeps its reserve (64 MiB) and incoming/ leaves it
-// catalog.KeepFree (100 MiB), so about 60 MiB are left for incoming/.
-const fullStateSize = 224 << 20
+// catalog.KeepFree (121 MiB), so about 70 MiB are left for incoming/.
+const fullStateSize = 256 << 20
 
 // fullState mounts the sandbox's state directory on a small filesystem,
 // before any command creates it.
