@@ -280,20 +280,11 @@ func (c *Catalog) view(fn func(txn *badger.Txn) error) error {
 // update runs fn in a write transaction, serialized with all other writes,
 // and commits it (synced, as the database runs with SyncWrites).
 func (c *Catalog) update(fn func(txn *badger.Txn) error) error {
-	c.writable()
-	c.state.RLock()
-	defer c.state.RUnlock()
-	if c.db == nil {
-		return ErrClosed
-	}
-	if c.readOnly {
-		return c.readOnlyErr()
-	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	if err := c.space.ensure(writeRoom(c.dir)); err != nil {
+	unlock, err := c.lockWrite()
+	if err != nil {
 		return err
 	}
+	defer unlock()
 	return c.db.Update(fn)
 }
 
@@ -360,20 +351,11 @@ func (c *Catalog) checkSchema() error {
 // (WriteBatch), serialized with all other writes. Every batch fn flushes is
 // synced (SyncWrites), so when fn returns its writes are durable.
 func (c *Catalog) bulk(fn func(db *badger.DB) error) error {
-	c.writable()
-	c.state.RLock()
-	defer c.state.RUnlock()
-	if c.db == nil {
-		return ErrClosed
-	}
-	if c.readOnly {
-		return c.readOnlyErr()
-	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	if err := c.space.ensure(writeRoom(c.dir)); err != nil {
+	unlock, err := c.lockWrite()
+	if err != nil {
 		return err
 	}
+	defer unlock()
 	return fn(c.db)
 }
 

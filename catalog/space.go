@@ -294,3 +294,42 @@ func (c *Catalog) writable() {
 	}
 	c.db, c.lock, c.readOnly, c.space, c.full = n.db, n.lock, n.readOnly, n.space, n.full
 }
+
+// lockWrite takes what a write holds (state for reading, writeMu) once
+// the catalog can take it: open read-write (reopened when it was opened
+// read-only for want of room and the room is back) with writeRoom free.
+// unlock releases both. Errors: the room error (wrapping ErrNoRoom),
+// ErrReadOnly, ErrClosed.
+func (c *Catalog) lockWrite() (unlock func(), err error) {
+	c.writable()
+	c.state.RLock()
+	if c.db == nil {
+		c.state.RUnlock()
+		return nil, ErrClosed
+	}
+	if c.readOnly {
+		err := c.readOnlyErr()
+		c.state.RUnlock()
+		return nil, err
+	}
+	c.writeMu.Lock()
+	if err := c.space.ensure(writeRoom(c.dir)); err != nil {
+		c.writeMu.Unlock()
+		c.state.RUnlock()
+		return nil, err
+	}
+	return func() { c.writeMu.Unlock(); c.state.RUnlock() }, nil
+}
+
+// CheckRoom returns nil when the catalog can take writes now, else the
+// error a write would fail with (the room error wrapping ErrNoRoom and
+// syscall.ENOSPC, ErrReadOnly, ErrClosed). A backup asks before it writes
+// to tape: what it writes there could not be indexed, and would be dead
+// space written again by the next one.
+func (c *Catalog) CheckRoom() error {
+	unlock, err := c.lockWrite()
+	if err == nil {
+		unlock()
+	}
+	return err
+}

@@ -167,20 +167,31 @@ func TestFullStateFilesystem(t *testing.T) {
 func TestFullStateFilesystemCLI(t *testing.T) {
 	s := newSandbox(t)
 	fill := s.fullState()
-	setupLibrary(s)
+	lib := setupLibrary(s)
 	s.ok("barcode-label", "--pool", "daily")
 	src := filepath.Join(s.root, "src", "www")
 	makeTree(t, src, 3)
 	want := describeTree(t, src)
 	b := s.backup(src, "daily")
 
-	for _, keep := range []int64{0, 1 << 20, 8 << 20, 20 << 20, 40 << 20, 70 << 20} {
+	for i, keep := range []int64{0, 1 << 20, 8 << 20, 20 << 20, 40 << 20, 70 << 20} {
 		fill.Leave(keep)
 		what := fmt.Sprintf("with %d MiB free", keep>>20)
+		// New data each time: a backup that writes it to tape and
+		// cannot index it would leave dead space, written again next
+		// time.
+		makeRandomFile(t, filepath.Join(src, "new"), 2<<20, uint64(100+i))
+		before := dirBytes(t, lib)
 		r := s.run(nil, "tapefs", "backup", src, "daily")
 		noCrash(t, "backup "+what, r, 0, 7)
-		if r.code == 7 && !strings.Contains(r.stderr, "full") {
+		grew := dirBytes(t, lib) - before
+		switch {
+		case r.code == 7 && !strings.Contains(r.stderr, "full"):
 			t.Errorf("backup %s: exit 7 without saying what is full: %s", what, r.stderr)
+		case r.code == 7 && grew > 256<<10:
+			t.Errorf("backup %s failed for want of room after writing %d bytes to tape", what, grew)
+		case r.code == 0 && grew < 2<<20:
+			t.Errorf("backup %s succeeded with %d bytes written to tape", what, grew)
 		}
 		noCrash(t, "media list "+what, s.run(nil, "tapefs", "media", "list"), 0)
 		target := filepath.Join(s.root, fmt.Sprintf("restore-%d", keep>>20))
@@ -192,4 +203,25 @@ func TestFullStateFilesystemCLI(t *testing.T) {
 	noCrash(t, "backup through the daemon, full", s.run(nil, "tapefs", "backup", src, "daily"), 0, 7)
 	noCrash(t, "media list through the daemon, full", s.run(nil, "tapefs", "media", "list"), 0)
 	s.unmount(mnt)
+}
+
+// dirBytes is the size of the files below dir (a virtual library: what
+// its cartridges hold grows with every write).
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
