@@ -210,6 +210,9 @@ func TestWriteFailedCloseFails(t *testing.T) {
 					t.Errorf("%d bytes free after the write failed, want at least KeepFree %d", free, keep)
 				}
 			}
+			if err := f.Sync(); !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("fsync after a failed write: %v, want ENOSPC", err)
+			}
 			if err := f.Flush(); !errors.Is(err, syscall.ENOSPC) {
 				t.Errorf("close after a failed write: %v, want ENOSPC", err)
 			}

@@ -1092,7 +1092,8 @@ func (s *Store) packLocked(n *node) error {
 }
 
 // Sync fsyncs the file's data and the journal (fsync(2)). A file still
-// in memory moves to a data file of its own first.
+// in memory moves to a data file of its own first. A handle writing the
+// file after one of its writes failed gets that error (see lose).
 func (f *File) Sync() error {
 	s := f.s
 	s.mu.Lock()
@@ -1100,6 +1101,8 @@ func (f *File) Sync() error {
 	var df *os.File
 	switch {
 	case err != nil:
+	case f.session && n.lost != nil:
+		err = n.lost // what a failed write left out cannot be synced
 	case n.inMem:
 		df, err = f.ownData(n, true)
 	case n.Pack != 0:
