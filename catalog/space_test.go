@@ -21,37 +21,9 @@ import (
 // naming the filesystem, what was written before stays, and the catalog
 // opens again on the full filesystem.
 func TestCatalogFullFilesystem(t *testing.T) {
-	fsdir := testfs.Small(t, 160<<20)
-	dir := filepath.Join(fsdir, "catalog")
-	log := slog.New(testLogHandler{t})
-	c, err := Open(dir, Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(dir, reserveName), &st); err != nil || st.Blocks*512 < reserveSize {
-		t.Fatalf("reserve: %v, %d bytes allocated, want %d", err, st.Blocks*512, reserveSize)
-	}
-	set := testSet("full", "daily", t0)
-	if err := c.PutMediaSet(set); err != nil {
-		t.Fatal(err)
-	}
-	fill := testfs.NewFiller(t, fsdir)
-	fill.Leave(0)
-
-	// 2,000 entries a call, as a backup indexes an archive's chunks:
-	// about 400 KiB of write-ahead log each.
+	dir, c, set, fill, log := fullCatalog(t)
 	written := 0
-	var full error
-	for call := 0; call < 500 && full == nil; call++ {
-		batch := make([]ChunkEntry, 2000)
-		for i := range batch {
-			batch[i] = chunkEntryN(written+i, set)
-		}
-		if full = c.PutChunks(set.UUID, batch); full == nil {
-			written += len(batch)
-		}
-	}
+	full := putUntilFull(c, set, &written)
 	if !errors.Is(full, syscall.ENOSPC) || !errors.Is(full, ErrNoRoom) {
 		t.Fatalf("writing %d chunks on a full filesystem ended with %v, want ENOSPC", written, full)
 	}
@@ -66,7 +38,7 @@ func TestCatalogFullFilesystem(t *testing.T) {
 	}
 
 	// Open again on the full filesystem: everything written is there.
-	c, err = Open(dir, Options{Logger: log})
+	c, err := Open(dir, Options{Logger: log})
 	if err != nil {
 		t.Fatalf("open on the full filesystem: %v", err)
 	}
@@ -76,17 +48,7 @@ func TestCatalogFullFilesystem(t *testing.T) {
 		}
 	}
 	// Writes go on in what is left, then stop again with ENOSPC.
-	full = nil
-	for call := 0; call < 500 && full == nil; call++ {
-		batch := make([]ChunkEntry, 2000)
-		for i := range batch {
-			batch[i] = chunkEntryN(written+i, set)
-		}
-		if full = c.PutChunks(set.UUID, batch); full == nil {
-			written += len(batch)
-		}
-	}
-	if !errors.Is(full, syscall.ENOSPC) {
+	if full := putUntilFull(c, set, &written); !errors.Is(full, syscall.ENOSPC) {
 		t.Fatalf("writing on after reopening: %v, want ENOSPC", full)
 	}
 	if err := c.Close(); err != nil {
@@ -120,6 +82,47 @@ func TestCatalogFullFilesystem(t *testing.T) {
 	}
 }
 
+// fullCatalog opens a catalog (in dir) on a 160 MiB filesystem, checks
+// its reserve, puts a media set into it and fills the filesystem.
+func fullCatalog(t *testing.T) (dir string, c *Catalog, set MediaSet, fill *testfs.Filler, log *slog.Logger) {
+	t.Helper()
+	fsdir := testfs.Small(t, 160<<20)
+	dir = filepath.Join(fsdir, "catalog")
+	log = slog.New(testLogHandler{t})
+	c, err := Open(dir, Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(dir, reserveName), &st); err != nil || st.Blocks*512 < reserveSize {
+		t.Fatalf("reserve: %v, %d bytes allocated, want %d", err, st.Blocks*512, reserveSize)
+	}
+	set = testSet("full", "daily", t0)
+	if err := c.PutMediaSet(set); err != nil {
+		t.Fatal(err)
+	}
+	fill = testfs.NewFiller(t, fsdir)
+	fill.Leave(0)
+	return dir, c, set, fill, log
+}
+
+// putUntilFull indexes chunks *written.. in calls of 2,000 entries (as a
+// backup indexes an archive's chunks: about 400 KiB of write-ahead log
+// each) until one fails, and returns its error (nil after 1,000,000).
+func putUntilFull(c *Catalog, set MediaSet, written *int) error {
+	for range 500 {
+		batch := make([]ChunkEntry, 2000)
+		for i := range batch {
+			batch[i] = chunkEntryN(*written+i, set)
+		}
+		if err := c.PutChunks(set.UUID, batch); err != nil {
+			return err
+		}
+		*written += len(batch)
+	}
+	return nil
+}
+
 func chunkEntryN(i int, set MediaSet) ChunkEntry {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(i))
@@ -132,18 +135,7 @@ func chunkEntryN(i int, set MediaSet) ChunkEntry {
 // instead of running Badger out of blocks (SIGBUS), and the catalog opens
 // again with no trace of the unfinished snapshot.
 func TestCatalogFullFilesystemTree(t *testing.T) {
-	fsdir := testfs.Small(t, 160<<20)
-	dir := filepath.Join(fsdir, "catalog")
-	log := slog.New(testLogHandler{t})
-	c, err := Open(dir, Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := testSet("tree", "daily", t0)
-	if err := c.PutMediaSet(set); err != nil {
-		t.Fatal(err)
-	}
-	testfs.NewFiller(t, fsdir).Leave(0)
+	dir, c, set, _, log := fullCatalog(t)
 	// 5,000 files of 16 KiB of distinct attributes: 80 MiB of values.
 	tree := []TreeEntry{{Path: "d", Value: []byte("dir")}}
 	for i := range 5000 {
@@ -158,7 +150,7 @@ func TestCatalogFullFilesystemTree(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c, err = Open(dir, Options{Logger: log})
+	c, err := Open(dir, Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
