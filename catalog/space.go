@@ -165,8 +165,14 @@ func (s *space) ensure(need int64) error {
 			return nil
 		}
 	}
+	return noRoom(s.dir, free, need)
+}
+
+// noRoom is the error of the catalog in dir finding free bytes where it
+// needs need.
+func noRoom(dir string, free, need int64) error {
 	return fmt.Errorf("the filesystem of the catalog %s is full (%d MiB free, the catalog needs %d MiB): free space there: %w",
-		s.dir, free>>20, need>>20, ErrNoRoom)
+		dir, free>>20, need>>20, ErrNoRoom)
 }
 
 // makeReserve allocates the reserve file if it is missing or short. Best
@@ -189,6 +195,15 @@ func (s *space) makeReserve() {
 			s.logger.Warn("catalog: cannot reserve room for the catalog", "file", p, "err", err)
 		}
 	}
+}
+
+// reserved is the space the reserve file holds (0 without one).
+func (s *space) reserved() int64 {
+	var st unix.Stat_t
+	if unix.Stat(s.reservePath(), &st) != nil {
+		return 0
+	}
+	return st.Blocks * 512
 }
 
 // releaseReserve removes the reserve file and reports whether there was
@@ -229,11 +244,15 @@ func openFull(dir string, opts Options) (c *Catalog, err error, full bool) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, false // Open says why
 	}
-	roomErr := newSpace(dir, logger).ensure(openRoom(dir))
-	if roomErr == nil {
+	// Without the lock: nothing changes here (another process may hold
+	// the catalog); Open's check under the lock gives back the reserve.
+	sp := newSpace(dir, logger)
+	need := openRoom(dir)
+	free, err := sp.statfs(dir)
+	if err != nil || free+sp.reserved() >= need {
 		return nil, nil, false
 	}
-	roomErr = fmt.Errorf("open catalog: %w", roomErr)
+	roomErr := fmt.Errorf("open catalog: %w", noRoom(dir, free, need))
 	ro := opts
 	ro.ReadOnly = true
 	c, err = Open(dir, ro)
