@@ -97,12 +97,12 @@ type powerRig struct {
 	pl, lib, mnt string
 	n            int // names sources, groups, targets
 
-	snaps   map[string]map[string]string // group → content of a snapshot whose command returned
-	labels  []string                     // labels written by a command that returned
+	snaps  map[string]map[string]string // group → content of a snapshot whose command returned
+	labels []string                     // labels written by a command that returned
 	// relabel is the tape of a cut barcode-label: the operator runs it
 	// again (the tape may carry its label, the inventory not yet).
 	relabel string
-	exports []string                     // tapes exported by a command that returned
+	exports []string // tapes exported by a command that returned
 	// pending is the group of a commit with -o staging-sync that was cut:
 	// its closed files must still be in incoming/.
 	pending      string
@@ -110,8 +110,8 @@ type powerRig struct {
 
 	daemon       *exec.Cmd
 	daemonExited chan struct{}
-	took   map[string]time.Duration // how long each kind of command ran uncut
-	cuts   int
+	took         map[string]time.Duration // how long each kind of command ran uncut
+	cuts         int
 	// interrupted counts cuts that stopped a running command.
 	interrupted int
 }
