@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"sync"
 	"syscall"
 	"testing"
@@ -46,8 +48,9 @@ const pageSize = 4096
 
 // volatileFile is the part of a file that is not on the backing disk yet.
 type volatileFile struct {
-	size  int64 // the file's size as processes see it
-	limit int64 // backing data at or after limit was truncated away
+	name  string // a name of the file when its volatile data began
+	size  int64  // the file's size as processes see it
+	limit int64  // backing data at or after limit was truncated away
 	pages map[int64][]byte
 }
 
@@ -57,7 +60,7 @@ func newPowerFS(backing string) *powerFS {
 
 // volatile returns the volatile state of inode ino (backing file fd),
 // creating it. p.mu is held.
-func (p *powerFS) volatile(ino uint64, fd int) (*volatileFile, syscall.Errno) {
+func (p *powerFS) volatile(ino uint64, fd int, name string) (*volatileFile, syscall.Errno) {
 	if v := p.files[ino]; v != nil {
 		return v, 0
 	}
@@ -65,7 +68,7 @@ func (p *powerFS) volatile(ino uint64, fd int) (*volatileFile, syscall.Errno) {
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, fs.ToErrno(err)
 	}
-	v := &volatileFile{size: st.Size, limit: st.Size, pages: map[int64][]byte{}}
+	v := &volatileFile{name: name, size: st.Size, limit: st.Size, pages: map[int64][]byte{}}
 	p.files[ino] = v
 	return v, 0
 }
@@ -98,10 +101,10 @@ func (v *volatileFile) readBacking(fd int, b []byte, off int64) syscall.Errno {
 	return 0
 }
 
-func (p *powerFS) write(ino uint64, fd int, data []byte, off int64) syscall.Errno {
+func (p *powerFS) write(ino uint64, fd int, name string, data []byte, off int64) syscall.Errno {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	v, errno := p.volatile(ino, fd)
+	v, errno := p.volatile(ino, fd, name)
 	if errno != 0 {
 		return errno
 	}
@@ -146,10 +149,14 @@ func (p *powerFS) read(ino uint64, fd int, buf []byte, off int64) ([]byte, sysca
 	return buf, 0
 }
 
-func (p *powerFS) truncate(ino uint64, fd int, size int64) syscall.Errno {
+func (p *powerFS) truncate(ino uint64, fd int, name string, size int64) syscall.Errno {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	v, errno := p.volatile(ino, fd)
+	var st syscall.Stat_t
+	if p.files[ino] == nil && syscall.Fstat(fd, &st) == nil && st.Size == size {
+		return 0 // nothing changes
+	}
+	v, errno := p.volatile(ino, fd, name)
 	if errno != 0 {
 		return errno
 	}
@@ -210,14 +217,21 @@ func (p *powerFS) forget(ino uint64) {
 	p.mu.Unlock()
 }
 
-// cut drops every volatile byte: the power failed. It returns how many
-// files lost data.
-func (p *powerFS) cut() int {
+// cut drops every volatile byte: the power failed. It returns the names
+// of the files that lost data (and still have that name), sorted.
+func (p *powerFS) cut() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := len(p.files)
+	var names []string
+	for ino, v := range p.files {
+		var st syscall.Stat_t
+		if syscall.Lstat(filepath.Join(p.backing, v.name), &st) == nil && st.Ino == ino {
+			names = append(names, v.name)
+		}
+	}
 	p.files = map[uint64]*volatileFile{}
-	return n
+	sort.Strings(names)
+	return names
 }
 
 // patchSize sets the size in out to the one processes see.
@@ -261,7 +275,7 @@ func (n *plNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrI
 		if errno != 0 {
 			return errno
 		}
-		errno = n.p.truncate(ino, fd, int64(size))
+		errno = n.p.truncate(ino, fd, n.Path(nil), int64(size))
 		closeFd()
 		if errno != 0 {
 			return errno
@@ -308,12 +322,12 @@ func (n *plNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32,
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	pf, errno := n.p.wrap(fh)
+	pf, errno := n.p.wrap(fh, n.Path(nil))
 	if errno != 0 {
 		return nil, 0, errno
 	}
 	if flags&syscall.O_TRUNC != 0 {
-		if errno := n.p.truncate(pf.ino, pf.fd, 0); errno != 0 {
+		if errno := n.p.truncate(pf.ino, pf.fd, pf.name, 0); errno != 0 {
 			pf.Release(ctx)
 			return nil, 0, errno
 		}
@@ -328,14 +342,14 @@ func (n *plNode) Create(ctx context.Context, name string, flags uint32, mode uin
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	pf, errno := n.p.wrap(fh)
+	pf, errno := n.p.wrap(fh, filepath.Join(n.Path(nil), name))
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
 	if !existed {
 		n.p.forget(pf.ino)
 	} else if flags&syscall.O_TRUNC != 0 {
-		if errno := n.p.truncate(pf.ino, pf.fd, 0); errno != 0 {
+		if errno := n.p.truncate(pf.ino, pf.fd, pf.name, 0); errno != 0 {
 			pf.Release(ctx)
 			return nil, nil, 0, errno
 		}
@@ -352,12 +366,13 @@ func (n *plNode) CopyFileRange(context.Context, fs.FileHandle, uint64, *fs.Inode
 // plFile is an open file of a powerFS.
 type plFile struct {
 	*fs.LoopbackFile
-	p   *powerFS
-	fd  int
-	ino uint64
+	p    *powerFS
+	fd   int
+	ino  uint64
+	name string // the file's name when it was opened
 }
 
-func (p *powerFS) wrap(fh fs.FileHandle) (*plFile, syscall.Errno) {
+func (p *powerFS) wrap(fh fs.FileHandle, name string) (*plFile, syscall.Errno) {
 	lf := fh.(*fs.LoopbackFile)
 	fd, _ := lf.PassthroughFd()
 	var st syscall.Stat_t
@@ -365,7 +380,7 @@ func (p *powerFS) wrap(fh fs.FileHandle) (*plFile, syscall.Errno) {
 		lf.Release(context.Background())
 		return nil, fs.ToErrno(err)
 	}
-	return &plFile{LoopbackFile: lf, p: p, fd: fd, ino: st.Ino}, 0
+	return &plFile{LoopbackFile: lf, p: p, fd: fd, ino: st.Ino, name: name}, 0
 }
 
 // PassthroughFd refuses kernel passthrough: every read and write must
@@ -381,7 +396,7 @@ func (f *plFile) Read(ctx context.Context, buf []byte, off int64) (fuse.ReadResu
 }
 
 func (f *plFile) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	if errno := f.p.write(f.ino, f.fd, data, off); errno != 0 {
+	if errno := f.p.write(f.ino, f.fd, f.name, data, off); errno != 0 {
 		return 0, errno
 	}
 	return uint32(len(data)), 0
@@ -407,13 +422,13 @@ func (f *plFile) Allocate(ctx context.Context, off, size uint64, mode uint32) sy
 		return 0
 	}
 	f.p.mu.Lock()
-	v, errno := f.p.volatile(f.ino, f.fd)
+	v, errno := f.p.volatile(f.ino, f.fd, f.name)
 	grow := errno == 0 && int64(off+size) > v.size
 	f.p.mu.Unlock()
 	if errno != 0 || !grow {
 		return errno
 	}
-	return f.p.truncate(f.ino, f.fd, int64(off+size))
+	return f.p.truncate(f.ino, f.fd, f.name, int64(off+size))
 }
 
 // Lseek is refused (SEEK_DATA and SEEK_HOLE of the backing file would not
@@ -489,8 +504,8 @@ func (m *powerMount) unmount() {
 
 // cut loses every byte not synced, and remounts, so that no kernel cache
 // keeps what the power failure took. The caller has stopped every process
-// that used the mount. It returns how many files lost data.
-func (m *powerMount) cut() int {
+// that used the mount. It returns the names of the files that lost data.
+func (m *powerMount) cut() []string {
 	m.t.Helper()
 	lost := m.p.cut()
 	m.unmount()
@@ -581,8 +596,8 @@ func TestPowerFS(t *testing.T) {
 	if got := read("mapped"); got[:6] != "mapped" {
 		t.Fatalf("mapped before the cut: %q", got[:6])
 	}
-	if lost := m.cut(); lost != 5 {
-		t.Errorf("cut lost data of %d files, want 5", lost)
+	if lost := m.cut(); !slices.Equal(lost, []string{"appended", "mapped", "rewritten", "volatile"}) {
+		t.Errorf("cut lost data of %q", lost)
 	}
 	if got := read("msynced"); len(got) != pageSize || got[:6] != "mapped" {
 		t.Errorf("msynced after the cut: %q", got[:min(6, len(got))])

@@ -103,10 +103,8 @@ type powerRig struct {
 	// again (the tape may carry its label, the inventory not yet).
 	relabel string
 	exports []string // tapes exported by a command that returned
-	// pending is the group of a commit with -o staging-sync that was cut:
-	// its closed files must still be in incoming/.
-	pending      string
-	pendingFiles map[string]string
+	// commit is the last commit through the mount, checked after the cut.
+	commit *commitRun
 
 	daemon       *exec.Cmd
 	daemonExited chan struct{}
@@ -353,7 +351,7 @@ func (r *powerRig) commitOp(stagingSync, cut bool) {
 	r.startDaemon(stagingSync)
 	group, src, content := r.source()
 	closed := map[string]string{}
-	var returned bool
+	returned := false
 	done := make(chan struct{})
 	start := time.Now()
 	go func() {
@@ -365,13 +363,7 @@ func (r *powerRig) commitOp(stagingSync, cut bool) {
 			}
 			rel, _ := filepath.Rel(src, p)
 			if d.IsDir() {
-				if err := os.Mkdir(filepath.Join(dst, rel), 0o755); err != nil {
-					return err
-				}
-				if rel != "." {
-					closed[rel] = "dir"
-				}
-				return nil
+				return os.Mkdir(filepath.Join(dst, rel), 0o755)
 			}
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -412,8 +404,53 @@ func (r *powerRig) commitOp(stagingSync, cut bool) {
 	}
 	if returned {
 		r.snaps[group] = content
-	} else if stagingSync {
-		r.pending, r.pendingFiles = group, closed
+	}
+	r.commit = &commitRun{group: group, stagingSync: stagingSync, returned: returned, closed: closed}
+}
+
+// commitRun is a commit through the mount and what it left in incoming/.
+type commitRun struct {
+	group       string
+	stagingSync bool
+	returned    bool
+	closed      map[string]string // regular files whose close returned, with content
+}
+
+// checkIncoming starts the daemon after a cut of c and checks incoming/: a
+// group whose commit returned is gone; under -o staging-sync, a group whose
+// commit was cut kept every file whose close returned, and its commit
+// works; without, what is left of the group reads without errors (and is
+// removed).
+func (r *powerRig) checkIncoming(c *commitRun, fail func(string, ...any)) {
+	r.t.Helper()
+	r.startDaemon(c.stagingSync)
+	defer r.unmountDaemon()
+	dir := filepath.Join(r.mnt, "pools/daily/incoming", c.group)
+	_, err := os.Stat(dir)
+	switch {
+	case c.returned:
+		if err == nil {
+			fail("incoming/%s, committed before the cut, is back: %v", c.group, treeContent(r.t, dir))
+		}
+	case c.stagingSync:
+		got := treeContent(r.t, dir)
+		// Only written files are promised (fsync at close); a directory
+		// with no file closed in it may be gone.
+		for p, want := range c.closed {
+			if got[p] != want {
+				fail("incoming/%s/%s, closed before the cut under -o staging-sync: got %.12q, want %.12q", c.group, p, got[p], want)
+			}
+		}
+		if errno := writeCtl(r.t, filepath.Join(r.mnt, "pools/daily/commit"), c.group); errno != 0 {
+			fail("commit of %s after the cut: %v: %s", c.group, errno, readFile(r.t, filepath.Join(r.mnt, "pools/daily/commit")))
+		} else {
+			r.snaps[c.group] = got
+		}
+	case err == nil:
+		r.t.Logf("incoming/%s after the cut, without -o staging-sync: %d of %d closed files", c.group, len(treeContent(r.t, dir)), len(c.closed))
+		if err := os.RemoveAll(dir); err != nil {
+			fail("remove incoming/%s: %v", c.group, err)
+		}
 	}
 }
 
@@ -521,7 +558,7 @@ func (r *powerRig) cutAndCheck(when string) {
 	r.stopDaemon()
 	lost := r.pm.cut()
 	r.cuts++
-	r.t.Logf("%s: power cut, %d files lost unsynced data", when, lost)
+	r.t.Logf("%s: power cut; unsynced data lost in %d files: %s", when, len(lost), strings.Join(lost, " "))
 	fail := func(format string, args ...any) {
 		r.t.Helper()
 		r.t.Errorf("%s: "+format, append([]any{when}, args...)...)
@@ -559,23 +596,9 @@ func (r *powerRig) cutAndCheck(when string) {
 	}
 	r.exports = nil // the restores below may load them
 
-	// A commit with -o staging-sync that was cut kept every file whose
-	// close returned; committing them works.
-	if r.pending != "" {
-		r.startDaemon(true)
-		got := treeContent(r.t, filepath.Join(r.mnt, "pools/daily/incoming", r.pending))
-		for p, c := range r.pendingFiles {
-			if got[p] != c {
-				fail("incoming/%s/%s, closed before the cut under -o staging-sync: got %.12q, want %.12q", r.pending, p, got[p], c)
-			}
-		}
-		if errno := writeCtl(r.t, filepath.Join(r.mnt, "pools/daily/commit"), r.pending); errno != 0 {
-			fail("commit of %s after the cut: %v: %s", r.pending, errno, readFile(r.t, filepath.Join(r.mnt, "pools/daily/commit")))
-		} else {
-			r.snaps[r.pending] = got
-		}
-		r.pending, r.pendingFiles = "", nil
-		r.unmountDaemon()
+	if r.commit != nil {
+		r.checkIncoming(r.commit, fail)
+		r.commit = nil
 	}
 
 	// Every snapshot whose command returned restores byte for byte; every
