@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // TestPowerLoss cuts the power (powerFS under the config directory, the
@@ -112,6 +114,9 @@ type powerRig struct {
 	cuts         int
 	// interrupted counts cuts that stopped a running command.
 	interrupted int
+	// cutGroup is the group of a backup or commit that the last cut
+	// stopped.
+	cutGroup string
 }
 
 func newPowerRig(t *testing.T, seed uint64, ieSlots int) *powerRig {
@@ -273,6 +278,8 @@ func (r *powerRig) backupOp(cut bool) {
 			r.t.Fatalf("backup output %q: %v", res.stdout, err)
 		}
 		r.snaps[group] = content
+	} else {
+		r.cutGroup = group
 	}
 }
 
@@ -404,6 +411,8 @@ func (r *powerRig) commitOp(stagingSync, cut bool) {
 	}
 	if returned {
 		r.snaps[group] = content
+	} else {
+		r.cutGroup = group
 	}
 	r.commit = &commitRun{group: group, stagingSync: stagingSync, returned: returned, closed: closed}
 }
@@ -643,9 +652,68 @@ func (r *powerRig) cutAndCheck(when string) {
 	}
 	r.s.ok("inventory", "--catalog")
 	copyDir(r.t, catDir, rebuilt)
+	if r.cutGroup != "" {
+		// A backup or commit cut after its snapshot and the tape's catalog
+		// archive were on tape, before the catalog synced the snapshot:
+		// the rebuild finds a snapshot that never returned (it is whole
+		// on tape). Nothing else may differ.
+		if dropped := dropOnlyIn(r.t, rebuilt, live, "/"+r.cutGroup+"/"); dropped > 0 {
+			r.t.Logf("%s: the rebuild holds %d catalog keys of %s, whose command was cut, that the live catalog does not", when, dropped, r.cutGroup)
+		}
+		r.cutGroup = ""
+	}
 	compareCatalogs(r.t, live, rebuilt)
 	os.RemoveAll(live)
 	os.RemoveAll(rebuilt)
+}
+
+// dropOnlyIn deletes from the Badger database in dir the keys that contain
+// part and are not in the one in other, and returns how many it deleted.
+func dropOnlyIn(t *testing.T, dir, other, part string) int {
+	t.Helper()
+	keys := func(db *badger.DB) map[string]bool {
+		out := map[string]bool{}
+		err := db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				out[string(it.Item().KeyCopy(nil))] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	open := func(dir string) *badger.DB {
+		db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	o := open(other)
+	theirs := keys(o)
+	o.Close()
+	db := open(dir)
+	defer db.Close()
+	n := 0
+	err := db.Update(func(txn *badger.Txn) error {
+		for k := range keys(db) {
+			if !theirs[k] && strings.Contains(k, part) {
+				n++
+				if err := txn.Delete([]byte(k)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func copyDir(t *testing.T, from, to string) {
