@@ -7,7 +7,7 @@ RUNDIR   := $(CURDIR)/.run
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run demo test test-short bench lint fuzz clean
+.PHONY: all build run demo test test-short bench bench-scale lint fuzz clean
 
 all: build
 
@@ -38,6 +38,11 @@ test-short:
 bench: build
 	BIN=$(BIN) GO=$(GO) ./scripts/bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/chunker ./engine/format ./vtape
+
+# Time and memory per file at 250k, 1M and 2M files in one snapshot
+# (BENCH_SCALE_N to choose), beside tar of the same tree.
+bench-scale: build
+	BIN=$(BIN) GO=$(GO) ./scripts/bench-scale.sh
 
 # Run every fuzz target for FUZZTIME each.
 fuzz:
