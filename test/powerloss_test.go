@@ -55,7 +55,7 @@ func TestPowerLoss(t *testing.T) {
 	}
 	t.Logf("TAPEFS_POWERLOSS_SEED=%d", seed)
 
-	r := newPowerRig(t, seed, 2*rounds+2)
+	r := newPowerRig(t, seed, rounds)
 	r.setUp()
 	r.cutAndCheck("after set-up")
 	ops := []struct {
@@ -97,6 +97,7 @@ type powerRig struct {
 	rng *rand.Rand
 
 	pl, lib, mnt string
+	rounds       int
 	n            int // names sources, groups, targets
 
 	snaps  map[string]map[string]string // group → content of a snapshot whose command returned
@@ -119,7 +120,7 @@ type powerRig struct {
 	cutGroup string
 }
 
-func newPowerRig(t *testing.T, seed uint64, ieSlots int) *powerRig {
+func newPowerRig(t *testing.T, seed uint64, rounds int) *powerRig {
 	s := newSandbox(t)
 	backing := filepath.Join(s.root, "disk")
 	pl := filepath.Join(s.root, "pl")
@@ -128,7 +129,7 @@ func newPowerRig(t *testing.T, seed uint64, ieSlots int) *powerRig {
 			t.Fatal(err)
 		}
 	}
-	r := &powerRig{t: t, s: s, rng: rand.New(rand.NewPCG(seed, 19)), pl: pl,
+	r := &powerRig{t: t, s: s, rounds: rounds, rng: rand.New(rand.NewPCG(seed, 19)), pl: pl,
 		lib: filepath.Join(pl, "vlib"), mnt: filepath.Join(s.root, "mnt"),
 		snaps: map[string]map[string]string{}, took: map[string]time.Duration{}}
 	r.pm = mountPower(t, backing, pl)
@@ -146,7 +147,10 @@ func newPowerRig(t *testing.T, seed uint64, ieSlots int) *powerRig {
 
 func (r *powerRig) setUp() {
 	r.t.Helper()
-	r.s.ok("vtape", "create", r.lib, "--slots", "24", "--drives", "1", "--import-export", "2",
+	// Each round labels two tapes; an export may move every tape of the
+	// pool's set.
+	r.s.ok("vtape", "create", r.lib, "--slots", strconv.Itoa(8+4*r.rounds), "--drives", "1",
+		"--import-export", strconv.Itoa(4+4*r.rounds),
 		"--cartridges", "4", "--cleaning", "0", "--capacity", "64MiB")
 	r.s.ok("changer", "create", "sl3", "--path", r.lib)
 	r.s.ok("drive", "create", "mydrive", "--path", filepath.Join(r.lib, "drive0"), "--changer", "sl3")
@@ -657,8 +661,14 @@ func (r *powerRig) cutAndCheck(when string) {
 		// archive were on tape, before the catalog synced the snapshot:
 		// the rebuild finds a snapshot that never returned (it is whole
 		// on tape). Nothing else may differ.
-		if dropped := dropOnlyIn(r.t, rebuilt, live, "/"+r.cutGroup+"/"); dropped > 0 {
-			r.t.Logf("%s: the rebuild holds %d catalog keys of %s, whose command was cut, that the live catalog does not", when, dropped, r.cutGroup)
+		// With the snapshot record go the directory listings and blobs
+		// that only its tree holds (content-addressed, named by hash).
+		snap := dropOnlyIn(r.t, rebuilt, live, func(k string) bool { return strings.Contains(k, "/"+r.cutGroup+"/") })
+		if snap > 0 {
+			tree := dropOnlyIn(r.t, rebuilt, live, func(k string) bool {
+				return strings.HasPrefix(k, "v2/dir/") || strings.HasPrefix(k, "v2/blob/")
+			})
+			r.t.Logf("%s: the rebuild holds the snapshot of %s, whose command was cut (%d keys, %d tree keys), that the live catalog does not", when, r.cutGroup, snap, tree)
 		}
 		r.cutGroup = ""
 	}
@@ -667,9 +677,9 @@ func (r *powerRig) cutAndCheck(when string) {
 	os.RemoveAll(rebuilt)
 }
 
-// dropOnlyIn deletes from the Badger database in dir the keys that contain
-// part and are not in the one in other, and returns how many it deleted.
-func dropOnlyIn(t *testing.T, dir, other, part string) int {
+// dropOnlyIn deletes from the Badger database in dir the keys that match
+// and are not in the one in other, and returns how many it deleted.
+func dropOnlyIn(t *testing.T, dir, other string, match func(key string) bool) int {
 	t.Helper()
 	keys := func(db *badger.DB) map[string]bool {
 		out := map[string]bool{}
@@ -701,7 +711,7 @@ func dropOnlyIn(t *testing.T, dir, other, part string) int {
 	n := 0
 	err := db.Update(func(txn *badger.Txn) error {
 		for k := range keys(db) {
-			if !theirs[k] && strings.Contains(k, part) {
+			if !theirs[k] && match(k) {
 				n++
 				if err := txn.Delete([]byte(k)); err != nil {
 					return err
