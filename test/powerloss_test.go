@@ -445,6 +445,10 @@ func (r *powerRig) checkIncoming(c *commitRun, fail func(string, ...any)) {
 		if err == nil {
 			fail("incoming/%s, committed before the cut, is back: %v", c.group, treeContent(r.t, dir))
 		}
+	case c.stagingSync && err != nil:
+		if len(c.closed) > 0 {
+			fail("incoming/%s, with %d files closed before the cut under -o staging-sync, is gone: %v", c.group, len(c.closed), err)
+		}
 	case c.stagingSync:
 		got := treeContent(r.t, dir)
 		// Only written files are promised (fsync at close); a directory
