@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"tapefs/engine/chunker"
 )
 
 // TestPowerLoss cuts the power (powerFS under the config directory, the
@@ -116,8 +119,9 @@ type powerRig struct {
 	// interrupted counts cuts that stopped a running command.
 	interrupted int
 	// cutGroup is the group of a backup or commit that the last cut
-	// stopped.
-	cutGroup string
+	// stopped, cutChunks the chunk digests of its source.
+	cutGroup  string
+	cutChunks map[string]bool
 }
 
 func newPowerRig(t *testing.T, seed uint64, rounds int) *powerRig {
@@ -283,7 +287,7 @@ func (r *powerRig) backupOp(cut bool) {
 		}
 		r.snaps[group] = content
 	} else {
-		r.cutGroup = group
+		r.cutGroup, r.cutChunks = group, chunkDigests(r.t, src)
 	}
 }
 
@@ -416,7 +420,7 @@ func (r *powerRig) commitOp(stagingSync, cut bool) {
 	if returned {
 		r.snaps[group] = content
 	} else {
-		r.cutGroup = group
+		r.cutGroup, r.cutChunks = group, chunkDigests(r.t, src)
 	}
 	r.commit = &commitRun{group: group, stagingSync: stagingSync, returned: returned, closed: closed}
 }
@@ -458,13 +462,16 @@ func (r *powerRig) checkIncoming(c *commitRun, fail func(string, ...any)) {
 				fail("incoming/%s/%s, closed before the cut under -o staging-sync: got %.12q, want %.12q", c.group, p, got[p], want)
 			}
 		}
+		r.t.Logf("incoming/%s after the cut under -o staging-sync: %d files closed before the cut, %d there", c.group, len(c.closed), len(got))
 		if errno := writeCtl(r.t, filepath.Join(r.mnt, "pools/daily/commit"), c.group); errno != 0 {
 			fail("commit of %s after the cut: %v: %s", c.group, errno, readFile(r.t, filepath.Join(r.mnt, "pools/daily/commit")))
 		} else {
 			r.snaps[c.group] = got
 		}
-	case err == nil:
-		r.t.Logf("incoming/%s after the cut, without -o staging-sync: %d of %d closed files", c.group, len(treeContent(r.t, dir)), len(c.closed))
+	case err != nil:
+		r.t.Logf("incoming/%s after the cut, without -o staging-sync: gone (%d files were closed before the cut)", c.group, len(c.closed))
+	default:
+		r.t.Logf("incoming/%s after the cut, without -o staging-sync: %d entries of %d closed files", c.group, len(treeContent(r.t, dir)), len(c.closed))
 		if err := os.RemoveAll(dir); err != nil {
 			fail("remove incoming/%s: %v", c.group, err)
 		}
@@ -661,20 +668,27 @@ func (r *powerRig) cutAndCheck(when string) {
 	r.s.ok("inventory", "--catalog")
 	copyDir(r.t, catDir, rebuilt)
 	if r.cutGroup != "" {
-		// A backup or commit cut after its snapshot and the tape's catalog
-		// archive were on tape, before the catalog synced the snapshot:
-		// the rebuild finds a snapshot that never returned (it is whole
-		// on tape). Nothing else may differ.
+		// A backup or commit cut after it wrote a tape's catalog archive
+		// and before the catalog synced what the archive lists: the
+		// rebuild finds chunks of the cut source (dead space on tape),
+		// and the snapshot if it was whole on tape. Nothing else may
+		// differ.
+		chunks := dropOnlyIn(r.t, rebuilt, live, func(k string) bool {
+			return strings.HasPrefix(k, "v1/chunk/") && r.cutChunks[k[len(k)-32:]]
+		})
 		// With the snapshot record go the directory listings and blobs
 		// that only its tree holds (content-addressed, named by hash).
 		snap := dropOnlyIn(r.t, rebuilt, live, func(k string) bool { return strings.Contains(k, "/"+r.cutGroup+"/") })
+		tree := 0
 		if snap > 0 {
-			tree := dropOnlyIn(r.t, rebuilt, live, func(k string) bool {
+			tree = dropOnlyIn(r.t, rebuilt, live, func(k string) bool {
 				return strings.HasPrefix(k, "v2/dir/") || strings.HasPrefix(k, "v2/blob/")
 			})
-			r.t.Logf("%s: the rebuild holds the snapshot of %s, whose command was cut (%d keys, %d tree keys), that the live catalog does not", when, r.cutGroup, snap, tree)
 		}
-		r.cutGroup = ""
+		if chunks+snap+tree > 0 {
+			r.t.Logf("%s: the rebuild holds what the cut command of %s put on tape and the live catalog does not: %d chunks, %d snapshot keys, %d tree keys", when, r.cutGroup, chunks, snap, tree)
+		}
+		r.cutGroup, r.cutChunks = "", nil
 	}
 	compareCatalogs(r.t, live, rebuilt)
 	os.RemoveAll(live)
@@ -728,6 +742,39 @@ func dropOnlyIn(t *testing.T, dir, other string, match func(key string) bool) in
 		t.Fatal(err)
 	}
 	return n
+}
+
+// chunkDigests returns the digests of the chunks a backup of dir makes, as
+// strings of 32 bytes.
+func chunkDigests(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		c := chunker.New(f, chunker.DefaultParams)
+		for {
+			b, err := c.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			sum := chunker.Sum(b)
+			out[string(sum[:])] = true
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func copyDir(t *testing.T, from, to string) {
