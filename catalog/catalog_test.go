@@ -375,20 +375,28 @@ func TestKeyPrefixesDisjoint(t *testing.T) {
 // it open, as a power cut would leave it, and checks that every PutMedia that
 // returned is in the copy. A read-only Open of the copy asks for recovery
 // until a read-write Open has replayed the log.
-func TestCrashRecovery(t *testing.T) {
+// crashImage writes 20 media entries into a catalog that stays open and
+// returns a copy of its directory (what a crash leaves on disk: every write
+// that returned was synced) and the labels written.
+func crashImage(t *testing.T) (crashed string, want []string) {
+	t.Helper()
 	dir := t.TempDir()
 	c := openT(t, dir, Options{})
-	defer closeT(t, c)
-	var want []string
+	t.Cleanup(func() { closeT(t, c) })
 	for i := range 20 {
 		m := testMedia(fmt.Sprintf("TEST%02dL8", i))
 		mustPut(t, c, m)
 		want = append(want, m.LabelText)
 	}
-	crashed := t.TempDir()
+	crashed = t.TempDir()
 	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
+	return crashed, want
+}
+
+func TestCrashRecovery(t *testing.T) {
+	crashed, want := crashImage(t)
 	if _, err := Open(crashed, Options{ReadOnly: true}); !errors.Is(err, ErrNeedsRecovery) {
 		t.Fatalf("read-only Open after a crash = %v, want ErrNeedsRecovery", err)
 	}
@@ -410,19 +418,7 @@ func TestCrashRecovery(t *testing.T) {
 // (their size was synced, their data not). The catalog opens on the first
 // try and keeps every entry whose write returned.
 func TestOpenAfterPowerLoss(t *testing.T) {
-	dir := t.TempDir()
-	c := openT(t, dir, Options{})
-	defer closeT(t, c)
-	var want []string
-	for i := range 20 {
-		m := testMedia(fmt.Sprintf("TEST%02dL8", i))
-		mustPut(t, c, m)
-		want = append(want, m.LabelText)
-	}
-	lost := t.TempDir()
-	if err := os.CopyFS(lost, os.DirFS(dir)); err != nil {
-		t.Fatal(err)
-	}
+	lost, want := crashImage(t)
 	// The value log Open created holds only its header, never synced; the
 	// next memtable and value log were being created when power failed.
 	for name, size := range map[string]int64{"000001.vlog": 0, "00002.mem": 0, "000002.vlog": 7, "00003.mem": 2 * memTableSize} {
