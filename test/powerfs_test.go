@@ -475,9 +475,7 @@ func (m *powerMount) mount() {
 	}
 	root.RootNode = root.NewNode(root, nil, "", &st)
 	server, err := fs.Mount(m.dir, root.RootNode, &fs.Options{
-		MountOptions: fuse.MountOptions{FsName: "powerfs", Name: "powerfs", AllowOther: false},
-		// The tests run processes as root, which may open anything.
-		NullPermissions: true,
+		MountOptions: fuse.MountOptions{FsName: "powerfs", Name: "powerfs"},
 	})
 	if err != nil {
 		m.t.Fatalf("mount powerfs on %s: %v", m.dir, err)
