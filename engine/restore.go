@@ -554,15 +554,7 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	}
 	r := &restoreJob{target: target, res: &RestoreResult{Plan: RestorePlan{Set: set.UUID}}}
 	for _, s := range snaps {
-		var entries []*format.Entry
-		err := cat.WalkTree(set.UUID, s.Name, func(te catalog.TreeEntry) error {
-			ent, _, err := format.DecodeEntry(te.Value)
-			if err != nil {
-				return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
-			}
-			entries = append(entries, &ent)
-			return nil
-		})
+		entries, err := readSelection(cat, set.UUID, s.Name, opts.Paths)
 		if err != nil {
 			return nil, err
 		}
@@ -1033,4 +1025,115 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]b
 		return firstErr
 	}
 	return nil
+}
+
+// readSelection reads the entries of snapshot name that patterns can
+// select, in walk order. Without patterns, or when one starts with a glob,
+// that is the whole tree; otherwise it is the subtree below each
+// pattern's literal directory (its elements before the first glob) and the
+// directories above it, and the first names of hard links in it that lie
+// outside: a restore of one file reads a few listings, not the snapshot.
+func readSelection(cat *catalog.Catalog, set uuid.UUID, name string, patterns []string) ([]*format.Entry, error) {
+	var out []*format.Entry
+	seen := map[string]bool{}
+	add := func(te catalog.TreeEntry) error {
+		if seen[te.Path] {
+			return nil
+		}
+		ent, _, err := format.DecodeEntry(te.Value)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: entry %q: %w", name, te.Path, err)
+		}
+		seen[te.Path] = true
+		out = append(out, &ent)
+		return nil
+	}
+	roots := literalRoots(patterns)
+	if roots == nil {
+		return out, cat.WalkTree(set, name, add)
+	}
+	get := func(p string) error {
+		te, err := cat.GetTreeEntry(set, name, p)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil // a root that was not stored, or a pattern that matches nothing
+		}
+		if err != nil {
+			return err
+		}
+		return add(te)
+	}
+	for _, root := range roots {
+		for a := ""; ; {
+			if err := get(a); err != nil {
+				return nil, err
+			}
+			rest := strings.TrimPrefix(root, a)
+			rest = strings.TrimPrefix(rest, "/")
+			if rest == "" {
+				break
+			}
+			first, _, _ := strings.Cut(rest, "/")
+			a = path.Join(a, first)
+			if a == root {
+				break
+			}
+		}
+		err := cat.WalkSubtree(set, name, root, add)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return nil, err
+		}
+	}
+	// Hard links name their node's first name, which may lie outside
+	// what was read: the restore gives the node to a link then.
+	for i := 0; i < len(out); i++ {
+		if e := out[i]; e.Type == format.EntryHardLink && !seen[e.Target] {
+			if err := get(e.Target); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return walkBefore(out[i].Path, out[j].Path) })
+	return out, nil
+}
+
+// literalRoots returns, for each pattern, its leading elements that hold
+// no glob character, joined: the directory everything it can select lies
+// in (or above). nil when there are no patterns or one starts with a glob.
+func literalRoots(patterns []string) []string {
+	if len(patterns) == 0 {
+		return nil
+	}
+	var roots []string
+	for _, p := range patterns {
+		var lit []string
+		for e := range strings.SplitSeq(p, "/") {
+			if strings.ContainsAny(e, `*?[\`) {
+				break
+			}
+			lit = append(lit, e)
+		}
+		if len(lit) == 0 {
+			return nil
+		}
+		roots = append(roots, strings.Join(lit, "/"))
+	}
+	return roots
+}
+
+// walkBefore orders snapshot paths as a tree walk visits them: a
+// directory right before its subtree (a slash sorts below every byte).
+func walkBefore(a, b string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		if a[i] == '/' {
+			return true
+		}
+		if b[i] == '/' {
+			return false
+		}
+		return a[i] < b[i]
+	}
+	return len(a) < len(b)
 }
