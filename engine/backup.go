@@ -562,6 +562,11 @@ type setWriter struct {
 	set    catalog.MediaSet
 	newSet bool
 	reason string
+	// replaces is the pool's current set that a new set takes over from
+	// once it has its first tape (uuid.Nil: none). Until then the old set
+	// stays current, so a new set that never gets a tape (no writable
+	// media) leaves the pool as it was, as in PBS.
+	replaces uuid.UUID
 
 	onTape  func(label string)
 	onChunk func(n int)
@@ -614,9 +619,7 @@ func (e *Engine) newSetWriter(ctx context.Context, j *driveJob, cat *catalog.Cat
 	w := &setWriter{e: e, j: j, cat: cat, pool: pool, pol: pol, key: key, newSet: dec.NewSet, reason: dec.Reason}
 	if dec.NewSet {
 		if current != nil {
-			if err := cat.UpdateMediaSet(current.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil {
-				return nil, err
-			}
+			w.replaces = current.UUID
 		}
 		w.set = catalog.MediaSet{UUID: uuid.New(), Pool: pool.Name, Ctime: e.now(), EncryptKey: key.fingerprint}
 	} else {
@@ -858,6 +861,15 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 		w.set.LastWrite = w.e.now()
 		if err := w.cat.PutMediaSet(w.set); err != nil {
 			return err
+		}
+		if w.replaces != uuid.Nil {
+			// The new set exists now (with a tape): the old one is no
+			// longer current. A crash before this leaves both open,
+			// and the newer one is current.
+			if err := w.cat.UpdateMediaSet(w.replaces, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+				return err
+			}
+			w.replaces = uuid.Nil
 		}
 		ref := &catalog.MediaSetRef{UUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime, Pool: w.pool.Name}
 		if err := w.cat.UpdateMedia(m.UUID, func(mm *catalog.Media) error {
