@@ -130,6 +130,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	if err != nil {
 		return nil, err
 	}
+	defer e.releaseClaims(w)
 	// Snapshot names are unique in a pool: a second backup of the group in
 	// the same second takes the next free second.
 	for {
@@ -819,9 +820,15 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	for _, s := range sets {
 		psets = append(psets, policySet(s))
 	}
+	// Tapes other jobs chose are not for this one: two pools on two
+	// drives may both want the same unassigned tape.
+	media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
 	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
 	if err != nil {
 		return classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
+	}
+	if !w.e.claimTape(next.UUID, w) {
+		return w.ensureTape(ctx) // another job took it in between: choose again
 	}
 	m, err := w.cat.GetMedia(next.UUID)
 	if err != nil {
@@ -1149,6 +1156,37 @@ func (e *Engine) dropMediaSet(cat *catalog.Catalog, id uuid.UUID) error {
 		return err
 	}
 	return nil
+}
+
+// claimTape reserves tape id for writer w until w's job releases its
+// claims (releaseClaims); false when another writer holds it.
+func (e *Engine) claimTape(id uuid.UUID, w *setWriter) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if o, ok := e.claims[id]; ok && o != w {
+		return false
+	}
+	e.claims[id] = w
+	return true
+}
+
+// claimedByOther reports whether a writer other than w holds tape id.
+func (e *Engine) claimedByOther(id uuid.UUID, w *setWriter) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o, ok := e.claims[id]
+	return ok && o != w
+}
+
+// releaseClaims frees the tapes writer w chose.
+func (e *Engine) releaseClaims(w *setWriter) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, o := range e.claims {
+		if o == w {
+			delete(e.claims, id)
+		}
+	}
 }
 
 // lockedSets are the media sets restores are reading: never overwritten.

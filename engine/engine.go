@@ -63,6 +63,7 @@ type Engine struct {
 	changers map[string]*owner[device.Changer] // by device path
 	busy     map[string]string                 // drive name → job holding it
 	setLocks map[uuid.UUID]int                 // media sets restores are reading
+	claims   map[uuid.UUID]*setWriter          // tapes backup jobs chose to write
 	names    *idNames                          // uid/gid → name cache for backups
 	stores   map[string]*staging.Store         // pools' incoming/ trees, by pool
 
@@ -99,6 +100,7 @@ func New(opts Options) (*Engine, error) {
 		changers: map[string]*owner[device.Changer]{},
 		busy:     map[string]string{},
 		setLocks: map[uuid.UUID]int{},
+		claims:   map[uuid.UUID]*setWriter{},
 		names:    newIDNames(),
 	}, nil
 }

@@ -1,10 +1,19 @@
 package test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"tapefs/engine"
+	"tapefs/engine/config"
+	"tapefs/engine/device"
+	"tapefs/vtape"
 )
 
 // The tests in this file run the commands of the field report's "State and
@@ -77,5 +86,87 @@ func TestFailedNewSetKeepsCurrentSet(t *testing.T) {
 	s.ok("pool", "update", "kp", "--delete", "encrypt")
 	if b4 := s.backup(src, "kp"); b4.Set != b1.Set {
 		t.Errorf("backup after the key was set back went to set %s, want the current set %s", b4.Set, b1.Set)
+	}
+}
+
+// gatedDrive, once armed, holds its next WriteRecord until gate is
+// closed, and says on reached that it got there.
+type gatedDrive struct {
+	device.Drive
+	armed   atomic.Bool
+	once    sync.Once
+	reached chan struct{}
+	gate    chan struct{}
+}
+
+func (d *gatedDrive) WriteRecord(ctx context.Context, p []byte) error {
+	if d.armed.Load() {
+		d.once.Do(func() {
+			close(d.reached)
+			<-d.gate
+		})
+	}
+	return d.Drive.WriteRecord(ctx, p)
+}
+
+// gatedOpener opens drive 0 of the library as a gatedDrive.
+type gatedOpener struct {
+	vtapeOpener
+	d0 *gatedDrive
+}
+
+func (o gatedOpener) OpenDrive(p string) (device.Drive, error) {
+	d, err := vtape.OpenDrive(p)
+	if err != nil || p != vtape.DrivePath(o.lib, 0) {
+		return d, err
+	}
+	o.d0.Drive = d
+	return o.d0, nil
+}
+
+// TestConcurrentBackupsClaimTapes (item 2): two backups into two pools on
+// two drives at once never choose the same unassigned tape. The first is
+// held while it writes the media-set label of the tape it chose (before
+// the inventory assigns the tape to its set); the second must choose
+// another tape.
+func TestConcurrentBackupsClaimTapes(t *testing.T) {
+	root := t.TempDir()
+	d0 := &gatedDrive{reached: make(chan struct{}), gate: make(chan struct{})}
+	eng, _ := engineLibrary(t, root, vtape.LibraryOptions{Drives: 2, Slots: 8, Cartridges: 4, Capacity: 256 << 20}, engine.Options{},
+		func(lib string) device.Opener { return gatedOpener{vtapeOpener{lib}, d0} }, ptr(""))
+	ctx := context.Background()
+	if err := eng.PoolCreate(config.Pool{Name: "pb", Drive: "d1"}); err != nil {
+		t.Fatal(err)
+	}
+	srcA, srcB := filepath.Join(root, "a"), filepath.Join(root, "b")
+	for _, d := range []string{srcA, srcB} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		makeRandomFile(t, filepath.Join(d, "f"), 1<<20, 7)
+	}
+	d0.armed.Store(true)
+	var resA *engine.BackupResult
+	var errA error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resA, errA = eng.Backup(ctx, engine.BackupOptions{Source: srcA, Pool: "pa"})
+	}()
+	select {
+	case <-d0.reached:
+	case <-done:
+		t.Fatalf("backup into pa finished before it wrote: %v", errA)
+	}
+	resB, errB := eng.Backup(ctx, engine.BackupOptions{Source: srcB, Pool: "pb"})
+	close(d0.gate)
+	<-done
+	if errA != nil || errB != nil {
+		t.Fatalf("concurrent backups: pa: %v; pb: %v", errA, errB)
+	}
+	for _, l := range resB.Tapes {
+		if slices.Contains(resA.Tapes, l) {
+			t.Errorf("both backups wrote to %s (pa: %v, pb: %v)", l, resA.Tapes, resB.Tapes)
+		}
 	}
 }
