@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,5 +169,95 @@ func TestConcurrentBackupsClaimTapes(t *testing.T) {
 		if slices.Contains(resA.Tapes, l) {
 			t.Errorf("both backups wrote to %s (pa: %v, pb: %v)", l, resA.Tapes, resB.Tapes)
 		}
+	}
+}
+
+// TestFormatForgetsTape (item 3): formatting the only tape of a retention
+// keep set needs --force; then the catalog forgets the set: media content
+// and the mount no longer show it, and restore says the set is unknown.
+func TestFormatForgetsTape(t *testing.T) {
+	s := newSandbox(t)
+	smallLibrary(s, "2")
+	s.ok("pool", "create", "kp", "--drive", "mydrive", "--allocation", "continue", "--retention", "keep")
+	s.ok("barcode-label", "--pool", "kp")
+	src := smallSource(t, s, "docs", "keep me\n")
+	b := s.backup(src, "kp")
+	mnt := s.mount()
+	sets := filepath.Join(mnt, "pools", "kp", "media-sets")
+	if names := listNames(t, sets); len(names) != 1 {
+		t.Fatalf("media-sets before format: %v", names)
+	}
+
+	r := s.run(nil, "tapefs", "format", "--label-text", b.Tapes[0])
+	if r.code != 6 || !strings.Contains(r.stderr, "not expired") || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("format of an unexpired tape without --force: exit %d, stderr %q; want 6 and --force", r.code, r.stderr)
+	}
+	if !lineHas(s.ok("media", "content").stdout, b.Tapes[0], b.Snapshot) {
+		t.Fatal("the refused format changed the catalog")
+	}
+	s.ok("restore", b.Set, filepath.Join(s.root, "r0"), "--dry-run")
+
+	s.ok("format", "--label-text", b.Tapes[0], "--force")
+	if out := s.ok("media", "content").stdout; strings.Contains(out, b.Snapshot) {
+		t.Errorf("media content after format lists the snapshot:\n%s", out)
+	}
+	if out := s.ok("media", "list").stdout; strings.Contains(out, b.Tapes[0]) {
+		t.Errorf("media list after format lists the tape:\n%s", out)
+	}
+	if names := listNames(t, sets); len(names) != 0 {
+		t.Errorf("the mount lists media sets %v after their only tape was formatted", names)
+	}
+	if names := listNames(t, filepath.Join(mnt, "pools", "kp", "snapshots")); len(names) != 0 {
+		t.Errorf("the mount lists snapshot groups %v after their tape was formatted", names)
+	}
+	if r := s.run(nil, "tapefs", "restore", b.Set, filepath.Join(s.root, "r1"), "--dry-run"); r.code != 3 || !strings.Contains(r.stderr, "not in the catalog") {
+		t.Errorf("restore --dry-run of the forgotten set: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestFormatOneTapeOfSet (item 3): formatting one tape of a two-tape set
+// keeps what the other tape holds in full: the set is closed and
+// incomplete, snapshots that had data on the erased tape are forgotten,
+// and a snapshot wholly on the other tape still restores.
+func TestFormatOneTapeOfSet(t *testing.T) {
+	s := newSandbox(t)
+	lib := filepath.Join(s.root, "vlib")
+	s.ok("vtape", "create", lib, "--slots", "8", "--drives", "1", "--cartridges", "4", "--cleaning", "0", "--capacity", "32MiB")
+	s.ok("changer", "create", "sl3", "--path", lib)
+	s.ok("drive", "create", "mydrive", "--path", filepath.Join(lib, "drive0"), "--changer", "sl3")
+	s.ok("pool", "create", "daily", "--drive", "mydrive", "--retention", "keep")
+	s.ok("barcode-label", "--pool", "daily")
+	big := filepath.Join(s.root, "src", "big")
+	if err := os.MkdirAll(big, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// 30 MiB: early warning at 24 MiB moves the rest to a second tape.
+	for i := 0; i < 15; i++ {
+		makeRandomFile(t, filepath.Join(big, "f"+strconv.Itoa(i)), 2<<20, uint64(100+i))
+	}
+	b1 := s.backup(big, "daily")
+	if len(b1.Tapes) != 2 {
+		t.Fatalf("first backup used tapes %v, want 2", b1.Tapes)
+	}
+	small := smallSource(t, s, "small", "only on the second tape\n")
+	b2 := s.backup(small, "daily")
+	if b2.Set != b1.Set || len(b2.Tapes) != 1 || b2.Tapes[0] != b1.Tapes[1] {
+		t.Fatalf("second backup: set %s tapes %v; want set %s on %s", b2.Set, b2.Tapes, b1.Set, b1.Tapes[1])
+	}
+
+	s.ok("format", "--label-text", b1.Tapes[0], "--force")
+	content := s.ok("media", "content").stdout
+	if strings.Contains(content, b1.Snapshot) {
+		t.Errorf("media content lists %s, which had data on the erased tape:\n%s", b1.Snapshot, content)
+	}
+	if !lineHas(content, b1.Tapes[1], b2.Snapshot) {
+		t.Errorf("media content lost %s, which is wholly on %s:\n%s", b2.Snapshot, b1.Tapes[1], content)
+	}
+	target := filepath.Join(s.root, "restore")
+	s.ok("restore", b2.Set, target)
+	diffTrees(t, describeTree(t, small), describeTree(t, filepath.Join(target, filepath.FromSlash(b2.Snapshot))))
+	// The incomplete set takes no more writes.
+	if b3 := s.backup(small, "daily"); b3.Set == b1.Set {
+		t.Errorf("a backup after the format appended to the incomplete set %s", b1.Set)
 	}
 }
