@@ -59,7 +59,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Errorf("dry run does not show the plan:\n%s", dry)
 	}
 	// Lists read as text, not as Go slices.
-	if !strings.Contains(dry, "snapshots: "+b.Snapshot+"\n") || !strings.Contains(dry, "(1 load)") || strings.Contains(dry, "[") {
+	if !strings.Contains(dry, "snapshots: "+b.Snapshot+"\n") || !strings.Contains(dry, "(1 load, 1 archive located, ") || strings.Contains(dry, "[") {
 		t.Errorf("dry run lists the plan as Go values:\n%s", dry)
 	}
 	if _, err := os.Stat(target); err == nil {

@@ -261,3 +261,82 @@ func TestFormatOneTapeOfSet(t *testing.T) {
 		t.Errorf("a backup after the format appended to the incomplete set %s", b1.Set)
 	}
 }
+
+// TestExportedTapeStaysOffline (item 4): after export-media-set, a restore
+// that needs the exported tape fails at once, names the tape and says
+// what to do, and creates nothing; a tape loaded from an import/export
+// slot by hand goes back there on unload and stays offline.
+func TestExportedTapeStaysOffline(t *testing.T) {
+	s := newSandbox(t)
+	smallLibrary(s, "2")
+	s.ok("pool", "create", "daily", "--drive", "mydrive")
+	s.ok("barcode-label", "--pool", "daily")
+	src := smallSource(t, s, "docs", "exported\n")
+	b := s.backup(src, "daily")
+	s.ok("export-media-set", "daily")
+	status := s.ok("changer", "status").stdout
+	if !lineHas(status, "import-export", "17", b.Tapes[0]) {
+		t.Fatalf("export-media-set did not move %s to import/export slot 17:\n%s", b.Tapes[0], status)
+	}
+
+	target := filepath.Join(s.root, "restore")
+	r := s.run(nil, "tapefs", "restore", b.Set, target)
+	if r.code == 0 || !strings.Contains(r.stderr, b.Tapes[0]) || !strings.Contains(r.stderr, "import/export slot 17") {
+		t.Errorf("restore of the exported set: exit %d, stderr %q; want a failure naming %s in import/export slot 17", r.code, r.stderr, b.Tapes[0])
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("the refused restore created %s", target)
+	}
+	if r := s.run(nil, "tapefs", "load-media", b.Tapes[0]); r.code != 3 || !strings.Contains(r.stderr, "import/export slot 17") {
+		t.Errorf("load-media of the exported tape: exit %d, stderr %q; want 3", r.code, r.stderr)
+	}
+	status = s.ok("changer", "status").stdout
+	if !lineHas(status, "import-export", "17", b.Tapes[0]) {
+		t.Errorf("the exported tape left import/export slot 17:\n%s", status)
+	}
+	if list := s.ok("media", "list").stdout; !lineHas(list, b.Tapes[0], "offline") {
+		t.Errorf("the exported tape is not offline:\n%s", list)
+	}
+
+	// Loaded from the import/export slot by hand, it goes back there.
+	s.ok("load-media-from-slot", "17")
+	s.ok("unload")
+	status = s.ok("changer", "status").stdout
+	if !lineHas(status, "import-export", "17", b.Tapes[0]) {
+		t.Errorf("unload did not put the tape back into import/export slot 17:\n%s", status)
+	}
+	if list := s.ok("media", "list").stdout; !lineHas(list, b.Tapes[0], "offline") {
+		t.Errorf("the tape is not offline after unload:\n%s", list)
+	}
+}
+
+// TestRestoreFromVaultRefuses (item 5): a restore whose tape is in a vault
+// plans it as offline, its estimate says what it counts (no load for the
+// offline tape), and the real restore refuses before it creates anything.
+func TestRestoreFromVaultRefuses(t *testing.T) {
+	s := newSandbox(t)
+	lib := smallLibrary(s, "2")
+	s.ok("pool", "create", "daily", "--drive", "mydrive")
+	s.ok("barcode-label", "--pool", "daily")
+	src := smallSource(t, s, "docs", "in the vault\n")
+	b := s.backup(src, "daily", "--eject-media")
+	s.ok("export-media", b.Tapes[0])
+	s.ok("vtape", "remove", lib, "--slot", "17")
+	s.ok("media", "move", b.Tapes[0], "--vault", "safe")
+
+	target := filepath.Join(s.root, "restore")
+	dry := s.ok("restore", b.Set, target, "--dry-run").stdout
+	if !strings.Contains(dry, "tape "+b.Tapes[0]+" is not in the library") {
+		t.Errorf("dry run does not say the tape is out:\n%s", dry)
+	}
+	if !strings.Contains(dry, "(0 loads, 0 archives located, 0 B read; 1 offline tape not counted)") {
+		t.Errorf("the estimate does not say what it counts:\n%s", dry)
+	}
+	r := s.run(nil, "tapefs", "restore", b.Set, target)
+	if r.code != 3 || !strings.Contains(r.stderr, b.Tapes[0]+" is not in the library") || strings.Contains(r.stdout, "not restored:") {
+		t.Errorf("restore with the tape in a vault: exit %d\nstdout %q\nstderr %q\nwant exit 3 naming the tape, no file lines", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("the refused restore created %s", target)
+	}
+}

@@ -153,12 +153,8 @@ func (e *env) restoreCommand() *cli.Command {
 				}
 				if e.Format == output.Text {
 					fmt.Fprintf(e.stdout, "snapshots: %s\nfiles: %d, %s\n", strings.Join(res.Plan.Snapshots, ", "), res.Plan.Files, humanize.IBytes(uint64(res.Plan.Bytes)))
-					if res.Plan.EstimatedSeconds > 0 {
-						loads := "loads"
-						if len(res.Plan.Tapes) == 1 {
-							loads = "load"
-						}
-						fmt.Fprintf(e.stdout, "estimated tape time: %s (%d %s)\n", time.Duration(res.Plan.EstimatedSeconds*float64(time.Second)).Round(time.Second), len(res.Plan.Tapes), loads)
+					if res.Plan.EstimatedSeconds > 0 || res.Plan.EstimatedLoads < len(res.Plan.Tapes) && c.Bool("dry-run") {
+						fmt.Fprintf(e.stdout, "estimated tape time: %s (%s)\n", time.Duration(res.Plan.EstimatedSeconds*float64(time.Second)).Round(time.Second), estimateCounts(res.Plan))
 					}
 				}
 				if perr := e.print(t, res); perr != nil && err == nil {
@@ -167,7 +163,7 @@ func (e *env) restoreCommand() *cli.Command {
 				if e.Format == output.Text {
 					for _, rt := range res.Plan.Tapes {
 						if rt.Offline {
-							fmt.Fprintf(e.stdout, "tape %s is not in the library: bring it back, or the files on it are not restored\n", rt.Label)
+							fmt.Fprintf(e.stdout, "tape %s is not in the library: bring it back into a storage slot before the restore\n", rt.Label)
 						}
 					}
 				}
@@ -185,6 +181,34 @@ func (e *env) restoreCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// estimateCounts says what a restore plan's time estimate counts: the
+// loads of the tapes in the library, the archives located on them and the
+// bytes read; offline tapes are left out.
+func estimateCounts(p engine.RestorePlan) string {
+	archives, bytes, offline := 0, int64(0), 0
+	for _, t := range p.Tapes {
+		if t.Offline {
+			offline++
+			continue
+		}
+		archives += len(t.Archives)
+		bytes += t.Bytes
+	}
+	s := fmt.Sprintf("%d %s, %d %s located, %s read", p.EstimatedLoads, plural(p.EstimatedLoads, "load", "loads"),
+		archives, plural(archives, "archive", "archives"), humanize.IBytes(uint64(bytes)))
+	if offline > 0 {
+		s += fmt.Sprintf("; %d offline %s not counted", offline, plural(offline, "tape", "tapes"))
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func (e *env) catalogCommand() *cli.Command {
