@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"tapefs/catalog"
 	"tapefs/engine"
 	"tapefs/engine/config"
 	"tapefs/engine/device"
@@ -339,4 +342,41 @@ func TestRestoreFromVaultRefuses(t *testing.T) {
 	if _, err := os.Lstat(target); err == nil {
 		t.Errorf("the refused restore created %s", target)
 	}
+}
+
+// TestRestoreSetWithoutSnapshots (item 6): a media set whose archives are
+// on tape but whose snapshot the catalog lacks (a backup that failed
+// after writing them) makes restore fail, pointing at `catalog --scan`,
+// which brings the snapshot back.
+func TestRestoreSetWithoutSnapshots(t *testing.T) {
+	s := newSandbox(t)
+	smallLibrary(s, "2")
+	s.ok("pool", "create", "daily", "--drive", "mydrive")
+	s.ok("barcode-label", "--pool", "daily")
+	src := smallSource(t, s, "docs", "on tape only\n")
+	b := s.backup(src, "daily")
+	// The catalog loses the snapshot record, as when the job failed
+	// after writing its archives.
+	cat, err := catalog.Open(filepath.Join(s.root, "state", "catalog"), catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := uuid.MustParse(b.Set)
+	if err := cat.DeleteSnapshot(set, b.Snapshot); err != nil {
+		t.Fatal(err)
+	}
+	cat.Close()
+
+	target := filepath.Join(s.root, "restore")
+	r := s.run(nil, "tapefs", "restore", b.Set, target)
+	if r.code != 3 || !strings.Contains(r.stderr, "no snapshots in the catalog") || !strings.Contains(r.stderr, "tapefs catalog --scan") {
+		t.Fatalf("restore of a set without snapshots: exit %d\nstdout %q\nstderr %q\nwant exit 3 pointing at `tapefs catalog --scan`", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("the refused restore created %s", target)
+	}
+	s.ok("load-media", b.Tapes[0])
+	s.ok("catalog", "--scan", "--force")
+	s.ok("restore", b.Set, target)
+	diffTrees(t, describeTree(t, src), describeTree(t, filepath.Join(target, filepath.FromSlash(b.Snapshot))))
 }
