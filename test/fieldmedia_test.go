@@ -380,3 +380,21 @@ func TestRestoreSetWithoutSnapshots(t *testing.T) {
 	s.ok("restore", b.Set, target)
 	diffTrees(t, describeTree(t, src), describeTree(t, filepath.Join(target, filepath.FromSlash(b.Snapshot))))
 }
+
+// TestRestoreUnknownSetFailsAtOnce (item 7): a well-formed media-set UUID
+// that no tape of the inventory belongs to fails at once, without loading
+// the library's tapes one after another.
+func TestRestoreUnknownSetFailsAtOnce(t *testing.T) {
+	s := newSandbox(t)
+	smallLibrary(s, "8")
+	s.ok("pool", "create", "daily", "--drive", "mydrive")
+	s.ok("barcode-label", "--pool", "daily")
+	s.backup(smallSource(t, s, "docs", "x\n"), "daily", "--eject-media")
+	r := s.run(nil, "tapefs", "restore", "00000000-1111-4111-8111-000000000000", filepath.Join(s.root, "restore"))
+	if r.code != 3 || !strings.Contains(r.stderr, "no tape of media set 00000000-1111-4111-8111-000000000000 is in the library") {
+		t.Fatalf("restore of an unknown set: exit %d, stderr %q; want 3", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "loaded ") {
+		t.Errorf("restore of an unknown set loaded tapes:\n%s", r.stderr)
+	}
+}
