@@ -250,15 +250,16 @@ func (v *changerView) freeStorageSlot(want int) (device.Element, error) {
 	return first.Element, nil
 }
 
-// freeExportSlot returns an empty import/export slot (real or configured).
+// freeExportSlot returns an empty import/export slot: a configured export
+// slot first (the operator chose those for exports), else a real one.
 func (v *changerView) freeExportSlot() (device.Element, error) {
-	for _, el := range v.status.ImportExport {
-		if !el.Full {
+	for _, el := range v.status.Slots {
+		if !el.Full && v.isExport(el.ID) {
 			return el.Element, nil
 		}
 	}
-	for _, el := range v.status.Slots {
-		if !el.Full && v.isExport(el.ID) {
+	for _, el := range v.status.ImportExport {
+		if !el.Full {
 			return el.Element, nil
 		}
 	}

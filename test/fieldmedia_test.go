@@ -398,3 +398,19 @@ func TestRestoreUnknownSetFailsAtOnce(t *testing.T) {
 		t.Errorf("restore of an unknown set loaded tapes:\n%s", r.stderr)
 	}
 }
+
+// TestExportUsesConfiguredSlotsFirst (item 8): --export-media-set puts
+// tapes into the configured export slots before the library's own
+// import/export slots.
+func TestExportUsesConfiguredSlotsFirst(t *testing.T) {
+	s := newSandbox(t)
+	smallLibrary(s, "4")
+	s.ok("changer", "update", "sl3", "--export-slots", "15,16")
+	s.ok("pool", "create", "daily", "--drive", "mydrive")
+	s.ok("barcode-label", "--pool", "daily")
+	b := s.backup(smallSource(t, s, "docs", "x\n"), "daily", "--export-media-set")
+	status := s.ok("changer", "status").stdout
+	if !lineHas(status, "import-export", "15", b.Tapes[0]) {
+		t.Errorf("--export-media-set did not use configured export slot 15 for %s:\n%s", b.Tapes[0], status)
+	}
+}
