@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
+	"tapefs/engine/format"
 	"tapefs/engine/policy"
 )
 
@@ -50,8 +53,12 @@ func (e *Engine) MediaContent(f ContentFilter) ([]ContentRow, error) {
 			sets[s.Set] = set
 		}
 		name := e.setName(pools, set)
-		for _, a := range s.Archives {
-			m, err := cat.GetMedia(a.Media)
+		tapes, err := snapshotTapes(cat, set, s)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range tapes {
+			m, err := cat.GetMedia(id)
 			if err != nil {
 				continue
 			}
@@ -71,6 +78,62 @@ func (e *Engine) MediaContent(f ContentFilter) ([]ContentRow, error) {
 		}
 		return out[a].Snapshot < out[b].Snapshot
 	})
+	return out, nil
+}
+
+// snapshotTapes returns the tapes that hold part of snapshot s of set:
+// its snapshot archive and its files' data, in the set's sequence order.
+// Operators pick tapes for a restore by them, so every one is listed.
+// The tree is walked only when the set has tapes the archives do not
+// name, and only until every tape of the set is found.
+func snapshotTapes(cat *catalog.Catalog, set catalog.MediaSet, s catalog.Snapshot) ([]uuid.UUID, error) {
+	found := map[uuid.UUID]bool{}
+	for _, a := range s.Archives {
+		found[a.Media] = true
+	}
+	members := 0
+	for _, id := range set.Media {
+		if id != uuid.Nil {
+			members++
+		}
+	}
+	if members > len(found) {
+		seen := map[[32]byte]bool{}
+		errAll := errors.New("every tape found")
+		err := cat.WalkTree(set.UUID, s.Name, func(te catalog.TreeEntry) error {
+			ent, _, err := format.DecodeEntry(te.Value)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
+			}
+			for _, c := range ent.Chunks {
+				if c.Zero || seen[c.Digest] {
+					continue
+				}
+				seen[c.Digest] = true
+				loc, err := cat.GetChunk(set.UUID, c.Digest)
+				if errors.Is(err, catalog.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				found[loc.Media] = true
+				if len(found) >= members {
+					return errAll
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errAll) {
+			return nil, err
+		}
+	}
+	var out []uuid.UUID
+	for _, id := range set.Media {
+		if id != uuid.Nil && found[id] {
+			out = append(out, id)
+		}
+	}
 	return out, nil
 }
 

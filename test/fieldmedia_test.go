@@ -248,8 +248,14 @@ func TestFormatOneTapeOfSet(t *testing.T) {
 		t.Fatalf("second backup: set %s tapes %v; want set %s on %s", b2.Set, b2.Tapes, b1.Set, b1.Tapes[1])
 	}
 
-	s.ok("format", "--label-text", b1.Tapes[0], "--force")
+	// Item 9: a snapshot is listed on every tape that holds part of it.
 	content := s.ok("media", "content").stdout
+	if !lineHas(content, b1.Tapes[0], b1.Snapshot) || !lineHas(content, b1.Tapes[1], b1.Snapshot) || lineHas(content, b1.Tapes[0], b2.Snapshot) {
+		t.Errorf("media content: want %s on %s and %s, %s on %s only:\n%s", b1.Snapshot, b1.Tapes[0], b1.Tapes[1], b2.Snapshot, b1.Tapes[1], content)
+	}
+
+	s.ok("format", "--label-text", b1.Tapes[0], "--force")
+	content = s.ok("media", "content").stdout
 	if strings.Contains(content, b1.Snapshot) {
 		t.Errorf("media content lists %s, which had data on the erased tape:\n%s", b1.Snapshot, content)
 	}
