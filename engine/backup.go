@@ -43,6 +43,14 @@ type BackupOptions struct {
 	ExportMediaSet bool
 	// ForceMediaSet starts a new media set.
 	ForceMediaSet bool
+	// Exclude leaves out paths of Source matching these patterns
+	// (path.Match syntax): a pattern with a slash, or one starting with
+	// one, matches the path from the source's root; one without matches
+	// a name at any depth. An excluded directory is left out whole.
+	Exclude []string
+	// AllFileSystems descends into filesystems mounted below Source;
+	// without it their mount points are kept as empty directories.
+	AllFileSystems bool
 	// Progress, if set, is called from the job's goroutines as data moves.
 	Progress func(BackupProgress)
 }
@@ -69,6 +77,10 @@ type BackupResult struct {
 	NewMediaSet  bool      `json:"new-media-set"`
 	SetReason    string    `json:"media-set-reason,omitempty"`
 	ElapsedNanos int64     `json:"elapsed-ns"`
+	// Warnings are the files of Source that changed while they were read
+	// (stored as read, as tar stores them), one line each. A backup with
+	// warnings is "ok with warnings": its snapshot is on tape.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // chunkParams are the chunk sizes of every backup: large chunks keep the
@@ -97,7 +109,11 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		} else if !fi.IsDir() {
 			return nil, invalidf("backup source %s is not a directory", src)
 		}
-		source = dirSource(src)
+		tf, err := newTreeFilter(dirSource(src), opts.Exclude, opts.AllFileSystems, func(format string, args ...any) { e.ctxLogf(ctx, format, args...) })
+		if err != nil {
+			return nil, err
+		}
+		source = tf
 		if group == "" {
 			group = filepath.Base(src)
 		}
@@ -195,6 +211,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	go func() {
 		defer sp.Close()
 		r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: sp, ctx: rctx,
+			recheck: opts.From == nil,
 			progress: func(files, bytes int64) {
 				report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
 			}}
@@ -203,6 +220,10 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		if n := len(r.omitted); n > 0 {
 			j.logf("snapshot %s: %d files changed while they were read and are left out (%s)", snapName, n, strings.Join(slices.Sorted(maps.Keys(r.omitted)), ", "))
 		}
+		for _, c := range r.changed {
+			j.logf("warning: %s", c)
+		}
+		res.Warnings = r.changed
 		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks+r.reused, r.newChunks
 		readErr <- err
 	}()
@@ -348,6 +369,12 @@ type treeReader struct {
 	// (ErrSourceChanged), left out of the snapshot with their other
 	// names.
 	omitted map[string]bool
+	// recheck: stat each file again once it is read and report it in
+	// changed when its size, mtime or ctime moved meanwhile, as tar's
+	// "file changed as we read it" (a local directory source; a
+	// commit's frozen group reports ErrSourceChanged instead).
+	recheck bool
+	changed []string
 }
 
 // fileJob is a regular file the walk hands to the reading pipeline.
@@ -399,6 +426,11 @@ func (r *treeReader) walk() error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.src.Describe(f.rel), err)
 			}
+			if r.recheck {
+				if why := r.changedWhileRead(f); why != "" {
+					r.changed = append(r.changed, fmt.Sprintf("%s: file changed as we read it (%s); stored as read, %d bytes", r.src.Describe(f.rel), why, f.off))
+				}
+			}
 			if f.off != f.e.Size {
 				// The file changed while it was read: record what was read.
 				f.e.Size = f.off
@@ -422,6 +454,28 @@ func (r *treeReader) walk() error {
 		r.entries = keep
 	}
 	return err
+}
+
+// changedWhileRead says how file f, just read, differs from what the walk
+// saw: bytes read other than its size, or a size, mtime or ctime that
+// moved meanwhile; "" when it did not change.
+func (r *treeReader) changedWhileRead(f *fileJob) string {
+	if f.off != f.e.Size {
+		return fmt.Sprintf("%d bytes read, size was %d", f.off, f.e.Size)
+	}
+	se, err := r.src.Stat(f.rel)
+	if err != nil {
+		return "gone: " + err.Error()
+	}
+	switch now := se.Entry; {
+	case now.Size != f.e.Size:
+		return fmt.Sprintf("size %d, was %d", now.Size, f.e.Size)
+	case !now.Mtime.Equal(f.e.Mtime):
+		return "modified"
+	case !now.Ctime.Equal(f.e.Ctime):
+		return "status changed"
+	}
+	return ""
 }
 
 // unchanged reports whether regular file rel, as e describes it, is the

@@ -26,7 +26,12 @@ type backupJSON struct {
 
 func (s *sandbox) backup(args ...string) backupJSON {
 	s.t.Helper()
-	r := s.ok(append([]string{"backup", "--output-format", "json"}, args...)...)
+	return s.backupOf(s.ok(append([]string{"backup", "--output-format", "json"}, args...)...))
+}
+
+// backupOf parses the JSON result of a backup run.
+func (s *sandbox) backupOf(r result) backupJSON {
+	s.t.Helper()
 	var b backupJSON
 	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil {
 		s.t.Fatalf("backup output %q: %v", r.stdout, err)

@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -418,5 +421,118 @@ func TestExportUsesConfiguredSlotsFirst(t *testing.T) {
 	status := s.ok("changer", "status").stdout
 	if !lineHas(status, "import-export", "15", b.Tapes[0]) {
 		t.Errorf("--export-media-set did not use configured export slot 15 for %s:\n%s", b.Tapes[0], status)
+	}
+}
+
+// TestBackupFilesystemsAndExcludes (item 11): `tapefs backup` stays on the
+// source's filesystem (a tmpfs mounted inside is kept as an empty mount
+// point directory) unless --all-file-systems is given, and leaves out what
+// --exclude matches.
+func TestBackupFilesystemsAndExcludes(t *testing.T) {
+	s := newSandbox(t)
+	smallLibrary(s, "2")
+	s.ok("pool", "create", "daily", "--drive", "mydrive")
+	s.ok("barcode-label", "--pool", "daily")
+	src := smallSource(t, s, "www", "kept\n")
+	for _, f := range []string{"debug.log", "cache/c1", "sub/cache/c2", "sub/app.log"} {
+		p := filepath.Join(src, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(src, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tapefs-test", tmp, "tmpfs", 0, "size=4m"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(tmp, syscall.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(tmp, "other-fs"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := s.ok("backup", src, "daily", "--output-format", "json")
+	if !strings.Contains(r.stderr, tmp+" is another filesystem") {
+		t.Errorf("backup does not say it stays off %s:\n%s", tmp, r.stderr)
+	}
+	// f.txt, debug.log, cache/c1, sub/cache/c2, sub/app.log; not tmp/other-fs.
+	if b := s.backupOf(r); b.Files != 5 {
+		t.Errorf("backup without --all-file-systems stored %d files, want 5", b.Files)
+	}
+	if b := s.backup(src, "daily", "--all-file-systems"); b.Files != 6 {
+		t.Errorf("backup --all-file-systems stored %d files, want 6", b.Files)
+	}
+	b := s.backup(src, "daily", "--exclude", "*.log", "--exclude", "/cache")
+	if b.Files != 2 {
+		t.Errorf("backup --exclude '*.log' --exclude /cache stored %d files, want 2 (f.txt, sub/cache/c2)", b.Files)
+	}
+	target := filepath.Join(s.root, "restore")
+	s.ok("restore", b.Set, target, b.Snapshot)
+	root := filepath.Join(target, filepath.FromSlash(b.Snapshot))
+	for f, want := range map[string]bool{"f.txt": true, "sub/cache/c2": true, "debug.log": false, "sub/app.log": false, "cache": false, "tmp": true, "tmp/other-fs": false} {
+		if _, err := os.Lstat(filepath.Join(root, f)); (err == nil) != want {
+			t.Errorf("restored %s: exists %v, want %v", f, err == nil, want)
+		}
+	}
+}
+
+// TestBackupFileChangedWhileRead (item 11): a file that grows while it is
+// read is stored as read, named in the log, and the backup ends "ok with
+// warnings" with exit code 8.
+func TestBackupFileChangedWhileRead(t *testing.T) {
+	s := newSandbox(t)
+	smallLibrary(s, "2")
+	s.ok("pool", "create", "daily", "--drive", "mydrive")
+	s.ok("barcode-label", "--pool", "daily")
+	src := smallSource(t, s, "logs", "steady\n")
+	growing := filepath.Join(src, "growing")
+	makeRandomFile(t, growing, 8<<20, 1)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f, err := os.OpenFile(growing, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		buf := make([]byte, 64<<10)
+		for i := 0; i < 400; i++ { // at most 25 MiB more
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			buf[0] = byte(i)
+			if _, err := f.Write(buf); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	r := s.run(nil, "tapefs", "backup", src, "daily", "--output-format", "json")
+	close(stop)
+	<-done
+	if r.code != 8 {
+		t.Fatalf("backup of a growing file: exit %d, want 8 (ok with warnings)\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, growing+": file changed as we read it") || !strings.Contains(r.stderr, "backup finished with warnings: 1 file changed") {
+		t.Errorf("stderr does not name the changed file and the warning:\n%s", r.stderr)
+	}
+	b := s.backupOf(r)
+	if b.Files != 2 || b.Snapshot == "" {
+		t.Errorf("backup result %+v: want the snapshot with both files", b)
+	}
+	var res struct {
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res.Warnings) != 1 {
+		t.Errorf("JSON warnings %v (%v), want one", res.Warnings, err)
 	}
 }

@@ -28,6 +28,8 @@ func (e *env) backupCommand() *cli.Command {
 			&cli.BoolFlag{Name: "eject-media", Usage: "eject the tape when done"},
 			&cli.BoolFlag{Name: "export-media-set", Usage: "move every tape of the media set to import/export slots when done"},
 			&cli.BoolFlag{Name: "force-media-set", Usage: "start a new media set"},
+			&cli.StringSliceFlag{Name: "exclude", Usage: "leave out paths matching `PATTERN` (a name at any depth, or a path from the source's root when it has a slash; repeatable)"},
+			&cli.BoolFlag{Name: "all-file-systems", Usage: "also back up filesystems mounted below SOURCE (default: stay on SOURCE's filesystem)"},
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "SOURCE", "POOL")
@@ -41,6 +43,7 @@ func (e *env) backupCommand() *cli.Command {
 			opts := engine.BackupOptions{
 				Source: a[0], Pool: a[1], Group: c.String("group"),
 				EjectMedia: c.Bool("eject-media"), ExportMediaSet: c.Bool("export-media-set"), ForceMediaSet: c.Bool("force-media-set"),
+				Exclude: c.StringSlice("exclude"), AllFileSystems: c.Bool("all-file-systems"),
 			}
 			stop := e.progress(&opts)
 			res, err := eng.Backup(c.Context, opts)
@@ -58,10 +61,31 @@ func (e *env) backupCommand() *cli.Command {
 				[2]string{"tapes", strings.Join(res.Tapes, ", ")},
 				[2]string{"duration", time.Duration(res.ElapsedNanos).Round(time.Millisecond).String()},
 			)
-			return e.print(t, res)
+			if len(res.Warnings) > 0 {
+				t.Add("warnings", fmt.Sprintf("%d (files changed while they were read; see the log)", len(res.Warnings)))
+			}
+			if err := e.print(t, res); err != nil {
+				return err
+			}
+			if len(res.Warnings) > 0 {
+				return warningsError{n: len(res.Warnings)}
+			}
+			return nil
 		},
 	}
 }
+
+// warningsError ends a backup that finished "ok with warnings": its
+// snapshot is on tape, but files changed while they were read (exit code
+// 8, see the package comment).
+type warningsError struct{ n int }
+
+func (w warningsError) Error() string {
+	return fmt.Sprintf("backup finished with warnings: %d %s changed while %s read (stored as read)", w.n, plural(w.n, "file", "files"), plural(w.n, "it was", "they were"))
+}
+
+// ExitCode is used by cliapp.ExitCode.
+func (w warningsError) ExitCode() int { return 8 }
 
 // progress shows a progress bar on a terminal and one log line every few
 // seconds otherwise. The returned function ends it.

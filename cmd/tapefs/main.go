@@ -16,6 +16,7 @@
 //	5  no medium: no tape in the drive
 //	6  refused: the operation would destroy data or break a rule
 //	7  no space: no free slot or no writable tape
+//	8  ok with warnings: backup wrote its snapshot, but files changed while read
 package main
 
 import (
