@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -534,5 +535,75 @@ func TestBackupFileChangedWhileRead(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res.Warnings) != 1 {
 		t.Errorf("JSON warnings %v (%v), want one", res.Warnings, err)
+	}
+}
+
+// TestReadOnlyCommandsBesideCLIJob (item 12): without a daemon, while a
+// CLI backup runs (here: waiting for its tape in a standalone drive),
+// media list, changer status, status and pool list work (they run in the
+// backup's process), and a command that changes the catalog fails naming
+// the job.
+func TestReadOnlyCommandsBesideCLIJob(t *testing.T) {
+	s := newSandbox(t)
+	lib := smallLibrary(s, "2")
+	s.ok("drive", "create", "solo", "--path", filepath.Join(lib, "drive1"))
+	s.ok("pool", "create", "sp", "--drive", "solo")
+	s.ok("barcode-label", "--drive", "mydrive", "--pool", "sp")
+	src := smallSource(t, s, "docs", "x\n")
+
+	job := s.command(nil, "tapefs", "backup", src, "sp")
+	stderr, err := job.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		job.Process.Signal(os.Interrupt)
+		job.Wait()
+	}()
+	asked := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		var seen strings.Builder
+		for {
+			n, err := stderr.Read(buf)
+			seen.Write(buf[:n])
+			if strings.Contains(seen.String(), "insert tape") {
+				close(asked)
+				io.Copy(io.Discard, stderr)
+				return
+			}
+			if err != nil {
+				t.Errorf("the backup ended before it asked for its tape:\n%s", seen.String())
+				close(asked)
+				return
+			}
+		}
+	}()
+	select {
+	case <-asked:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the backup did not ask for its tape")
+	}
+
+	for _, args := range [][]string{
+		{"media", "list"},
+		{"changer", "status", "sl3"},
+		{"status", "--drive", "mydrive"},
+		{"pool", "list"},
+	} {
+		r := s.run(nil, "tapefs", args...)
+		if r.code != 0 {
+			t.Errorf("tapefs %s beside the backup: exit %d, stderr %q", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	if out := s.ok("media", "list").stdout; !strings.Contains(out, "TEST01L8") {
+		t.Errorf("media list beside the backup:\n%s", out)
+	}
+	r := s.run(nil, "tapefs", "media", "set-status", "TEST02L8", "full")
+	if r.code != 4 || !strings.Contains(r.stderr, "tapefs backup "+src+" sp") {
+		t.Errorf("a write command beside the backup: exit %d, stderr %q; want 4 naming the backup", r.code, r.stderr)
 	}
 }

@@ -39,7 +39,7 @@ func main() {
 		stop()
 		os.Exit(code)
 	}
-	err := cliapp.Run(ctx, newApp(os.Stdout, os.Stderr, nil), args)
+	err := cliapp.Run(ctx, newCLIApp(os.Stdout, os.Stderr), args)
 	stopProfile()
 	stop()
 	if err != nil {
