@@ -607,3 +607,51 @@ func TestReadOnlyCommandsBesideCLIJob(t *testing.T) {
 		t.Errorf("a write command beside the backup: exit %d, stderr %q; want 4 naming the backup", r.code, r.stderr)
 	}
 }
+
+// TestStatusOfBusyDrive (item 12): `status` of a drive whose job holds it
+// in a long tape operation answers after a moment, from the last status
+// read, naming the job, instead of waiting for the operation.
+func TestStatusOfBusyDrive(t *testing.T) {
+	root := t.TempDir()
+	d0 := &gatedDrive{reached: make(chan struct{}), gate: make(chan struct{})}
+	eng, _ := engineLibrary(t, root, vtape.LibraryOptions{Drives: 1, Slots: 4, Cartridges: 2, Capacity: 256 << 20}, engine.Options{},
+		func(lib string) device.Opener { return gatedOpener{vtapeOpener{lib}, d0} }, ptr(""))
+	ctx := context.Background()
+	if _, err := eng.Status(ctx, "d0"); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(root, "a")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	makeRandomFile(t, filepath.Join(src, "f"), 1<<20, 7)
+	d0.armed.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := eng.Backup(ctx, engine.BackupOptions{Source: src, Pool: "pa"})
+		done <- err
+	}()
+	defer func() {
+		close(d0.gate)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	<-d0.reached
+	got := make(chan *engine.DriveStatusInfo, 1)
+	go func() {
+		st, err := eng.Status(ctx, "d0")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- st
+	}()
+	select {
+	case st := <-got:
+		if st == nil || !strings.HasPrefix(st.Job, "backup ") {
+			t.Errorf("status of the busy drive: %+v, want the backup job named", st)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("status of the busy drive waits for the job's tape operation")
+	}
+}
