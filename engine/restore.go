@@ -544,6 +544,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	if err != nil {
 		return nil, err
 	}
+	if len(snaps) == 0 {
+		return nil, e.noSnapshots(cat, set)
+	}
 	r := &restoreJob{target: target, res: &RestoreResult{Plan: RestorePlan{Set: set.UUID}}}
 	for _, s := range snaps {
 		var entries []*format.Entry
@@ -770,6 +773,22 @@ func (e *Engine) selectSnapshots(cat *catalog.Catalog, set catalog.MediaSet, sel
 		}
 	}
 	return out, nil
+}
+
+// noSnapshots is the error of a restore of a media set that has no
+// snapshots in the catalog: a backup into it that failed after writing
+// archives leaves its chunks (and perhaps a snapshot archive) on tape, and
+// reading the tapes with --scan finds what they hold.
+func (e *Engine) noSnapshots(cat *catalog.Catalog, set catalog.MediaSet) error {
+	var labels []string
+	for _, id := range set.Media {
+		if m, err := cat.GetMedia(id); err == nil {
+			labels = append(labels, m.LabelText)
+		}
+	}
+	return notFoundf("media set %s has no snapshots in the catalog, so nothing would be restored (a backup into it may have failed after writing to tape); "+
+		"read what its tapes (%s) hold into the catalog with `tapefs catalog --scan --force` (each tape loaded in turn) or `tapefs inventory --catalog --scan --force`, then restore again",
+		set.UUID, strings.Join(labels, ", "))
 }
 
 // selected reports whether p (or one of its parents) matches a pattern.
