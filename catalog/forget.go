@@ -40,50 +40,23 @@ func (c *Catalog) DeleteSnapshot(set uuid.UUID, name string) error {
 	return nil
 }
 
-// DeleteChunksOn removes the chunk index entries of media set set that
-// point at tape media and returns their digests. Errors: ErrCorrupt,
-// ErrReadOnly, ErrClosed.
-func (c *Catalog) DeleteChunksOn(set, media uuid.UUID) (map[[32]byte]bool, error) {
-	gone := map[[32]byte]bool{}
+// DeleteChunks removes digests from the chunk index of media set set
+// (digests it does not hold are ignored). The set's chunk filter may keep
+// them: it may claim more than the index holds (HasChunk confirms), never
+// less. Errors: ErrReadOnly, ErrClosed.
+func (c *Catalog) DeleteChunks(set uuid.UUID, digests [][32]byte) error {
 	err := c.bulk(func(db *badger.DB) error {
 		wb := db.NewWriteBatch()
 		defer wb.Cancel()
-		err := db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 1000, Prefix: chunkSetPrefix(set)})
-			defer it.Close()
-			for it.Rewind(); it.Valid(); it.Next() {
-				item := it.Item()
-				_, digest, ok := parseChunkKey(item.Key())
-				if !ok {
-					return fmt.Errorf("key %q is not a chunk key: %w", item.Key(), ErrCorrupt)
-				}
-				var l ChunkLoc
-				if err := item.Value(func(v []byte) error {
-					var err error
-					l, err = decodeChunkLoc(v)
-					return err
-				}); err != nil {
-					return fmt.Errorf("chunk %x: %w", digest, err)
-				}
-				if l.Media != media {
-					continue
-				}
-				if err := wb.Delete(item.KeyCopy(nil)); err != nil {
-					return err
-				}
-				gone[digest] = true
+		for _, d := range digests {
+			if err := wb.Delete(chunkKey(set, d)); err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-		// The set's chunk filter may keep the digests: it may claim more
-		// than the index holds (HasChunk confirms), never less.
 		return wb.Flush()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("delete chunks on tape %s from media set %s: %w", media, set, err)
+		return fmt.Errorf("delete %d chunks from media set %s: %w", len(digests), set, err)
 	}
-	return gone, nil
+	return nil
 }

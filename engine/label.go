@@ -483,7 +483,11 @@ func (e *Engine) forgetSetMember(cat *catalog.Catalog, id uuid.UUID, m catalog.M
 		}
 		logf("snapshot %s of media set %s had data on tape %s: removed from the catalog", s.Name, id, m.LabelText)
 	}
-	if _, err := cat.DeleteChunksOn(id, m.UUID); err != nil {
+	digests := make([][32]byte, 0, len(gone))
+	for d := range gone {
+		digests = append(digests, d)
+	}
+	if err := cat.DeleteChunks(id, digests); err != nil {
 		return err
 	}
 	logf("media set %s is incomplete without tape %s: closed", id, m.LabelText)
@@ -509,21 +513,32 @@ func snapshotUses(cat *catalog.Catalog, s catalog.Snapshot, media uuid.UUID, gon
 	if len(gone) == 0 {
 		return false, nil
 	}
-	errFound := errors.New("found")
+	uses := false
+	err := forEachChunkRef(cat, s, func(c format.ChunkRef) bool {
+		uses = gone[c.Digest]
+		return !uses
+	})
+	return uses, err
+}
+
+// forEachChunkRef calls fn for every data chunk (holes left out) of the
+// files of snapshot s, in tree order, until fn returns false.
+func forEachChunkRef(cat *catalog.Catalog, s catalog.Snapshot, fn func(c format.ChunkRef) bool) error {
+	errStop := errors.New("stop")
 	err := cat.WalkTree(s.Set, s.Name, func(te catalog.TreeEntry) error {
 		ent, _, err := format.DecodeEntry(te.Value)
 		if err != nil {
 			return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
 		}
 		for _, c := range ent.Chunks {
-			if !c.Zero && gone[c.Digest] {
-				return errFound
+			if !c.Zero && !fn(c) {
+				return errStop
 			}
 		}
 		return nil
 	})
-	if errors.Is(err, errFound) {
-		return true, nil
+	if errors.Is(err, errStop) {
+		return nil
 	}
-	return false, err
+	return err
 }

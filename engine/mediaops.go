@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"time"
 
@@ -99,32 +98,24 @@ func snapshotTapes(cat *catalog.Catalog, set catalog.MediaSet, s catalog.Snapsho
 	}
 	if members > len(found) {
 		seen := map[[32]byte]bool{}
-		errAll := errors.New("every tape found")
-		err := cat.WalkTree(set.UUID, s.Name, func(te catalog.TreeEntry) error {
-			ent, _, err := format.DecodeEntry(te.Value)
+		var lookErr error
+		err := forEachChunkRef(cat, s, func(c format.ChunkRef) bool {
+			if seen[c.Digest] {
+				return true
+			}
+			seen[c.Digest] = true
+			loc, err := cat.GetChunk(set.UUID, c.Digest)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return true
+			}
 			if err != nil {
-				return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
+				lookErr = err
+				return false
 			}
-			for _, c := range ent.Chunks {
-				if c.Zero || seen[c.Digest] {
-					continue
-				}
-				seen[c.Digest] = true
-				loc, err := cat.GetChunk(set.UUID, c.Digest)
-				if errors.Is(err, catalog.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				found[loc.Media] = true
-				if len(found) >= members {
-					return errAll
-				}
-			}
-			return nil
+			found[loc.Media] = true
+			return len(found) < members
 		})
-		if err != nil && !errors.Is(err, errAll) {
+		if err = errors.Join(err, lookErr); err != nil {
 			return nil, err
 		}
 	}

@@ -29,8 +29,9 @@ import (
 
 // smallLibrary creates a virtual library of n cartridges (slots 1..16,
 // import/export slots 17 and 18) with changer sl3 and drive mydrive, and
-// returns its directory.
-func smallLibrary(s *sandbox, cartridges string) string {
+// returns its directory. With pool given (NAME and `pool create` options)
+// it creates that pool on mydrive and barcode-labels the tapes for it.
+func smallLibrary(s *sandbox, cartridges string, pool ...string) string {
 	s.t.Helper()
 	lib := filepath.Join(s.root, "vlib")
 	s.ok("vtape", "create", lib, "--slots", "16", "--drives", "2", "--import-export", "2",
@@ -38,6 +39,10 @@ func smallLibrary(s *sandbox, cartridges string) string {
 	s.ok("changer", "create", "sl3", "--path", lib)
 	s.ok("drive", "create", "mydrive", "--path", filepath.Join(lib, "drive0"))
 	s.ok("drive", "update", "mydrive", "--changer", "sl3", "--changer-drivenum", "0")
+	if len(pool) > 0 {
+		s.ok(append([]string{"pool", "create", pool[0], "--drive", "mydrive"}, pool[1:]...)...)
+		s.ok("barcode-label", "--pool", pool[0])
+	}
 	return lib
 }
 
@@ -59,9 +64,7 @@ func smallSource(t *testing.T, s *sandbox, name, content string) string {
 // current set afterwards; the same after a key change that is undone.
 func TestFailedNewSetKeepsCurrentSet(t *testing.T) {
 	s := newSandbox(t)
-	smallLibrary(s, "1")
-	s.ok("pool", "create", "kp", "--drive", "mydrive", "--allocation", "continue", "--retention", "keep")
-	s.ok("barcode-label", "--pool", "kp")
+	smallLibrary(s, "1", "kp", "--allocation", "continue", "--retention", "keep")
 	src := smallSource(t, s, "docs", "one\n")
 	b1 := s.backup(src, "kp")
 	b2 := s.backup(src, "kp")
@@ -184,9 +187,7 @@ func TestConcurrentBackupsClaimTapes(t *testing.T) {
 // and the mount no longer show it, and restore says the set is unknown.
 func TestFormatForgetsTape(t *testing.T) {
 	s := newSandbox(t)
-	smallLibrary(s, "2")
-	s.ok("pool", "create", "kp", "--drive", "mydrive", "--allocation", "continue", "--retention", "keep")
-	s.ok("barcode-label", "--pool", "kp")
+	smallLibrary(s, "2", "kp", "--allocation", "continue", "--retention", "keep")
 	src := smallSource(t, s, "docs", "keep me\n")
 	b := s.backup(src, "kp")
 	mnt := s.mount()
@@ -281,9 +282,7 @@ func TestFormatOneTapeOfSet(t *testing.T) {
 // slot by hand goes back there on unload and stays offline.
 func TestExportedTapeStaysOffline(t *testing.T) {
 	s := newSandbox(t)
-	smallLibrary(s, "2")
-	s.ok("pool", "create", "daily", "--drive", "mydrive")
-	s.ok("barcode-label", "--pool", "daily")
+	smallLibrary(s, "2", "daily")
 	src := smallSource(t, s, "docs", "exported\n")
 	b := s.backup(src, "daily")
 	s.ok("export-media-set", "daily")
@@ -328,9 +327,7 @@ func TestExportedTapeStaysOffline(t *testing.T) {
 // offline tape), and the real restore refuses before it creates anything.
 func TestRestoreFromVaultRefuses(t *testing.T) {
 	s := newSandbox(t)
-	lib := smallLibrary(s, "2")
-	s.ok("pool", "create", "daily", "--drive", "mydrive")
-	s.ok("barcode-label", "--pool", "daily")
+	lib := smallLibrary(s, "2", "daily")
 	src := smallSource(t, s, "docs", "in the vault\n")
 	b := s.backup(src, "daily", "--eject-media")
 	s.ok("export-media", b.Tapes[0])
@@ -360,9 +357,7 @@ func TestRestoreFromVaultRefuses(t *testing.T) {
 // which brings the snapshot back.
 func TestRestoreSetWithoutSnapshots(t *testing.T) {
 	s := newSandbox(t)
-	smallLibrary(s, "2")
-	s.ok("pool", "create", "daily", "--drive", "mydrive")
-	s.ok("barcode-label", "--pool", "daily")
+	smallLibrary(s, "2", "daily")
 	src := smallSource(t, s, "docs", "on tape only\n")
 	b := s.backup(src, "daily")
 	// The catalog loses the snapshot record, as when the job failed
@@ -396,9 +391,7 @@ func TestRestoreSetWithoutSnapshots(t *testing.T) {
 // the library's tapes one after another.
 func TestRestoreUnknownSetFailsAtOnce(t *testing.T) {
 	s := newSandbox(t)
-	smallLibrary(s, "8")
-	s.ok("pool", "create", "daily", "--drive", "mydrive")
-	s.ok("barcode-label", "--pool", "daily")
+	smallLibrary(s, "8", "daily")
 	s.backup(smallSource(t, s, "docs", "x\n"), "daily", "--eject-media")
 	r := s.run(nil, "tapefs", "restore", "00000000-1111-4111-8111-000000000000", filepath.Join(s.root, "restore"))
 	if r.code != 3 || !strings.Contains(r.stderr, "no tape of media set 00000000-1111-4111-8111-000000000000 is in the library") {
@@ -431,9 +424,7 @@ func TestExportUsesConfiguredSlotsFirst(t *testing.T) {
 // --exclude matches.
 func TestBackupFilesystemsAndExcludes(t *testing.T) {
 	s := newSandbox(t)
-	smallLibrary(s, "2")
-	s.ok("pool", "create", "daily", "--drive", "mydrive")
-	s.ok("barcode-label", "--pool", "daily")
+	smallLibrary(s, "2", "daily")
 	src := smallSource(t, s, "www", "kept\n")
 	for _, f := range []string{"debug.log", "cache/c1", "sub/cache/c2", "sub/app.log"} {
 		p := filepath.Join(src, f)
@@ -486,9 +477,7 @@ func TestBackupFilesystemsAndExcludes(t *testing.T) {
 // warnings" with exit code 8.
 func TestBackupFileChangedWhileRead(t *testing.T) {
 	s := newSandbox(t)
-	smallLibrary(s, "2")
-	s.ok("pool", "create", "daily", "--drive", "mydrive")
-	s.ok("barcode-label", "--pool", "daily")
+	smallLibrary(s, "2", "daily")
 	src := smallSource(t, s, "logs", "steady\n")
 	growing := filepath.Join(src, "growing")
 	makeRandomFile(t, growing, 8<<20, 1)
