@@ -457,23 +457,15 @@ func (r *treeReader) walk() error {
 }
 
 // changedWhileRead says how file f, just read, differs from what the walk
-// saw: bytes read other than its size, or a size, mtime or ctime that
-// moved meanwhile; "" when it did not change.
+// saw: bytes read other than its size, or (for a source that can tell, a
+// changeChecker) a size, mtime or ctime that moved meanwhile; "" when it
+// did not change.
 func (r *treeReader) changedWhileRead(f *fileJob) string {
 	if f.off != f.e.Size {
 		return fmt.Sprintf("%d bytes read, size was %d", f.off, f.e.Size)
 	}
-	se, err := r.src.Stat(f.rel)
-	if err != nil {
-		return "gone: " + err.Error()
-	}
-	switch now := se.Entry; {
-	case now.Size != f.e.Size:
-		return fmt.Sprintf("size %d, was %d", now.Size, f.e.Size)
-	case !now.Mtime.Equal(f.e.Mtime):
-		return "modified"
-	case !now.Ctime.Equal(f.e.Ctime):
-		return "status changed"
+	if cc, ok := r.src.(changeChecker); ok {
+		return cc.changedSince(f.rel, f.e)
 	}
 	return ""
 }

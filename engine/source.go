@@ -116,6 +116,31 @@ func (d dirSource) ReadDir(rel string) ([]string, error) {
 
 func (d dirSource) Open(rel string) (io.ReadCloser, error) { return os.Open(d.Describe(rel)) }
 
+// changeChecker is a BackupSource that can tell whether a file changed
+// since the walk saw it as e (tar's "file changed as we read it").
+type changeChecker interface {
+	// changedSince says what moved (size, mtime, ctime), "" if nothing.
+	changedSince(rel string, e *format.Entry) string
+}
+
+// changedSince compares one lstat of the file with e (no xattr reads: it
+// runs once per file read).
+func (d dirSource) changedSince(rel string, e *format.Entry) string {
+	var st unix.Stat_t
+	if err := unix.Lstat(d.Describe(rel), &st); err != nil {
+		return "gone: " + err.Error()
+	}
+	switch {
+	case st.Size != e.Size:
+		return fmt.Sprintf("size %d, was %d", st.Size, e.Size)
+	case !format.ClampTime(time.Unix(st.Mtim.Sec, st.Mtim.Nsec)).Equal(e.Mtime):
+		return "modified"
+	case !format.ClampTime(time.Unix(st.Ctim.Sec, st.Ctim.Nsec)).Equal(e.Ctime):
+		return "status changed"
+	}
+	return ""
+}
+
 // DirSource is the BackupSource of a local directory tree (what Backup uses
 // for BackupOptions.Source).
 func DirSource(dir string) BackupSource { return dirSource(dir) }
