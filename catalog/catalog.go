@@ -316,8 +316,14 @@ func (c *Catalog) checkSchema() error {
 		return fmt.Errorf("catalog %s has schema version %d, newer than this tapefs supports (%d); upgrade tapefs: %w",
 			c.dir, v, SchemaVersion, ErrSchema)
 	}
-	// Version 1 is the first schema; decodeSchemaVersion refuses 0, so no
-	// older schema can reach here yet. A future version migrates here.
+	if v == 1 {
+		if c.readOnly {
+			return fmt.Errorf("catalog %s has schema version 1; open it read-write once to upgrade it: %w", c.dir, ErrNeedsRecovery)
+		}
+		if err := c.migrateV1(); err != nil {
+			return fmt.Errorf("catalog %s: upgrade from schema version 1: %w", c.dir, err)
+		}
+	}
 	return nil
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
+
+	"tapefs/internal/fileutil"
 )
 
 func openT(t *testing.T, dir string, opts Options) *Catalog {
@@ -86,7 +88,7 @@ func TestOpenLocked(t *testing.T) {
 			t.Fatalf("second Open(readOnly=%v) while a writer holds it = %v, want ErrLocked", ro, err)
 		}
 		// The writer is this process: the message names it.
-		if want := fmt.Sprintf("catalog %s is in use by another tapefs process (pid %d: %s)", dir, os.Getpid(), cmdline(os.Getpid())); !strings.Contains(err.Error(), want) {
+		if want := fmt.Sprintf("catalog %s is in use by another tapefs process (pid %d: %s)", dir, os.Getpid(), fileutil.Cmdline(os.Getpid())); !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
@@ -189,7 +191,7 @@ func TestSchemaVersion(t *testing.T) {
 				closeT(t, c)
 			},
 			wantErr: ErrSchema,
-			wantMsg: "has schema version 2, newer than this tapefs supports (1); upgrade tapefs",
+			wantMsg: "has schema version 3, newer than this tapefs supports (2); upgrade tapefs",
 		},
 		{
 			name: "garbage version",
@@ -232,7 +234,7 @@ func TestSchemaVersion(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Open = %v", err)
 				}
-				if got := dumpT(t, c); !strings.HasPrefix(got, "\"tapefs/schema-version\" \"1\"\n") {
+				if got := dumpT(t, c); !strings.HasPrefix(got, fmt.Sprintf("\"tapefs/schema-version\" \"%d\"\n", SchemaVersion)) {
 					t.Errorf("Dump does not start with the schema version:\n%s", got)
 				}
 				closeT(t, c)
@@ -308,7 +310,7 @@ func TestDump(t *testing.T) {
 	if again := dumpT(t, c1); again != d1 {
 		t.Errorf("second dump differs:\n%s\n---\n%s", again, d1)
 	}
-	want := `"tapefs/schema-version" "1"
+	want := `"tapefs/schema-version" "2"
 "v1/label/TEST01L8" uuid ` + a.UUID.String() + `
 "v1/label/TEST02L8" uuid ` + b.UUID.String() + `
 `

@@ -97,7 +97,10 @@ type newChunk struct {
 // returns when the data, the snapshot archive and a catalog archive are on
 // tape and the catalog is synced.
 func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult, error) {
+	// start measures the job on the clock's monotonic reading; stamp
+	// names the snapshot and may move ahead of it (below).
 	start := e.now()
+	stamp := start
 	source, group := opts.From, opts.Group
 	if source == nil {
 		src, err := filepath.Abs(opts.Source)
@@ -121,7 +124,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		return nil, invalidf("backup of %s: no group given", source)
 	}
 	src := source.String()
-	snapName := group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
+	snapName := group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
 	if err := format.ValidateSnapshotName(snapName); err != nil {
 		return nil, invalidf("invalid snapshot name %q: %v (use --group NAME)", snapName, err)
 	}
@@ -160,8 +163,8 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		if !slices.ContainsFunc(found, func(s catalog.Snapshot) bool { return s.Pool == pool.Name }) {
 			break
 		}
-		start = start.Add(time.Second)
-		snapName = group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
+		stamp = stamp.Add(time.Second)
+		snapName = group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	res := &BackupResult{Snapshot: snapName, Set: w.set.UUID, NewMediaSet: w.newSet, SetReason: w.reason}
 	j.logf("backup %s of %s to pool %s, media set %s (%s)", snapName, src, pool.Name, w.set.UUID, w.reason)
@@ -624,6 +627,12 @@ type setWriter struct {
 	files   []format.ArchiveFile   // archives on this tape (catalog archive contents)
 	chunks  []format.ChunkLocation // chunks on this tape
 	pending []catalog.ChunkEntry   // written in the open archive, indexed when it closes
+	// void: archives on this tape of jobs that did not complete, listed
+	// in its catalog archives (format.CatalogArchive.Void); voided: the
+	// commit records (catalog.CommitRecord) resolved by them, deleted
+	// once a catalog archive with them is on tape.
+	void   []format.VoidArchive
+	voided []catalog.CommitRecord
 
 	labels   []string
 	newBytes int64
@@ -871,7 +880,8 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
 	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
 	if err != nil {
-		return classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
+		// NextTape names the pool and says what to do.
+		return classify(ErrNoSpace, "%w", err)
 	}
 	if !w.e.claimTape(next.UUID, w) {
 		return w.ensureTape(ctx) // another job took it in between: choose again
@@ -881,6 +891,14 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 		return err
 	}
 	if err := w.j.loadForWrite(ctx, m); err != nil {
+		return err
+	}
+	// Appending needs the tape position; a drive that cannot report it
+	// (docs/hardware.md) is refused before the tape joins the set.
+	if err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		_, err := dev.ReadPosition(ctx)
+		return err
+	}); err != nil {
 		return err
 	}
 	member := next.Set == w.set.UUID && next.Set != uuid.Nil
@@ -952,9 +970,9 @@ func appendUnique(s []string, v string) []string {
 // cumulative catalog archive: from the tape's last catalog archive, or, if
 // the last job on it was interrupted, from the catalog plus the headers of
 // the archives the catalog knows.
-func (w *setWriter) loadTapeState(ctx context.Context) error {
+func (w *setWriter) loadTapeState(ctx context.Context) (err error) {
 	known := map[uint64]bool{}
-	err := w.cat.ListChunks(w.set.UUID, func(c catalog.ChunkEntry) error {
+	err = w.cat.ListChunks(w.set.UUID, func(c catalog.ChunkEntry) error {
 		if c.Loc.Media == w.tape.UUID {
 			w.chunks = append(w.chunks, format.ChunkLocation{Digest: c.Digest, File: c.Loc.File, Offset: c.Loc.Offset, Size: c.Loc.Size})
 			known[c.Loc.File] = true
@@ -977,12 +995,18 @@ func (w *setWriter) loadTapeState(ctx context.Context) error {
 			}
 		}
 	}
+	w.void, w.voided = nil, nil
+	defer func() {
+		if err == nil {
+			err = w.voidInterrupted(snapFiles)
+		}
+	}()
 	return w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		if err := w.key.apply(ctx, dev); err != nil {
 			return err
 		}
 		if ca, err := format.ReadLastCatalogArchive(ctx, dev); err == nil && ca.Media == w.tape.UUID && ca.Set == w.set.UUID {
-			w.files = ca.Files
+			w.files, w.void = ca.Files, ca.Void
 			return nil
 		}
 		w.j.logf("tape %s: last job did not finish its catalog archive; reading archive headers", w.tape.LabelText)
@@ -1018,11 +1042,42 @@ func (w *setWriter) loadTapeState(ctx context.Context) error {
 	})
 }
 
+// voidInterrupted resolves the commit records of the loaded tape: a
+// record whose snapshot the catalog has (in that file: snapFiles) is
+// finished business and dropped; any other names a snapshot archive of a
+// job that died before it recorded the snapshot (the archive may be on
+// tape, even listed in the tape's last catalog archive), which is taken
+// out of the files the next catalog archive lists and added to its void
+// list, so that a catalog rebuilt from the tape leaves it out, as the
+// live catalog does. The records go once that catalog archive is on tape
+// (closeTape).
+func (w *setWriter) voidInterrupted(snapFiles map[uint64]string) error {
+	recs, err := w.cat.ListCommits(w.set.UUID, w.tape.UUID)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if snapFiles[r.File] == r.Snapshot {
+			if err := w.cat.DeleteCommit(r.Set, r.Media, r.File); err != nil {
+				return err
+			}
+			continue
+		}
+		w.j.logf("tape %s: snapshot archive of %s in file %d was written by a job that did not finish: voided, the snapshot is not in the catalog", w.tape.LabelText, r.Snapshot, r.File)
+		w.files = slices.DeleteFunc(w.files, func(f format.ArchiveFile) bool { return f.File == r.File })
+		if !slices.ContainsFunc(w.void, func(v format.VoidArchive) bool { return v.File == r.File }) {
+			w.void = append(w.void, format.VoidArchive{File: r.File, UUID: r.Archive})
+		}
+		w.voided = append(w.voided, r)
+	}
+	return nil
+}
+
 // catalogArchive is this tape's part of the catalog.
 func (w *setWriter) catalogArchive() *format.CatalogArchive {
 	return &format.CatalogArchive{
 		Media: w.tape.UUID, Set: w.set.UUID, Seq: w.seq, SetCtime: w.set.Ctime, Pool: w.pool.Name,
-		Files: w.files, Chunks: w.chunks,
+		Files: w.files, Chunks: w.chunks, Void: w.void,
 	}
 }
 
@@ -1048,6 +1103,13 @@ func (w *setWriter) closeTape(ctx context.Context, full bool) error {
 	if err != nil {
 		return fmt.Errorf("catalog archive on %s: %w", w.tape.LabelText, err)
 	}
+	for _, r := range w.voided {
+		// Voided on tape now: the record has done its work.
+		if err := w.cat.DeleteCommit(r.Set, r.Media, r.File); err != nil {
+			return err
+		}
+	}
+	w.voided = nil
 	var used uint64
 	_ = w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		if vs, err := dev.VolumeStatistics(ctx); err == nil {
@@ -1092,19 +1154,33 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 			if err := w.key.apply(ctx, dev); err != nil {
 				return err
 			}
-			sw, err := format.NewSnapshotArchiveWriter(ctx, dev, format.DefaultBlockSize, format.SnapshotArchiveHeader{Set: w.set.UUID, Snapshot: name}, id)
-			if err != nil {
-				return err
+			// The archive is on tape before the snapshot is in the
+			// catalog: a record of it comes first, so that a crash in
+			// between leaves an archive the engine knows to void
+			// (voidInterrupted).
+			rec := catalog.CommitRecord{Set: w.set.UUID, Media: w.tape.UUID, File: file, Archive: id, Snapshot: name}
+			if err := w.cat.PutCommit(rec); err != nil {
+				return fmt.Errorf("record the commit: %w", err)
 			}
-			for _, e := range entries {
-				if err := sw.Add(e); err != nil {
-					sw.Abort()
-					return err
+			sw, err := format.NewSnapshotArchiveWriter(ctx, dev, format.DefaultBlockSize, format.SnapshotArchiveHeader{Set: w.set.UUID, Snapshot: name}, id)
+			if err == nil {
+				for _, e := range entries {
+					if err = sw.Add(e); err != nil {
+						sw.Abort()
+						break
+					}
 				}
 			}
-			if err := sw.Close(); err != nil {
+			if err == nil {
+				err = sw.Close()
+			}
+			if err != nil {
+				// Not complete on tape: a rebuild cannot take it for a
+				// snapshot.
+				w.cat.DeleteCommit(rec.Set, rec.Media, rec.File)
 				return err
 			}
+			killAt("commit-after-snapshot-archive")
 			loc = catalog.ArchiveLoc{Media: w.tape.UUID, File: file}
 			w.files = append(w.files, format.ArchiveFile{File: file, Object: obj, Type: format.ContentSnapshotArchive, UUID: id, Snapshot: name, Final: true})
 			return nil
@@ -1126,6 +1202,7 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 	if err := w.closeTape(ctx, false); err != nil {
 		return err
 	}
+	killAt("commit-after-catalog-archive")
 	tree := make([]catalog.TreeEntry, 0, len(entries))
 	for _, e := range entries {
 		tree = append(tree, catalog.TreeEntry{Path: e.Path, Value: format.EncodeEntry(nil, e)})
@@ -1136,6 +1213,10 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 	}
 	if err := w.cat.PutSnapshot(snap, tree); err != nil {
 		return fmt.Errorf("record snapshot in the catalog: %w", err)
+	}
+	if err := w.cat.DeleteCommit(w.set.UUID, loc.Media, loc.File); err != nil {
+		// A record left for a recorded snapshot is dropped when found.
+		w.j.logf("snapshot %s: remove its commit record: %v", name, err)
 	}
 	return w.cat.UpdateMediaSet(w.set.UUID, func(s *catalog.MediaSet) error {
 		s.LastWrite = w.e.now()
@@ -1200,6 +1281,16 @@ func (e *Engine) dropMediaSet(cat *catalog.Catalog, id uuid.UUID) error {
 	}
 	if err := cat.DeleteMediaSet(id); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return err
+	}
+	// Commit records of the set's tapes: the tapes are written over.
+	recs, err := cat.ListCommits(id, uuid.Nil)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := cat.DeleteCommit(r.Set, r.Media, r.File); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -18,9 +18,11 @@ type ChangerInfo struct {
 	Name        string `json:"name"`
 	Path        string `json:"path"`
 	ExportSlots []int  `json:"export-slots,omitempty"`
-	Vendor      string `json:"vendor,omitempty"`
-	Model       string `json:"model,omitempty"`
-	Serial      string `json:"serial,omitempty"`
+	// EjectBeforeUnload is the changer's eject-before-unload setting.
+	EjectBeforeUnload bool   `json:"eject-before-unload,omitempty"`
+	Vendor            string `json:"vendor,omitempty"`
+	Model             string `json:"model,omitempty"`
+	Serial            string `json:"serial,omitempty"`
 }
 
 // ChangerCreate adds a changer to tape.cfg.
@@ -39,7 +41,7 @@ func (e *Engine) ChangerCreate(name, path string, exportSlots []int) error {
 
 // ChangerUpdate changes a changer's settings. Nil arguments are left alone;
 // an empty non-nil exportSlots clears them.
-func (e *Engine) ChangerUpdate(name string, path *string, exportSlots *[]int) error {
+func (e *Engine) ChangerUpdate(name string, path *string, exportSlots *[]int, ejectBeforeUnload *bool) error {
 	if path != nil {
 		if err := checkPath(*path); err != nil {
 			return err
@@ -55,6 +57,9 @@ func (e *Engine) ChangerUpdate(name string, path *string, exportSlots *[]int) er
 		}
 		if exportSlots != nil {
 			c.ExportSlots = *exportSlots
+		}
+		if ejectBeforeUnload != nil {
+			c.EjectBeforeUnload = *ejectBeforeUnload
 		}
 		return nil
 	})

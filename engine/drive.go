@@ -147,23 +147,24 @@ func (e *Engine) DriveScan() ([]device.ScanEntry, error) {
 	return e.opts.Opener.ScanDrives()
 }
 
-// DriveStatusInfo is what `tapefs status` shows for a drive.
+// DriveStatusInfo is what `tapefs status` shows for a drive. Its JSON
+// form is the rows of Fields (drivestatus.go), not these fields.
 type DriveStatusInfo struct {
-	Name   string      `json:"name"`
-	Path   string      `json:"path"`
-	Info   device.Info `json:"info"`
+	Name   string
+	Path   string
+	Info   device.Info
 	Status device.DriveStatus
 	// Flags is the drive state in mt's words (ONLINE, BOT, EOF, EOD,
 	// WR_PROT, DRIVE_OPEN, IM_REP_EN).
-	Flags string `json:"status"`
+	Flags string
 	// Volume holds the loaded cartridge's statistics, if any.
-	Volume *device.VolumeStatistics `json:"volume-statistics,omitempty"`
+	Volume *device.VolumeStatistics
 	// Manufactured is the cartridge's manufacture date from its memory.
-	Manufactured string `json:"manufactured,omitempty"`
+	Manufactured string
 	// CleaningRequired: the drive asks for a cleaning cartridge.
-	CleaningRequired bool `json:"cleaning-required"`
+	CleaningRequired bool
 	// Job is the job that has reserved the drive, if any.
-	Job string `json:"job,omitempty"`
+	Job string
 }
 
 // MTFlags renders a drive status the way mt's status line does.
@@ -173,9 +174,11 @@ func MTFlags(st device.DriveStatus) string {
 		f = append(f, "DRIVE_OPEN")
 	} else if st.Loaded {
 		f = append(f, "ONLINE")
-		if st.AtBOT {
+		switch {
+		case st.PositionUnknown:
+		case st.AtBOT:
 			f = append(f, "BOT")
-		} else if st.Position.Record == 0 && st.Position.File > 0 {
+		case st.Position.Record == 0 && st.Position.File > 0:
 			f = append(f, "EOF")
 		}
 		if st.AtEOD {

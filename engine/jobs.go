@@ -27,6 +27,9 @@ type JobInfo struct {
 	Start time.Time `json:"start"`
 	// End is zero while the job runs.
 	End time.Time `json:"end,omitzero"`
+	// Waiting says what the job waits for before it can run (a drive
+	// another job holds); empty once it runs.
+	Waiting string `json:"waiting,omitempty"`
 	// Log holds the job's progress lines, oldest first.
 	Log []string `json:"log"`
 }
@@ -107,6 +110,13 @@ func (r *jobRegistry) log(j *job, line string) {
 	if sink != nil {
 		sink(line)
 	}
+}
+
+// setWaiting sets what j waits for ("" once it runs).
+func (r *jobRegistry) setWaiting(j *job, what string) {
+	r.mu.Lock()
+	j.info.Waiting = what
+	r.mu.Unlock()
 }
 
 func (r *jobRegistry) finish(j *job, now time.Time) {

@@ -24,12 +24,15 @@ type LabelInfo struct {
 	MediaSetUUID uuid.UUID `json:"media-set-uuid"`
 	MediaSetSeq  uint64    `json:"seq-nr"`
 	MediaSetTime time.Time `json:"media-set-ctime"`
+	// EncryptionKeyFingerprint names the key of an encrypted media set.
+	EncryptionKeyFingerprint string `json:"encryption-key-fingerprint,omitempty"`
 }
 
 func labelInfo(ml *format.MediaLabel, set *format.MediaSetLabel) *LabelInfo {
 	li := &LabelInfo{LabelText: ml.LabelText, UUID: ml.UUID, Ctime: ml.Ctime, Pool: ml.Pool}
 	if set != nil {
 		li.MediaSetUUID, li.MediaSetSeq, li.MediaSetTime = set.SetUUID, set.Seq, set.Ctime
+		li.EncryptionKeyFingerprint = set.EncryptionKeyFingerprint
 		if set.Pool != "" {
 			li.Pool = set.Pool
 		}

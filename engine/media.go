@@ -18,6 +18,8 @@ type driveJob struct {
 	dev *owner[device.Drive]
 	ch  *config.Changer // nil for a standalone drive
 	job *job            // the registry's record of this job
+	// hold is the drive's reservation (drivewait.go).
+	hold *driveHold
 }
 
 // useDrive resolves and reserves a drive for a job and records the job in
@@ -25,11 +27,14 @@ type driveJob struct {
 // release when done: it refreshes the cached drive and changer status,
 // ends the job and frees the drive.
 func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, func(), error) {
+	return e.useDriveWith(ctx, name, job, holdOpts{})
+}
+
+// useDriveWith is useDrive with how the drive is taken (o.waiting is set
+// here: a wait shows in the job's log and progress). A job that waits for
+// the drive is in the registry while it waits.
+func (e *Engine) useDriveWith(ctx context.Context, name, job string, o holdOpts) (*driveJob, func(), error) {
 	d, err := e.ResolveDrive(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	unreserve, err := e.reserve(d.Name, job)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -37,12 +42,34 @@ func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, fun
 	if d.Changer != "" {
 		c, err := e.ChangerConfig(d.Changer)
 		if err != nil {
-			unreserve()
 			return nil, nil, fmt.Errorf("drive %s: %w", d.Name, err)
 		}
 		dj.ch = &c
 	}
-	dj.job = e.jobs.start(ctx, job, d.Name, e.now())
+	o.waiting = func(line string) {
+		if dj.job == nil {
+			dj.job = e.jobs.start(ctx, job, d.Name, e.now())
+		}
+		e.jobs.setWaiting(dj.job, line)
+		dj.logf("%s", line)
+	}
+	o.waited = func(line string) {
+		e.jobs.setWaiting(dj.job, "")
+		dj.logf("%s", line)
+	}
+	hold, unreserve, err := e.acquireDrive(ctx, d.Name, job, o)
+	if err != nil {
+		if dj.job != nil {
+			dj.logf("%s: %v", job, err)
+			e.jobs.setWaiting(dj.job, "")
+			e.jobs.finish(dj.job, e.now())
+		}
+		return nil, nil, err
+	}
+	dj.hold = hold
+	if dj.job == nil {
+		dj.job = e.jobs.start(ctx, job, d.Name, e.now())
+	}
 	release := func() {
 		e.refreshAfterJob(dj)
 		e.jobs.finish(dj.job, e.now())
@@ -235,6 +262,11 @@ func (j *driveJob) loadLabel(ctx context.Context, label string) error {
 
 // LoadMedia loads the tape with the given label into a drive.
 func (e *Engine) LoadMedia(ctx context.Context, driveName, label string) error {
+	if strings.HasPrefix(label, "CLN") {
+		// As proxmox-tape: a cleaning cartridge loaded as a tape would
+		// start a cleaning cycle (or be read as data) outside `clean`.
+		return refusedf("tape %s is a cleaning cartridge: clean the drive with `tapefs clean`", label)
+	}
 	j, release, err := e.useDrive(ctx, driveName, "load-media "+label)
 	if err != nil {
 		return err

@@ -266,6 +266,13 @@ type MediaInfo struct {
 	// Expire is when the tape's data may be overwritten; zero when it
 	// never expires or holds no set.
 	Expire time.Time
+	// Expired: the tape's data may be overwritten now (policy.Expired).
+	Expired bool
+	// Shown is the status `media list` shows, as proxmox-tape shows it:
+	// "expired" for an expired tape, "full" for a writable tape of a set
+	// that is not its pool's current set any more (nothing is appended to
+	// it), else Status. Damaged and retired tapes show as such.
+	Shown string
 }
 
 // MediaListInfo lists the inventory (optionally of one pool) with media
@@ -282,8 +289,9 @@ func (e *Engine) MediaListInfo(pool string) ([]MediaInfo, error) {
 	pools, _ := e.cfg.LoadPools()
 	setsByPool := map[string][]policy.Set{}
 	out := make([]MediaInfo, 0, len(list))
+	now := e.now()
 	for _, m := range list {
-		mi := MediaInfo{Media: m}
+		mi := MediaInfo{Media: m, Shown: string(m.Status)}
 		if m.Set != nil && m.Set.UUID != uuid.Nil {
 			set, err := cat.GetMediaSet(m.Set.UUID)
 			if err == nil {
@@ -304,7 +312,16 @@ func (e *Engine) MediaListInfo(pool string) ([]MediaInfo, error) {
 						if t, ok := policy.SetExpireTime(pol, policySet(set), ps); ok {
 							mi.Expire = t
 						}
+						pm := policy.Media{UUID: m.UUID, Label: m.LabelText, Pool: m.EffectivePool(), Ctime: m.Ctime,
+							Status: policy.MediaStatus(m.Status), Set: m.Set.UUID, Seq: m.Set.Seq}
+						mi.Expired = policy.Expired(pol, pm, ps, now)
 					}
+				}
+				if cur := policy.CurrentSet(set.Pool, ps); m.Status == catalog.StatusWritable && (cur == nil || cur.UUID != set.UUID) {
+					mi.Shown = string(catalog.StatusFull)
+				}
+				if mi.Expired {
+					mi.Shown = "expired"
 				}
 			}
 		}

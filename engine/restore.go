@@ -84,7 +84,8 @@ type RestoreResult struct {
 type restoreFile struct {
 	entry *format.Entry
 	path  string // absolute target path
-	fd    *os.File
+	// dev and ino identify the file this restore created at path.
+	dev, ino uint64
 	// created: this restore created the file, so it may remove it.
 	created bool
 	left    int   // chunks still to write
@@ -116,13 +117,15 @@ type restoreJob struct {
 	// snapshot added so far.
 	matched []bool
 	files   []*restoreFile
-	needs   map[[32]byte]*chunkNeed
-	res     *RestoreResult
+	// fds holds the files open for writing, a bounded number at a time.
+	fds   *fileSet
+	needs map[[32]byte]*chunkNeed
+	res   *RestoreResult
 	// mu guards the files' left and err while chunks are written on
 	// several goroutines (put, spoil), and created.
 	mu sync.Mutex
 	// created counts the files (in files order) layout has dealt with:
-	// their fd or err is set. laid is signalled as it grows.
+	// they exist or their err is set. laid is signalled as it grows.
 	created int
 	laid    *sync.Cond
 }
@@ -256,6 +259,7 @@ func (r *restoreJob) layout() error {
 		r.laid = sync.NewCond(&r.mu)
 	}
 	r.mu.Unlock()
+	r.openFiles()
 	defer r.published(len(r.files))
 	failed := map[*format.Entry]error{}
 	r.failed = failed
@@ -294,23 +298,25 @@ func (r *restoreJob) layout() error {
 				continue
 			}
 		}
-		fd, err := os.OpenFile(rf.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-		if err != nil {
+		if err := r.fds.create(rf); err != nil {
 			rf.err = err
-			continue
 		}
-		if rf.entry.Size > 0 {
-			// Its size first: what put leaves out (zero blocks) and
-			// holes read as zeros, and stay holes.
-			if err := fd.Truncate(rf.entry.Size); err != nil {
-				fd.Close()
-				rf.err = err
-				continue
-			}
-		}
-		rf.fd, rf.created = fd, true
 	}
 	return nil
+}
+
+// openFiles sets up the bounded set of files open for writing.
+func (r *restoreJob) openFiles() {
+	if r.fds != nil {
+		return
+	}
+	r.fds = newFileSet(maxRestoreFDs, func(rf *restoreFile, err error) {
+		r.mu.Lock()
+		if rf.err == nil {
+			rf.err = err
+		}
+		r.mu.Unlock()
+	})
 }
 
 // published says the first n files are laid out.
@@ -325,6 +331,7 @@ func (r *restoreJob) published(n int) {
 // it writes); wait returns layout's error.
 func (r *restoreJob) startLayout() (wait func() error) {
 	r.laid = sync.NewCond(&r.mu)
+	r.openFiles()
 	done := make(chan error, 1)
 	go func() { done <- r.layout() }()
 	return sync.OnceValue(func() error { return <-done })
@@ -388,15 +395,15 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 		for r.created <= t.f.idx {
 			r.laid.Wait()
 		}
-		fd := t.f.fd
-		if t.f.err != nil {
-			fd = nil
-		}
+		skip := t.f.err != nil || !t.f.created
 		r.mu.Unlock()
-		if fd == nil {
+		if skip {
 			continue
 		}
-		err := writeSparse(fd, data, t.off)
+		of, err := r.fds.acquire(t.f)
+		if err == nil {
+			err = writeSparse(of.fd, data, t.off)
+		}
 		r.mu.Lock()
 		if err != nil {
 			if t.f.err == nil {
@@ -405,7 +412,18 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 		} else {
 			t.f.left--
 		}
+		done := err == nil && t.f.left == 0
 		r.mu.Unlock()
+		if of == nil {
+			continue
+		}
+		if err := r.fds.release(of, done); err != nil {
+			r.mu.Lock()
+			if t.f.err == nil {
+				t.f.err = err
+			}
+			r.mu.Unlock()
+		}
 	}
 }
 
@@ -443,13 +461,8 @@ func (r *restoreJob) fail(id uuid.UUID, why error) {
 // closeFiles closes the regular files and drops those that could not be
 // restored completely.
 func (r *restoreJob) closeFiles() {
+	r.closeAll()
 	for _, rf := range r.files {
-		if rf.fd != nil {
-			if err := rf.fd.Close(); err != nil && rf.err == nil {
-				rf.err = err
-			}
-			rf.fd = nil
-		}
 		if rf.err == nil && rf.left > 0 {
 			rf.err = errors.New("not all data could be read")
 		}
@@ -505,11 +518,10 @@ func (r *restoreJob) finish() error {
 	return nil
 }
 
+// closeAll closes the files still open (their close errors fail them).
 func (r *restoreJob) closeAll() {
-	for _, rf := range r.files {
-		if rf.fd != nil {
-			rf.fd.Close()
-		}
+	if r.fds != nil {
+		r.fds.closeAll()
 	}
 }
 
@@ -723,13 +735,18 @@ func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive s
 // restoreDrive reserves the drive for a restore of set (the pool's drive
 // unless named) and locks the set against overwriting until release.
 func (e *Engine) restoreDrive(ctx context.Context, set catalog.MediaSet, name string) (*driveJob, func(), error) {
+	return e.restoreDriveWith(ctx, set, name, holdOpts{})
+}
+
+// restoreDriveWith is restoreDrive with how the drive is taken.
+func (e *Engine) restoreDriveWith(ctx context.Context, set catalog.MediaSet, name string, o holdOpts) (*driveJob, func(), error) {
 	if name == "" {
 		if p, err := e.PoolConfig(set.Pool); err == nil {
 			name = p.Drive
 		}
 	}
 	unlock := e.lockSet(set.UUID)
-	j, release, err := e.useDrive(ctx, name, "restore "+set.UUID.String())
+	j, release, err := e.useDriveWith(ctx, name, "restore "+set.UUID.String(), o)
 	if err != nil {
 		unlock()
 		return nil, nil, err

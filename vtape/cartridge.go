@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 )
 
 // Cartridge files. data holds the payloads of all records back to back;
@@ -148,11 +149,11 @@ func cartridgeDir(lib, barcode string) string {
 
 func createCartridgeFiles(lib, barcode string) error {
 	dir := cartridgeDir(lib, barcode)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, fileutil.PrivateDir); err != nil {
 		return fmt.Errorf("create cartridge %s: %w", barcode, err)
 	}
 	for _, name := range []string{dataFile, indexFile} {
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, fileutil.PrivateFile)
 		if err != nil {
 			return fmt.Errorf("create cartridge %s: %w", barcode, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 )
 
 // Drive is one drive of a virtual library, opened by OpenDrive. It
@@ -39,6 +40,12 @@ type Drive struct {
 	libState *LibraryState
 	libIdent os.FileInfo
 	libFile  *os.File
+
+	// positioned: an operation of this handle moved the tape (or read
+	// the position), so it knows whether it left the tape at end of
+	// data. A real drive does not tell a new opener where end of data
+	// is, and Status says AtEOD only when positioned, as sgio does.
+	positioned bool
 
 	// the open cartridge of the current mount
 	cart    *cartridge
@@ -71,7 +78,7 @@ func OpenDrive(path string) (*Drive, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	if err := os.MkdirAll(path, fileutil.PrivateDir); err != nil {
 		return nil, fmt.Errorf("open drive: %w", err)
 	}
 	lock, err := acquireDeviceLock(filepath.Join(path, driveLockFile), "drive "+path)
@@ -256,6 +263,7 @@ func (d *Drive) begin(ctx context.Context, n need) (op, error) {
 		if err := d.openCart(o.cs); err != nil {
 			return o, err
 		}
+		d.positioned = true
 	}
 	return o, nil
 }
@@ -268,6 +276,7 @@ func (d *Drive) syncMount(o op) error {
 		}
 		d.st.Barcode = o.elem.Barcode
 		d.st.Position = 0
+		d.positioned = false
 		d.st.Stream.reset()
 		if o.elem.Barcode == "" {
 			d.st.Key = nil
@@ -415,7 +424,7 @@ func (d *Drive) Status(ctx context.Context) (device.DriveStatus, error) {
 		}
 		s.Position = pos
 		s.AtBOT = d.st.Position == 0
-		s.AtEOD = d.st.Position == d.cart.count
+		s.AtEOD = d.positioned && d.st.Position == d.cart.count
 		s.PastEarlyWarning = d.cart.dataEnd >= d.leom(o.cs)
 	}
 	return s, d.finish(nil)

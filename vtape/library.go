@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 )
 
 // File names inside a library directory.
@@ -178,11 +179,11 @@ func Create(dir string, opts LibraryOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, cartridgesDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, cartridgesDir), fileutil.PrivateDir); err != nil {
 		return fmt.Errorf("create library: %w", err)
 	}
 	for n := range st.Drives {
-		if err := os.MkdirAll(DrivePath(dir, n), 0o755); err != nil {
+		if err := os.MkdirAll(DrivePath(dir, n), fileutil.PrivateDir); err != nil {
 			return fmt.Errorf("create library: %w", err)
 		}
 	}

@@ -22,6 +22,8 @@ import (
 type env struct {
 	stdin          io.Reader // passwords (key commands)
 	stdout, stderr io.Writer
+	// console writes log lines and the progress bar to stderr.
+	console *console
 	cliapp.Settings
 	eng *engine.Engine
 	// shared: eng belongs to the mount daemon, which runs this command
@@ -64,9 +66,7 @@ func (e *env) engine() (*engine.Engine, error) {
 		StateDir:    e.StateDir,
 		CatalogWait: wait,
 		Opener:      e.opener(),
-		Logf: func(format string, args ...any) {
-			fmt.Fprintf(e.stderr, format+"\n", args...)
-		},
+		Logf:        e.console.logf,
 	})
 	if err != nil {
 		return nil, err
@@ -97,14 +97,14 @@ func (e *env) print(t *output.Table, v any) error { return output.Print(e.stdout
 // With a non-nil shared engine (the mount daemon's), commands use it
 // instead of creating their own.
 func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
-	return (&env{stdin: os.Stdin, stdout: stdout, stderr: stderr, eng: shared, shared: shared != nil}).app()
+	return (&env{stdin: os.Stdin, stdout: stdout, stderr: stderr, console: newConsole(stderr), eng: shared, shared: shared != nil}).app()
 }
 
 // newCLIApp is the command tree of a tapefs process run from the command
 // line without a daemon: while a command holds its engine, the read-only
 // commands of other processes run in it (jobserver.go).
 func newCLIApp(stdout, stderr io.Writer) *cli.App {
-	return (&env{stdin: os.Stdin, stdout: stdout, stderr: stderr, serve: true}).app()
+	return (&env{stdin: os.Stdin, stdout: stdout, stderr: stderr, console: newConsole(stderr), serve: true}).app()
 }
 
 func (e *env) app() *cli.App {
@@ -123,9 +123,11 @@ func (e *env) app() *cli.App {
 		e.catalogCommand(),
 		e.mountCommand(),
 		e.keyCommand(),
+		e.barcodeSheetCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)
+	cliapp.Document(app, completeValues, tapefsDescription, true, fsPage)
 	return app
 }
 

@@ -2,16 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
-	"github.com/mattn/go-isatty"
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
 	"tapefs/cmd/internal/output"
@@ -45,7 +41,7 @@ func (e *env) backupCommand() *cli.Command {
 				EjectMedia: c.Bool("eject-media"), ExportMediaSet: c.Bool("export-media-set"), ForceMediaSet: c.Bool("force-media-set"),
 				Exclude: c.StringSlice("exclude"), AllFileSystems: c.Bool("all-file-systems"),
 			}
-			stop := e.progress(&opts)
+			stop := e.console.progress(&opts)
 			res, err := eng.Backup(c.Context, opts)
 			stop()
 			if err != nil {
@@ -86,62 +82,6 @@ func (w warningsError) Error() string {
 
 // ExitCode is used by cliapp.ExitCode.
 func (w warningsError) ExitCode() int { return 8 }
-
-// progress shows a progress bar on a terminal and one log line every few
-// seconds otherwise. The returned function ends it.
-func (e *env) progress(opts *engine.BackupOptions) func() {
-	tty := false
-	if f, ok := e.stderr.(*os.File); ok {
-		tty = isatty.IsTerminal(f.Fd())
-	}
-	var mu sync.Mutex
-	var bar *progressbar.ProgressBar
-	var last time.Time
-	start := time.Now()
-	opts.Progress = func(p engine.BackupProgress) {
-		mu.Lock()
-		defer mu.Unlock()
-		if tty {
-			if bar == nil && p.Counted && p.TotalBytes > 0 {
-				bar = progressbar.NewOptions64(p.TotalBytes,
-					progressbar.OptionSetWriter(e.stderr),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionSetPredictTime(true),
-					progressbar.OptionThrottle(200*time.Millisecond),
-					progressbar.OptionFullWidth(),
-				)
-			}
-			if bar != nil {
-				bar.Describe(fmt.Sprintf("%d/%d files, tape %s", p.Files, p.TotalFiles, p.Tape))
-				_ = bar.Set64(p.Bytes)
-			}
-			return
-		}
-		if time.Since(last) < 5*time.Second {
-			return
-		}
-		last = time.Now()
-		rate := float64(p.Bytes) / time.Since(start).Seconds()
-		if p.Tape == "" {
-			p.Tape = "-"
-		}
-		totalBytes, totalFiles := "?", "?"
-		if p.Counted {
-			totalBytes, totalFiles = humanize.IBytes(uint64(p.TotalBytes)), strconv.FormatInt(p.TotalFiles, 10)
-		}
-		fmt.Fprintf(e.stderr, "progress: %s of %s, %d of %s files, %s/s, new on tape %s, tape %s\n",
-			humanize.IBytes(uint64(p.Bytes)), totalBytes, p.Files, totalFiles,
-			humanize.IBytes(uint64(rate)), humanize.IBytes(uint64(p.NewBytes)), p.Tape)
-	}
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if bar != nil {
-			_ = bar.Finish()
-			fmt.Fprintln(e.stderr)
-		}
-	}
-}
 
 func (e *env) restoreCommand() *cli.Command {
 	return &cli.Command{

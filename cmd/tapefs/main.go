@@ -31,6 +31,15 @@ import (
 )
 
 func main() {
+	// What tapefs creates for itself (state directory, catalog, spool,
+	// locks, virtual libraries, logs, the API socket) is private to its
+	// user whatever the caller's umask; what needs another mode gets it
+	// explicitly: the configuration directory 0755 and its files 0644
+	// (keys 0600), restored files their snapshot's modes, and what
+	// clients create in incoming/ the modes they ask for (the kernel
+	// applies their umask; the staging store keeps modes as metadata and
+	// its own files are 0600).
+	syscall.Umask(0o077)
 	args := helperArgs(os.Args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := cliapp.StartProfile("tapefs")

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 	"tapefs/sgio"
 	"tapefs/vtape"
 )
@@ -60,11 +61,11 @@ func (o *Opener) Register(dir string) error {
 		return nil
 	}
 	libs = append(libs, dir)
-	if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
+	if err := os.MkdirAll(o.StateDir, fileutil.PrivateDir); err != nil {
 		return err
 	}
 	tmp := o.registry() + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strings.Join(libs, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(strings.Join(libs, "\n")+"\n"), fileutil.PrivateFile); err != nil {
 		return err
 	}
 	return os.Rename(tmp, o.registry())
