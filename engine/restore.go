@@ -50,8 +50,12 @@ type RestorePlan struct {
 	Tapes     []RestoreTape `json:"tapes"`
 	Missing   []string      `json:"missing,omitempty"` // chunks without a known location
 	// EstimatedSeconds is the tape time the plan would take on the drive's
-	// timing model (virtual drives; 0 when the drive cannot tell).
+	// timing model (virtual drives; 0 when the drive cannot tell): the
+	// loads of the tapes in the library (EstimatedLoads), the locates to
+	// their archives and the reading of the bytes; offline tapes are not
+	// counted.
 	EstimatedSeconds float64 `json:"estimated-tape-seconds,omitempty"`
+	EstimatedLoads   int     `json:"estimated-loads,omitempty"`
 }
 
 // RestoreTape is one tape of a plan, read front to back.
@@ -552,6 +556,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	if err != nil {
 		return nil, err
 	}
+	if len(snaps) == 0 {
+		return nil, e.noSnapshots(cat, set)
+	}
 	r := &restoreJob{target: target, res: &RestoreResult{Plan: RestorePlan{Set: set.UUID}}}
 	for _, s := range snaps {
 		entries, err := readSelection(cat, set.UUID, s.Name, opts.Paths)
@@ -603,12 +610,15 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 			return nil, keyErr(set.UUID, err)
 		}
 	}
-	for _, label := range e.offlineTapes(ctx, set, opts.Drive, r.res.Plan) {
-		e.logf("restore of media set %s: tape %s is not in the library; bring it back, or the files on it fail", set.UUID, label)
-	}
+	offline := e.offlineTapes(ctx, set, opts.Drive, r.res.Plan)
 	if opts.DryRun {
-		r.res.Plan.EstimatedSeconds = e.estimate(ctx, set, opts.Drive, r.res.Plan)
+		r.res.Plan.EstimatedSeconds, r.res.Plan.EstimatedLoads = e.estimate(ctx, set, opts.Drive, r.res.Plan)
 		return r.res, nil
+	}
+	// A tape the job would have to wait for: refuse before creating
+	// anything.
+	if len(offline) > 0 {
+		return r.res, fmt.Errorf("restore of media set %s cannot start, nothing was restored: %w", set.UUID, errors.Join(offline...))
 	}
 	// The drive first: a restore that cannot have it creates nothing.
 	var j *driveJob
@@ -649,8 +659,10 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 }
 
 // estimate asks the restore drive how long the plan would take, without
-// moving any tape. 0 when the drive has no timing model or is busy.
-func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) float64 {
+// moving any tape, counting the tapes of the plan that are in the library
+// (it returns their number as loads). 0 seconds when the drive has no
+// timing model or is busy.
+func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) (seconds float64, loads int) {
 	if drive == "" {
 		if pc, err := e.PoolConfig(set.Pool); err == nil {
 			drive = pc.Drive
@@ -658,10 +670,14 @@ func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive strin
 	}
 	d, err := e.ResolveDrive(drive)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	est := device.Estimate{Loads: len(p.Tapes)}
+	var est device.Estimate
 	for _, t := range p.Tapes {
+		if t.Offline {
+			continue
+		}
+		est.Loads++
 		est.Locates += len(t.Archives)
 		est.Bytes += t.Bytes
 	}
@@ -672,13 +688,15 @@ func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive strin
 		}
 		return nil
 	})
-	return s
+	return s, est.Loads
 }
 
 // offlineTapes marks the tapes of plan p that the library of the restore's
-// drive (drive, else the pool's) does not hold now, and returns their
-// labels. A standalone drive, or a library it cannot ask, marks none.
-func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) []string {
+// drive (drive, else the pool's) does not hold now in a storage slot or a
+// drive, and returns why for each (changerView.online: errors wrapping
+// ErrMediaOffline). A standalone drive, or a library it cannot ask, marks
+// none.
+func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) []error {
 	if drive == "" {
 		if pc, err := e.PoolConfig(set.Pool); err == nil {
 			drive = pc.Drive
@@ -696,11 +714,11 @@ func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive s
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out []error
 	for i, t := range p.Tapes {
-		if _, ok := v.find(t.Label); !ok {
+		if _, err := v.online(t.Label); err != nil {
 			p.Tapes[i].Offline = true
-			out = append(out, t.Label)
+			out = append(out, err)
 		}
 	}
 	return out
@@ -764,6 +782,22 @@ func (e *Engine) selectSnapshots(cat *catalog.Catalog, set catalog.MediaSet, sel
 		}
 	}
 	return out, nil
+}
+
+// noSnapshots is the error of a restore of a media set that has no
+// snapshots in the catalog: a backup into it that failed after writing
+// archives leaves its chunks (and perhaps a snapshot archive) on tape, and
+// reading the tapes with --scan finds what they hold.
+func (e *Engine) noSnapshots(cat *catalog.Catalog, set catalog.MediaSet) error {
+	var labels []string
+	for _, id := range set.Media {
+		if m, err := cat.GetMedia(id); err == nil {
+			labels = append(labels, m.LabelText)
+		}
+	}
+	return notFoundf("media set %s has no snapshots in the catalog, so nothing would be restored (a backup into it may have failed after writing to tape); "+
+		"read what its tapes (%s) hold into the catalog with `tapefs catalog --scan --force` (each tape loaded in turn) or `tapefs inventory --catalog --scan --force`, then restore again",
+		set.UUID, strings.Join(labels, ", "))
 }
 
 // selected reports whether p (or one of its parents) matches a pattern.
