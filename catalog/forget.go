@@ -29,10 +29,8 @@ func (c *Catalog) DeleteSnapshot(set uuid.UUID, name string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := deletePrefix(db, treeSnapPrefix(set, name)); err != nil {
-			return fmt.Errorf("remove tree: %w", err)
-		}
-		return db.Update(func(txn *badger.Txn) error { return txn.Delete(pendingKey(set, name)) })
+		// What no other snapshot of the set shares goes with it.
+		return dropPending(db, set, name)
 	})
 	if err != nil {
 		return fmt.Errorf("delete snapshot %s of media set %s: %w", name, set, err)
