@@ -20,8 +20,10 @@
 // so a write that returned survives a crash or power loss. Bulk writes
 // (PutChunks, PutSnapshot, DeleteMediaSet) span several Badger transactions;
 // each documents what a crash in the middle leaves. After an unclean
-// shutdown the next read-write Open replays Badger's write-ahead log and
-// removes the partial trees of unfinished PutSnapshot calls; a read-only
+// shutdown the next read-write Open removes the log files that power loss
+// left shorter than their header (they never held a synced write), replays
+// Badger's write-ahead log and removes the partial trees of unfinished
+// PutSnapshot calls; a read-only
 // Open cannot and fails with ErrNeedsRecovery until that happened.
 //
 // # Key schema

@@ -201,6 +201,38 @@ func (c *Catalog) WalkTree(set uuid.UUID, snapshot string, fn func(TreeEntry) er
 	return nil
 }
 
+// WalkSubtree is WalkTree from the entry at path dir: that entry first,
+// then its subtree, in the same order. It reads the listings of the
+// directories on the way down and of the subtree, nothing else of the
+// snapshot. Errors: ErrNotFound (no such snapshot or entry), ErrInvalid
+// (malformed dir), ErrCorrupt, ErrClosed, or fn's.
+func (c *Catalog) WalkSubtree(set uuid.UUID, snapshot, dir string, fn func(TreeEntry) error) error {
+	if err := checkTreePath(dir); err != nil {
+		return err
+	}
+	if dir == "" {
+		return c.WalkTree(set, snapshot, fn)
+	}
+	err := c.treeView(set, snapshot, func(txn *badger.Txn, top dirHash) error {
+		d, err := resolve(txn, set, top, dir)
+		if err != nil {
+			return err
+		}
+		te, err := treeEntry(txn, set, dir, &d)
+		if err != nil {
+			return err
+		}
+		if err := fn(te); err != nil {
+			return err
+		}
+		return walkBelow(txn, set, dir, &d, fn)
+	})
+	if err != nil {
+		return fmt.Errorf("walk %q in snapshot %s of media set %s: %w", dir, snapshot, set, err)
+	}
+	return nil
+}
+
 // walkTxn is WalkTree inside a read transaction, from the top listing top.
 func walkTxn(txn *badger.Txn, set uuid.UUID, top dirHash, fn func(TreeEntry) error) error {
 	root, err := resolve(txn, set, top, "")
@@ -216,31 +248,32 @@ func walkTxn(txn *badger.Txn, set uuid.UUID, top dirHash, fn func(TreeEntry) err
 			return err
 		}
 	}
-	var walk func(dir string, d *dirEntry) error
-	walk = func(dir string, d *dirEntry) error {
-		if d.flags&dirChildren == 0 {
-			return nil
-		}
-		return listPages(txn, set, d.child, func(ents []dirEntry) error {
-			for i := range ents {
-				e := &ents[i]
-				if e.name == "" || e.flags&dirNoValue != 0 {
-					return fmt.Errorf("directory %q holds an entry without a name or value: %w", dir, ErrCorrupt)
-				}
-				p := joinPath(dir, e.name)
-				te, err := treeEntry(txn, set, p, e)
-				if err != nil {
-					return err
-				}
-				if err := fn(te); err != nil {
-					return err
-				}
-				if err := walk(p, e); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	return walkBelow(txn, set, "", &root, fn)
+}
+
+// walkBelow calls fn for every entry below d (at path dir) in walk order.
+func walkBelow(txn *badger.Txn, set uuid.UUID, dir string, d *dirEntry, fn func(TreeEntry) error) error {
+	if d.flags&dirChildren == 0 {
+		return nil
 	}
-	return walk("", &root)
+	return listPages(txn, set, d.child, func(ents []dirEntry) error {
+		for i := range ents {
+			e := &ents[i]
+			if e.name == "" || e.flags&dirNoValue != 0 {
+				return fmt.Errorf("directory %q holds an entry without a name or value: %w", dir, ErrCorrupt)
+			}
+			p := joinPath(dir, e.name)
+			te, err := treeEntry(txn, set, p, e)
+			if err != nil {
+				return err
+			}
+			if err := fn(te); err != nil {
+				return err
+			}
+			if err := walkBelow(txn, set, p, e, fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -43,6 +43,14 @@ type BackupOptions struct {
 	ExportMediaSet bool
 	// ForceMediaSet starts a new media set.
 	ForceMediaSet bool
+	// Exclude leaves out paths of Source matching these patterns
+	// (path.Match syntax): a pattern with a slash, or one starting with
+	// one, matches the path from the source's root; one without matches
+	// a name at any depth. An excluded directory is left out whole.
+	Exclude []string
+	// AllFileSystems descends into filesystems mounted below Source;
+	// without it their mount points are kept as empty directories.
+	AllFileSystems bool
 	// Progress, if set, is called from the job's goroutines as data moves.
 	Progress func(BackupProgress)
 }
@@ -69,6 +77,10 @@ type BackupResult struct {
 	NewMediaSet  bool      `json:"new-media-set"`
 	SetReason    string    `json:"media-set-reason,omitempty"`
 	ElapsedNanos int64     `json:"elapsed-ns"`
+	// Warnings are the files of Source that changed while they were read
+	// (stored as read, as tar stores them), one line each. A backup with
+	// warnings is "ok with warnings": its snapshot is on tape.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // chunkParams are the chunk sizes of every backup: large chunks keep the
@@ -100,7 +112,11 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		} else if !fi.IsDir() {
 			return nil, invalidf("backup source %s is not a directory", src)
 		}
-		source = dirSource(src)
+		tf, err := newTreeFilter(dirSource(src), opts.Exclude, opts.AllFileSystems, func(format string, args ...any) { e.ctxLogf(ctx, format, args...) })
+		if err != nil {
+			return nil, err
+		}
+		source = tf
 		if group == "" {
 			group = filepath.Base(src)
 		}
@@ -139,6 +155,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	if err != nil {
 		return nil, err
 	}
+	defer e.releaseClaims(w)
 	// Snapshot names are unique in a pool: a second backup of the group in
 	// the same second takes the next free second.
 	for {
@@ -203,6 +220,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	go func() {
 		defer sp.Close()
 		r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: sp, ctx: rctx,
+			recheck: opts.From == nil,
 			progress: func(files, bytes int64) {
 				report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
 			}}
@@ -211,6 +229,10 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		if n := len(r.omitted); n > 0 {
 			j.logf("snapshot %s: %d files changed while they were read and are left out (%s)", snapName, n, strings.Join(slices.Sorted(maps.Keys(r.omitted)), ", "))
 		}
+		for _, c := range r.changed {
+			j.logf("warning: %s", c)
+		}
+		res.Warnings = r.changed
 		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks+r.reused, r.newChunks
 		readErr <- err
 	}()
@@ -356,6 +378,12 @@ type treeReader struct {
 	// (ErrSourceChanged), left out of the snapshot with their other
 	// names.
 	omitted map[string]bool
+	// recheck: stat each file again once it is read and report it in
+	// changed when its size, mtime or ctime moved meanwhile, as tar's
+	// "file changed as we read it" (a local directory source; a
+	// commit's frozen group reports ErrSourceChanged instead).
+	recheck bool
+	changed []string
 }
 
 // fileJob is a regular file the walk hands to the reading pipeline.
@@ -407,6 +435,11 @@ func (r *treeReader) walk() error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.src.Describe(f.rel), err)
 			}
+			if r.recheck {
+				if why := r.changedWhileRead(f); why != "" {
+					r.changed = append(r.changed, fmt.Sprintf("%s: file changed as we read it (%s); stored as read, %d bytes", r.src.Describe(f.rel), why, f.off))
+				}
+			}
 			if f.off != f.e.Size {
 				// The file changed while it was read: record what was read.
 				f.e.Size = f.off
@@ -430,6 +463,20 @@ func (r *treeReader) walk() error {
 		r.entries = keep
 	}
 	return err
+}
+
+// changedWhileRead says how file f, just read, differs from what the walk
+// saw: bytes read other than its size, or (for a source that can tell, a
+// changeChecker) a size, mtime or ctime that moved meanwhile; "" when it
+// did not change.
+func (r *treeReader) changedWhileRead(f *fileJob) string {
+	if f.off != f.e.Size {
+		return fmt.Sprintf("%d bytes read, size was %d", f.off, f.e.Size)
+	}
+	if cc, ok := r.src.(changeChecker); ok {
+		return cc.changedSince(f.rel, f.e)
+	}
+	return ""
 }
 
 // unchanged reports whether regular file rel, as e describes it, is the
@@ -571,6 +618,11 @@ type setWriter struct {
 	set    catalog.MediaSet
 	newSet bool
 	reason string
+	// replaces is the pool's current set that a new set takes over from
+	// once it has its first tape (uuid.Nil: none). Until then the old set
+	// stays current, so a new set that never gets a tape (no writable
+	// media) leaves the pool as it was, as in PBS.
+	replaces uuid.UUID
 
 	onTape  func(label string)
 	onChunk func(n int)
@@ -629,9 +681,7 @@ func (e *Engine) newSetWriter(ctx context.Context, j *driveJob, cat *catalog.Cat
 	w := &setWriter{e: e, j: j, cat: cat, pool: pool, pol: pol, key: key, newSet: dec.NewSet, reason: dec.Reason}
 	if dec.NewSet {
 		if current != nil {
-			if err := cat.UpdateMediaSet(current.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil {
-				return nil, err
-			}
+			w.replaces = current.UUID
 		}
 		w.set = catalog.MediaSet{UUID: uuid.New(), Pool: pool.Name, Ctime: e.now(), EncryptKey: key.fingerprint}
 	} else {
@@ -831,10 +881,16 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	for _, s := range sets {
 		psets = append(psets, policySet(s))
 	}
+	// Tapes other jobs chose are not for this one: two pools on two
+	// drives may both want the same unassigned tape.
+	media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
 	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
 	if err != nil {
 		// NextTape names the pool and says what to do.
 		return classify(ErrNoSpace, "%w", err)
+	}
+	if !w.e.claimTape(next.UUID, w) {
+		return w.ensureTape(ctx) // another job took it in between: choose again
 	}
 	m, err := w.cat.GetMedia(next.UUID)
 	if err != nil {
@@ -882,6 +938,15 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 		w.set.LastWrite = w.e.now()
 		if err := w.cat.PutMediaSet(w.set); err != nil {
 			return err
+		}
+		if w.replaces != uuid.Nil {
+			// The new set exists now (with a tape): the old one is no
+			// longer current. A crash before this leaves both open,
+			// and the newer one is current.
+			if err := w.cat.UpdateMediaSet(w.replaces, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+				return err
+			}
+			w.replaces = uuid.Nil
 		}
 		ref := &catalog.MediaSetRef{UUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime, Pool: w.pool.Name}
 		if err := w.cat.UpdateMedia(m.UUID, func(mm *catalog.Media) error {
@@ -1234,6 +1299,37 @@ func (e *Engine) dropMediaSet(cat *catalog.Catalog, id uuid.UUID) error {
 		}
 	}
 	return nil
+}
+
+// claimTape reserves tape id for writer w until w's job releases its
+// claims (releaseClaims); false when another writer holds it.
+func (e *Engine) claimTape(id uuid.UUID, w *setWriter) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if o, ok := e.claims[id]; ok && o != w {
+		return false
+	}
+	e.claims[id] = w
+	return true
+}
+
+// claimedByOther reports whether a writer other than w holds tape id.
+func (e *Engine) claimedByOther(id uuid.UUID, w *setWriter) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o, ok := e.claims[id]
+	return ok && o != w
+}
+
+// releaseClaims frees the tapes writer w chose.
+func (e *Engine) releaseClaims(w *setWriter) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, o := range e.claims {
+		if o == w {
+			delete(e.claims, id)
+		}
+	}
 }
 
 // lockedSets are the media sets restores are reading: never overwritten.

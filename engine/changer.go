@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -208,6 +209,31 @@ func (v *changerView) find(tag string) (device.ElementStatus, bool) {
 	return device.ElementStatus{}, false
 }
 
+// ErrMediaOffline: a job needs a tape that is not in the library's
+// reach: not in the changer at all, or in an import/export slot (the
+// operator is taking it out, or has not put it into a storage slot yet).
+// Such errors also match ErrNotFound.
+var ErrMediaOffline = errors.New("tape is offline")
+
+// online returns the element of the cartridge with barcode label when a
+// job may load it: in a storage slot or a drive. A tape in an
+// import/export slot (real or configured) is offline, as is one the
+// changer does not hold; the error says where it is and what to do, and
+// wraps ErrMediaOffline. Every job that loads a tape by its label checks
+// here (media requests hook in here).
+func (v *changerView) online(label string) (device.ElementStatus, error) {
+	el, ok := v.find(label)
+	if !ok {
+		return el, classify(ErrNotFound, "tape %s is not in the library (changer %s): %w; put it into a storage slot and run `tapefs inventory` (see `tapefs changer status %s`)",
+			label, v.cfg.Name, ErrMediaOffline, v.cfg.Name)
+	}
+	if v.offline(el) {
+		return el, classify(ErrNotFound, "tape %s is in import/export slot %d of changer %s: %w (exported); to use it, move it into a storage slot (`tapefs changer transfer --from %d --to SLOT`, or by hand and `tapefs inventory`)",
+			label, el.ID, v.cfg.Name, ErrMediaOffline, el.ID)
+	}
+	return el, nil
+}
+
 // freeStorageSlot returns an empty storage slot that is not an export slot,
 // preferring want when it is free.
 func (v *changerView) freeStorageSlot(want int) (device.Element, error) {
@@ -229,15 +255,16 @@ func (v *changerView) freeStorageSlot(want int) (device.Element, error) {
 	return first.Element, nil
 }
 
-// freeExportSlot returns an empty import/export slot (real or configured).
+// freeExportSlot returns an empty import/export slot: a configured export
+// slot first (the operator chose those for exports), else a real one.
 func (v *changerView) freeExportSlot() (device.Element, error) {
-	for _, el := range v.status.ImportExport {
-		if !el.Full {
+	for _, el := range v.status.Slots {
+		if !el.Full && v.isExport(el.ID) {
 			return el.Element, nil
 		}
 	}
-	for _, el := range v.status.Slots {
-		if !el.Full && v.isExport(el.ID) {
+	for _, el := range v.status.ImportExport {
+		if !el.Full {
 			return el.Element, nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"tapefs/engine/config"
 	"tapefs/engine/device"
@@ -196,13 +197,29 @@ func MTFlags(st device.DriveStatus) string {
 	return strings.Join(f, " | ")
 }
 
+// busyStatusWait is how long Status waits for a drive a job is using
+// before it answers from the last status read.
+const busyStatusWait = 2 * time.Second
+
 // Status reads a drive's status, with the loaded cartridge's statistics.
+// For a drive a job holds it waits at most busyStatusWait for the device
+// and then returns the last status read (or only the name, path and job
+// when there is none), with the job.
 func (e *Engine) Status(ctx context.Context, driveName string) (*DriveStatusInfo, error) {
 	d, err := e.ResolveDrive(driveName)
 	if err != nil {
 		return nil, err
 	}
 	out := &DriveStatusInfo{Name: d.Name, Path: d.Path}
+	job := e.Jobs()[d.Name]
+	if job != "" {
+		// A job's tape operation (writing a whole archive) may hold the
+		// drive for long: wait a moment, then show the last status read,
+		// with the job.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, busyStatusWait)
+		defer cancel()
+	}
 	err = e.driveOwner(d.Path).do(ctx, func(ctx context.Context, dev device.Drive) error {
 		info, err := dev.Info(ctx)
 		if err != nil {
@@ -230,6 +247,13 @@ func (e *Engine) Status(ctx context.Context, driveName string) (*DriveStatusInfo
 		}
 		return nil
 	})
+	if job != "" && errors.Is(err, context.DeadlineExceeded) {
+		if c, cerr := e.CachedDriveStatus(d.Name); cerr == nil && c.Status != nil {
+			return c.Status, nil
+		}
+		out.Job = job
+		return out, nil
+	}
 	if err != nil {
 		err = fmt.Errorf("drive %s: %w", d.Name, err)
 		e.cacheDrive(d.Name, nil, err)

@@ -55,6 +55,10 @@ type Options struct {
 	// the staging journal when the file is closed, so it survives power
 	// loss (see the staging package); slower.
 	StagingSync bool
+	// CatalogWait is how long opening the catalog waits while another
+	// process holds it (a command that ran beside, for a moment) before
+	// it fails naming the holder; 0 fails at once.
+	CatalogWait time.Duration
 }
 
 // Engine owns configuration, catalog and devices. Its methods are safe for
@@ -75,6 +79,7 @@ type Engine struct {
 	// waiter gives up: waiting jobs look again.
 	holdChanged chan struct{}
 	setLocks    map[uuid.UUID]int         // media sets restores are reading
+	claims      map[uuid.UUID]*setWriter  // tapes backup jobs chose to write
 	names       *idNames                  // uid/gid → name cache for backups
 	stores      map[string]*staging.Store // pools' incoming/ trees, by pool
 
@@ -112,6 +117,7 @@ func New(opts Options) (*Engine, error) {
 		busy:     map[string]*driveHold{},
 		waiters:  map[string]int{},
 		setLocks: map[uuid.UUID]int{},
+		claims:   map[uuid.UUID]*setWriter{},
 		names:    newIDNames(),
 	}, nil
 }
@@ -151,10 +157,14 @@ func (e *Engine) Catalog() (*catalog.Catalog, error) {
 		return nil, fmt.Errorf("create catalog directory: %w", err)
 	}
 	c, err := catalog.Open(dir, catalog.Options{TreeLink: treeLinkTarget})
+	for deadline := time.Now().Add(e.opts.CatalogWait); errors.Is(err, catalog.ErrLocked) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		c, err = catalog.Open(dir, catalog.Options{TreeLink: treeLinkTarget})
+	}
 	if errors.Is(err, catalog.ErrLocked) {
 		// Another process's engine: a CLI command run without the
 		// daemon (one with the daemon runs in it).
-		return nil, fmt.Errorf("%w; without a daemon, commands that use the catalog run one at a time (while `tapefs mount` runs, all commands go to it and run side by side)", err)
+		return nil, fmt.Errorf("%w; without a daemon, commands that change the catalog run one at a time: run this one when that one has finished (read-only commands such as `media list` run beside it; while `tapefs mount` runs, all commands go to it and run side by side)", err)
 	}
 	if err != nil {
 		return nil, err

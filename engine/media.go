@@ -170,6 +170,10 @@ func (j *driveJob) unloadToSlot(ctx context.Context, v *changerView, target int)
 			return 0, invalidf("slot %d of changer %s is full (holds %s)", target, v.cfg.Name, orUnknown(el.VolumeTag))
 		}
 		to = el.Element
+	} else if src, err := v.slot(del.SourceSlot); err == nil && v.offline(src) && !src.Full {
+		// It came from an import/export slot: back there, where the
+		// operator left it, and offline again.
+		to = src.Element
 	} else {
 		to, err = v.freeStorageSlot(del.SourceSlot)
 		if err != nil {
@@ -246,9 +250,9 @@ func (j *driveJob) loadLabel(ctx context.Context, label string) error {
 		_, err := j.ready(ctx)
 		return err
 	}
-	el, ok := v.find(label)
-	if !ok {
-		return notFoundf("tape %s is not in changer %s: check `tapefs changer status %s`, or import it first", label, j.ch.Name, j.ch.Name)
+	el, err := v.online(label)
+	if err != nil {
+		return err
 	}
 	if el.Kind == device.ElementDrive {
 		return classify(ErrBusy, "tape %s is in drive number %d of changer %s", label, el.ID, j.ch.Name)

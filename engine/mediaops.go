@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sort"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
+	"tapefs/engine/format"
 	"tapefs/engine/policy"
 )
 
@@ -50,8 +52,12 @@ func (e *Engine) MediaContent(f ContentFilter) ([]ContentRow, error) {
 			sets[s.Set] = set
 		}
 		name := e.setName(pools, set)
-		for _, a := range s.Archives {
-			m, err := cat.GetMedia(a.Media)
+		tapes, err := snapshotTapes(cat, set, s)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range tapes {
+			m, err := cat.GetMedia(id)
 			if err != nil {
 				continue
 			}
@@ -71,6 +77,54 @@ func (e *Engine) MediaContent(f ContentFilter) ([]ContentRow, error) {
 		}
 		return out[a].Snapshot < out[b].Snapshot
 	})
+	return out, nil
+}
+
+// snapshotTapes returns the tapes that hold part of snapshot s of set:
+// its snapshot archive and its files' data, in the set's sequence order.
+// Operators pick tapes for a restore by them, so every one is listed.
+// The tree is walked only when the set has tapes the archives do not
+// name, and only until every tape of the set is found.
+func snapshotTapes(cat *catalog.Catalog, set catalog.MediaSet, s catalog.Snapshot) ([]uuid.UUID, error) {
+	found := map[uuid.UUID]bool{}
+	for _, a := range s.Archives {
+		found[a.Media] = true
+	}
+	members := 0
+	for _, id := range set.Media {
+		if id != uuid.Nil {
+			members++
+		}
+	}
+	if members > len(found) {
+		seen := map[[32]byte]bool{}
+		var lookErr error
+		err := forEachChunkRef(cat, s, func(c format.ChunkRef) bool {
+			if seen[c.Digest] {
+				return true
+			}
+			seen[c.Digest] = true
+			loc, err := cat.GetChunk(set.UUID, c.Digest)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return true
+			}
+			if err != nil {
+				lookErr = err
+				return false
+			}
+			found[loc.Media] = true
+			return len(found) < members
+		})
+		if err = errors.Join(err, lookErr); err != nil {
+			return nil, err
+		}
+	}
+	var out []uuid.UUID
+	for _, id := range set.Media {
+		if id != uuid.Nil && found[id] {
+			out = append(out, id)
+		}
+	}
 	return out, nil
 }
 

@@ -50,8 +50,12 @@ type RestorePlan struct {
 	Tapes     []RestoreTape `json:"tapes"`
 	Missing   []string      `json:"missing,omitempty"` // chunks without a known location
 	// EstimatedSeconds is the tape time the plan would take on the drive's
-	// timing model (virtual drives; 0 when the drive cannot tell).
+	// timing model (virtual drives; 0 when the drive cannot tell): the
+	// loads of the tapes in the library (EstimatedLoads), the locates to
+	// their archives and the reading of the bytes; offline tapes are not
+	// counted.
 	EstimatedSeconds float64 `json:"estimated-tape-seconds,omitempty"`
+	EstimatedLoads   int     `json:"estimated-loads,omitempty"`
 }
 
 // RestoreTape is one tape of a plan, read front to back.
@@ -552,17 +556,12 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	if err != nil {
 		return nil, err
 	}
+	if len(snaps) == 0 {
+		return nil, e.noSnapshots(cat, set)
+	}
 	r := &restoreJob{target: target, res: &RestoreResult{Plan: RestorePlan{Set: set.UUID}}}
 	for _, s := range snaps {
-		var entries []*format.Entry
-		err := cat.WalkTree(set.UUID, s.Name, func(te catalog.TreeEntry) error {
-			ent, _, err := format.DecodeEntry(te.Value)
-			if err != nil {
-				return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
-			}
-			entries = append(entries, &ent)
-			return nil
-		})
+		entries, err := readSelection(cat, set.UUID, s.Name, opts.Paths)
 		if err != nil {
 			return nil, err
 		}
@@ -611,12 +610,15 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 			return nil, keyErr(set.UUID, err)
 		}
 	}
-	for _, label := range e.offlineTapes(ctx, set, opts.Drive, r.res.Plan) {
-		e.logf("restore of media set %s: tape %s is not in the library; bring it back, or the files on it fail", set.UUID, label)
-	}
+	offline := e.offlineTapes(ctx, set, opts.Drive, r.res.Plan)
 	if opts.DryRun {
-		r.res.Plan.EstimatedSeconds = e.estimate(ctx, set, opts.Drive, r.res.Plan)
+		r.res.Plan.EstimatedSeconds, r.res.Plan.EstimatedLoads = e.estimate(ctx, set, opts.Drive, r.res.Plan)
 		return r.res, nil
+	}
+	// A tape the job would have to wait for: refuse before creating
+	// anything.
+	if len(offline) > 0 {
+		return r.res, fmt.Errorf("restore of media set %s cannot start, nothing was restored: %w", set.UUID, errors.Join(offline...))
 	}
 	// The drive first: a restore that cannot have it creates nothing.
 	var j *driveJob
@@ -657,8 +659,10 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 }
 
 // estimate asks the restore drive how long the plan would take, without
-// moving any tape. 0 when the drive has no timing model or is busy.
-func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) float64 {
+// moving any tape, counting the tapes of the plan that are in the library
+// (it returns their number as loads). 0 seconds when the drive has no
+// timing model or is busy.
+func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) (seconds float64, loads int) {
 	if drive == "" {
 		if pc, err := e.PoolConfig(set.Pool); err == nil {
 			drive = pc.Drive
@@ -666,10 +670,14 @@ func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive strin
 	}
 	d, err := e.ResolveDrive(drive)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	est := device.Estimate{Loads: len(p.Tapes)}
+	var est device.Estimate
 	for _, t := range p.Tapes {
+		if t.Offline {
+			continue
+		}
+		est.Loads++
 		est.Locates += len(t.Archives)
 		est.Bytes += t.Bytes
 	}
@@ -680,13 +688,15 @@ func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive strin
 		}
 		return nil
 	})
-	return s
+	return s, est.Loads
 }
 
 // offlineTapes marks the tapes of plan p that the library of the restore's
-// drive (drive, else the pool's) does not hold now, and returns their
-// labels. A standalone drive, or a library it cannot ask, marks none.
-func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) []string {
+// drive (drive, else the pool's) does not hold now in a storage slot or a
+// drive, and returns why for each (changerView.online: errors wrapping
+// ErrMediaOffline). A standalone drive, or a library it cannot ask, marks
+// none.
+func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) []error {
 	if drive == "" {
 		if pc, err := e.PoolConfig(set.Pool); err == nil {
 			drive = pc.Drive
@@ -704,11 +714,11 @@ func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive s
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out []error
 	for i, t := range p.Tapes {
-		if _, ok := v.find(t.Label); !ok {
+		if _, err := v.online(t.Label); err != nil {
 			p.Tapes[i].Offline = true
-			out = append(out, t.Label)
+			out = append(out, err)
 		}
 	}
 	return out
@@ -772,6 +782,22 @@ func (e *Engine) selectSnapshots(cat *catalog.Catalog, set catalog.MediaSet, sel
 		}
 	}
 	return out, nil
+}
+
+// noSnapshots is the error of a restore of a media set that has no
+// snapshots in the catalog: a backup into it that failed after writing
+// archives leaves its chunks (and perhaps a snapshot archive) on tape, and
+// reading the tapes with --scan finds what they hold.
+func (e *Engine) noSnapshots(cat *catalog.Catalog, set catalog.MediaSet) error {
+	var labels []string
+	for _, id := range set.Media {
+		if m, err := cat.GetMedia(id); err == nil {
+			labels = append(labels, m.LabelText)
+		}
+	}
+	return notFoundf("media set %s has no snapshots in the catalog, so nothing would be restored (a backup into it may have failed after writing to tape); "+
+		"read what its tapes (%s) hold into the catalog with `tapefs catalog --scan --force` (each tape loaded in turn) or `tapefs inventory --catalog --scan --force`, then restore again",
+		set.UUID, strings.Join(labels, ", "))
 }
 
 // selected reports whether p (or one of its parents) matches a pattern.
@@ -1033,4 +1059,115 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]b
 		return firstErr
 	}
 	return nil
+}
+
+// readSelection reads the entries of snapshot name that patterns can
+// select, in walk order. Without patterns, or when one starts with a glob,
+// that is the whole tree; otherwise it is the subtree below each
+// pattern's literal directory (its elements before the first glob) and the
+// directories above it, and the first names of hard links in it that lie
+// outside: a restore of one file reads a few listings, not the snapshot.
+func readSelection(cat *catalog.Catalog, set uuid.UUID, name string, patterns []string) ([]*format.Entry, error) {
+	var out []*format.Entry
+	seen := map[string]bool{}
+	add := func(te catalog.TreeEntry) error {
+		if seen[te.Path] {
+			return nil
+		}
+		ent, _, err := format.DecodeEntry(te.Value)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: entry %q: %w", name, te.Path, err)
+		}
+		seen[te.Path] = true
+		out = append(out, &ent)
+		return nil
+	}
+	roots := literalRoots(patterns)
+	if roots == nil {
+		return out, cat.WalkTree(set, name, add)
+	}
+	get := func(p string) error {
+		te, err := cat.GetTreeEntry(set, name, p)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil // a root that was not stored, or a pattern that matches nothing
+		}
+		if err != nil {
+			return err
+		}
+		return add(te)
+	}
+	for _, root := range roots {
+		for a := ""; ; {
+			if err := get(a); err != nil {
+				return nil, err
+			}
+			rest := strings.TrimPrefix(root, a)
+			rest = strings.TrimPrefix(rest, "/")
+			if rest == "" {
+				break
+			}
+			first, _, _ := strings.Cut(rest, "/")
+			a = path.Join(a, first)
+			if a == root {
+				break
+			}
+		}
+		err := cat.WalkSubtree(set, name, root, add)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return nil, err
+		}
+	}
+	// Hard links name their node's first name, which may lie outside
+	// what was read: the restore gives the node to a link then.
+	for i := 0; i < len(out); i++ {
+		if e := out[i]; e.Type == format.EntryHardLink && !seen[e.Target] {
+			if err := get(e.Target); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return walkBefore(out[i].Path, out[j].Path) })
+	return out, nil
+}
+
+// literalRoots returns, for each pattern, its leading elements that hold
+// no glob character, joined: the directory everything it can select lies
+// in (or above). nil when there are no patterns or one starts with a glob.
+func literalRoots(patterns []string) []string {
+	if len(patterns) == 0 {
+		return nil
+	}
+	var roots []string
+	for _, p := range patterns {
+		var lit []string
+		for e := range strings.SplitSeq(p, "/") {
+			if strings.ContainsAny(e, `*?[\`) {
+				break
+			}
+			lit = append(lit, e)
+		}
+		if len(lit) == 0 {
+			return nil
+		}
+		roots = append(roots, strings.Join(lit, "/"))
+	}
+	return roots
+}
+
+// walkBefore orders snapshot paths as a tree walk visits them: a
+// directory right before its subtree (a slash sorts below every byte).
+func walkBefore(a, b string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		if a[i] == '/' {
+			return true
+		}
+		if b[i] == '/' {
+			return false
+		}
+		return a[i] < b[i]
+	}
+	return len(a) < len(b)
 }

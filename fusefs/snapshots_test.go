@@ -461,7 +461,7 @@ func TestSnapshotReadTapeNotInLibrary(t *testing.T) {
 	if !errors.Is(err, syscall.ENOMEDIUM) {
 		t.Errorf("read with the tape out of the library: %v, want ENOMEDIUM", err)
 	}
-	if !f.logs.has(f.res.Tapes[0] + " is not in changer sl3") {
+	if !f.logs.has(f.res.Tapes[0] + " is not in the library (changer sl3)") {
 		t.Errorf("no log line names the tape: %q", f.logs.lines)
 	}
 }

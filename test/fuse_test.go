@@ -274,7 +274,7 @@ func TestFuseControlFiles(t *testing.T) {
 		{chg + "/barcode-label", "--pool nosuchpool", syscall.ENOENT, "nosuchpool"},
 		{drv + "/eject", "", syscall.ENOMEDIUM, "no medium"},
 		{drv + "/load", "", syscall.EINVAL, "expected 1 argument"},
-		{drv + "/load", "NOPE01L8", syscall.ENOENT, "NOPE01L8 is not in changer sl3"},
+		{drv + "/load", "NOPE01L8", syscall.ENOENT, "NOPE01L8 is not in the library (changer sl3)"},
 		{drv + "/load", "TEST01L8 --drive other", syscall.EINVAL, "--drive is not allowed"},
 		{drv + "/load", "TEST01L8", 0, "result: ok"},
 		{drv + "/label", "TEST01L8", syscall.EEXIST, "already used"},

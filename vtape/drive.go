@@ -52,6 +52,9 @@ type Drive struct {
 	cartBC  string
 	meta    *cartridgeMeta
 	metaDir string
+	// saved is the cartridge memory as last read or written, so an
+	// operation that changed nothing does not rewrite (and fsync) it.
+	saved cartridgeMeta
 }
 
 var _ device.Drive = (*Drive)(nil)
@@ -126,7 +129,7 @@ func (d *Drive) Close() error {
 	if d.lock == nil {
 		return nil
 	}
-	errs := []error{d.saveMeta(false), d.persist()}
+	errs := []error{d.saveMeta(), d.persist()}
 	if d.cart != nil {
 		errs = append(errs, d.cart.close())
 		d.cart = nil
@@ -301,7 +304,7 @@ func (d *Drive) syncMount(o op) error {
 			m.LoadCount++
 			m.BOMPasses++
 			m.LastRead, m.LastWritten = 0, 0
-			if err := d.saveMeta(false); err != nil {
+			if err := d.saveMeta(); err != nil {
 				return err
 			}
 		}
@@ -320,22 +323,28 @@ func (d *Drive) cartMeta(barcode string) (*cartridgeMeta, error) {
 	if d.meta != nil && d.metaDir == dir {
 		return d.meta, nil
 	}
-	if err := d.saveMeta(false); err != nil {
+	if err := d.saveMeta(); err != nil {
 		return nil, err
 	}
 	m, err := loadMeta(dir)
 	if err != nil {
 		return nil, err
 	}
-	d.meta, d.metaDir = m, dir
+	d.meta, d.metaDir, d.saved = m, dir, *m
 	return m, nil
 }
 
-func (d *Drive) saveMeta(durable bool) error {
-	if d.meta == nil {
+// saveMeta writes the cartridge memory of the open cartridge durably if it
+// changed since it was last read or written.
+func (d *Drive) saveMeta() error {
+	if d.meta == nil || *d.meta == d.saved {
 		return nil
 	}
-	return saveMeta(d.metaDir, d.meta, durable)
+	if err := saveMeta(d.metaDir, d.meta); err != nil {
+		return err
+	}
+	d.saved = *d.meta
+	return nil
 }
 
 func (d *Drive) openCart(cs *CartridgeState) error {
@@ -360,7 +369,7 @@ func (d *Drive) openCart(cs *CartridgeState) error {
 }
 
 func (d *Drive) dropCart() error {
-	errs := []error{d.saveMeta(false)}
+	errs := []error{d.saveMeta()}
 	d.meta, d.metaDir = nil, ""
 	if d.cart != nil {
 		errs = append(errs, d.cart.close())
@@ -577,7 +586,7 @@ func (d *Drive) Unload(ctx context.Context) error {
 		}
 		d.charge(d.timing.UnloadTime)
 	}
-	if err := d.saveMeta(true); err != nil {
+	if err := d.saveMeta(); err != nil {
 		return d.finish(err)
 	}
 	d.st.Key = nil
@@ -1030,7 +1039,7 @@ func (d *Drive) WriteFilemarks(ctx context.Context, n int) error {
 	if err := c.sync(); err != nil {
 		return d.finish(fmt.Errorf("%v: %w", err, device.ErrMediumError))
 	}
-	if err := d.saveMeta(false); err != nil {
+	if err := d.saveMeta(); err != nil {
 		return d.finish(err)
 	}
 	if n > 0 || d.st.Stream.Dir == streamWrite {

@@ -175,6 +175,11 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		return 0, false
 	}
 	conn, err := net.Dial("unix", filepath.Join(stateDirOf(args), socketName))
+	if err != nil && isReadOnly(path) {
+		// No daemon: a CLI job that holds the state serves read-only
+		// commands (jobserver.go).
+		conn, err = net.Dial("unix", filepath.Join(stateDirOf(args), jobSocketName))
+	}
 	if err != nil {
 		return 0, false // no daemon: run in this process
 	}

@@ -16,6 +16,7 @@
 //	5  no medium: no tape in the drive
 //	6  refused: the operation would destroy data or break a rule
 //	7  no space: no free slot or no writable tape
+//	8  ok with warnings: backup wrote its snapshot, but files changed while read
 package main
 
 import (
@@ -47,7 +48,7 @@ func main() {
 		stop()
 		os.Exit(code)
 	}
-	err := cliapp.Run(ctx, newApp(os.Stdout, os.Stderr, nil), args)
+	err := cliapp.Run(ctx, newCLIApp(os.Stdout, os.Stderr), args)
 	stopProfile()
 	stop()
 	if err != nil {

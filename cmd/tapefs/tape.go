@@ -99,8 +99,9 @@ func (e *env) tapeCommands() []*cli.Command {
 		e.driveAction("format", "erase the tape in the drive (all data is lost)", "", []cli.Flag{
 			&cli.BoolFlag{Name: "fast", Value: true, Usage: "only write end of data at the start of the tape (as proxmox-tape, the default; --fast=false erases the whole tape)"},
 			&cli.StringFlag{Name: "label-text", Usage: "only erase if the tape carries this label or barcode (loads it from the library)"},
+			&cli.BoolFlag{Name: "force", Usage: "erase a tape that holds data of a media set that is not expired (the catalog forgets what it held)"},
 		}, func(c *cli.Context, eng *engine.Engine, drive string) error {
-			return eng.Format(c.Context, drive, c.String("label-text"), c.Bool("fast"))
+			return eng.Format(c.Context, drive, c.String("label-text"), c.Bool("fast"), c.Bool("force"))
 		}),
 		e.driveAction("load-media", "load the tape with the given label from the library", "LABEL", nil,
 			func(c *cli.Context, eng *engine.Engine, drive string) error {
