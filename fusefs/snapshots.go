@@ -20,9 +20,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"tapefs/catalog"
 	"tapefs/engine"
-	"tapefs/engine/format"
 )
 
 // snapshotTimeout is the kernel's entry and attribute cache time for
@@ -73,12 +71,8 @@ func snapIno(id uint64, view byte, p string) uint64 {
 
 // setDirs names the media sets of a pool: by name when the name is a
 // usable, unique file name, else by UUID.
-func (r *Root) setDirs(pool string) (map[string]catalog.MediaSet, error) {
-	cat, err := r.eng.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	sets, err := cat.ListMediaSets(pool)
+func (r *Root) setDirs(pool string) (map[string]engine.MediaSet, error) {
+	sets, err := r.eng.ListMediaSets(pool)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +82,7 @@ func (r *Root) setDirs(pool string) (map[string]catalog.MediaSet, error) {
 		names[i] = r.eng.MediaSetName(s)
 		count[names[i]]++
 	}
-	out := make(map[string]catalog.MediaSet, len(sets))
+	out := make(map[string]engine.MediaSet, len(sets))
 	for i, s := range sets {
 		n := names[i]
 		if count[n] > 1 || n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\x00") || len(n) > 255 {
@@ -114,9 +108,9 @@ func (r *Root) mediaSetsEntries(pool string) ([]entry, error) {
 // mediaSetsDir is pools/<pool>/media-sets: a set is also found by its
 // UUID when it is listed by name.
 func (r *Root) mediaSetsDir(pool string) entry {
-	e := dirEntry("media-sets", func(ctx context.Context) ([]entry, error) { return r.mediaSetsEntries(pool) })
+	e := cachedDirEntry("media-sets", pathCacheTimeout, func(ctx context.Context) ([]entry, error) { return r.mediaSetsEntries(pool) })
 	e.make = func(r *Root, p string) fs.InodeEmbedder {
-		return &setsDir{dir: dir{readOnly: readOnly{root: r, path: p}, list: func(ctx context.Context) ([]entry, error) { return r.mediaSetsEntries(pool) }}, pool: pool}
+		return &setsDir{dir: dir{readOnly: readOnly{root: r, path: p}, list: func(ctx context.Context) ([]entry, error) { return r.mediaSetsEntries(pool) }, cache: pathCacheTimeout}, pool: pool}
 	}
 	return e
 }
@@ -135,11 +129,10 @@ func (n *setsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if err != nil || id.String() != name {
 		return nil, syscall.ENOENT
 	}
-	cat, err := n.root.eng.Catalog()
-	if err != nil {
-		return nil, n.root.errno("lookup "+join(n.path, name), err)
-	}
-	if s, err := cat.GetMediaSet(id); err != nil || s.Pool != n.pool {
+	if s, err := n.root.eng.GetMediaSet(id); err != nil || s.Pool != n.pool {
+		if err != nil && engine.KindOf(err) != engine.KindNotFound {
+			return nil, n.root.errno("lookup "+join(n.path, name), err)
+		}
 		return nil, syscall.ENOENT
 	}
 	e := n.root.mediaSetEntry(name, id)
@@ -152,7 +145,7 @@ func (n *setsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 }
 
 func (r *Root) mediaSetEntry(name string, id uuid.UUID) entry {
-	return dirEntry(name, func(ctx context.Context) ([]entry, error) { return r.mediaSetContent(id) })
+	return cachedDirEntry(name, pathCacheTimeout, func(ctx context.Context) ([]entry, error) { return r.mediaSetContent(id) })
 }
 
 // MediaSetInfo is the content of media-sets/<set>/info.json.
@@ -168,11 +161,7 @@ type MediaSetInfo struct {
 }
 
 func (r *Root) mediaSetInfo(id uuid.UUID) (*MediaSetInfo, error) {
-	cat, err := r.eng.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	s, err := cat.GetMediaSet(id)
+	s, err := r.eng.GetMediaSet(id)
 	if err != nil {
 		return nil, err
 	}
@@ -180,12 +169,12 @@ func (r *Root) mediaSetInfo(id uuid.UUID) (*MediaSetInfo, error) {
 		Closed: s.Closed, LastWrite: s.LastWrite, Media: []string{}, Snapshots: []string{}}
 	for _, m := range s.Media {
 		label := m.String()
-		if mm, err := cat.GetMedia(m); err == nil {
+		if mm, err := r.eng.GetMedia(m); err == nil {
 			label = mm.LabelText
 		}
 		mi.Media = append(mi.Media, label)
 	}
-	snaps, err := cat.ListSnapshots(catalog.SnapshotFilter{Set: id})
+	snaps, err := r.eng.ListSnapshots(engine.SnapshotFilter{Set: id})
 	if err != nil {
 		return nil, err
 	}
@@ -223,8 +212,8 @@ func (r *Root) mediaSetContent(id uuid.UUID) ([]entry, error) {
 			}
 			return b.Bytes(), nil
 		}),
-		dirEntry("snapshots", func(ctx context.Context) ([]entry, error) {
-			return r.snapshotGroups(catalog.SnapshotFilter{Set: id}, viewSet)
+		cachedDirEntry("snapshots", pathCacheTimeout, func(ctx context.Context) ([]entry, error) {
+			return r.snapshotGroups(engine.SnapshotFilter{Set: id}, viewSet)
 		}),
 	}, nil
 }
@@ -232,7 +221,7 @@ func (r *Root) mediaSetContent(id uuid.UUID) ([]entry, error) {
 // ---- snapshot lists ----
 
 // snapshotGroups lists <group>/ directories of the snapshots that match f.
-func (r *Root) snapshotGroups(f catalog.SnapshotFilter, view byte) ([]entry, error) {
+func (r *Root) snapshotGroups(f engine.SnapshotFilter, view byte) ([]entry, error) {
 	snaps, err := r.snapshotNames(f)
 	if err != nil {
 		return nil, err
@@ -245,7 +234,7 @@ func (r *Root) snapshotGroups(f catalog.SnapshotFilter, view byte) ([]entry, err
 	for g := range groups {
 		gf := f
 		gf.Group = g
-		out = append(out, dirEntry(g, func(ctx context.Context) ([]entry, error) {
+		out = append(out, cachedDirEntry(g, pathCacheTimeout, func(ctx context.Context) ([]entry, error) {
 			snaps, err := r.snapshotNames(gf)
 			if err != nil {
 				return nil, err
@@ -262,7 +251,7 @@ func (r *Root) snapshotGroups(f catalog.SnapshotFilter, view byte) ([]entry, err
 
 // namedSnapshot is a snapshot with the name it shows under its group.
 type namedSnapshot struct {
-	catalog.Snapshot
+	engine.Snapshot
 	group, dirName string
 }
 
@@ -270,16 +259,12 @@ type namedSnapshot struct {
 // <time>, and when a pool holds the same snapshot name in several media
 // sets, <time> for the one in the newest set and <time>@<set> (the set's
 // directory name under media-sets/) for the others.
-func (r *Root) snapshotNames(f catalog.SnapshotFilter) ([]namedSnapshot, error) {
-	cat, err := r.eng.Catalog()
+func (r *Root) snapshotNames(f engine.SnapshotFilter) ([]namedSnapshot, error) {
+	snaps, err := r.eng.ListSnapshots(f)
 	if err != nil {
 		return nil, err
 	}
-	snaps, err := cat.ListSnapshots(f)
-	if err != nil {
-		return nil, err
-	}
-	byName := map[string][]catalog.Snapshot{}
+	byName := map[string][]engine.Snapshot{}
 	for _, s := range snaps {
 		byName[s.Name] = append(byName[s.Name], s)
 	}
@@ -297,7 +282,7 @@ func (r *Root) snapshotNames(f catalog.SnapshotFilter) ([]namedSnapshot, error) 
 			}
 			newest := dup[0]
 			for _, d := range dup[1:] {
-				if r.setCtime(cat, d.Set).After(r.setCtime(cat, newest.Set)) {
+				if r.setCtime(d.Set).After(r.setCtime(newest.Set)) {
 					newest = d
 				}
 			}
@@ -310,8 +295,8 @@ func (r *Root) snapshotNames(f catalog.SnapshotFilter) ([]namedSnapshot, error) 
 	return out, nil
 }
 
-func (r *Root) setCtime(cat *catalog.Catalog, id uuid.UUID) time.Time {
-	s, err := cat.GetMediaSet(id)
+func (r *Root) setCtime(id uuid.UUID) time.Time {
+	s, err := r.eng.GetMediaSet(id)
 	if err != nil {
 		return time.Time{}
 	}
@@ -332,11 +317,7 @@ func (r *Root) setDirNames(pool string) (map[uuid.UUID]string, error) {
 
 // snapshotRoot is the entry of a snapshot's root directory.
 func (r *Root) snapshotRoot(s namedSnapshot, view byte) entry {
-	cat, err := r.eng.Catalog()
-	var id uint64
-	if err == nil {
-		id, err = cat.SnapshotID(s.Set, s.Name)
-	}
+	id, err := r.eng.SnapshotID(s.Set, s.Name)
 	if err != nil {
 		id = ino(s.Set.String()+"/"+s.Name, "")
 	}
@@ -372,7 +353,7 @@ type snapNode struct {
 
 	mu  sync.Mutex
 	de  *engine.SnapshotDirEntry // attributes; a snapshot root loads them on first use
-	ent *format.Entry            // the whole entry, loaded for xattrs on first use
+	ent *engine.Entry            // the whole entry, loaded for xattrs on first use
 }
 
 func (r *Root) newSnapNode(p string, t *snapTree, sp string, ino uint64) *snapNode {
@@ -388,14 +369,14 @@ func (n *snapNode) show() string {
 }
 
 // entry returns the node's whole catalog entry, loading it on first use.
-func (n *snapNode) entry() (*format.Entry, syscall.Errno) {
+func (n *snapNode) entry() (*engine.Entry, syscall.Errno) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.ent == nil {
 		ent, err := n.root.eng.SnapshotEntry(n.tree.set, n.tree.name, n.sp)
-		if err != nil && n.sp == "" && errors.Is(err, catalog.ErrNotFound) {
+		if err != nil && n.sp == "" && engine.KindOf(err) == engine.KindNotFound {
 			// A snapshot stored without a root entry: a plain directory.
-			ent, err = format.Entry{Type: format.EntryDir, Mode: 0o555, UID: n.root.uid, GID: n.root.gid}, nil
+			ent, err = engine.Entry{Type: engine.EntryDir, Mode: 0o555, UID: n.root.uid, GID: n.root.gid}, nil
 		}
 		if err != nil {
 			return nil, n.root.errno("read "+n.show(), err)
@@ -427,8 +408,8 @@ func (n *snapNode) attrs() (*engine.SnapshotDirEntry, syscall.Errno) {
 }
 
 // entryAttr is the listing's view of a whole entry.
-func entryAttr(e *format.Entry) format.EntryAttr {
-	a := format.EntryAttr{Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, Size: e.Size,
+func entryAttr(e *engine.Entry) engine.EntryAttr {
+	a := engine.EntryAttr{Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, Size: e.Size,
 		Mtime: e.Mtime, Atime: e.Atime, Ctime: e.Ctime, Rdev: e.Rdev, Target: e.Target}
 	for _, c := range e.Chunks {
 		if !c.Zero {
@@ -438,19 +419,19 @@ func entryAttr(e *format.Entry) format.EntryAttr {
 	return a
 }
 
-func fileType(t format.EntryType) uint32 {
+func fileType(t engine.EntryType) uint32 {
 	switch t {
-	case format.EntryDir:
+	case engine.EntryDir:
 		return syscall.S_IFDIR
-	case format.EntrySymlink:
+	case engine.EntrySymlink:
 		return syscall.S_IFLNK
-	case format.EntryCharDev:
+	case engine.EntryCharDev:
 		return syscall.S_IFCHR
-	case format.EntryBlockDev:
+	case engine.EntryBlockDev:
 		return syscall.S_IFBLK
-	case format.EntryFIFO:
+	case engine.EntryFIFO:
 		return syscall.S_IFIFO
-	case format.EntrySocket:
+	case engine.EntrySocket:
 		return syscall.S_IFSOCK
 	}
 	return syscall.S_IFREG
@@ -510,26 +491,11 @@ func (r *Root) inoOf(t *snapTree, p string) (uint64, error) {
 		if i, ok := l.find(name); ok {
 			return l.inos[i], nil
 		}
-		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, catalog.ErrNotFound)
+		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, engine.ErrNotFound)
 	}
-	cat, err := r.eng.Catalog()
+	rank, err := r.eng.SnapshotDirRank(t.set, t.name, p)
 	if err != nil {
 		return 0, err
-	}
-	rank := -1
-	i := 0
-	err = cat.ListTree(t.set, t.name, dir, func(te catalog.TreeEntry) error {
-		if te.Path == p {
-			rank = i
-		}
-		i++
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	if rank < 0 {
-		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, catalog.ErrNotFound)
 	}
 	return t.inoAt(p, rank), nil
 }
@@ -611,16 +577,16 @@ func (n *snapNode) fill(a *fuse.Attr, de *engine.SnapshotDirEntry) {
 	a.Uid, a.Gid = ea.UID, ea.GID
 	a.Size = uint64(ea.Size)
 	a.Nlink = 1
-	if ea.Type != format.EntryDir {
+	if ea.Type != engine.EntryDir {
 		// Any node but a directory may have several names.
 		a.Nlink = max(1, de.Links)
 	}
 	a.Rdev = uint32(ea.Rdev)
 	a.Blksize = 1 << 20
 	switch ea.Type {
-	case format.EntrySymlink:
+	case engine.EntrySymlink:
 		a.Size = uint64(len(ea.Target))
-	case format.EntryFile:
+	case engine.EntryFile:
 		// Blocks count the data on tape: holes and zero ranges take
 		// none, as in the source, so cp and du see a sparse file.
 		a.Blocks = uint64((ea.Stored + 511) / 512)
@@ -667,7 +633,7 @@ func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 		return nil, 0, errno
 	}
 	a := &de.Attr
-	if a.Type != format.EntryDir {
+	if a.Type != engine.EntryDir {
 		return nil, 0, syscall.ENOTDIR
 	}
 	return &snapDirHandle{n: n}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
@@ -788,7 +754,7 @@ func (n *snapNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		return nil, errno
 	}
 	a := &de.Attr
-	if a.Type != format.EntrySymlink {
+	if a.Type != engine.EntrySymlink {
 		return nil, syscall.EINVAL
 	}
 	return []byte(a.Target), 0
@@ -817,7 +783,7 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return nil, 0, errno
 	}
 	a := &de.Attr
-	if a.Type != format.EntryFile {
+	if a.Type != engine.EntryFile {
 		return nil, 0, syscall.EINVAL
 	}
 	f, err := n.root.eng.OpenSnapshotFile(ctx, n.tree.set, n.tree.name, de.Path)
