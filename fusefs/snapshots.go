@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -330,11 +331,40 @@ func (r *Root) snapshotRoot(s namedSnapshot, view byte) entry {
 // ---- snapshot nodes ----
 
 // snapTree is one snapshot in one view, shared by its nodes.
+//
+// Listings hand the kernel a node for every directory, and for other
+// entries only while a walker stats what it lists: a node costs go-fuse
+// and the kernel some 700 bytes and a third of a find's time, and find
+// (and ls, du of directories, tar's name scan) only needs the names and
+// types. A walker that stats (ls -l, du, find -printf, cp -a, rsync) sends
+// a LOOKUP for each entry listed without a node; after statAfterLookups of
+// them, listings of the tree carry nodes again for statFor, renewed by
+// every statAfterLookups further lookups.
 type snapTree struct {
 	set  uuid.UUID
 	name string
 	id   uint64
 	view byte
+
+	lookups   atomic.Uint32 // LOOKUPs of entries that are not directories
+	statUntil atomic.Int64  // listings carry nodes until then (Unix ns)
+}
+
+const (
+	statAfterLookups = 32
+	statFor          = 10 * time.Second
+)
+
+// looked counts a LOOKUP of an entry that is not a directory.
+func (t *snapTree) looked() {
+	if t.lookups.Add(1)%statAfterLookups == 0 {
+		t.statUntil.Store(time.Now().Add(statFor).UnixNano())
+	}
+}
+
+// statting reports whether listings carry nodes for every entry.
+func (t *snapTree) statting() bool {
+	return time.Now().UnixNano() < t.statUntil.Load()
 }
 
 // snapNode is a file, directory, symlink or special file of a snapshot.
@@ -410,7 +440,7 @@ func (n *snapNode) attrs() (*engine.SnapshotDirEntry, syscall.Errno) {
 // entryAttr is the listing's view of a whole entry.
 func entryAttr(e *engine.Entry) engine.EntryAttr {
 	a := engine.EntryAttr{Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, Size: e.Size,
-		Mtime: e.Mtime, Atime: e.Atime, Ctime: e.Ctime, Rdev: e.Rdev, Target: e.Target}
+		Mtime: e.Mtime, Atime: e.Atime, Ctime: e.Ctime, Rdev: e.Rdev, Target: e.Target, Xattrs: len(e.Xattrs)}
 	for _, c := range e.Chunks {
 		if !c.Zero {
 			a.Stored += int64(c.Size)
@@ -603,14 +633,31 @@ func (n *snapNode) child(ctx context.Context, e *engine.SnapshotDirEntry, ino ui
 	if !ownPath(n.sp, e) {
 		sp = join(n.sp, e.Name)
 	}
-	node := &snapNode{readOnly: readOnly{root: n.root}, tree: n.tree, sp: sp, ino: ino, de: e}
-	node.fill(&out.Attr, e)
 	out.SetEntryTimeout(snapshotTimeout)
 	out.SetAttrTimeout(snapshotTimeout)
-	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(e.Attr.Type), Ino: ino}), 0
+	if c := n.GetChild(e.Name); c != nil {
+		if cn, ok := c.Operations().(*snapNode); ok && cn.ino == ino {
+			// Still known (a second listing while the kernel keeps the
+			// entry): go-fuse would keep the old node in any case.
+			cn.fill(&out.Attr, e)
+			return c, 0
+		}
+	}
+	node := &snapNode{readOnly: readOnly{root: n.root}, tree: n.tree, sp: sp, ino: ino, de: e}
+	node.fill(&out.Attr, e)
+	in := n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(e.Attr.Type), Ino: ino})
+	n.root.pruner.add(in)
+	return in, 0
 }
 
 func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return n.lookup(ctx, name, out, true)
+}
+
+// lookup finds name in the directory's listing and makes its node. A
+// LOOKUP from the kernel (counted) of an entry that is not a directory
+// counts toward snapTree.statting.
+func (n *snapNode) lookup(ctx context.Context, name string, out *fuse.EntryOut, counted bool) (*fs.Inode, syscall.Errno) {
 	l, err := n.root.listing(n.tree, n.sp)
 	if err != nil {
 		return nil, n.root.errno("lookup "+join(n.show(), name), err)
@@ -618,6 +665,9 @@ func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	i, ok := l.find(name)
 	if !ok {
 		return nil, syscall.ENOENT
+	}
+	if counted && l.ents[i].Attr.Type != engine.EntryDir {
+		n.tree.looked()
 	}
 	return n.child(ctx, &l.ents[i], l.inos[i], out)
 }
@@ -688,9 +738,14 @@ func (h *snapDirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 // Lookup answers READDIRPLUS for the entry Readdirent just returned.
 func (h *snapDirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	if i := h.i - 1; h.l != nil && i >= 0 && i < len(h.l.ents) && h.l.ents[i].Name == name {
+		if h.l.ents[i].Attr.Type != engine.EntryDir && !h.n.tree.statting() {
+			// No node: the kernel lists the name without an entry
+			// (a zero node ID in READDIRPLUS), see snapTree.
+			return nil, syscall.ENOENT
+		}
 		return h.n.child(ctx, &h.l.ents[i], h.l.inos[i], out)
 	}
-	return h.n.Lookup(ctx, name, out)
+	return h.n.lookup(ctx, name, out, false)
 }
 
 // maxListedEntries bounds the entries of the decoded directory listings
@@ -864,13 +919,21 @@ func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 		}
 		val = v
 	default:
+		de, errno := n.attrs()
+		if errno != 0 {
+			return 0, errno
+		}
+		if de.Attr.Xattrs == 0 {
+			// Answered from the listing, without the whole entry.
+			return 0, noXattr(attr)
+		}
 		ent, errno := n.entry()
 		if errno != 0 {
 			return 0, errno
 		}
 		v, ok := ent.Xattrs[attr]
 		if !ok {
-			return 0, syscall.ENODATA
+			return 0, noXattr(attr)
 		}
 		val = v
 	}
@@ -880,11 +943,32 @@ func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	return uint32(copy(dest, val)), 0
 }
 
+// noXattr is the answer for an attribute the entry does not have:
+// ENODATA, and EOPNOTSUPP for a security label (security.*) as from a
+// filesystem without them. ls -l asks for security.selinux and
+// system.posix_acl_access of every entry it lists (three requests per
+// entry with the stat, which the kernel does not cache for FUSE), and
+// stops asking for the label on a filesystem that answered EOPNOTSUPP
+// once. ACLs keep ENODATA: getfacl shows a file's mode as its ACL then,
+// and fails on EOPNOTSUPP. The kernel treats an EOPNOTSUPP of
+// security.capability as no capabilities. A label the snapshot stored is
+// answered as any other attribute (a kernel with an LSM answers
+// security.selinux itself and never asks).
+func noXattr(attr string) syscall.Errno {
+	if strings.HasPrefix(attr, "security.") {
+		return syscall.EOPNOTSUPP
+	}
+	return syscall.ENODATA
+}
+
 // Listxattr lists the file's own attributes. The tape attributes are
 // virtual and left out, and so is a file's own copy of one of their names
 // (cp -a of a snapshot into incoming/ copied them before they were
 // virtual): Getxattr answers those names from the tape.
 func (n *snapNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if de, errno := n.attrs(); errno != 0 || de.Attr.Xattrs == 0 {
+		return 0, errno
+	}
 	ent, errno := n.entry()
 	if errno != 0 {
 		return 0, errno
