@@ -21,7 +21,10 @@ import (
 // kernel keeps the entries.
 
 // maxSnapNodes bounds the snapshot entries handed to the kernel that the
-// daemon leaves the kernel to keep: some 90 MB of nodes.
+// daemon leaves the kernel to keep: some 90 MB of nodes. It must be well
+// above the entries of one READDIRPLUS reply (a few hundred): the nodes
+// of a reply reach the kernel only once the whole reply is written, and a
+// prune of a node the kernel does not know yet does nothing.
 const maxSnapNodes = 1 << 17
 
 // pruneBatch is the number of entries of one prune notification.
@@ -31,7 +34,7 @@ const pruneBatch = 4096
 // first, and asks the kernel to forget the oldest beyond its bound. Safe
 // for concurrent use; its zero value is ready (with maxSnapNodes).
 type pruner struct {
-	max int // 0: maxSnapNodes
+	max, batch int // 0: maxSnapNodes, pruneBatch
 
 	mu     sync.Mutex
 	nodes  []*fs.Inode // a ring of handed-out nodes, oldest at head
@@ -43,7 +46,7 @@ type pruner struct {
 }
 
 // add records a node handed to the kernel. When the bound is passed, it
-// queues the oldest pruneBatch nodes for a prune notification, sent on
+// queues the oldest batch nodes for a prune notification, sent on
 // another goroutine: a notification is a write to the FUSE device, which
 // must not wait in a request handler.
 func (p *pruner) add(n *fs.Inode) {
@@ -53,11 +56,13 @@ func (p *pruner) add(n *fs.Inode) {
 		return
 	}
 	if p.nodes == nil {
-		max := p.max
-		if max == 0 {
-			max = maxSnapNodes
+		if p.max == 0 {
+			p.max = maxSnapNodes
 		}
-		p.nodes = make([]*fs.Inode, max+pruneBatch)
+		if p.batch == 0 {
+			p.batch = pruneBatch
+		}
+		p.nodes = make([]*fs.Inode, p.max+p.batch)
 		p.work = make(chan []*fs.Inode, 4)
 		go p.run()
 	}
@@ -66,13 +71,13 @@ func (p *pruner) add(n *fs.Inode) {
 	if p.n < len(p.nodes) {
 		return
 	}
-	batch := make([]*fs.Inode, pruneBatch)
+	batch := make([]*fs.Inode, p.batch)
 	for i := range batch {
 		batch[i] = p.nodes[p.head]
 		p.nodes[p.head] = nil
 		p.head = (p.head + 1) % len(p.nodes)
 	}
-	p.n -= pruneBatch
+	p.n -= p.batch
 	select {
 	case p.work <- batch:
 	default:

@@ -142,6 +142,8 @@ func (n *setsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	var ao fuse.AttrOut
 	node.(*dir).Getattr(ctx, nil, &ao)
 	out.Attr = ao.Attr
+	out.SetAttrTimeout(ao.Timeout())
+	out.SetEntryTimeout(ao.Timeout())
 	return n.NewInode(ctx, node, fs.StableAttr{Mode: e.mode, Ino: e.inode(n.path)}), 0
 }
 
