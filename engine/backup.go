@@ -837,6 +837,14 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	if err := w.j.loadForWrite(ctx, m); err != nil {
 		return err
 	}
+	// Appending needs the tape position; a drive that cannot report it
+	// (docs/hardware.md) is refused before the tape joins the set.
+	if err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		_, err := dev.ReadPosition(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
 	member := next.Set == w.set.UUID && next.Set != uuid.Nil
 	w.tape = &m
 	w.files, w.chunks = nil, nil

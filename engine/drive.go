@@ -173,9 +173,11 @@ func MTFlags(st device.DriveStatus) string {
 		f = append(f, "DRIVE_OPEN")
 	} else if st.Loaded {
 		f = append(f, "ONLINE")
-		if st.AtBOT {
+		switch {
+		case st.PositionUnknown:
+		case st.AtBOT:
 			f = append(f, "BOT")
-		} else if st.Position.Record == 0 && st.Position.File > 0 {
+		case st.Position.Record == 0 && st.Position.File > 0:
 			f = append(f, "EOF")
 		}
 		if st.AtEOD {

@@ -46,7 +46,12 @@ func (s *DriveStatusInfo) Fields(cleanHint string) []StatusField {
 		clean = "yes: " + cleanHint
 	}
 	add("cleaning-required", clean, s.CleaningRequired)
-	if st.Loaded {
+	switch {
+	case st.Loaded && st.PositionUnknown:
+		// JSON null: the drive does not report its position.
+		add("file-number", "unknown (the drive does not report its position)", nil)
+		add("block-number", "unknown", nil)
+	case st.Loaded:
 		add("file-number", strconv.FormatUint(st.Position.File, 10), st.Position.File)
 		add("block-number", strconv.FormatUint(st.Position.Record, 10), st.Position.Record)
 	}

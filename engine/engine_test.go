@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -218,6 +219,8 @@ func TestMTFlags(t *testing.T) {
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, AtBOT: true, BufferMode: true}, "ONLINE | BOT | IM_REP_EN"},
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, AtEOD: true, Position: device.Position{File: 2}}, "ONLINE | EOF | EOD"},
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, WriteProtected: true, Position: device.Position{Record: 3}}, "ONLINE | WR_PROT"},
+		// A drive that does not report its position: neither BOT nor EOF.
+		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, PositionUnknown: true}, "ONLINE"},
 	}
 	for _, c := range cases {
 		if got := MTFlags(c.st); got != c.want {
@@ -293,4 +296,23 @@ func TestAcquireDriveWaits(t *testing.T) {
 	}
 	rel()
 	<-specGot
+}
+
+// TestStatusFieldsPositionUnknown: a drive that does not report its
+// position shows it as unknown (JSON null), never as file 0.
+func TestStatusFieldsPositionUnknown(t *testing.T) {
+	s := DriveStatusInfo{Status: device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, PositionUnknown: true}}
+	s.Flags = MTFlags(s.Status)
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"file-number":null`) || !strings.Contains(string(b), `"block-number":null`) {
+		t.Errorf("JSON %s: want file-number and block-number null", b)
+	}
+	for _, f := range s.Fields("") {
+		if f.Name == "file-number" && !strings.HasPrefix(f.Text, "unknown") {
+			t.Errorf("file-number shows %q, want unknown", f.Text)
+		}
+	}
 }

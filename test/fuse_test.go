@@ -44,17 +44,31 @@ func needTool(t *testing.T, program, pkg string) {
 // isMounted reports whether dir is a mount point in /proc/self/mountinfo.
 func isMounted(t *testing.T, dir string) bool {
 	t.Helper()
+	_, ok := mountType(t, dir)
+	return ok
+}
+
+// mountType returns the filesystem type dir is mounted with
+// (/proc/self/mountinfo), and whether it is a mount point.
+func mountType(t *testing.T, dir string) (string, bool) {
+	t.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 4 && f[4] == dir {
-			return true
+		if len(f) <= 4 || f[4] != dir {
+			continue
 		}
+		for i, x := range f {
+			if x == "-" && i+1 < len(f) {
+				return f[i+1], true
+			}
+		}
+		return "", true
 	}
-	return false
+	return "", false
 }
 
 // mount runs `tapefs mount` (in the background, as a user would) on a

@@ -41,6 +41,12 @@ type Drive struct {
 	libIdent os.FileInfo
 	libFile  *os.File
 
+	// positioned: an operation of this handle moved the tape (or read
+	// the position), so it knows whether it left the tape at end of
+	// data. A real drive does not tell a new opener where end of data
+	// is, and Status says AtEOD only when positioned, as sgio does.
+	positioned bool
+
 	// the open cartridge of the current mount
 	cart    *cartridge
 	cartBC  string
@@ -257,6 +263,7 @@ func (d *Drive) begin(ctx context.Context, n need) (op, error) {
 		if err := d.openCart(o.cs); err != nil {
 			return o, err
 		}
+		d.positioned = true
 	}
 	return o, nil
 }
@@ -269,6 +276,7 @@ func (d *Drive) syncMount(o op) error {
 		}
 		d.st.Barcode = o.elem.Barcode
 		d.st.Position = 0
+		d.positioned = false
 		d.st.Stream.reset()
 		if o.elem.Barcode == "" {
 			d.st.Key = nil
@@ -416,7 +424,7 @@ func (d *Drive) Status(ctx context.Context) (device.DriveStatus, error) {
 		}
 		s.Position = pos
 		s.AtBOT = d.st.Position == 0
-		s.AtEOD = d.st.Position == d.cart.count
+		s.AtEOD = d.positioned && d.st.Position == d.cart.count
 		s.PastEarlyWarning = d.cart.dataEnd >= d.leom(o.cs)
 	}
 	return s, d.finish(nil)

@@ -635,3 +635,28 @@ func TestLoadAfterChangerAutoLoad(t *testing.T) {
 		t.Fatalf("position after Load and one write: %+v %v", pos, err)
 	}
 }
+
+// TestEndOfDataNotKnownToNewHandle: like a SCSI drive, which does not tell
+// a new opener (another process: `pmt eod`, then `pmt status`) that the
+// tape is at end of data, a reopened drive reports AtEOD only once one of
+// its own operations reached end of data; position and EOF are reported.
+func TestEndOfDataNotKnownToNewHandle(t *testing.T) {
+	dir, d := loadedDrive(t, LibraryOptions{Capacity: 64 << 20})
+	writeLayout(t, d)
+	wantErr(t, d.Space(bg, device.SpaceEndOfData, 0), nil)
+	if st, _ := d.Status(bg); !st.AtEOD {
+		t.Fatalf("AtEOD false after SpaceEndOfData: %+v", st)
+	}
+	eod := pos(t, d)
+	d.Close()
+
+	d2 := openDrive(t, dir, 0)
+	st, err := d2.Status(bg)
+	if err != nil || st.AtEOD || st.Position != eod {
+		t.Fatalf("reopened: Status = %+v, %v; want position %+v, AtEOD false", st, err, eod)
+	}
+	wantErr(t, d2.Space(bg, device.SpaceEndOfData, 0), nil)
+	if st, _ := d2.Status(bg); !st.AtEOD {
+		t.Fatalf("reopened: AtEOD false after its own SpaceEndOfData: %+v", st)
+	}
+}

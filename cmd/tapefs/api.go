@@ -37,9 +37,11 @@ const socketName = "api.sock"
 // under a short lock), help, and the key commands that read a password
 // from the caller's terminal (they work on the key store under its own
 // lock; `key restore` asks the daemon for the tape's key config with the
-// forwarded `key tape-config`). An entry names a command or a command
-// path ("key create").
-var localCommands = []string{"mount", "vtape", "help", "h", "key create", "key change-passphrase", "key restore"}
+// forwarded `key tape-config`), and the commands that need neither engine
+// nor state (barcode-sheet, completion, __gendoc; __complete asks the
+// daemon itself for what it needs). An entry names a command or a command path ("key
+// create").
+var localCommands = []string{"mount", "vtape", "help", "h", "key create", "key change-passphrase", "key restore", "barcode-sheet", "completion", "__complete", "__gendoc"}
 
 // isLocal reports whether the command path runs in the calling process.
 func isLocal(path []*cli.Command) bool {

@@ -88,9 +88,11 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.catalogCommand(),
 		e.mountCommand(),
 		e.keyCommand(),
+		e.barcodeSheetCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)
+	cliapp.Document(app, completeValues, tapefsDescription, true, fsPage)
 	return app
 }
 
