@@ -38,6 +38,11 @@ m() {
 us() { awk "BEGIN{printf \"%.1f\", $1 * 1e6 / $2}"; }
 json() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 dusize() { du -sb "$1" | cut -f1; }
+# firstof DIR PATTERN: the first name in DIR that matches PATTERN, in
+# glob (name) order. Not `ls | head -1`: with pipefail, ls dies of SIGPIPE
+# once its output passes a pipe buffer (2,000 directories at 2M files) and
+# stops the bench.
+firstof() { (cd "$1" && for f in $2; do echo "$f"; break; done); }
 
 # mount_bench LABEL BINDIR: mount with BINDIR's tapefs; a first find over
 # the snapshot (cold: fresh daemon, caches dropped), the daemon's peak and
@@ -58,7 +63,7 @@ mount_bench() {
 	s2=$(date +%s.%N); find "$sdir" >/dev/null; s3=$(date +%s.%N)
 	s4=$(date +%s.%N); find "$vdir" -printf '%n %s %p\n' >/dev/null; s5=$(date +%s.%N)
 	local shwm; shwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-	first=$(cd "$sdir" && ls -d d*/ | head -1)
+	first=$(firstof "$sdir" 'd*/')
 	ls -l "$sdir/$first" >/dev/null
 	l0=$(date +%s.%N); ls -l "$sdir/$first" >/dev/null; l1=$(date +%s.%N)
 	fusermount3 -u "$mnt"
@@ -106,7 +111,8 @@ for n in $NS; do
 	cat1=$(dusize "$d/state/catalog")
 	drop; m rebackup "$BIN/tapefs" backup "$src" bench
 	cat2=$(dusize "$d/state/catalog")
-	one=$(cd "$src" && ls -d d*/ | head -1)$(ls "$src/$(cd "$src" && ls -d d*/ | head -1)" | head -1)
+	one=$(firstof "$src" 'd*/')
+	one=$one$(firstof "$src/$one" '*')
 	m one "$BIN/tapefs" restore "$set_uuid" "$d/one" "$snap" --path "$one"
 	m dry "$BIN/tapefs" restore "$set_uuid" "$d/dry" "$snap" --dry-run
 	drop; m restore bash -c "ulimit -n 1024 && exec '$BIN/tapefs' restore '$set_uuid' '$d/out' '$snap'"
