@@ -152,14 +152,14 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	var prog BackupProgress
 	var progMu sync.Mutex
 	report := func(f func(*BackupProgress)) {
-		if opts.Progress == nil {
-			return
-		}
 		progMu.Lock()
 		f(&prog)
 		p := prog
 		progMu.Unlock()
-		opts.Progress(p)
+		e.tasks.progress(j.task, backupTaskProgress(p, e.now().Sub(start), pool.Drive))
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
 	}
 	w.onTape = func(label string) { report(func(p *BackupProgress) { p.Tape = label }) }
 	w.onChunk = func(n int) { report(func(p *BackupProgress) { p.NewBytes += int64(n) }) }
@@ -178,7 +178,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if opts.Progress != nil {
+	{
 		// Counting runs beside the backup rather than before it: the
 		// totals come a little later, and its stat calls bring the
 		// metadata into memory ahead of the reader.
@@ -233,6 +233,21 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		}
 	}
 	return res, nil
+}
+
+// backupTaskProgress is a backup's progress as its task shows it.
+func backupTaskProgress(p BackupProgress, elapsed time.Duration, drive string) TaskProgress {
+	tp := TaskProgress{Bytes: p.Bytes, Files: p.Files, Tape: p.Tape, Drive: drive}
+	if s := elapsed.Seconds(); s > 0 {
+		tp.Rate = float64(p.Bytes) / s
+	}
+	if p.Counted {
+		tp.TotalBytes, tp.TotalFiles = p.TotalBytes, p.TotalFiles
+		if tp.Rate > 0 && p.TotalBytes > p.Bytes {
+			tp.ETA = time.Duration(float64(p.TotalBytes-p.Bytes) / tp.Rate * float64(time.Second))
+		}
+	}
+	return tp
 }
 
 // Spool sizes: memory for chunks on their way to the drive, and the burst

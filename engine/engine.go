@@ -47,6 +47,11 @@ type Options struct {
 	// the staging journal when the file is closed, so it survives power
 	// loss (see the staging package); slower.
 	StagingSync bool
+	// TaskKeep is how many finished tasks the history keeps (0:
+	// DefaultTaskKeep); TaskMaxAge, if set, also drops tasks that ended
+	// longer ago.
+	TaskKeep   int
+	TaskMaxAge time.Duration
 }
 
 // Engine owns configuration, catalog and devices. Its methods are safe for
@@ -66,7 +71,7 @@ type Engine struct {
 	names    *idNames                          // uid/gid → name cache for backups
 	stores   map[string]*staging.Store         // pools' incoming/ trees, by pool
 
-	jobs  jobRegistry // running and recent jobs, with their logs
+	tasks *taskStore  // the task history: running and finished tasks, with their logs
 	cache statusCache // last drive and changer status, for readers that must not wait for a device
 
 	snapOnce sync.Once
@@ -100,6 +105,7 @@ func New(opts Options) (*Engine, error) {
 		busy:     map[string]string{},
 		setLocks: map[uuid.UUID]int{},
 		names:    newIDNames(),
+		tasks:    newTaskStore(opts.StateDir, opts.Now, opts.TaskKeep, opts.TaskMaxAge),
 	}, nil
 }
 

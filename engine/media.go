@@ -4,20 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
 	"tapefs/engine/device"
+	"tapefs/internal/procs"
 )
 
 // driveJob is a drive reserved for one job, with its changer if it has one.
 type driveJob struct {
-	e   *Engine
-	cfg config.Drive
-	dev *owner[device.Drive]
-	ch  *config.Changer // nil for a standalone drive
-	job *job            // the registry's record of this job
+	e    *Engine
+	cfg  config.Drive
+	dev  *owner[device.Drive]
+	ch   *config.Changer // nil for a standalone drive
+	task *task           // the task this job belongs to
 }
 
 // useDrive resolves and reserves a drive for a job and records the job in
@@ -42,10 +44,33 @@ func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, fun
 		}
 		dj.ch = &c
 	}
-	dj.job = e.jobs.start(ctx, job, d.Name, e.now())
+	t := taskOf(ctx)
+	implicit := t == nil
+	if implicit {
+		kind, _, _ := strings.Cut(job, " ")
+		if t, err = e.tasks.create(ctx, TaskSpec{Kind: kind, Name: job}); err != nil {
+			unreserve()
+			return nil, nil, err
+		}
+		// The caller's context is not the task's to cancel.
+		t.cancel = func(error) {}
+	}
+	dj.task = t
+	e.tasks.update(t, func(i *TaskInfo) {
+		if !slices.Contains(i.Drives, d.Name) {
+			i.Drives = append(i.Drives, d.Name)
+		}
+	})
+	e.tasks.mu.Lock()
+	e.tasks.line(t, fmt.Sprintf("drive %s: %s", d.Name, job))
+	e.tasks.mu.Unlock()
+	idle := procs.Busy() // a job may run in parallel
 	release := func() {
 		e.refreshAfterJob(dj)
-		e.jobs.finish(dj.job, e.now())
+		if implicit {
+			e.tasks.finish(t, nil, TaskDone)
+		}
+		idle()
 		unreserve()
 	}
 	return dj, release, nil

@@ -88,8 +88,10 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.catalogCommand(),
 		e.mountCommand(),
 		e.keyCommand(),
+		e.taskCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
+	e.asTasks(app.Commands, "")
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)
 	return app
 }

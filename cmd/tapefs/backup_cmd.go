@@ -64,8 +64,12 @@ func (e *env) backupCommand() *cli.Command {
 }
 
 // progress shows a progress bar on a terminal and one log line every few
-// seconds otherwise. The returned function ends it.
+// seconds otherwise. The returned function ends it. In the daemon it does
+// nothing: the task's own progress lines reach the caller (engine.WithLog).
 func (e *env) progress(opts *engine.BackupOptions) func() {
+	if e.shared {
+		return func() {}
+	}
 	tty := false
 	if f, ok := e.stderr.(*os.File); ok {
 		tty = isatty.IsTerminal(f.Fd())

@@ -27,6 +27,7 @@ import (
 	"syscall"
 
 	"tapefs/cmd/internal/cliapp"
+	"tapefs/engine"
 )
 
 func main() {
@@ -38,6 +39,7 @@ func main() {
 		stop()
 		os.Exit(code)
 	}
+	ctx = engine.WithTaskOrigin(ctx, cliOrigin(os.Getpid(), os.Getuid()))
 	err := cliapp.Run(ctx, newApp(os.Stdout, os.Stderr, nil), args)
 	stopProfile()
 	stop()
