@@ -34,6 +34,8 @@ type BackupOptions struct {
 	From BackupSource
 	// Pool is the media pool to write to.
 	Pool string
+	// Drive, if set, is used instead of the pool's drive.
+	Drive string
 	// Group names the snapshot group; default: the source's base name.
 	Group string
 	// EjectMedia ejects the last tape when the job is done.
@@ -112,6 +114,9 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	pool, err := e.PoolConfig(opts.Pool)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Drive != "" {
+		pool.Drive = opts.Drive
 	}
 	if pool.Drive == "" {
 		return nil, invalidf("pool %s has no drive: set one with `tapefs pool update %s --drive NAME`", pool.Name, pool.Name)

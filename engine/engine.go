@@ -74,6 +74,10 @@ type Engine struct {
 	tasks *taskStore  // the task history: running and finished tasks, with their logs
 	cache statusCache // last drive and changer status, for readers that must not wait for a device
 
+	// jobMu guards jobRunning and the backup job state files.
+	jobMu      sync.Mutex
+	jobRunning map[string]uint64 // backup job id → its running task
+
 	snapOnce sync.Once
 	snaps    *snapReaders // snapshot file reads (snapread.go), made on first use
 }
@@ -96,16 +100,17 @@ func New(opts Options) (*Engine, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
-		opts:     opts,
-		cfg:      config.Dir{Path: opts.ConfigDir},
-		ctx:      ctx,
-		cancel:   cancel,
-		drives:   map[string]*owner[device.Drive]{},
-		changers: map[string]*owner[device.Changer]{},
-		busy:     map[string]string{},
-		setLocks: map[uuid.UUID]int{},
-		names:    newIDNames(),
-		tasks:    newTaskStore(opts.StateDir, opts.Now, opts.TaskKeep, opts.TaskMaxAge),
+		opts:       opts,
+		cfg:        config.Dir{Path: opts.ConfigDir},
+		ctx:        ctx,
+		cancel:     cancel,
+		drives:     map[string]*owner[device.Drive]{},
+		changers:   map[string]*owner[device.Changer]{},
+		busy:       map[string]string{},
+		setLocks:   map[uuid.UUID]int{},
+		names:      newIDNames(),
+		jobRunning: map[string]uint64{},
+		tasks:      newTaskStore(opts.StateDir, opts.Now, opts.TaskKeep, opts.TaskMaxAge),
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
@@ -22,6 +23,14 @@ type driveJob struct {
 	task *task           // the task this job belongs to
 }
 
+type driveWaitKey struct{}
+
+// withDriveWait returns a context whose drive jobs wait while their drive
+// runs another job, instead of failing with ErrBusy.
+func withDriveWait(ctx context.Context) context.Context {
+	return context.WithValue(ctx, driveWaitKey{}, true)
+}
+
 // useDrive resolves and reserves a drive for a job and records the job in
 // the registry (its log lines also go to the WithLog sink of ctx). Call
 // release when done: it refreshes the cached drive and changer status,
@@ -32,6 +41,17 @@ func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, fun
 		return nil, nil, err
 	}
 	unreserve, err := e.reserve(d.Name, job)
+	if errors.Is(err, ErrBusy) && ctx.Value(driveWaitKey{}) != nil {
+		e.ctxLogf(ctx, "drive %s is busy (%s): waiting for it", d.Name, e.Jobs()[d.Name])
+		for errors.Is(err, ErrBusy) {
+			select {
+			case <-ctx.Done():
+				return nil, nil, context.Cause(ctx)
+			case <-time.After(200 * time.Millisecond):
+			}
+			unreserve, err = e.reserve(d.Name, job)
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -421,22 +421,10 @@ func (r *setReader) batch(ctx context.Context) error {
 	if pool.Drive == "" {
 		return invalidf("pool %s has no drive to read media set %s: set one with `tapefs pool update %s --drive NAME`", pool.Name, set.UUID, pool.Name)
 	}
-	var j *driveJob
-	var release func()
-	for {
-		j, release, err = r.e.restoreDrive(ctx, set, pool.Drive)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrBusy) {
-			return err
-		}
-		// The drive runs another job: the reads wait for it.
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	// The drive may run another job: the reads wait for it.
+	j, release, err := r.e.restoreDrive(withDriveWait(ctx), set, pool.Drive)
+	if err != nil {
+		return err
 	}
 	defer release()
 	return r.readLoop(ctx, cat, set, j)

@@ -265,12 +265,14 @@ var callerPaths = map[string]struct {
 	pos   []int
 	flags []string
 }{
-	"backup":         {pos: []int{0}},
-	"restore":        {pos: []int{1}},
-	"changer create": {flags: []string{"path"}},
-	"changer update": {flags: []string{"path"}},
-	"drive create":   {flags: []string{"path"}},
-	"drive update":   {flags: []string{"path"}},
+	"backup":            {pos: []int{0}},
+	"restore":           {pos: []int{1}},
+	"changer create":    {flags: []string{"path"}},
+	"changer update":    {flags: []string{"path"}},
+	"drive create":      {flags: []string{"path"}},
+	"drive update":      {flags: []string{"path"}},
+	"backup-job create": {flags: []string{"source"}},
+	"backup-job update": {flags: []string{"source"}},
 }
 
 // forwardArgs is the command line (without the program name) that the

@@ -89,6 +89,7 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.mountCommand(),
 		e.keyCommand(),
 		e.taskCommand(),
+		e.backupJobCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
 	e.asTasks(app.Commands, "")
