@@ -30,6 +30,9 @@ type JobState struct {
 	// LastResult is the last run's task result ("ok", "error: ...").
 	LastResult   string        `json:"last-result,omitempty"`
 	LastDuration time.Duration `json:"last-duration-ns,omitempty"`
+	// LastSkipped is when a scheduled run was skipped because the job
+	// was still running.
+	LastSkipped time.Time `json:"last-skipped,omitzero"`
 	// NotifyError is why the last notification could not be sent.
 	NotifyError string `json:"notify-error,omitempty"`
 }
@@ -291,13 +294,20 @@ func (e *Engine) nextRun(j config.BackupJob, st JobState) time.Time {
 	if err != nil || ev == nil {
 		return time.Time{}
 	}
+	now := e.now()
 	from := st.Since
-	if st.LastRun.After(from) {
-		from = st.LastRun
+	for _, t := range []time.Time{st.LastRun, st.LastSkipped} {
+		if t.After(from) {
+			from = t
+		}
 	}
 	if from.IsZero() {
-		from = e.now()
+		// A job written into the file by hand: its schedule starts now.
+		from = now
 	}
+	// In the clock's zone (the state file keeps only offsets), so daylight
+	// saving changes count.
+	from = from.In(now.Location())
 	next, ok := ev.Next(from)
 	if !ok {
 		return time.Time{}

@@ -42,7 +42,7 @@ const socketName = "api.sock"
 // lock; `key restore` asks the daemon for the tape's key config with the
 // forwarded `key tape-config`). An entry names a command or a command
 // path ("key create").
-var localCommands = []string{"mount", "vtape", "help", "h", "key create", "key change-passphrase", "key restore"}
+var localCommands = []string{"mount", "daemon", "vtape", "help", "h", "key create", "key change-passphrase", "key restore"}
 
 // isLocal reports whether the command path runs in the calling process.
 func isLocal(path []*cli.Command) bool {

@@ -87,6 +87,7 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.restoreCommand(),
 		e.catalogCommand(),
 		e.mountCommand(),
+		e.daemonCommand(),
 		e.keyCommand(),
 		e.taskCommand(),
 		e.backupJobCommand(),
