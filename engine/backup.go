@@ -823,10 +823,6 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	if w.tape != nil {
 		return nil
 	}
-	media, err := w.e.policyMedia(w.cat, w.pool.Name)
-	if err != nil {
-		return err
-	}
 	sets, err := w.cat.ListMediaSets(w.pool.Name)
 	if err != nil {
 		return err
@@ -836,15 +832,34 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	for _, s := range sets {
 		psets = append(psets, policySet(s))
 	}
-	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
+	var next policy.Media
+	var m catalog.Media
+	retry := false
+	err = w.e.waitForMedia(ctx, w.j.ch == nil, func() error {
+		if retry {
+			if err := w.j.noteOnline(ctx); err != nil {
+				return err
+			}
+		}
+		retry = true
+		media, err := w.e.policyMedia(w.cat, w.pool.Name)
+		if err != nil {
+			return err
+		}
+		next, err = policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
+		if err != nil {
+			err = classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
+			if errors.Is(err, policy.ErrNoWritableMedia) {
+				return needMedia("insert a writable tape for pool "+w.pool.Name, err)
+			}
+			return err
+		}
+		if m, err = w.cat.GetMedia(next.UUID); err != nil {
+			return err
+		}
+		return w.j.loadForWrite(ctx, m)
+	})
 	if err != nil {
-		return classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
-	}
-	m, err := w.cat.GetMedia(next.UUID)
-	if err != nil {
-		return err
-	}
-	if err := w.j.loadForWrite(ctx, m); err != nil {
 		return err
 	}
 	member := next.Set == w.set.UUID && next.Set != uuid.Nil
@@ -1013,6 +1028,9 @@ func (w *setWriter) closeTape(ctx context.Context, full bool) error {
 	status := catalog.StatusWritable
 	if full {
 		status = catalog.StatusFull
+		// In the background: the next tape must not wait for a mail.
+		go w.e.notifyEvent(context.WithoutCancel(ctx), Event{Kind: EventTapeFull, State: "full",
+			Message: fmt.Sprintf("tape %s of media set %s is full", w.tape.LabelText, w.set.UUID), Tape: w.tape.LabelText, Drive: w.j.cfg.Name})
 	}
 	if err := w.cat.UpdateMedia(w.tape.UUID, func(m *catalog.Media) error {
 		m.Status = status
@@ -1107,31 +1125,28 @@ func (w *setWriter) fail(ctx context.Context, err error) error {
 	return err
 }
 
-// loadForWrite gets tape m into the drive: from the library, or for a
-// standalone drive by asking the operator and waiting.
+// loadForWrite gets tape m into the drive from the library. A tape not in
+// the library, or for a standalone drive a tape not in the drive, is a
+// mediaNeeded error with the request to the operator (see waitForMedia).
 func (j *driveJob) loadForWrite(ctx context.Context, m catalog.Media) error {
 	if j.ch != nil {
-		return j.loadLabel(ctx, m.LabelText)
+		err := j.loadLabel(ctx, m.LabelText)
+		if errors.Is(err, ErrNotFound) {
+			return needMedia(fmt.Sprintf("insert tape %s into changer %s", m.LabelText, j.ch.Name), err)
+		}
+		return err
 	}
-	asked := false
-	for {
-		li, err := j.readLabel(ctx)
-		if err == nil && li.UUID == m.UUID {
-			return nil
-		}
-		if !asked {
-			j.logf("insert tape %s into drive %s (waiting)", m.LabelText, j.cfg.Name)
-			asked = true
-		}
-		if err == nil {
-			_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error { return dev.Unload(ctx) })
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for tape %s in drive %s: %w", m.LabelText, j.cfg.Name, ctx.Err())
-		case <-time.After(5 * time.Second):
-		}
+	li, err := j.readLabel(ctx)
+	if err == nil && li.UUID == m.UUID {
+		return nil
 	}
+	if err == nil {
+		// Another tape: out with it, so the operator can put in the
+		// right one.
+		_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error { return dev.Unload(ctx) })
+		err = fmt.Errorf("drive %s holds tape %s", j.cfg.Name, li.LabelText)
+	}
+	return needMedia(fmt.Sprintf("insert tape %s into drive %s", m.LabelText, j.cfg.Name), err)
 }
 
 // dropMediaSet removes an expired media set from the catalog and frees its

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"tapefs/engine/calendar"
 	"tapefs/engine/config"
 )
 
@@ -277,9 +278,15 @@ func (e *Engine) jobStatus(j config.BackupJob) (JobStatus, error) {
 	e.jobMu.Lock()
 	s.Running = e.jobRunning[j.ID]
 	e.jobMu.Unlock()
+	// The task record is the truth while it is kept: a run in progress,
+	// or one whose process died (aborted) before it wrote the job state.
 	if s.Running != 0 {
 		if t, err := e.Task(s.Running); err == nil {
 			s.LastResult = t.Result()
+		}
+	} else if s.LastTask != 0 {
+		if t, err := e.Task(s.LastTask); err == nil && !t.Running() {
+			s.LastResult, s.LastDuration = t.Result(), t.Duration(t.End)
 		}
 	}
 	s.NextRun = e.nextRun(j, st)
@@ -366,6 +373,7 @@ func (e *Engine) RunJob(ctx context.Context, id, origin string) (uint64, <-chan 
 			}); err != nil {
 				e.logf("backup job %s: %v", id, err)
 			}
+			e.notifyJob(job, info)
 		}
 		unmark()
 		out <- err
@@ -375,7 +383,14 @@ func (e *Engine) RunJob(ctx context.Context, id, origin string) (uint64, <-chan 
 
 // runJob backs up each source of the job.
 func (e *Engine) runJob(ctx context.Context, job config.BackupJob) error {
-	ctx = withDriveWait(ctx)
+	var timeout time.Duration
+	if job.MediaTimeout != "" {
+		var err error
+		if timeout, err = calendar.ParseTimeSpan(job.MediaTimeout); err != nil {
+			return invalidf("backup job %s: media-timeout: %v", job.ID, err)
+		}
+	}
+	ctx = withMediaWait(withDriveWait(ctx), timeout)
 	var errs []error
 	for i, src := range job.Sources {
 		last := i == len(job.Sources)-1

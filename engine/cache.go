@@ -74,6 +74,7 @@ func (e *Engine) cacheChanger(name string, v *changerView, err error) {
 		c.Entries = v.entries()
 	}
 	e.cache.putChanger(name, c)
+	e.signalMedia()
 }
 
 // CachedDriveStatus returns the last status read from a drive, with the

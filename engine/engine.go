@@ -52,6 +52,9 @@ type Options struct {
 	// longer ago.
 	TaskKeep   int
 	TaskMaxAge time.Duration
+	// MediaRecheck is how often a job waiting for a tape looks again
+	// (0: DefaultMediaRecheck).
+	MediaRecheck time.Duration
 }
 
 // Engine owns configuration, catalog and devices. Its methods are safe for
@@ -77,6 +80,11 @@ type Engine struct {
 	// jobMu guards jobRunning and the backup job state files.
 	jobMu      sync.Mutex
 	jobRunning map[string]uint64 // backup job id → its running task
+
+	// mediaMu guards mediaCh, closed at every changer status read to wake
+	// jobs waiting for media.
+	mediaMu sync.Mutex
+	mediaCh chan struct{}
 
 	snapOnce sync.Once
 	snaps    *snapReaders // snapshot file reads (snapread.go), made on first use

@@ -273,6 +273,7 @@ var callerPaths = map[string]struct {
 	"drive update":      {flags: []string{"path"}},
 	"backup-job create": {flags: []string{"source"}},
 	"backup-job update": {flags: []string{"source"}},
+	"notify update":     {flags: []string{"sendmail", "command"}},
 }
 
 // forwardArgs is the command line (without the program name) that the

@@ -91,6 +91,7 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.keyCommand(),
 		e.taskCommand(),
 		e.backupJobCommand(),
+		e.notifyCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
 	e.asTasks(app.Commands, "")

@@ -144,10 +144,8 @@ func (c *JobConfig) Validate() error {
 		default:
 			return fmt.Errorf("backup job '%s': notify-mode '%s': must be always, error or never", j.ID, j.NotifyMode)
 		}
-		for _, a := range j.NotifyAddresses() {
-			if !strings.Contains(a, "@") || strings.ContainsAny(a, " \t<>\"") {
-				return fmt.Errorf("backup job '%s': notify '%s' is not a mail address", j.ID, a)
-			}
+		if err := checkAddresses(fmt.Sprintf("backup job '%s': notify", j.ID), j.Notify); err != nil {
+			return err
 		}
 		if j.MediaTimeout != "" {
 			if _, err := calendar.ParseTimeSpan(j.MediaTimeout); err != nil {
@@ -160,13 +158,7 @@ func (c *JobConfig) Validate() error {
 
 // NotifyAddresses are the mail addresses of Notify.
 func (j *BackupJob) NotifyAddresses() []string {
-	var out []string
-	for _, a := range strings.Split(j.Notify, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
+	return splitAddresses(j.Notify)
 }
 
 // jobKeys are the keys of a backup section, in the order they are written.
