@@ -848,8 +848,9 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 		}
 		next, err = policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
 		if err != nil {
+			none := errors.Is(err, policy.ErrNoWritableMedia)
 			err = classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
-			if errors.Is(err, policy.ErrNoWritableMedia) {
+			if none {
 				return needMedia("insert a writable tape for pool "+w.pool.Name, err)
 			}
 			return err

@@ -236,8 +236,9 @@ func TestDaemonWithoutMount(t *testing.T) {
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- d.Wait() }()
+	var waitErr error
+	done := make(chan struct{})
+	go func() { waitErr = d.Wait(); close(done) }()
 	t.Cleanup(func() {
 		d.Process.Signal(syscall.SIGTERM)
 		<-done
@@ -261,9 +262,9 @@ func TestDaemonWithoutMount(t *testing.T) {
 	}
 	d.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("daemon exit: %v\n%s", err, log.String())
+	case <-done:
+		if waitErr != nil {
+			t.Errorf("daemon exit: %v\n%s", waitErr, log.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the daemon did not stop on SIGTERM:\n%s", log.String())
