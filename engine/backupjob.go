@@ -364,7 +364,9 @@ func (e *Engine) RunJob(ctx context.Context, id, origin string) (uint64, <-chan 
 		e.logf("backup job %s: %v", id, err)
 	}
 	out := make(chan error, 1)
+	e.taskWG.Add(1)
 	go func() {
+		defer e.taskWG.Done()
 		err := <-done
 		info, terr := e.Task(taskID)
 		if terr == nil {

@@ -74,8 +74,9 @@ type Engine struct {
 	names    *idNames                          // uid/gid → name cache for backups
 	stores   map[string]*staging.Store         // pools' incoming/ trees, by pool
 
-	tasks *taskStore  // the task history: running and finished tasks, with their logs
-	cache statusCache // last drive and changer status, for readers that must not wait for a device
+	taskWG sync.WaitGroup // StartTask's goroutines
+	tasks  *taskStore     // the task history: running and finished tasks, with their logs
+	cache  statusCache    // last drive and changer status, for readers that must not wait for a device
 
 	// jobMu guards jobRunning and the backup job state files.
 	jobMu      sync.Mutex
@@ -122,10 +123,13 @@ func New(opts Options) (*Engine, error) {
 	}, nil
 }
 
-// Close stops the device owners (after their current operation), releases
-// the devices and closes the catalog.
+// Close stops the running tasks (they end as stopped) and the device
+// owners (after their current operation), releases the devices and closes
+// the catalog.
 func (e *Engine) Close() error {
 	e.cancel()
+	// Background tasks (StartTask) end at their next step and record it.
+	e.taskWG.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, o := range e.drives {

@@ -158,7 +158,8 @@ type task struct {
 	log     *os.File // flock'ed while the task runs: see taskStore.load
 	sink    func(string)
 	cancel  context.CancelCauseFunc
-	stopped bool // StopTask asked it to end
+	stopped bool   // StopTask or the engine's Close asked it to end
+	stopWhy string // who asked
 	lastLog time.Time
 	// media is the media request the task waits for (see waitMedia).
 	media string
@@ -364,10 +365,7 @@ func (s *taskStore) finish(t *task, err error, final string) {
 	case final != "":
 		info.State = final
 	case t.stopped && err != nil:
-		info.State, info.Message = TaskStopped, "stopped by `tapefs task stop`"
-		if !errors.Is(err, context.Canceled) {
-			info.Message += ": " + err.Error()
-		}
+		info.State, info.Message = TaskStopped, t.stopWhy
 	case err != nil:
 		info.State, info.Message = TaskError, err.Error()
 	case info.Warnings > 0:
@@ -530,7 +528,9 @@ func (e *Engine) StartTask(ctx context.Context, spec TaskSpec, fn func(ctx conte
 		return 0, nil, err
 	}
 	ch := make(chan error, 1)
+	e.taskWG.Add(1)
 	go func() {
+		defer e.taskWG.Done()
 		err := e.endTask(t, tctx, fn)
 		ch <- err
 	}()
@@ -556,7 +556,13 @@ func (e *Engine) beginTask(ctx context.Context, spec TaskSpec) (*task, context.C
 		return nil, nil, err
 	}
 	tctx, cancel := context.WithCancelCause(context.WithValue(ctx, taskKey{}, t))
-	stop := context.AfterFunc(e.ctx, func() { cancel(errors.New("the daemon is shutting down")) })
+	const why = "stopped: the engine (daemon) is shutting down"
+	stop := context.AfterFunc(e.ctx, func() {
+		e.tasks.mu.Lock()
+		t.stopped, t.stopWhy = true, why
+		e.tasks.mu.Unlock()
+		cancel(errors.New(why))
+	})
 	t.cancel = func(cause error) { stop(); cancel(cause) }
 	e.tasks.mu.Lock()
 	e.tasks.line(t, fmt.Sprintf("task %d: %s (started by %s)", t.info.ID, t.info.Name, t.info.Origin))
@@ -617,7 +623,7 @@ func (e *Engine) StopTask(id uint64) error {
 	e.tasks.mu.Lock()
 	t, ok := e.tasks.running[id]
 	if ok {
-		t.stopped = true
+		t.stopped, t.stopWhy = true, "stopped by `tapefs task stop`"
 		e.tasks.line(t, "stop requested")
 	}
 	e.tasks.mu.Unlock()
