@@ -21,6 +21,7 @@ const (
 	EventJob      = "job"       // a backup job ended
 	EventMedia    = "media"     // a job waits for a tape
 	EventTapeFull = "tape-full" // a tape of a media set is full
+	EventCleaning = "cleaning"  // a drive asks for cleaning
 )
 
 // notifyTimeout bounds sendmail and the hook command.

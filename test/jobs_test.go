@@ -69,6 +69,20 @@ func recorder(t *testing.T, script, log string, env bool) {
 	}
 }
 
+// waitLog waits until the log at p contains want (a stand-in may still be
+// writing) and returns it.
+func waitLog(t *testing.T, p, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l := readLog(t, p)
+		if strings.Contains(l, want) || time.Now().After(deadline) {
+			return l
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func readLog(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -120,14 +134,14 @@ func TestBackupJobMedia(t *testing.T) {
 	if p := readFile(t, filepath.Join(mnt, "jobs", id, "progress")); !strings.Contains(p, "waiting for media") {
 		t.Errorf("jobs/%s/progress:\n%s", id, p)
 	}
-	mail := readLog(t, mailLog)
+	mail := waitLog(t, mailLog, "=== END")
 	for _, want := range []string{"ARGS: -oi -- ops@example.org", "From: tapefs@example.org", "To: ops@example.org",
 		"Subject: tapefs backup job nightly on " + host + ": waiting for media", "insert a writable tape for pool daily"} {
 		if !strings.Contains(mail, want) {
 			t.Errorf("media request mail lacks %q:\n%s", want, mail)
 		}
 	}
-	if hook := readLog(t, hookLog); !strings.Contains(hook, "TAPEFS_EVENT=media") || !strings.Contains(hook, "TAPEFS_JOB=nightly") ||
+	if hook := waitLog(t, hookLog, "=== END"); !strings.Contains(hook, "TAPEFS_EVENT=media") || !strings.Contains(hook, "TAPEFS_JOB=nightly") ||
 		!strings.Contains(hook, `"message":"insert a writable tape for pool daily"`) {
 		t.Errorf("hook of the media request:\n%s", hook)
 	}
@@ -171,17 +185,14 @@ func TestBackupJobMedia(t *testing.T) {
 		t.Errorf("backup-job list:\n%s", list)
 	}
 	// The result mail comes once the job's state is written.
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(readLog(t, mailLog), "nightly on "+host+": ok") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	mail = readLog(t, mailLog)
+	waitLog(t, mailLog, "nightly on "+host+": ok")
+	mail = waitLog(t, mailLog, "TASK OK\r\n=== END")
 	for _, want := range []string{"Subject: tapefs backup job nightly on " + host + ": ok", "Task:        " + id, "Task log (last", "TASK OK"} {
 		if !strings.Contains(mail, want) {
 			t.Errorf("result mail lacks %q:\n%s", want, mail)
 		}
 	}
-	if hook := readLog(t, hookLog); !strings.Contains(hook, "TAPEFS_EVENT=job") || !strings.Contains(hook, "TAPEFS_STATE=ok") {
+	if hook := waitLog(t, hookLog, "TAPEFS_EVENT=job"); !strings.Contains(hook, "TAPEFS_EVENT=job") || !strings.Contains(hook, "TAPEFS_STATE=ok") {
 		t.Errorf("hook of the job's end:\n%s", hook)
 	}
 
@@ -222,6 +233,13 @@ func TestBackupJobMedia(t *testing.T) {
 	}
 	if ls, err := os.ReadDir(filepath.Join(mnt, "jobs")); err != nil || len(ls) < 5 {
 		t.Errorf("jobs/ after the restart: %v %v", ls, err)
+	}
+
+	// A drive that asks for cleaning: the hook hears of it once.
+	s.ok("vtape", "fault", lib, "--drive", "0", "--cleaning-required")
+	s.ok("status", "--drive", "mydrive")
+	if hook := waitLog(t, hookLog, "TAPEFS_EVENT=cleaning"); !strings.Contains(hook, "TAPEFS_EVENT=cleaning") || !strings.Contains(hook, "TAPEFS_DRIVE=mydrive") {
+		t.Errorf("no cleaning event:\n%s", hook)
 	}
 }
 
