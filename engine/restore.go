@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
@@ -121,6 +122,11 @@ type restoreJob struct {
 	// their fd or err is set. laid is signalled as it grows.
 	created int
 	laid    *sync.Cond
+	// Progress, under mu: bytes written, files complete, the tape being
+	// read; report (if set) is called after each chunk with a copy.
+	doneBytes, doneFiles int64
+	tape                 string
+	report               func(bytes, files int64, tape string)
 }
 
 type restoreSnap struct {
@@ -400,8 +406,18 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 			}
 		} else {
 			t.f.left--
+			r.doneBytes += int64(len(data))
+			if t.f.left == 0 {
+				r.doneFiles++
+			}
 		}
 		r.mu.Unlock()
+	}
+	if r.report != nil {
+		r.mu.Lock()
+		b, f, tape := r.doneBytes, r.doneFiles, r.tape
+		r.mu.Unlock()
+		r.report(b, f, tape)
 	}
 }
 
@@ -624,8 +640,22 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		r.closeAll()
 	}()
 	if j != nil {
+		start, plan := e.now(), r.res.Plan
+		r.report = func(bytes, files int64, tape string) {
+			p := TaskProgress{Bytes: bytes, TotalBytes: plan.Bytes, Files: files, TotalFiles: plan.Files, Tape: tape, Drive: j.cfg.Name}
+			if s := e.now().Sub(start).Seconds(); s > 0 {
+				p.Rate = float64(bytes) / s
+			}
+			if p.Rate > 0 && plan.Bytes > bytes {
+				p.ETA = time.Duration(float64(plan.Bytes-bytes) / p.Rate * float64(time.Second))
+			}
+			e.tasks.progress(j.task, p)
+		}
 		sim := j.sim(ctx)
 		for _, rt := range r.res.Plan.Tapes {
+			r.mu.Lock()
+			r.tape = rt.Label
+			r.mu.Unlock()
 			id := set.Media[rt.Seq]
 			if err := j.readTape(ctx, cat, id, rt, perTape[id], r); err != nil {
 				if ctx.Err() != nil {

@@ -181,9 +181,28 @@ func TestTaskStop(t *testing.T) {
 		t.Fatalf("commit after the stop: %v, %v", rc, err)
 	}
 	target := filepath.Join(dir, "restore")
-	if _, err := eng.Restore(ctx, engine.RestoreOptions{Set: r1.Set, Target: target}); err != nil {
+	res, err := eng.Restore(ctx, engine.RestoreOptions{Set: r1.Set, Target: target})
+	if err != nil {
 		t.Fatalf("restore after the stops: %v", err)
 	}
+	// The tasks' progress: the restore's bytes and files of its plan,
+	// the backup's of its source.
+	tasks, err := eng.TaskList(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := tasks[len(tasks)-1]
+	if p := last.Progress; last.Kind != "restore" || p == nil || p.Bytes != res.Plan.Bytes || p.TotalBytes != res.Plan.Bytes ||
+		p.Files != res.Plan.Files || p.Tape != "TEST01L8" || p.Drive != "d0" {
+		t.Errorf("restore task %+v, progress %+v; plan %d bytes, %d files", last, last.Progress, res.Plan.Bytes, res.Plan.Files)
+	}
+	for _, ti := range tasks {
+		if ti.Kind == "backup" && ti.State == engine.TaskDone && ti.Progress != nil && ti.Progress.Bytes == 3<<20 && ti.Progress.TotalBytes == 3<<20 {
+			goto backupSeen
+		}
+	}
+	t.Errorf("no backup task with the progress of its 3 MiB source: %+v", tasks)
+backupSeen:
 	for _, c := range []struct {
 		snap, name string
 		want       []byte
