@@ -283,39 +283,11 @@ func formatJobs(c *JobConfig) []byte {
 // LoadJobs reads and validates backup-job.cfg. A missing file is an empty
 // configuration.
 func (d Dir) LoadJobs() (*JobConfig, error) {
-	return d.loadJobs()
-}
-
-func (d Dir) loadJobs() (*JobConfig, error) {
-	data, err := d.read(JobFile)
-	if err != nil {
-		return nil, err
-	}
-	c, err := parseJobs(d.file(JobFile), data)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.file(JobFile), err)
-	}
-	return c, nil
+	return loadFile(d, JobFile, parseJobs, (*JobConfig).Validate)
 }
 
 // UpdateJobs changes backup-job.cfg the way UpdateTape changes tape.cfg.
 // fn may call LoadTape and LoadPools to check the job's pool and drive.
 func (d Dir) UpdateJobs(fn func(*JobConfig) error) error {
-	return d.update(func() error {
-		c, err := d.loadJobs()
-		if err != nil {
-			return err
-		}
-		before := formatJobs(c)
-		if err := fn(c); err != nil {
-			return err
-		}
-		if err := c.Validate(); err != nil {
-			return fmt.Errorf("%s not changed: %w", d.file(JobFile), invalid(err))
-		}
-		return d.replace(JobFile, before, formatJobs(c))
-	})
+	return updateFile(d, JobFile, parseJobs, formatJobs, (*JobConfig).Validate, fn)
 }

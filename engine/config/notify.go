@@ -137,34 +137,10 @@ func formatNotify(n *Notify) []byte {
 // LoadNotify reads and validates notify.cfg. A missing file is the zero
 // Notify.
 func (d Dir) LoadNotify() (*Notify, error) {
-	data, err := d.read(NotifyFile)
-	if err != nil {
-		return nil, err
-	}
-	n, err := parseNotify(d.file(NotifyFile), data)
-	if err != nil {
-		return nil, err
-	}
-	if err := n.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.file(NotifyFile), err)
-	}
-	return n, nil
+	return loadFile(d, NotifyFile, parseNotify, (*Notify).Validate)
 }
 
 // UpdateNotify changes notify.cfg the way UpdateTape changes tape.cfg.
 func (d Dir) UpdateNotify(fn func(*Notify) error) error {
-	return d.update(func() error {
-		n, err := d.LoadNotify()
-		if err != nil {
-			return err
-		}
-		before := formatNotify(n)
-		if err := fn(n); err != nil {
-			return err
-		}
-		if err := n.Validate(); err != nil {
-			return fmt.Errorf("%s not changed: %w", d.file(NotifyFile), invalid(err))
-		}
-		return d.replace(NotifyFile, before, formatNotify(n))
-	})
+	return updateFile(d, NotifyFile, parseNotify, formatNotify, (*Notify).Validate, fn)
 }
