@@ -88,7 +88,9 @@ func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, fun
 	release := func() {
 		e.refreshAfterJob(dj)
 		if implicit {
-			e.tasks.finish(t, nil, TaskDone)
+			if err := e.tasks.finish(t, nil, TaskDone); err != nil {
+				e.logf("task %d: %v", t.info.ID, err)
+			}
 		}
 		idle()
 		unreserve()

@@ -43,7 +43,9 @@ func (e *Engine) RunDueJobs(ctx context.Context) []uint64 {
 			}
 			continue
 		}
-		id, _, err := e.RunJob(ctx, j.ID, "schedule")
+		// The run is not the scheduler's to cancel: task stop or the
+		// engine's Close end it (as stopped).
+		id, _, err := e.RunJob(context.WithoutCancel(ctx), j.ID, "schedule")
 		if err != nil {
 			e.logf("scheduler: backup job %s: %v", j.ID, err)
 			continue

@@ -175,7 +175,6 @@ type taskStore struct {
 	now    func() time.Time
 	keep   int
 	maxAge time.Duration
-	notify func(TaskInfo) // a task ended (set by the engine)
 
 	mu       sync.Mutex
 	last     uint64 // highest id seen
@@ -356,8 +355,11 @@ func (s *taskStore) progress(t *task, p TaskProgress) {
 }
 
 // finish ends a task with the result of its work: err nil is ok (or
-// warnings), a stopped task is stopped, anything else an error.
-func (s *taskStore) finish(t *task, err error, final string) {
+// warnings), a stopped task is stopped, anything else an error. It
+// returns why the record could not be written (it then still says
+// running; with the log's lock released, the next reader marks it
+// aborted).
+func (s *taskStore) finish(t *task, err error, final string) error {
 	s.mu.Lock()
 	info := &t.info
 	info.End = s.now()
@@ -378,18 +380,9 @@ func (s *taskStore) finish(t *task, err error, final string) {
 	t.log.Close() // releases the flock
 	delete(s.running, info.ID)
 	s.finished[info.ID] = *info
-	done := *info
-	notify := s.notify
 	s.mu.Unlock()
-	if werr != nil {
-		// The record still says running; with the lock released, the
-		// next reader marks it aborted. Nothing else to do.
-		_ = werr
-	}
 	s.prune()
-	if notify != nil {
-		notify(done)
-	}
+	return werr
 }
 
 // load returns one task's record. A record left running by a process
@@ -576,7 +569,9 @@ func (e *Engine) endTask(t *task, ctx context.Context, fn func(ctx context.Conte
 		err = fmt.Errorf("%w (%v)", err, context.Cause(ctx))
 	}
 	t.cancel(nil)
-	e.tasks.finish(t, err, "")
+	if werr := e.tasks.finish(t, err, ""); werr != nil {
+		e.logf("task %d: %v", t.info.ID, werr)
+	}
 	return err
 }
 
