@@ -1029,8 +1029,7 @@ func (w *setWriter) closeTape(ctx context.Context, full bool) error {
 	status := catalog.StatusWritable
 	if full {
 		status = catalog.StatusFull
-		// In the background: the next tape must not wait for a mail.
-		go w.e.notifyEvent(context.WithoutCancel(ctx), Event{Kind: EventTapeFull, State: "full",
+		w.e.notifyLater(ctx, Event{Kind: EventTapeFull, State: "full",
 			Message: fmt.Sprintf("tape %s of media set %s is full", w.tape.LabelText, w.set.UUID), Tape: w.tape.LabelText, Drive: w.j.cfg.Name})
 	}
 	if err := w.cat.UpdateMedia(w.tape.UUID, func(m *catalog.Media) error {

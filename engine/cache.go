@@ -71,7 +71,7 @@ func (e *Engine) cacheDrive(name string, st *DriveStatusInfo, err error) {
 		d.Status = &cp
 	}
 	if e.cache.putDrive(name, d) {
-		go e.notifyEvent(context.Background(), Event{Kind: EventCleaning, State: "cleaning required", Drive: name,
+		e.notifyLater(context.Background(), Event{Kind: EventCleaning, State: "cleaning required", Drive: name,
 			Message: fmt.Sprintf("drive %s asks for cleaning (TapeAlert): run `tapefs clean --drive %s`", name, name)})
 	}
 }

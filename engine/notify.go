@@ -271,6 +271,16 @@ func (e *Engine) notifyEvent(ctx context.Context, ev Event) {
 	}
 }
 
+// notifyLater sends an event in the background (the work must not wait for
+// a mail); the engine's Close waits for it.
+func (e *Engine) notifyLater(ctx context.Context, ev Event) {
+	e.taskWG.Add(1)
+	go func() {
+		defer e.taskWG.Done()
+		e.notifyEvent(context.WithoutCancel(ctx), ev)
+	}()
+}
+
 // notifyMedia tells the operator a job waits for a tape.
 func (e *Engine) notifyMedia(ctx context.Context, request string) {
 	e.notifyEvent(ctx, Event{Kind: EventMedia, State: TaskWaitingMedia, Message: request})
