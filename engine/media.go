@@ -116,8 +116,12 @@ func (e *Engine) useLibrary(ctx context.Context, name, job string) (*driveJob, *
 	return j, cat, release, nil
 }
 
+// do runs fn on the drive's owner. Once fn has started, do waits for it
+// to return even if ctx ends meanwhile (the tape operation is never tied
+// to the caller's context, and fn may change the caller's state), and then
+// returns ctx's error: a stopped task ends at its next operation.
 func (j *driveJob) do(ctx context.Context, fn func(ctx context.Context, dev device.Drive) error) error {
-	return wrapDrive(j.cfg, j.dev.do(ctx, fn))
+	return wrapDrive(j.cfg, j.dev.doWait(ctx, fn))
 }
 
 func (j *driveJob) status(ctx context.Context) (device.DriveStatus, error) {

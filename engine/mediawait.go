@@ -102,7 +102,7 @@ func (e *Engine) waitForMedia(ctx context.Context, always bool, try func() error
 				start = e.now()
 			}
 			request = mn.request
-			e.ctxLogf(ctx, "waiting for media: %s (%v)", request, mn.err)
+			e.ctxLogf(ctx, "%s (waiting for media: %v)", request, mn.err)
 			if t != nil {
 				e.tasks.update(t, func(i *TaskInfo) { i.State, i.Message = TaskWaitingMedia, request })
 			}

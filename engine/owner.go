@@ -71,3 +71,22 @@ func (o *owner[T]) do(ctx context.Context, fn func(ctx context.Context, dev T) e
 		return ctx.Err()
 	}
 }
+
+// doWait is do, except that once the owner has taken fn, it waits for fn
+// to return even when ctx ends first (fn may use the caller's state); it
+// then returns ctx's error if ctx ended, else fn's.
+func (o *owner[T]) doWait(ctx context.Context, fn func(ctx context.Context, dev T) error) error {
+	j := ownerJob[T]{fn: fn, result: make(chan error, 1)}
+	select {
+	case o.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-o.done:
+		return context.Canceled
+	}
+	err := <-j.result
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}

@@ -932,10 +932,13 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	if err != nil {
 		return err
 	}
-	if err := j.loadForWrite(ctx, m); err != nil {
+	// A standalone drive asks for the tape and waits; so does a library
+	// in a task that waits for media.
+	if err := j.e.waitForMedia(ctx, j.ch == nil, func() error { return j.loadForWrite(ctx, m) }); err != nil {
 		return err
 	}
 	j.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
+	caller := ctx
 	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		ml, sl, err := format.ReadLabels(ctx, dev)
 		if err != nil {
@@ -949,6 +952,11 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 		}
 		cur := uint64(2) // ReadLabels leaves the tape after file 1
 		for _, f := range rt.Archives {
+			// A stopped task ends between archives (do waits for
+			// this function: it works on r).
+			if err := caller.Err(); err != nil {
+				return err
+			}
 			if f > cur {
 				if err := dev.Space(ctx, device.SpaceFilemarks, int64(f-cur)); err != nil {
 					return fmt.Errorf("space to archive %d: %w", f, err)

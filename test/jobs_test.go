@@ -172,7 +172,7 @@ func TestBackupJobMedia(t *testing.T) {
 		follow.Process.Kill()
 		t.Fatalf("the job did not go on after the tape came:\n%s", followOut.String())
 	}
-	for _, want := range []string{"waiting for media: insert a writable tape for pool daily", "tape TEST01L8 is in changer sl3 now",
+	for _, want := range []string{"insert a writable tape for pool daily (waiting for media", "tape TEST01L8 is in changer sl3 now",
 		"media request done", "source " + src + ": snapshot www/", "TASK OK"} {
 		if !strings.Contains(followOut.String(), want) {
 			t.Errorf("followed log lacks %q:\n%s", want, followOut.String())
