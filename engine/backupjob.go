@@ -285,8 +285,11 @@ func (e *Engine) jobStatus(j config.BackupJob) (JobStatus, error) {
 			s.LastResult = t.Result()
 		}
 	} else if s.LastTask != 0 {
-		if t, err := e.Task(s.LastTask); err == nil && !t.Running() {
-			s.LastResult, s.LastDuration = t.Result(), t.Duration(t.End)
+		if t, err := e.Task(s.LastTask); err == nil {
+			s.LastResult = t.Result()
+			if !t.Running() {
+				s.LastDuration = t.Duration(t.End)
+			}
 		}
 	}
 	s.NextRun = e.nextRun(j, st)
@@ -351,14 +354,18 @@ func (e *Engine) RunJob(ctx context.Context, id, origin string) (uint64, <-chan 
 		e.jobMu.Unlock()
 	}
 	start := e.now()
+	// The job counts as running until its work is done: by the time its
+	// task's record says how it ended, the next run may start.
 	taskID, done, err := e.StartTask(ctx, TaskSpec{Kind: "backup-job", Name: "backup-job " + id, Job: id, Origin: origin},
-		func(ctx context.Context) error { return e.runJob(ctx, job) })
+		func(ctx context.Context) error { defer unmark(); return e.runJob(ctx, job) })
 	if err != nil {
 		unmark()
 		return 0, nil, err
 	}
 	e.jobMu.Lock()
-	e.jobRunning[id] = taskID
+	if e.jobRunning[id] == ^uint64(0) { // not ended already
+		e.jobRunning[id] = taskID
+	}
 	e.jobMu.Unlock()
 	if err := e.updateJobState(id, func(st *JobState) { st.LastRun, st.LastTask = start, taskID }); err != nil {
 		e.logf("backup job %s: %v", id, err)
@@ -371,13 +378,14 @@ func (e *Engine) RunJob(ctx context.Context, id, origin string) (uint64, <-chan 
 		info, terr := e.Task(taskID)
 		if terr == nil {
 			if err := e.updateJobState(id, func(st *JobState) {
-				st.LastResult, st.LastDuration = info.Result(), info.Duration(info.End)
+				if st.LastTask == taskID { // not a newer run's
+					st.LastResult, st.LastDuration = info.Result(), info.Duration(info.End)
+				}
 			}); err != nil {
 				e.logf("backup job %s: %v", id, err)
 			}
 			e.notifyJob(job, info)
 		}
-		unmark()
 		out <- err
 	}()
 	return taskID, out, nil

@@ -58,7 +58,7 @@ func waitJobIdle(t *testing.T, eng *engine.Engine, id string) engine.JobStatus {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Running == 0 {
+		if st.Running == 0 && st.LastResult != engine.TaskRunning {
 			return st
 		}
 		if time.Now().After(deadline) {
