@@ -82,7 +82,7 @@ func FuzzDecodeChunkLoc(f *testing.F) {
 func FuzzDecodeSnapshot(f *testing.F) {
 	s := testSet("a", "daily", t0)
 	for _, snap := range []Snapshot{testSnapshot(s, "g/2026-11-25T17:00:00Z"), {Set: s.UUID, Name: "vm/100/t", Pool: "p"}} {
-		b, err := encodeSnapshot(snap)
+		b, err := encodeSnapshot(snap, dirHash{})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 			}
 			return
 		}
-		enc, err := encodeSnapshot(snap)
+		enc, err := encodeSnapshot(snap, dirHash{})
 		if err != nil {
 			t.Fatalf("decoded snapshot %+v does not encode: %v", snap, err)
 		}
@@ -106,7 +106,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(back, snap) {
 			t.Fatalf("round trip: %+v, %v; want %+v", back, err, snap)
 		}
-		if enc2, _ := encodeSnapshot(back); !bytes.Equal(enc2, enc) {
+		if enc2, _ := encodeSnapshot(back, dirHash{}); !bytes.Equal(enc2, enc) {
 			t.Fatalf("encoding is not canonical:\n%q\n%q", enc, enc2)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -170,6 +171,10 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := removeUnsyncedLogs(dir, opts.ReadOnly, logger); err != nil {
+		_ = lock.release()
+		return nil, err
+	}
 
 	bopts := badger.DefaultOptions(dir).
 		WithReadOnly(opts.ReadOnly).
@@ -209,6 +214,52 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		}
 	}
 	return c, nil
+}
+
+// logHeaderSize is the header Badger writes at the start of every memtable
+// write-ahead log (*.mem) and value log (*.vlog) file before any entry: an
+// 8-byte key id and a 12-byte IV.
+const logHeaderSize = 20
+
+// removeUnsyncedLogs removes the write-ahead and value log files in dir that
+// are shorter than their header. Badger creates such a file (ftruncate to
+// its full size, header written through mmap) and syncs it only with the
+// first write it syncs, so a power loss before that sync leaves it empty or
+// short; Badger then refuses to open the catalog ("Create a new file"). A
+// synced write makes the file at least a header plus an entry long, so a
+// file shorter than the header holds nothing that was ever synced, and
+// removing it loses no write that returned. Badger creates new log files
+// after the highest id it finds. A read-only Open cannot repair, and
+// reports ErrNeedsRecovery instead.
+func removeUnsyncedLogs(dir string, readOnly bool, logger *slog.Logger) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("open catalog %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.Type().IsRegular() || (filepath.Ext(name) != ".mem" && filepath.Ext(name) != ".vlog") {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("open catalog %s: %w", dir, err)
+		}
+		if fi.Size() >= logHeaderSize {
+			continue
+		}
+		if readOnly {
+			return fmt.Errorf("catalog %s was cut off by a crash or power loss (%s holds %d bytes); open it read-write once to repair it: %w", dir, name, fi.Size(), ErrNeedsRecovery)
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("open catalog %s: remove unsynced log %s: %w", dir, name, err)
+		}
+		logger.Warn("catalog: removed a log file that a crash or power loss left without any synced entry", "dir", dir, "file", name, "size", fi.Size())
+	}
+	return nil
 }
 
 // isBadgerLockError recognises Badger's own directory lock failure, which it
@@ -316,8 +367,14 @@ func (c *Catalog) checkSchema() error {
 		return fmt.Errorf("catalog %s has schema version %d, newer than this tapefs supports (%d); upgrade tapefs: %w",
 			c.dir, v, SchemaVersion, ErrSchema)
 	}
-	// Version 1 is the first schema; decodeSchemaVersion refuses 0, so no
-	// older schema can reach here yet. A future version migrates here.
+	if v == 1 {
+		if c.readOnly {
+			return fmt.Errorf("catalog %s has schema version 1; open it read-write once to upgrade it: %w", c.dir, ErrNeedsRecovery)
+		}
+		if err := c.migrateV1(); err != nil {
+			return fmt.Errorf("catalog %s: upgrade from schema version 1: %w", c.dir, err)
+		}
+	}
 	return nil
 }
 

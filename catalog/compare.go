@@ -2,10 +2,13 @@ package catalog
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
 )
 
 // Ignore names a field that Equal leaves out of the comparison, beyond
@@ -94,6 +97,11 @@ func (c *Catalog) Equal(other *Catalog, ignore ...Ignore) (bool, string, error) 
 				}
 				if !same {
 					equal, diff = false, fmt.Sprintf("differs: %s: %s; %s: %s", c.dir, renderLine(key, va), other.dir, renderLine(key, vb))
+					if d, err := treeDiff(ta, tb, key, va, vb); err != nil {
+						return err
+					} else if d != "" {
+						diff = fmt.Sprintf("differs: %s: %s", renderKey(key), d)
+					}
 					return nil
 				}
 				a.Next()
@@ -181,4 +189,73 @@ func sameValue(key, a, b []byte, ign map[Ignore]bool) (bool, error) {
 		return bytes.Equal(ea, eb), nil
 	}
 	return false, nil
+}
+
+// treeDiff names the first entry in which the trees of two snapshot
+// records differ when nothing else of the records does ("" otherwise), so
+// a difference shows as a path rather than as two tree hashes.
+func treeDiff(ta, tb *badger.Txn, key, va, vb []byte) (string, error) {
+	if !bytes.HasPrefix(key, []byte(snapPrefix)) {
+		return "", nil
+	}
+	sa, topA, errA := decodeSnapshotRecord(va)
+	sb, topB, errB := decodeSnapshotRecord(vb)
+	if errA != nil || errB != nil || topA == topB || topA == (dirHash{}) || topB == (dirHash{}) {
+		return "", nil
+	}
+	if ea, _ := encodeSnapshot(sa, dirHash{}); !bytes.Equal(ea, mustEncode(sb)) {
+		return "", nil
+	}
+	next, stop := iter.Pull2(walkSeq(tb, sb.Set, topB))
+	defer stop()
+	var diff string
+	err := walkTxn(ta, sa.Set, topA, func(a TreeEntry) error {
+		b, err, ok := next()
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			diff = fmt.Sprintf("entry %q is only in the first tree", a.Path)
+		case a.Path != b.Path:
+			p := min(a.Path, b.Path)
+			diff = fmt.Sprintf("entry %q is only in one tree", p)
+		case a.Links != b.Links || !bytes.Equal(a.Value, b.Value):
+			diff = fmt.Sprintf("entry %q: links %d hex %x; links %d hex %x", a.Path, a.Links, a.Value, b.Links, b.Value)
+		default:
+			return nil
+		}
+		return errStopWalk
+	})
+	if errors.Is(err, errStopWalk) {
+		return diff, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if b, _, ok := next(); ok {
+		return fmt.Sprintf("entry %q is only in the second tree", b.Path), nil
+	}
+	return "the trees are stored differently", nil
+}
+
+var errStopWalk = errors.New("stop")
+
+func mustEncode(s Snapshot) []byte {
+	b, _ := encodeSnapshot(s, dirHash{})
+	return b
+}
+
+// walkSeq yields the entries walkTxn gives, and an error last if it fails.
+func walkSeq(txn *badger.Txn, set uuid.UUID, top dirHash) iter.Seq2[TreeEntry, error] {
+	return func(yield func(TreeEntry, error) bool) {
+		err := walkTxn(txn, set, top, func(e TreeEntry) error {
+			if !yield(e, nil) {
+				return errStopWalk
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopWalk) {
+			yield(TreeEntry{}, err)
+		}
+	}
 }

@@ -20,8 +20,10 @@
 // so a write that returned survives a crash or power loss. Bulk writes
 // (PutChunks, PutSnapshot, DeleteMediaSet) span several Badger transactions;
 // each documents what a crash in the middle leaves. After an unclean
-// shutdown the next read-write Open replays Badger's write-ahead log and
-// removes the partial trees of unfinished PutSnapshot calls; a read-only
+// shutdown the next read-write Open removes the log files that power loss
+// left shorter than their header (they never held a synced write), replays
+// Badger's write-ahead log and removes the partial trees of unfinished
+// PutSnapshot calls; a read-only
 // Open cannot and fails with ErrNeedsRecovery until that happened.
 //
 // # Key schema
@@ -31,7 +33,7 @@
 // is the canonical lower-case text form, <set16> the 16 raw bytes of a media
 // set UUID:
 //
-//	tapefs/schema-version    decimal ASCII schema version ("1")
+//	tapefs/schema-version    decimal ASCII schema version ("2")
 //	v1/media/<uuid>          media record of one tape
 //	v1/label/<label-text>    label reference: which media UUID carries
 //	                         <label-text> (raw text, unique)
@@ -41,18 +43,33 @@
 //	                         index is one prefix
 //	v1/snap/<uuid>/<name>    snapshot record; <name> is "<group>/<time>"
 //	v1/pending/<uuid>/<name> marker of a PutSnapshot that has not finished
-//	v1/tree/<set16><name>\x00...
-//	                         file tree entries of snapshot <name>:
-//	                         \x00 for the root entry, \x01<dir>\x00<entry-name>
-//	                         for the entry <dir>/<entry-name> (<dir> "" in the
-//	                         root), so a directory's children share one prefix
-//	                         and list in name order; a long value continues
-//	                         in keys <head>\x00<part> (4 bytes big endian)
+//	v1/commit/<set>/<media>/<file>
+//	                         a backup's snapshot archive in that tape file
+//	                         whose snapshot is not recorded yet (commit.go);
+//	                         <file> is 20 decimal digits
+//	v2/dir/<set16><hash>     header of one directory listing of the set's
+//	                         snapshot trees; <hash> is the 32-byte SHA-256
+//	                         of the listing
+//	v2/dir/<set16><hash>\x01<first-name>
+//	                         one page of that listing, starting at the
+//	                         entry <first-name>
+//	v2/blob/<set16><hash><part>
+//	                         part (4 bytes big endian) of a tree value too
+//	                         long to keep in a listing
+//
+// Snapshot trees are content-addressed (dirtree.go has the layout): a
+// directory is stored once per media set however many snapshots hold it
+// unchanged, a snapshot record names the hash of its tree's top listing,
+// and a path is found one listing page per element. Schema 1 stored every
+// entry of every snapshot under v1/tree/<set16><name>\x00...; Open upgrades
+// such a catalog in place (tree_v1.go reads the old keys).
 //
 // The label index is maintained in the same transaction as the media record,
 // so a label text names at most one tape. Everything under a media set
 // (chunks, snapshots, trees, markers) is found by prefix and removed with
-// the set.
+// the set. Directories and blobs no snapshot record of their set reaches
+// (left by an unfinished PutSnapshot, or by a replaced snapshot) are swept
+// by the put that replaced it, or by the next read-write Open.
 //
 // Open reads tapefs/schema-version first. A new, empty catalog gets the
 // current SchemaVersion. A higher version than this package knows, or a
@@ -76,21 +93,24 @@
 //   - media set record: JSON with uuid, pool, ctime, media (list of UUIDs by
 //     sequence number), closed, last_write.
 //   - snapshot record: JSON with set, name, pool, ctime, archives (list of
-//     objects with media, file, part), files, bytes, and links_counted
-//     (true when the tree heads carry link counts; omitted when false, as
-//     in records written before it existed).
+//     objects with media, file, part), files, bytes, links_counted
+//     (true when the tree listings carry link counts; omitted when false),
+//     and root (the hex hash of the tree's top listing).
 //   - snapshot marker: the format byte alone.
 //   - chunk index entry: compact binary, since a set holds millions: the 16
 //     bytes of the media UUID, then file, offset and size as minimal
 //     unsigned varints (about 25 bytes).
-//   - tree head: a flags byte (bit 0: the entry has children, which lets
-//     WalkTree skip the lookup for files; bit 1: a link count follows), the
-//     number of continuation keys as a minimal unsigned varint, with bit 1
-//     the entry's number of names (2 or more: hard links to it plus its
-//     own name, counted by PutSnapshot with Options.TreeLink) as a minimal
-//     unsigned varint, and the first 64 KiB of the engine's value; a
-//     continuation holds the next 64 KiB (the last one less). A listing or
-//     a stat thus gets a file's link count without scanning the tree.
+//   - directory header: the number of pages and of entries as unsigned
+//     varints; it is written after the pages, so a header means a whole
+//     listing.
+//   - directory page: entries in name order, each its name (uvarint length
+//     and bytes), a flags byte (children, links, blob, no value), the
+//     number of names (uvarint, 2 or more, with the links flag), the hash
+//     of its own listing (with children), and its value (uvarint length
+//     and bytes, up to 8 KiB; or a blob's hash and length). The top listing
+//     holds the snapshot root as one entry with an empty name.
+//   - blob part: up to 64 KiB of a long value; the value's hash (over
+//     "tapefs blob\x00" and the value) is checked when it is read.
 //
 // Dump writes the whole key space as text in key order; Equal compares two
 // catalogs key by key, leaving out fields that a catalog rebuilt from tape

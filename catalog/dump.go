@@ -3,10 +3,12 @@ package catalog
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -68,7 +70,56 @@ func renderKey(key []byte) string {
 	if rest, ok := bytes.CutPrefix(key, []byte(treePrefix)); ok && len(rest) >= 16 {
 		return treePrefix + uuid.UUID(rest[:16]).String() + "/" + string(rest[16:])
 	}
+	if set, h, page, first, ok := parseDirKey(key); ok {
+		k := dirPrefix + set.String() + "/" + hex.EncodeToString(h[:])
+		if page {
+			k += "/page/" + first
+		}
+		return k
+	}
+	if rest, ok := bytes.CutPrefix(key, []byte(blobPrefix)); ok && len(rest) == 16+32+4 {
+		return fmt.Sprintf("%s%s/%x/%d", blobPrefix, uuid.UUID(rest[:16]), rest[16:48], binary.BigEndian.Uint32(rest[48:]))
+	}
 	return string(key)
+}
+
+// renderDirValue shows a directory header or page.
+func renderDirValue(key, v []byte) (string, bool) {
+	_, _, page, _, ok := parseDirKey(key)
+	if !ok {
+		return "", false
+	}
+	if !page {
+		p, n, err := decodeDirHeader(v)
+		return fmt.Sprintf("dir pages=%d entries=%d", p, n), err == nil
+	}
+	ents, err := decodeDirPage(v)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString("page")
+	for i, e := range ents {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		fmt.Fprintf(&b, " %q", e.name)
+		if e.flags&dirLinks != 0 {
+			fmt.Fprintf(&b, " links=%d", e.links)
+		}
+		if e.flags&dirChildren != 0 {
+			fmt.Fprintf(&b, " dir=%x", e.child)
+		}
+		switch {
+		case e.flags&dirBlob != 0:
+			fmt.Fprintf(&b, " blob=%x size=%d", e.blob, e.blobSize)
+		case e.flags&dirNoValue != 0:
+			b.WriteString(" novalue")
+		default:
+			fmt.Fprintf(&b, " value=%x", e.value)
+		}
+	}
+	return b.String(), true
 }
 
 // renderValue formats one value for Dump.
@@ -83,6 +134,16 @@ func renderValue(key, v []byte) string {
 	case bytes.HasPrefix(key, []byte(chunkPrefix)):
 		if l, err := decodeChunkLoc(v); err == nil {
 			return fmt.Sprintf("loc %s file %d offset %d size %d", l.Media, l.File, l.Offset, l.Size)
+		}
+		return "hex " + hex.EncodeToString(v)
+	case bytes.HasPrefix(key, []byte(dirPrefix)):
+		if r, ok := renderDirValue(key, v); ok {
+			return r
+		}
+		return "hex " + hex.EncodeToString(v)
+	case bytes.HasPrefix(key, []byte(blobPrefix)):
+		if len(v) > 0 && v[0] == valueV1 {
+			return "blob hex " + hex.EncodeToString(v[1:])
 		}
 		return "hex " + hex.EncodeToString(v)
 	case bytes.HasPrefix(key, []byte(treePrefix)):

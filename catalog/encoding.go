@@ -13,8 +13,11 @@ import (
 )
 
 // SchemaVersion is the catalog schema this package reads and writes. Open
-// refuses a catalog with a higher version.
-const SchemaVersion = 1
+// refuses a catalog with a higher version and upgrades one with a lower
+// version (1: every snapshot's tree stored entry by entry; 2: trees of
+// content-addressed directories, shared between the snapshots of a media
+// set).
+const SchemaVersion = 2
 
 // Keys. See doc.go for the schema.
 const (

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
+
+	"tapefs/internal/fileutil"
 )
 
 // lockFileName is the file in the catalog directory that tapefs flocks. It is
@@ -44,55 +44,16 @@ func acquireDirLock(dir string, shared bool) (*dirLock, error) {
 	if err != nil {
 		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("catalog %s is in use by another tapefs process%s: %w", dir, holder(f), ErrLocked)
+			return nil, fmt.Errorf("catalog %s is in use by another tapefs process%s: %w", dir, fileutil.Holder(f), ErrLocked)
 		}
 		return nil, fmt.Errorf("lock catalog %s: %w", dir, err)
 	}
 	if !shared {
 		// Who holds it, for the message another process gets (best
 		// effort: the lock works without it).
-		if f.Truncate(0) == nil {
-			fmt.Fprintf(f, "pid %d\ncommand %s\n", os.Getpid(), cmdline(os.Getpid()))
-		}
+		fileutil.RecordHolder(f)
 	}
 	return &dirLock{f: f}, nil
-}
-
-// holder describes the writer recorded in lock file f, " (pid N: COMMAND)",
-// if that process still runs that command; "" otherwise (readers hold the
-// lock, or the record is stale).
-func holder(f *os.File) string {
-	b := make([]byte, 4096)
-	n, _ := f.ReadAt(b, 0)
-	var pid int
-	var cmd string
-	for _, line := range strings.Split(string(b[:n]), "\n") {
-		k, v, _ := strings.Cut(line, " ")
-		switch k {
-		case "pid":
-			pid, _ = strconv.Atoi(v)
-		case "command":
-			cmd = v
-		}
-	}
-	if pid <= 0 || cmd == "" || cmdline(pid) != cmd {
-		return ""
-	}
-	return fmt.Sprintf(" (pid %d: %s)", pid, cmd)
-}
-
-// cmdline is the command line of process pid with its arguments separated
-// by spaces ("" if there is no such process), at most 200 bytes.
-func cmdline(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return ""
-	}
-	s := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
-	if len(s) > 200 {
-		s = strings.ToValidUTF8(s[:200], "") + "..."
-	}
-	return s
 }
 
 // release drops the lock. The lock file stays: removing it would let a

@@ -269,7 +269,7 @@ func (c *Catalog) DeleteMediaSet(id uuid.UUID) error {
 	err := c.bulk(func(db *badger.DB) error {
 		c.dropChunkFilter(id)
 		var removed int
-		for _, prefix := range [][]byte{snapSetPrefix(id), treeSetPrefix(id), pendingSetPrefix(id), chunkSetPrefix(id), mediaSetKey(id)} {
+		for _, prefix := range [][]byte{snapSetPrefix(id), dirSetPrefix(id), blobSetPrefix(id), treeSetPrefix(id), pendingSetPrefix(id), chunkSetPrefix(id), mediaSetKey(id)} {
 			n, err := deletePrefix(db, prefix)
 			if err != nil {
 				return err

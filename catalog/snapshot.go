@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -141,6 +144,9 @@ type snapshotRecord struct {
 	// LinksCounted is left out when false, so records written before
 	// it existed read the same.
 	LinksCounted bool `json:"links_counted,omitempty"`
+	// Root is the hash (hex) of the tree's top listing (dirtree.go);
+	// records of schema 1 have none until Open migrates them.
+	Root string `json:"root,omitempty"`
 }
 
 type archiveRecord struct {
@@ -149,16 +155,19 @@ type archiveRecord struct {
 	Part  int       `json:"part"`
 }
 
-// encodeSnapshot returns the stored value of s: valueV1 and the JSON
-// snapshotRecord. s is normalized and validated first; errors wrap
-// ErrInvalid.
-func encodeSnapshot(s Snapshot) ([]byte, error) {
+// encodeSnapshot returns the stored value of s with the tree whose top
+// listing is top (zero: none): valueV1 and the JSON snapshotRecord. s is
+// normalized and validated first; errors wrap ErrInvalid.
+func encodeSnapshot(s Snapshot, top dirHash) ([]byte, error) {
 	s = s.normalize()
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
 	r := snapshotRecord{Set: s.Set, Name: s.Name, Pool: s.Pool, Ctime: s.Ctime, Files: s.Files, Bytes: s.Bytes,
 		LinksCounted: s.LinksCounted, Archives: make([]archiveRecord, 0, len(s.Archives))}
+	if top != (dirHash{}) {
+		r.Root = hex.EncodeToString(top[:])
+	}
 	for _, a := range s.Archives {
 		r.Archives = append(r.Archives, archiveRecord(a))
 	}
@@ -168,12 +177,27 @@ func encodeSnapshot(s Snapshot) ([]byte, error) {
 // decodeSnapshot parses a stored snapshot value. It accepts only what
 // encodeSnapshot can produce. Errors wrap ErrCorrupt.
 func decodeSnapshot(b []byte) (Snapshot, error) {
+	s, _, err := decodeSnapshotRecord(b)
+	return s, err
+}
+
+// decodeSnapshotRecord is decodeSnapshot that also returns the hash of the
+// tree's top listing (zero in a record of schema 1).
+func decodeSnapshotRecord(b []byte) (Snapshot, dirHash, error) {
 	var r snapshotRecord
 	if err := decodeJSONValue(b, &r); err != nil {
-		return Snapshot{}, fmt.Errorf("snapshot value: %w", err)
+		return Snapshot{}, dirHash{}, fmt.Errorf("snapshot value: %w", err)
 	}
 	if r.Archives == nil {
-		return Snapshot{}, fmt.Errorf("snapshot value has no archive list: %w", ErrCorrupt)
+		return Snapshot{}, dirHash{}, fmt.Errorf("snapshot value has no archive list: %w", ErrCorrupt)
+	}
+	var top dirHash
+	if r.Root != "" {
+		h, err := hex.DecodeString(r.Root)
+		if err != nil || len(h) != 32 || hex.EncodeToString(h) != r.Root || dirHash(h) == (dirHash{}) {
+			return Snapshot{}, dirHash{}, fmt.Errorf("snapshot value has a bad root %q: %w", r.Root, ErrCorrupt)
+		}
+		top = dirHash(h)
 	}
 	s := Snapshot{Set: r.Set, Name: r.Name, Pool: r.Pool, Ctime: r.Ctime, Files: r.Files, Bytes: r.Bytes, LinksCounted: r.LinksCounted}
 	for _, a := range r.Archives {
@@ -181,9 +205,9 @@ func decodeSnapshot(b []byte) (Snapshot, error) {
 	}
 	s = s.normalize()
 	if err := s.validate(); err != nil {
-		return Snapshot{}, fmt.Errorf("snapshot value: %v: %w", err, ErrCorrupt)
+		return Snapshot{}, dirHash{}, fmt.Errorf("snapshot value: %v: %w", err, ErrCorrupt)
 	}
-	return s, nil
+	return s, top, nil
 }
 
 // snapSetPrefix is the key prefix of the snapshot records of set:
@@ -379,37 +403,67 @@ func (c *Catalog) FindSnapshot(name string) ([]Snapshot, error) {
 }
 
 // PutSnapshot stores snapshot s and its file tree, replacing a snapshot of
-// the same name in the same media set (and all of its tree). It returns once
-// everything is synced.
+// the same name in the same media set. It returns once everything is
+// synced.
 //
 // tree lists every entry of the snapshot, in any order: Path is relative and
 // slash-separated ("" is the snapshot's root directory, "dir/file" a file in
 // dir), with no empty, "." or ".." element and no NUL byte; other bytes,
 // including invalid UTF-8, are allowed. Every entry's parent directory must
 // be in tree too, except the root, which may be left out. Value is the
-// engine's encoding of the entry, opaque to the catalog; any size (large
-// values are split across several keys).
+// engine's encoding of the entry, opaque to the catalog; any size.
 //
-// The tree goes in with batched writes, and the snapshot record is written
-// only after all of them are synced: a crash midway leaves the snapshot
-// invisible (as if PutSnapshot never ran, or, when it replaced a snapshot,
-// as if that one had been deleted). The next read-write Open removes the
-// partial tree; calling PutSnapshot again completes the commit. s.Set must have a record and s.Pool must be its pool.
-// Errors: ErrInvalid (s or tree breaks the rules above, or s's ID collides
-// with another snapshot's; nothing written), ErrNotFound (no such media
-// set), ErrCorrupt, ErrReadOnly, ErrClosed.
+// Directories are stored by content (dirtree.go): one that the media set
+// holds already, from any snapshot, is not stored again. The tree goes in
+// with batched writes, and the snapshot record is written only after all
+// of them are synced: a crash midway leaves the snapshot as it was (absent,
+// or the one it replaces), and the next read-write Open removes what the
+// unfinished call wrote; calling PutSnapshot again completes the commit.
+// s.Set must have a record and s.Pool must be its pool. Errors: ErrInvalid
+// (s or tree breaks the rules above, or s's ID collides with another
+// snapshot's; nothing written), ErrNotFound (no such media set),
+// ErrCorrupt, ErrReadOnly, ErrClosed.
 func (c *Catalog) PutSnapshot(s Snapshot, tree []TreeEntry) error {
+	sorted := slices.Clone(tree)
+	slices.SortStableFunc(sorted, func(a, b TreeEntry) int {
+		switch {
+		case walkLess(a.Path, b.Path):
+			return -1
+		case walkLess(b.Path, a.Path):
+			return 1
+		}
+		return 0
+	})
+	return c.PutSnapshotFunc(s, func(yield func(TreeEntry) error) error {
+		for _, e := range sorted {
+			if err := yield(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PutSnapshotFunc is PutSnapshot for a tree too large to hold: walk calls
+// yield with every entry in the order WalkTree gives them (each directory
+// right before its subtree, siblings in byte order of their names; the
+// root first, if it is stored) and returns yield's error. PutSnapshotFunc
+// calls walk up to three times (to check the order, to count hard links,
+// to store) and keeps only the directories on the current path in memory.
+// An entry's TreeEntry.Links is ignored. Errors as PutSnapshot; a tree out
+// of order is ErrInvalid, and nothing is written.
+func (c *Catalog) PutSnapshotFunc(s Snapshot, walk func(yield func(TreeEntry) error) error) error {
 	s = s.normalize()
 	s.LinksCounted = c.treeLink != nil
-	val, err := encodeSnapshot(s)
-	if err != nil {
+	if _, err := encodeSnapshot(s, dirHash{}); err != nil {
 		return fmt.Errorf("put snapshot %s: %w", s.Name, err)
 	}
-	parents, links, err := checkTree(tree, c.treeLink)
+	links, err := checkTreeWalk(walk, c.treeLink)
 	if err != nil {
 		return fmt.Errorf("put snapshot %s: %w", s.Name, err)
 	}
 	err = c.bulk(func(db *badger.DB) error {
+		replaced := false
 		err := db.View(func(txn *badger.Txn) error {
 			set, found, err := getMediaSetTxn(txn, s.Set)
 			if err != nil {
@@ -421,44 +475,134 @@ func (c *Catalog) PutSnapshot(s Snapshot, tree []TreeEntry) error {
 			if set.Pool != s.Pool {
 				return fmt.Errorf("snapshot pool %q is not the pool %q of media set %s: %w", s.Pool, set.Pool, s.Set, ErrInvalid)
 			}
+			if _, err := txn.Get(snapKey(s.Set, s.Name)); err == nil {
+				replaced = true
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
 			return checkSnapshotIDFree(txn, s.Set, s.Name)
 		})
 		if err != nil {
 			return err
 		}
-		// Hide the old snapshot (if any) before its tree changes, and leave
-		// a marker so that Open removes the tree if this does not finish.
-		err = db.Update(func(txn *badger.Txn) error {
-			if err := txn.Delete(snapKey(s.Set, s.Name)); err != nil {
-				return err
-			}
-			return txn.Set(pendingKey(s.Set, s.Name), []byte{valueV1})
-		})
-		if err != nil {
+		// A marker, so that Open removes what this wrote if it does not
+		// finish.
+		if err := db.Update(func(txn *badger.Txn) error { return txn.Set(pendingKey(s.Set, s.Name), []byte{valueV1}) }); err != nil {
 			return err
 		}
-		if _, err := deletePrefix(db, treeSnapPrefix(s.Set, s.Name)); err != nil {
-			return fmt.Errorf("remove old tree: %w", err)
-		}
-		if err := writeTree(db, s.Set, s.Name, tree, parents, links); err != nil {
-			return fmt.Errorf("write tree: %w", err)
+		tw := newTreeWriter(db, s.Set, func(p string) uint32 { return links[p] })
+		top, err := writeTreeWalk(tw, walk)
+		if err != nil {
+			tw.cancel()
+			return errors.Join(fmt.Errorf("write tree: %w", err), dropPending(db, s.Set, s.Name))
 		}
 		if c.beforeSnapshotRecord != nil {
 			if err := c.beforeSnapshotRecord(); err != nil {
 				return err
 			}
 		}
-		return db.Update(func(txn *badger.Txn) error {
+		val, err := encodeSnapshot(s, top)
+		if err != nil {
+			return err
+		}
+		err = db.Update(func(txn *badger.Txn) error {
 			if err := txn.Set(snapKey(s.Set, s.Name), val); err != nil {
 				return err
 			}
 			return txn.Delete(pendingKey(s.Set, s.Name))
 		})
+		if err != nil || !replaced {
+			return err
+		}
+		// What the replaced tree held alone is garbage now.
+		return sweepSet(db, s.Set)
 	})
 	if err != nil {
 		return fmt.Errorf("put snapshot %s of media set %s: %w", s.Name, s.Set, err)
 	}
 	return nil
+}
+
+// writeTreeWalk stores the entries walk yields and returns the top hash.
+func writeTreeWalk(tw *treeWriter, walk func(func(TreeEntry) error) error) (dirHash, error) {
+	if err := walk(tw.add); err != nil {
+		return dirHash{}, err
+	}
+	return tw.finish()
+}
+
+// dropPending removes what an unfinished PutSnapshot of name wrote to set,
+// and its marker.
+func dropPending(db *badger.DB, set uuid.UUID, name string) error {
+	if err := sweepSet(db, set); err != nil {
+		return err
+	}
+	return db.Update(func(txn *badger.Txn) error { return txn.Delete(pendingKey(set, name)) })
+}
+
+// checkTreeWalk checks that walk yields a valid tree in walk order and
+// returns the number of names of every entry that hard links name (link
+// returns the path an entry's value is a hard link to, or ""; nil counts
+// none). It walks once, and a second time when there are links, to check
+// that every link names another entry. Errors wrap ErrInvalid.
+func checkTreeWalk(walk func(func(TreeEntry) error) error, link func([]byte) (string, error)) (map[string]uint32, error) {
+	oc := newOrderCheck()
+	var links map[string]uint32
+	err := walk(func(e TreeEntry) error {
+		if err := oc.add(e); err != nil {
+			return err
+		}
+		if link == nil {
+			return nil
+		}
+		target, err := link(e.Value)
+		if err != nil {
+			return fmt.Errorf("tree path %q: %v: %w", e.Path, err, ErrInvalid)
+		}
+		if target == "" {
+			return nil
+		}
+		if target == e.Path {
+			return fmt.Errorf("tree path %q is a hard link to itself: %w", e.Path, ErrInvalid)
+		}
+		if links == nil {
+			links = map[string]uint32{}
+		}
+		if links[target] == 0 {
+			links[target] = 1
+		}
+		if links[target] == math.MaxUint32 {
+			return fmt.Errorf("tree path %q has more than %d hard links: %w", target, uint32(math.MaxUint32), ErrInvalid)
+		}
+		links[target]++
+		return nil
+	})
+	if err == nil {
+		_, err = oc.finish()
+	}
+	if err != nil || len(links) == 0 {
+		return links, err
+	}
+	found := 0
+	err = walk(func(e TreeEntry) error {
+		if links[e.Path] > 0 {
+			found++
+		}
+		return nil
+	})
+	if err == nil && found != len(links) {
+		// Name one of them.
+		missing := ""
+		seen := map[string]bool{}
+		_ = walk(func(e TreeEntry) error { seen[e.Path] = links[e.Path] > 0; return nil })
+		for t := range links {
+			if !seen[t] && (missing == "" || t < missing) {
+				missing = t
+			}
+		}
+		err = fmt.Errorf("a tree entry is a hard link to %q, which is not another entry of the tree: %w", missing, ErrInvalid)
+	}
+	return links, err
 }
 
 // checkSnapshotIDFree refuses name in set when another snapshot in the
@@ -479,9 +623,9 @@ func checkSnapshotIDFree(txn *badger.Txn, set uuid.UUID, name string) error {
 	return nil
 }
 
-// finishPendingSnapshots removes the trees of PutSnapshot calls that did not
-// finish (their marker is still there, so their record was never written)
-// and the markers. Open runs it on a read-write catalog.
+// finishPendingSnapshots removes what PutSnapshot calls that did not
+// finish wrote (their marker is still there, so their record was never
+// written) and the markers. Open runs it on a read-write catalog.
 func (c *Catalog) finishPendingSnapshots() error {
 	return c.bulk(func(db *badger.DB) error {
 		var pending [][]byte
@@ -501,10 +645,7 @@ func (c *Catalog) finishPendingSnapshots() error {
 			if !ok {
 				return fmt.Errorf("key %q is not a snapshot marker: %w", k, ErrCorrupt)
 			}
-			if _, err := deletePrefix(db, treeSnapPrefix(set, name)); err != nil {
-				return err
-			}
-			if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
+			if err := dropPending(db, set, name); err != nil {
 				return err
 			}
 		}

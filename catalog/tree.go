@@ -1,11 +1,9 @@
 package catalog
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -24,71 +22,6 @@ type TreeEntry struct {
 	// stored. It is 0 everywhere in a tree stored without TreeLink
 	// (Snapshot.LinksCounted false).
 	Links uint32
-}
-
-// Tree keys. A snapshot's tree lives under
-//
-//	treePrefix | set (16 bytes) | snapshot name | 0x00
-//
-// followed by 0x00 for the root entry, or by 0x01 | dir | 0x00 | name for the
-// entry dir/name (dir "" for entries in the root). The children of a
-// directory thus share the prefix ... 0x01 | dir | 0x00, and one prefix scan
-// lists them in name order. Neither names nor snapshot names contain NUL, so
-// every key parses one way.
-//
-// A value longer than treePartSize is split: the head key holds the first
-// treePartSize bytes, and continuation keys head | 0x00 | part (4 bytes big
-// endian, from 1) the rest. They sort right after their head and before its
-// next sibling, so scans read an entry's parts in passing.
-const (
-	treeRootTag  = 0x00
-	treeEntryTag = 0x01
-	treePartSize = 64 << 10
-)
-
-// Flags of a tree head value.
-const (
-	treeHasChildren byte = 1 << 0
-	// treeHasLinks: the head holds the entry's number of names (hard
-	// links to it plus its own) after the part count.
-	treeHasLinks   byte = 1 << 1
-	treeKnownFlags      = treeHasChildren | treeHasLinks
-)
-
-func treeSetPrefix(set uuid.UUID) []byte {
-	k := make([]byte, 0, len(treePrefix)+16)
-	return append(append(k, treePrefix...), set[:]...)
-}
-
-func treeSnapPrefix(set uuid.UUID, snapshot string) []byte {
-	k := append(treeSetPrefix(set), snapshot...)
-	return append(k, 0)
-}
-
-// treeKey returns the head key of the entry at path p.
-func treeKey(set uuid.UUID, snapshot, p string) []byte {
-	k := treeSnapPrefix(set, snapshot)
-	if p == "" {
-		return append(k, treeRootTag)
-	}
-	dir, name := splitLast(p)
-	k = append(k, treeEntryTag)
-	k = append(k, dir...)
-	k = append(k, 0)
-	return append(k, name...)
-}
-
-// treeDirPrefix returns the prefix shared by the head keys of dir's children.
-func treeDirPrefix(set uuid.UUID, snapshot, dir string) []byte {
-	k := append(treeSnapPrefix(set, snapshot), treeEntryTag)
-	k = append(k, dir...)
-	return append(k, 0)
-}
-
-func treePartKey(head []byte, part uint32) []byte {
-	k := make([]byte, 0, len(head)+5)
-	k = append(append(k, head...), 0)
-	return binary.BigEndian.AppendUint32(k, part)
 }
 
 // splitLast splits p at its last slash; dir is "" when there is none.
@@ -123,146 +56,6 @@ func checkTreePath(p string) error {
 	return nil
 }
 
-// checkTree validates a snapshot tree and returns the set of paths that have
-// children and, when link is not nil, the number of names of every entry
-// that hard links name (link returns the path a value's entry is a hard
-// link to, or ""). Errors wrap ErrInvalid.
-func checkTree(tree []TreeEntry, link func([]byte) (string, error)) (map[string]bool, map[string]uint32, error) {
-	paths := make(map[string]struct{}, len(tree))
-	for _, e := range tree {
-		if err := checkTreePath(e.Path); err != nil {
-			return nil, nil, err
-		}
-		if _, dup := paths[e.Path]; dup {
-			return nil, nil, fmt.Errorf("tree path %q appears twice: %w", e.Path, ErrInvalid)
-		}
-		paths[e.Path] = struct{}{}
-	}
-	parents := make(map[string]bool)
-	for _, e := range tree {
-		if e.Path == "" {
-			continue
-		}
-		dir, _ := splitLast(e.Path)
-		if _, ok := paths[dir]; !ok && dir != "" {
-			return nil, nil, fmt.Errorf("tree path %q has no entry for its directory %q: %w", e.Path, dir, ErrInvalid)
-		}
-		parents[dir] = true
-	}
-	if link == nil {
-		return parents, nil, nil
-	}
-	links := make(map[string]uint32)
-	for _, e := range tree {
-		target, err := link(e.Value)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tree path %q: %v: %w", e.Path, err, ErrInvalid)
-		}
-		if target == "" {
-			continue
-		}
-		if _, ok := paths[target]; !ok || target == e.Path {
-			return nil, nil, fmt.Errorf("tree path %q is a hard link to %q, which is not another entry of the tree: %w", e.Path, target, ErrInvalid)
-		}
-		if links[target] == 0 {
-			links[target] = 1
-		}
-		if links[target] == math.MaxUint32 {
-			return nil, nil, fmt.Errorf("tree path %q has more than %d hard links: %w", target, uint32(math.MaxUint32), ErrInvalid)
-		}
-		links[target]++
-	}
-	return parents, links, nil
-}
-
-// writeTree writes the entries of tree in batches and flushes them. The
-// caller holds writeMu.
-func writeTree(db *badger.DB, set uuid.UUID, snapshot string, tree []TreeEntry, parents map[string]bool, links map[string]uint32) error {
-	wb := db.NewWriteBatch()
-	defer wb.Cancel()
-	for _, e := range tree {
-		var flags byte
-		if parents[e.Path] {
-			flags |= treeHasChildren
-		}
-		head := treeKey(set, snapshot, e.Path)
-		parts := splitTreeValue(flags, links[e.Path], e.Value)
-		if err := wb.Set(head, parts[0]); err != nil {
-			return err
-		}
-		for i, v := range parts[1:] {
-			if err := wb.Set(treePartKey(head, uint32(i+1)), v); err != nil {
-				return err
-			}
-		}
-	}
-	return wb.Flush()
-}
-
-// splitTreeValue encodes an entry's value as its head value and continuation
-// values. The head is valueV1, the flags, the number of continuation values
-// as an unsigned varint, the number of names when links is 2 or more (flag
-// treeHasLinks, an unsigned varint; links 0 or 1 stores nothing), and the
-// first treePartSize bytes of v; each continuation value is valueV1 and the
-// next treePartSize bytes (the last one fewer, but at least one).
-func splitTreeValue(flags byte, links uint32, v []byte) [][]byte {
-	n := 0
-	if len(v) > treePartSize {
-		n = (len(v) - 1) / treePartSize
-	}
-	flags &^= treeHasLinks
-	if links > 1 {
-		flags |= treeHasLinks
-	}
-	first := v[:min(len(v), treePartSize)]
-	head := make([]byte, 0, 2+2*binary.MaxVarintLen32+len(first))
-	head = append(head, valueV1, flags)
-	head = binary.AppendUvarint(head, uint64(n))
-	if links > 1 {
-		head = binary.AppendUvarint(head, uint64(links))
-	}
-	out := [][]byte{append(head, first...)}
-	for rest := v[len(first):]; len(rest) > 0; {
-		p := rest[:min(len(rest), treePartSize)]
-		out = append(out, append([]byte{valueV1}, p...))
-		rest = rest[len(p):]
-	}
-	return out
-}
-
-// maxTreeParts bounds the continuation count a head may announce.
-const maxTreeParts = 1<<32 - 1
-
-// decodeTreeHead parses a tree head value into its flags, the number of
-// continuation values, the number of names (0 without treeHasLinks) and the
-// first part of the payload. It accepts only what splitTreeValue produces.
-// Errors wrap ErrCorrupt.
-func decodeTreeHead(b []byte) (flags byte, more, links uint32, payload []byte, err error) {
-	if len(b) < 3 || b[0] != valueV1 {
-		return 0, 0, 0, nil, fmt.Errorf("tree value %.40x is not format %d + flags + count: %w", b, valueV1, ErrCorrupt)
-	}
-	flags = b[1]
-	if flags&^treeKnownFlags != 0 {
-		return 0, 0, 0, nil, fmt.Errorf("tree value has unknown flags %#x: %w", flags, ErrCorrupt)
-	}
-	n, l := uvarint(b[2:])
-	if l <= 0 || n > maxTreeParts {
-		return 0, 0, 0, nil, fmt.Errorf("tree value %.40x has a bad part count: %w", b, ErrCorrupt)
-	}
-	rest := b[2+l:]
-	if flags&treeHasLinks != 0 {
-		k, l := uvarint(rest)
-		if l <= 0 || k < 2 || k > math.MaxUint32 {
-			return 0, 0, 0, nil, fmt.Errorf("tree value %.40x has a bad link count: %w", b, ErrCorrupt)
-		}
-		links, rest = uint32(k), rest[l:]
-	}
-	if len(rest) > treePartSize || (n > 0 && len(rest) != treePartSize) {
-		return 0, 0, 0, nil, fmt.Errorf("tree value holds %d bytes with %d more parts: %w", len(rest), n, ErrCorrupt)
-	}
-	return flags, uint32(n), links, rest, nil
-}
-
 // uvarint reads a minimal unsigned varint; l <= 0 when b does not start
 // with one.
 func uvarint(b []byte) (v uint64, l int) {
@@ -273,108 +66,40 @@ func uvarint(b []byte) (v uint64, l int) {
 	return v, l
 }
 
-// decodeTreePart parses a continuation value; last says whether it is the
-// entry's last one (which may be short, but not empty). Errors wrap
-// ErrCorrupt.
-func decodeTreePart(b []byte, last bool) ([]byte, error) {
-	if len(b) < 2 || b[0] != valueV1 {
-		return nil, fmt.Errorf("tree continuation %.40x is not format %d + data: %w", b, valueV1, ErrCorrupt)
-	}
-	p := b[1:]
-	if len(p) > treePartSize || (!last && len(p) != treePartSize) {
-		return nil, fmt.Errorf("tree continuation holds %d bytes: %w", len(p), ErrCorrupt)
-	}
-	return p, nil
-}
-
-// readTreeEntry reads the entry whose head the iterator is at, with its
-// continuation values, and leaves the iterator at the key after them. It
-// returns the head key, the flags, the number of names and the reassembled
-// value (a copy).
-func readTreeEntry(it *badger.Iterator) (head []byte, flags byte, links uint32, value []byte, err error) {
-	item := it.Item()
-	head = item.KeyCopy(nil)
-	var more uint32
-	err = item.Value(func(v []byte) error {
-		var p []byte
-		flags, more, links, p, err = decodeTreeHead(v)
-		value = append([]byte(nil), p...)
-		return err
-	})
-	if err != nil {
-		return nil, 0, 0, nil, fmt.Errorf("key %q: %w", head, err)
-	}
-	for part := uint32(1); part <= more; part++ {
-		it.Next()
-		want := treePartKey(head, part)
-		if !it.Valid() || !bytes.Equal(it.Item().Key(), want) {
-			return nil, 0, 0, nil, fmt.Errorf("key %q: continuation %d of %d is missing: %w", head, part, more, ErrCorrupt)
-		}
-		err = it.Item().Value(func(v []byte) error {
-			p, err := decodeTreePart(v, part == more)
-			value = append(value, p...)
-			return err
-		})
-		if err != nil {
-			return nil, 0, 0, nil, fmt.Errorf("key %q: %w", want, err)
-		}
-	}
-	it.Next()
-	return head, flags, links, value, nil
-}
-
-// treeIterOpts are the options of tree scans. Values stay in the LSM tree
-// (see memTableSize), so prefetching them gains nothing, and Badger's
-// prefetch starts a goroutine per item: a third of the CPU time of a
-// directory listing went there.
-func treeIterOpts(prefix []byte) badger.IteratorOptions {
-	return badger.IteratorOptions{Prefix: prefix}
-}
-
-// treeView runs fn in a read transaction after checking that snapshot
-// exists; the tree of a snapshot without a record (a PutSnapshot that did
-// not finish) is invisible.
-func (c *Catalog) treeView(set uuid.UUID, snapshot string, fn func(txn *badger.Txn) error) error {
+// treeView runs fn in a read transaction with the top listing of snapshot;
+// the tree of a snapshot without a record (a PutSnapshot that did not
+// finish) is invisible.
+func (c *Catalog) treeView(set uuid.UUID, snapshot string, fn func(txn *badger.Txn, top dirHash) error) error {
 	return c.view(func(txn *badger.Txn) error {
-		_, err := txn.Get(snapKey(set, snapshot))
+		item, err := txn.Get(snapKey(set, snapshot))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return fmt.Errorf("snapshot: %w", ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		return fn(txn)
+		var top dirHash
+		err = item.Value(func(v []byte) error {
+			_, top, err = decodeSnapshotRecord(v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if top == (dirHash{}) {
+			return fmt.Errorf("snapshot record names no tree: %w", ErrCorrupt)
+		}
+		return fn(txn, top)
 	})
 }
 
-// getTreeEntryTxn reads the entry at path p; ErrNotFound when there is none.
-func getTreeEntryTxn(txn *badger.Txn, set uuid.UUID, snapshot, p string) (flags byte, links uint32, value []byte, err error) {
-	head := treeKey(set, snapshot, p)
-	item, err := txn.Get(head)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, 0, nil, ErrNotFound
-	}
+// treeEntry turns a listing entry into the TreeEntry at path p.
+func treeEntry(txn *badger.Txn, set uuid.UUID, p string, e *dirEntry) (TreeEntry, error) {
+	v, err := entryValue(txn, set, e)
 	if err != nil {
-		return 0, 0, nil, err
+		return TreeEntry{}, fmt.Errorf("entry %q: %w", p, err)
 	}
-	var more uint32
-	err = item.Value(func(v []byte) error {
-		var first []byte
-		flags, more, links, first, err = decodeTreeHead(v)
-		value = append([]byte(nil), first...)
-		return err
-	})
-	if err != nil || more == 0 {
-		return flags, links, value, err
-	}
-	// A long value: read it with its continuations.
-	it := txn.NewIterator(treeIterOpts(head))
-	defer it.Close()
-	if it.Seek(head); !it.Valid() || !bytes.Equal(it.Item().Key(), head) {
-		return 0, 0, nil, fmt.Errorf("key %q vanished: %w", head, ErrCorrupt)
-	}
-	_, flags, links, value, err = readTreeEntry(it)
-	return flags, links, value, err
+	return TreeEntry{Path: p, Value: v, Links: e.links}, nil
 }
 
 // TreeEntry returns the stored value of the entry at path p in snapshot
@@ -386,45 +111,50 @@ func (c *Catalog) TreeEntry(set uuid.UUID, snapshot, p string) ([]byte, error) {
 }
 
 // GetTreeEntry is TreeEntry returning the whole entry: path, value and
-// number of names (TreeEntry.Links). Errors as TreeEntry.
+// number of names (TreeEntry.Links). It reads one listing page per path
+// element. Errors as TreeEntry.
 func (c *Catalog) GetTreeEntry(set uuid.UUID, snapshot, p string) (TreeEntry, error) {
 	if err := checkTreePath(p); err != nil {
 		return TreeEntry{}, err
 	}
-	e := TreeEntry{Path: p}
-	err := c.treeView(set, snapshot, func(txn *badger.Txn) error {
-		var err error
-		_, e.Links, e.Value, err = getTreeEntryTxn(txn, set, snapshot, p)
+	var te TreeEntry
+	err := c.treeView(set, snapshot, func(txn *badger.Txn, top dirHash) error {
+		e, err := resolve(txn, set, top, p)
+		if err != nil {
+			return err
+		}
+		if e.flags&dirNoValue != 0 {
+			return ErrNotFound // a root that was not stored
+		}
+		te, err = treeEntry(txn, set, p, &e)
 		return err
 	})
 	if err != nil {
 		return TreeEntry{}, fmt.Errorf("entry %q of snapshot %s in media set %s: %w", p, snapshot, set, err)
 	}
-	return e, nil
+	return te, nil
 }
 
 // ListTree calls fn for each direct child of directory dir ("" for the root)
 // in snapshot snapshot of media set set, in name order (bytes), with the
-// child's full path; it is one prefix scan. An entry without children lists
-// nothing. fn must not call methods of c; if it returns an error, ListTree
-// stops and returns it wrapped. Errors: ErrNotFound (no such snapshot, or no
-// entry dir), ErrInvalid (malformed dir), ErrCorrupt, ErrClosed, or fn's.
+// child's full path; it reads the directory's listing and nothing else. An
+// entry without children lists nothing. fn must not call methods of c; if
+// it returns an error, ListTree stops and returns it wrapped. Errors:
+// ErrNotFound (no such snapshot, or no entry dir), ErrInvalid (malformed
+// dir), ErrCorrupt, ErrClosed, or fn's.
 func (c *Catalog) ListTree(set uuid.UUID, snapshot, dir string, fn func(TreeEntry) error) error {
 	if err := checkTreePath(dir); err != nil {
 		return err
 	}
-	err := c.treeView(set, snapshot, func(txn *badger.Txn) error {
-		if dir != "" {
-			if _, err := txn.Get(treeKey(set, snapshot, dir)); errors.Is(err, badger.ErrKeyNotFound) {
-				return fmt.Errorf("directory: %w", ErrNotFound)
-			} else if err != nil {
-				return err
-			}
+	err := c.treeView(set, snapshot, func(txn *badger.Txn, top dirHash) error {
+		d, err := resolve(txn, set, top, dir)
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("directory: %w", ErrNotFound)
 		}
-		prefix := treeDirPrefix(set, snapshot, dir)
-		it := txn.NewIterator(treeIterOpts(prefix))
-		defer it.Close()
-		return listDir(it, prefix, dir, func(e TreeEntry, _ []byte, _ byte) error { return fn(e) })
+		if err != nil {
+			return err
+		}
+		return listChildren(txn, set, dir, &d, fn)
 	})
 	if err != nil {
 		return fmt.Errorf("list %q in snapshot %s of media set %s: %w", dir, snapshot, set, err)
@@ -432,66 +162,38 @@ func (c *Catalog) ListTree(set uuid.UUID, snapshot, dir string, fn func(TreeEntr
 	return nil
 }
 
-// listDir walks the children of dir whose head keys share prefix, calling
-// fn with each entry, its head key and flags. fn may move the iterator;
-// listDir then seeks past the entry it returned from.
-func listDir(it *badger.Iterator, prefix []byte, dir string, fn func(e TreeEntry, head []byte, flags byte) error) error {
-	for it.Seek(prefix); it.ValidForPrefix(prefix); {
-		name := it.Item().Key()[len(prefix):]
-		if bytes.IndexByte(name, 0) >= 0 {
-			return fmt.Errorf("key %q: continuation without its entry: %w", it.Item().Key(), ErrCorrupt)
-		}
-		head, flags, links, value, err := readTreeEntry(it)
-		if err != nil {
-			return err
-		}
-		p := joinPath(dir, string(head[len(prefix):]))
-		if err := fn(TreeEntry{Path: p, Value: value, Links: links}, head, flags); err != nil {
-			return err
-		}
+// listChildren calls fn with each child of the entry d at path dir.
+func listChildren(txn *badger.Txn, set uuid.UUID, dir string, d *dirEntry, fn func(TreeEntry) error) error {
+	if d.flags&dirChildren == 0 {
+		return nil
 	}
-	return nil
+	return listPages(txn, set, d.child, func(ents []dirEntry) error {
+		for i := range ents {
+			if ents[i].name == "" || ents[i].flags&dirNoValue != 0 {
+				return fmt.Errorf("directory %q holds an entry without a name or value: %w", dir, ErrCorrupt)
+			}
+			te, err := treeEntry(txn, set, joinPath(dir, ents[i].name), &ents[i])
+			if err != nil {
+				return err
+			}
+			if err := fn(te); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // WalkTree calls fn for every entry of snapshot snapshot of media set set in
 // depth-first order: the root (if stored) first, then each directory's
 // children in name order, every child followed by its own subtree (the
-// order of filepath.WalkDir). fn must not call methods of c; if it returns
-// an error, WalkTree stops and returns it wrapped. Errors: ErrNotFound (no
-// such snapshot), ErrCorrupt, ErrClosed, or fn's.
+// order of filepath.WalkDir). It holds one listing page per level in
+// memory. fn must not call methods of c; if it returns an error, WalkTree
+// stops and returns it wrapped. Errors: ErrNotFound (no such snapshot),
+// ErrCorrupt, ErrClosed, or fn's.
 func (c *Catalog) WalkTree(set uuid.UUID, snapshot string, fn func(TreeEntry) error) error {
-	err := c.treeView(set, snapshot, func(txn *badger.Txn) error {
-		it := txn.NewIterator(treeIterOpts(treeSnapPrefix(set, snapshot)))
-		defer it.Close()
-		root := treeKey(set, snapshot, "")
-		if it.Seek(root); it.Valid() && bytes.Equal(it.Item().Key(), root) {
-			_, _, links, value, err := readTreeEntry(it)
-			if err != nil {
-				return err
-			}
-			if err := fn(TreeEntry{Path: "", Value: value, Links: links}); err != nil {
-				return err
-			}
-		}
-		var walk func(dir string) error
-		walk = func(dir string) error {
-			return listDir(it, treeDirPrefix(set, snapshot, dir), dir, func(e TreeEntry, head []byte, flags byte) error {
-				if err := fn(e); err != nil {
-					return err
-				}
-				if flags&treeHasChildren == 0 {
-					return nil
-				}
-				if err := walk(e.Path); err != nil {
-					return err
-				}
-				// Back to the next sibling: past head and its
-				// continuations (head | 0x00 | 4 bytes).
-				it.Seek(append(head, 0, 0xff, 0xff, 0xff, 0xff, 0xff))
-				return nil
-			})
-		}
-		return walk("")
+	err := c.treeView(set, snapshot, func(txn *badger.Txn, top dirHash) error {
+		return walkTxn(txn, set, top, fn)
 	})
 	if err != nil {
 		return fmt.Errorf("walk snapshot %s of media set %s: %w", snapshot, set, err)
@@ -499,60 +201,79 @@ func (c *Catalog) WalkTree(set uuid.UUID, snapshot string, fn func(TreeEntry) er
 	return nil
 }
 
-// parseTreeKey splits a tree key into its media set, snapshot name, entry
-// path and continuation number (0 for a head key). ok is false for a key
-// that treeKey and treePartKey cannot produce.
-func parseTreeKey(k []byte) (set uuid.UUID, snapshot, p string, part uint32, ok bool) {
-	rest, found := bytes.CutPrefix(k, []byte(treePrefix))
-	if !found || len(rest) < 16 {
-		return uuid.Nil, "", "", 0, false
+// WalkSubtree is WalkTree from the entry at path dir: that entry first,
+// then its subtree, in the same order. It reads the listings of the
+// directories on the way down and of the subtree, nothing else of the
+// snapshot. Errors: ErrNotFound (no such snapshot or entry), ErrInvalid
+// (malformed dir), ErrCorrupt, ErrClosed, or fn's.
+func (c *Catalog) WalkSubtree(set uuid.UUID, snapshot, dir string, fn func(TreeEntry) error) error {
+	if err := checkTreePath(dir); err != nil {
+		return err
 	}
-	set = uuid.UUID(rest[:16])
-	rest = rest[16:]
-	i := bytes.IndexByte(rest, 0)
-	if i < 0 || i+1 >= len(rest) || checkSnapshotName(string(rest[:i])) != nil {
-		return uuid.Nil, "", "", 0, false
+	if dir == "" {
+		return c.WalkTree(set, snapshot, fn)
 	}
-	snapshot, tag, rest := string(rest[:i]), rest[i+1], rest[i+2:]
-	// What is left after the entry's name: nothing (a head) or a NUL and a
-	// 4-byte continuation number.
-	tail := func(b []byte) (uint32, bool) {
-		switch {
-		case len(b) == 0:
-			return 0, true
-		case len(b) == 5 && b[0] == 0:
-			n := binary.BigEndian.Uint32(b[1:])
-			return n, n > 0
+	err := c.treeView(set, snapshot, func(txn *badger.Txn, top dirHash) error {
+		d, err := resolve(txn, set, top, dir)
+		if err != nil {
+			return err
 		}
-		return 0, false
+		te, err := treeEntry(txn, set, dir, &d)
+		if err != nil {
+			return err
+		}
+		if err := fn(te); err != nil {
+			return err
+		}
+		return walkBelow(txn, set, dir, &d, fn)
+	})
+	if err != nil {
+		return fmt.Errorf("walk %q in snapshot %s of media set %s: %w", dir, snapshot, set, err)
 	}
-	switch tag {
-	case treeRootTag:
-		part, ok = tail(rest)
-		return set, snapshot, "", part, ok
-	case treeEntryTag:
-		d := bytes.IndexByte(rest, 0)
-		if d < 0 {
-			return uuid.Nil, "", "", 0, false
-		}
-		dir, name := string(rest[:d]), rest[d+1:]
-		if n := bytes.IndexByte(name, 0); n >= 0 {
-			name, rest = name[:n], name[n:]
-		} else {
-			rest = nil
-		}
-		p = joinPath(dir, string(name))
-		if len(name) == 0 || strings.Contains(string(name), "/") || checkTreePath(p) != nil {
-			return uuid.Nil, "", "", 0, false
-		}
-		part, ok = tail(rest)
-		return set, snapshot, p, part, ok
-	}
-	return uuid.Nil, "", "", 0, false
+	return nil
 }
 
-// isTreePartKey reports whether k is a continuation key.
-func isTreePartKey(k []byte) bool {
-	_, _, _, part, ok := parseTreeKey(k)
-	return ok && part > 0
+// walkTxn is WalkTree inside a read transaction, from the top listing top.
+func walkTxn(txn *badger.Txn, set uuid.UUID, top dirHash, fn func(TreeEntry) error) error {
+	root, err := resolve(txn, set, top, "")
+	if err != nil {
+		return err
+	}
+	if root.flags&dirNoValue == 0 {
+		te, err := treeEntry(txn, set, "", &root)
+		if err != nil {
+			return err
+		}
+		if err := fn(te); err != nil {
+			return err
+		}
+	}
+	return walkBelow(txn, set, "", &root, fn)
+}
+
+// walkBelow calls fn for every entry below d (at path dir) in walk order.
+func walkBelow(txn *badger.Txn, set uuid.UUID, dir string, d *dirEntry, fn func(TreeEntry) error) error {
+	if d.flags&dirChildren == 0 {
+		return nil
+	}
+	return listPages(txn, set, d.child, func(ents []dirEntry) error {
+		for i := range ents {
+			e := &ents[i]
+			if e.name == "" || e.flags&dirNoValue != 0 {
+				return fmt.Errorf("directory %q holds an entry without a name or value: %w", dir, ErrCorrupt)
+			}
+			p := joinPath(dir, e.name)
+			te, err := treeEntry(txn, set, p, e)
+			if err != nil {
+				return err
+			}
+			if err := fn(te); err != nil {
+				return err
+			}
+			if err := walkBelow(txn, set, p, e, fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

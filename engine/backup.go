@@ -45,6 +45,14 @@ type BackupOptions struct {
 	ExportMediaSet bool
 	// ForceMediaSet starts a new media set.
 	ForceMediaSet bool
+	// Exclude leaves out paths of Source matching these patterns
+	// (path.Match syntax): a pattern with a slash, or one starting with
+	// one, matches the path from the source's root; one without matches
+	// a name at any depth. An excluded directory is left out whole.
+	Exclude []string
+	// AllFileSystems descends into filesystems mounted below Source;
+	// without it their mount points are kept as empty directories.
+	AllFileSystems bool
 	// Progress, if set, is called from the job's goroutines as data moves.
 	Progress func(BackupProgress)
 }
@@ -71,6 +79,10 @@ type BackupResult struct {
 	NewMediaSet  bool      `json:"new-media-set"`
 	SetReason    string    `json:"media-set-reason,omitempty"`
 	ElapsedNanos int64     `json:"elapsed-ns"`
+	// Warnings are the files of Source that changed while they were read
+	// (stored as read, as tar stores them), one line each. A backup with
+	// warnings is "ok with warnings": its snapshot is on tape.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // chunkParams are the chunk sizes of every backup: large chunks keep the
@@ -87,7 +99,10 @@ type newChunk struct {
 // returns when the data, the snapshot archive and a catalog archive are on
 // tape and the catalog is synced.
 func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult, error) {
+	// start measures the job on the clock's monotonic reading; stamp
+	// names the snapshot and may move ahead of it (below).
 	start := e.now()
+	stamp := start
 	source, group := opts.From, opts.Group
 	if source == nil {
 		src, err := filepath.Abs(opts.Source)
@@ -99,7 +114,11 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		} else if !fi.IsDir() {
 			return nil, invalidf("backup source %s is not a directory", src)
 		}
-		source = dirSource(src)
+		tf, err := newTreeFilter(dirSource(src), opts.Exclude, opts.AllFileSystems, func(format string, args ...any) { e.ctxLogf(ctx, format, args...) })
+		if err != nil {
+			return nil, err
+		}
+		source = tf
 		if group == "" {
 			group = filepath.Base(src)
 		}
@@ -107,7 +126,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		return nil, invalidf("backup of %s: no group given", source)
 	}
 	src := source.String()
-	snapName := group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
+	snapName := group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
 	if err := format.ValidateSnapshotName(snapName); err != nil {
 		return nil, invalidf("invalid snapshot name %q: %v (use --group NAME)", snapName, err)
 	}
@@ -135,6 +154,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	if err != nil {
 		return nil, err
 	}
+	defer e.releaseClaims(w)
 	// Snapshot names are unique in a pool: a second backup of the group in
 	// the same second takes the next free second.
 	for {
@@ -148,8 +168,8 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		if !slices.ContainsFunc(found, func(s catalog.Snapshot) bool { return s.Pool == pool.Name }) {
 			break
 		}
-		start = start.Add(time.Second)
-		snapName = group + "/" + start.UTC().Format("2006-01-02T15:04:05Z")
+		stamp = stamp.Add(time.Second)
+		snapName = group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	res := &BackupResult{Snapshot: snapName, Set: w.set.UUID, NewMediaSet: w.newSet, SetReason: w.reason}
 	j.logf("backup %s of %s to pool %s, media set %s (%s)", snapName, src, pool.Name, w.set.UUID, w.reason)
@@ -199,6 +219,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	go func() {
 		defer sp.Close()
 		r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: sp, ctx: rctx,
+			recheck: opts.From == nil,
 			progress: func(files, bytes int64) {
 				report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
 			}}
@@ -207,6 +228,10 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		if n := len(r.omitted); n > 0 {
 			j.logf("snapshot %s: %d files changed while they were read and are left out (%s)", snapName, n, strings.Join(slices.Sorted(maps.Keys(r.omitted)), ", "))
 		}
+		for _, c := range r.changed {
+			j.logf("warning: %s", c)
+		}
+		res.Warnings = r.changed
 		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks+r.reused, r.newChunks
 		readErr <- err
 	}()
@@ -367,6 +392,12 @@ type treeReader struct {
 	// (ErrSourceChanged), left out of the snapshot with their other
 	// names.
 	omitted map[string]bool
+	// recheck: stat each file again once it is read and report it in
+	// changed when its size, mtime or ctime moved meanwhile, as tar's
+	// "file changed as we read it" (a local directory source; a
+	// commit's frozen group reports ErrSourceChanged instead).
+	recheck bool
+	changed []string
 }
 
 // fileJob is a regular file the walk hands to the reading pipeline.
@@ -418,6 +449,11 @@ func (r *treeReader) walk() error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.src.Describe(f.rel), err)
 			}
+			if r.recheck {
+				if why := r.changedWhileRead(f); why != "" {
+					r.changed = append(r.changed, fmt.Sprintf("%s: file changed as we read it (%s); stored as read, %d bytes", r.src.Describe(f.rel), why, f.off))
+				}
+			}
 			if f.off != f.e.Size {
 				// The file changed while it was read: record what was read.
 				f.e.Size = f.off
@@ -441,6 +477,20 @@ func (r *treeReader) walk() error {
 		r.entries = keep
 	}
 	return err
+}
+
+// changedWhileRead says how file f, just read, differs from what the walk
+// saw: bytes read other than its size, or (for a source that can tell, a
+// changeChecker) a size, mtime or ctime that moved meanwhile; "" when it
+// did not change.
+func (r *treeReader) changedWhileRead(f *fileJob) string {
+	if f.off != f.e.Size {
+		return fmt.Sprintf("%d bytes read, size was %d", f.off, f.e.Size)
+	}
+	if cc, ok := r.src.(changeChecker); ok {
+		return cc.changedSince(f.rel, f.e)
+	}
+	return ""
 }
 
 // unchanged reports whether regular file rel, as e describes it, is the
@@ -582,6 +632,11 @@ type setWriter struct {
 	set    catalog.MediaSet
 	newSet bool
 	reason string
+	// replaces is the pool's current set that a new set takes over from
+	// once it has its first tape (uuid.Nil: none). Until then the old set
+	// stays current, so a new set that never gets a tape (no writable
+	// media) leaves the pool as it was, as in PBS.
+	replaces uuid.UUID
 
 	onTape  func(label string)
 	onChunk func(n int)
@@ -592,6 +647,12 @@ type setWriter struct {
 	files   []format.ArchiveFile   // archives on this tape (catalog archive contents)
 	chunks  []format.ChunkLocation // chunks on this tape
 	pending []catalog.ChunkEntry   // written in the open archive, indexed when it closes
+	// void: archives on this tape of jobs that did not complete, listed
+	// in its catalog archives (format.CatalogArchive.Void); voided: the
+	// commit records (catalog.CommitRecord) resolved by them, deleted
+	// once a catalog archive with them is on tape.
+	void   []format.VoidArchive
+	voided []catalog.CommitRecord
 
 	labels   []string
 	newBytes int64
@@ -634,9 +695,7 @@ func (e *Engine) newSetWriter(ctx context.Context, j *driveJob, cat *catalog.Cat
 	w := &setWriter{e: e, j: j, cat: cat, pool: pool, pol: pol, key: key, newSet: dec.NewSet, reason: dec.Reason}
 	if dec.NewSet {
 		if current != nil {
-			if err := cat.UpdateMediaSet(current.UUID, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil {
-				return nil, err
-			}
+			w.replaces = current.UUID
 		}
 		w.set = catalog.MediaSet{UUID: uuid.New(), Pool: pool.Name, Ctime: e.now(), EncryptKey: key.fingerprint}
 	} else {
@@ -842,18 +901,27 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 			}
 		}
 		retry = true
-		media, err := w.e.policyMedia(w.cat, w.pool.Name)
-		if err != nil {
-			return err
-		}
-		next, err = policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
-		if err != nil {
-			none := errors.Is(err, policy.ErrNoWritableMedia)
-			err = classify(ErrNoSpace, "pool %s: %v", w.pool.Name, err)
-			if none {
-				return needMedia("insert a writable tape for pool "+w.pool.Name, err)
+		for {
+			media, err := w.e.policyMedia(w.cat, w.pool.Name)
+			if err != nil {
+				return err
 			}
-			return err
+			// Tapes other jobs chose are not for this one: two pools
+			// on two drives may both want the same unassigned tape.
+			media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
+			next, err = policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
+			if err != nil {
+				// NextTape names the pool and says what to do.
+				err = classify(ErrNoSpace, "%w", err)
+				if errors.Is(err, policy.ErrNoWritableMedia) {
+					return needMedia("insert a writable tape for pool "+w.pool.Name, err)
+				}
+				return err
+			}
+			if w.e.claimTape(next.UUID, w) {
+				break
+			}
+			// Another job took it in between: choose again.
 		}
 		if m, err = w.cat.GetMedia(next.UUID); err != nil {
 			return err
@@ -861,6 +929,14 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 		return w.j.loadForWrite(ctx, m)
 	})
 	if err != nil {
+		return err
+	}
+	// Appending needs the tape position; a drive that cannot report it
+	// (docs/hardware.md) is refused before the tape joins the set.
+	if err := w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		_, err := dev.ReadPosition(ctx)
+		return err
+	}); err != nil {
 		return err
 	}
 	member := next.Set == w.set.UUID && next.Set != uuid.Nil
@@ -895,6 +971,15 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 		if err := w.cat.PutMediaSet(w.set); err != nil {
 			return err
 		}
+		if w.replaces != uuid.Nil {
+			// The new set exists now (with a tape): the old one is no
+			// longer current. A crash before this leaves both open,
+			// and the newer one is current.
+			if err := w.cat.UpdateMediaSet(w.replaces, func(s *catalog.MediaSet) error { s.Closed = true; return nil }); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+				return err
+			}
+			w.replaces = uuid.Nil
+		}
 		ref := &catalog.MediaSetRef{UUID: w.set.UUID, Seq: w.seq, Ctime: w.set.Ctime, Pool: w.pool.Name}
 		if err := w.cat.UpdateMedia(m.UUID, func(mm *catalog.Media) error {
 			mm.Set, mm.Status, mm.BytesUsed = ref, catalog.StatusWritable, 0
@@ -923,9 +1008,9 @@ func appendUnique(s []string, v string) []string {
 // cumulative catalog archive: from the tape's last catalog archive, or, if
 // the last job on it was interrupted, from the catalog plus the headers of
 // the archives the catalog knows.
-func (w *setWriter) loadTapeState(ctx context.Context) error {
+func (w *setWriter) loadTapeState(ctx context.Context) (err error) {
 	known := map[uint64]bool{}
-	err := w.cat.ListChunks(w.set.UUID, func(c catalog.ChunkEntry) error {
+	err = w.cat.ListChunks(w.set.UUID, func(c catalog.ChunkEntry) error {
 		if c.Loc.Media == w.tape.UUID {
 			w.chunks = append(w.chunks, format.ChunkLocation{Digest: c.Digest, File: c.Loc.File, Offset: c.Loc.Offset, Size: c.Loc.Size})
 			known[c.Loc.File] = true
@@ -948,12 +1033,18 @@ func (w *setWriter) loadTapeState(ctx context.Context) error {
 			}
 		}
 	}
+	w.void, w.voided = nil, nil
+	defer func() {
+		if err == nil {
+			err = w.voidInterrupted(snapFiles)
+		}
+	}()
 	return w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		if err := w.key.apply(ctx, dev); err != nil {
 			return err
 		}
 		if ca, err := format.ReadLastCatalogArchive(ctx, dev); err == nil && ca.Media == w.tape.UUID && ca.Set == w.set.UUID {
-			w.files = ca.Files
+			w.files, w.void = ca.Files, ca.Void
 			return nil
 		}
 		w.j.logf("tape %s: last job did not finish its catalog archive; reading archive headers", w.tape.LabelText)
@@ -989,11 +1080,42 @@ func (w *setWriter) loadTapeState(ctx context.Context) error {
 	})
 }
 
+// voidInterrupted resolves the commit records of the loaded tape: a
+// record whose snapshot the catalog has (in that file: snapFiles) is
+// finished business and dropped; any other names a snapshot archive of a
+// job that died before it recorded the snapshot (the archive may be on
+// tape, even listed in the tape's last catalog archive), which is taken
+// out of the files the next catalog archive lists and added to its void
+// list, so that a catalog rebuilt from the tape leaves it out, as the
+// live catalog does. The records go once that catalog archive is on tape
+// (closeTape).
+func (w *setWriter) voidInterrupted(snapFiles map[uint64]string) error {
+	recs, err := w.cat.ListCommits(w.set.UUID, w.tape.UUID)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if snapFiles[r.File] == r.Snapshot {
+			if err := w.cat.DeleteCommit(r.Set, r.Media, r.File); err != nil {
+				return err
+			}
+			continue
+		}
+		w.j.logf("tape %s: snapshot archive of %s in file %d was written by a job that did not finish: voided, the snapshot is not in the catalog", w.tape.LabelText, r.Snapshot, r.File)
+		w.files = slices.DeleteFunc(w.files, func(f format.ArchiveFile) bool { return f.File == r.File })
+		if !slices.ContainsFunc(w.void, func(v format.VoidArchive) bool { return v.File == r.File }) {
+			w.void = append(w.void, format.VoidArchive{File: r.File, UUID: r.Archive})
+		}
+		w.voided = append(w.voided, r)
+	}
+	return nil
+}
+
 // catalogArchive is this tape's part of the catalog.
 func (w *setWriter) catalogArchive() *format.CatalogArchive {
 	return &format.CatalogArchive{
 		Media: w.tape.UUID, Set: w.set.UUID, Seq: w.seq, SetCtime: w.set.Ctime, Pool: w.pool.Name,
-		Files: w.files, Chunks: w.chunks,
+		Files: w.files, Chunks: w.chunks, Void: w.void,
 	}
 }
 
@@ -1019,6 +1141,13 @@ func (w *setWriter) closeTape(ctx context.Context, full bool) error {
 	if err != nil {
 		return fmt.Errorf("catalog archive on %s: %w", w.tape.LabelText, err)
 	}
+	for _, r := range w.voided {
+		// Voided on tape now: the record has done its work.
+		if err := w.cat.DeleteCommit(r.Set, r.Media, r.File); err != nil {
+			return err
+		}
+	}
+	w.voided = nil
 	var used uint64
 	_ = w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		if vs, err := dev.VolumeStatistics(ctx); err == nil {
@@ -1065,19 +1194,33 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 			if err := w.key.apply(ctx, dev); err != nil {
 				return err
 			}
-			sw, err := format.NewSnapshotArchiveWriter(ctx, dev, format.DefaultBlockSize, format.SnapshotArchiveHeader{Set: w.set.UUID, Snapshot: name}, id)
-			if err != nil {
-				return err
+			// The archive is on tape before the snapshot is in the
+			// catalog: a record of it comes first, so that a crash in
+			// between leaves an archive the engine knows to void
+			// (voidInterrupted).
+			rec := catalog.CommitRecord{Set: w.set.UUID, Media: w.tape.UUID, File: file, Archive: id, Snapshot: name}
+			if err := w.cat.PutCommit(rec); err != nil {
+				return fmt.Errorf("record the commit: %w", err)
 			}
-			for _, e := range entries {
-				if err := sw.Add(e); err != nil {
-					sw.Abort()
-					return err
+			sw, err := format.NewSnapshotArchiveWriter(ctx, dev, format.DefaultBlockSize, format.SnapshotArchiveHeader{Set: w.set.UUID, Snapshot: name}, id)
+			if err == nil {
+				for _, e := range entries {
+					if err = sw.Add(e); err != nil {
+						sw.Abort()
+						break
+					}
 				}
 			}
-			if err := sw.Close(); err != nil {
+			if err == nil {
+				err = sw.Close()
+			}
+			if err != nil {
+				// Not complete on tape: a rebuild cannot take it for a
+				// snapshot.
+				w.cat.DeleteCommit(rec.Set, rec.Media, rec.File)
 				return err
 			}
+			killAt("commit-after-snapshot-archive")
 			loc = catalog.ArchiveLoc{Media: w.tape.UUID, File: file}
 			w.files = append(w.files, format.ArchiveFile{File: file, Object: obj, Type: format.ContentSnapshotArchive, UUID: id, Snapshot: name, Final: true})
 			return nil
@@ -1099,6 +1242,7 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 	if err := w.closeTape(ctx, false); err != nil {
 		return err
 	}
+	killAt("commit-after-catalog-archive")
 	tree := make([]catalog.TreeEntry, 0, len(entries))
 	for _, e := range entries {
 		tree = append(tree, catalog.TreeEntry{Path: e.Path, Value: format.EncodeEntry(nil, e)})
@@ -1109,6 +1253,10 @@ func (w *setWriter) finish(ctx context.Context, name string, entries []*format.E
 	}
 	if err := w.cat.PutSnapshot(snap, tree); err != nil {
 		return fmt.Errorf("record snapshot in the catalog: %w", err)
+	}
+	if err := w.cat.DeleteCommit(w.set.UUID, loc.Media, loc.File); err != nil {
+		// A record left for a recorded snapshot is dropped when found.
+		w.j.logf("snapshot %s: remove its commit record: %v", name, err)
 	}
 	return w.cat.UpdateMediaSet(w.set.UUID, func(s *catalog.MediaSet) error {
 		s.LastWrite = w.e.now()
@@ -1171,7 +1319,48 @@ func (e *Engine) dropMediaSet(cat *catalog.Catalog, id uuid.UUID) error {
 	if err := cat.DeleteMediaSet(id); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return err
 	}
+	// Commit records of the set's tapes: the tapes are written over.
+	recs, err := cat.ListCommits(id, uuid.Nil)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := cat.DeleteCommit(r.Set, r.Media, r.File); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// claimTape reserves tape id for writer w until w's job releases its
+// claims (releaseClaims); false when another writer holds it.
+func (e *Engine) claimTape(id uuid.UUID, w *setWriter) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if o, ok := e.claims[id]; ok && o != w {
+		return false
+	}
+	e.claims[id] = w
+	return true
+}
+
+// claimedByOther reports whether a writer other than w holds tape id.
+func (e *Engine) claimedByOther(id uuid.UUID, w *setWriter) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o, ok := e.claims[id]
+	return ok && o != w
+}
+
+// releaseClaims frees the tapes writer w chose.
+func (e *Engine) releaseClaims(w *setWriter) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, o := range e.claims {
+		if o == w {
+			delete(e.claims, id)
+		}
+	}
 }
 
 // lockedSets are the media sets restores are reading: never overwritten.

@@ -183,7 +183,12 @@ func readSnapshot(fr *format.FileReader, file uint64, tc *tapeContents) error {
 	return nil
 }
 
-// scanTape reads every archive after the labels, front to back.
+// scanTape reads every archive after the labels, front to back. A
+// snapshot archive counts only when a catalog archive follows it (every
+// backup that recorded its snapshot wrote one after it) and none of the
+// catalog archives voids it (format.CatalogArchive.Void): the archive of
+// a job that died before it recorded the snapshot is left out, as the
+// live catalog left it out.
 func scanTape(ctx context.Context, dev device.Drive, tc *tapeContents) error {
 	if err := dev.Rewind(ctx); err != nil {
 		return err
@@ -191,7 +196,14 @@ func scanTape(ctx context.Context, dev device.Drive, tc *tapeContents) error {
 	if err := dev.Space(ctx, device.SpaceFilemarks, 2); err != nil {
 		return err
 	}
-	return walkArchives(ctx, dev, archiveVisitor{
+	var lastCatalog uint64
+	void := map[uint64]bool{}
+	err := walkArchives(ctx, dev, archiveVisitor{
+		archive: func(file uint64, t format.ContentType) {
+			if t == format.ContentCatalogArchive {
+				lastCatalog = file
+			}
+		},
 		chunk: func(file uint64, d [32]byte, off int64, data []byte) error {
 			tc.chunks = append(tc.chunks, format.ChunkLocation{Digest: d, File: file, Offset: off, Size: uint32(len(data))})
 			return nil
@@ -200,7 +212,21 @@ func scanTape(ctx context.Context, dev device.Drive, tc *tapeContents) error {
 			tc.snaps[name] = ts
 			return nil
 		},
+		catalog: func(file uint64, ca *format.CatalogArchive) {
+			for _, v := range ca.Void {
+				void[v.File] = true
+			}
+		},
 	})
+	if err != nil {
+		return err
+	}
+	for name, ts := range tc.snaps {
+		if void[ts.file] || ts.file > lastCatalog {
+			delete(tc.snaps, name)
+		}
+	}
+	return nil
 }
 
 // archiveVisitor receives what walkArchives finds; nil fields are skipped.
@@ -208,6 +234,9 @@ type archiveVisitor struct {
 	archive  func(file uint64, t format.ContentType)
 	chunk    func(file uint64, d [32]byte, off int64, data []byte) error
 	snapshot func(file uint64, ts *tapeSnapshot, name string) error
+	// catalog gets the catalog archives that decode (a damaged one is
+	// skipped).
+	catalog func(file uint64, ca *format.CatalogArchive)
 }
 
 // walkArchives reads the archives from the current position (the start of
@@ -266,6 +295,13 @@ func walkArchives(ctx context.Context, dev device.Drive, v archiveVisitor) error
 				}
 			}
 			continue // readSnapshot consumed the file
+		case typ == format.ContentCatalogArchive && v.catalog != nil:
+			ca, err := format.ReadCatalogArchive(fr)
+			if err == nil {
+				v.catalog(file, ca)
+			} else if !errors.Is(err, format.ErrCorrupt) && !errors.Is(err, format.ErrIncomplete) {
+				return fmt.Errorf("tape file %d: %w", file, err)
+			}
 		}
 		if err := fr.SkipToEnd(); err != nil && !errors.Is(err, format.ErrIncomplete) {
 			return err

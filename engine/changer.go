@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -17,9 +18,11 @@ type ChangerInfo struct {
 	Name        string `json:"name"`
 	Path        string `json:"path"`
 	ExportSlots []int  `json:"export-slots,omitempty"`
-	Vendor      string `json:"vendor,omitempty"`
-	Model       string `json:"model,omitempty"`
-	Serial      string `json:"serial,omitempty"`
+	// EjectBeforeUnload is the changer's eject-before-unload setting.
+	EjectBeforeUnload bool   `json:"eject-before-unload,omitempty"`
+	Vendor            string `json:"vendor,omitempty"`
+	Model             string `json:"model,omitempty"`
+	Serial            string `json:"serial,omitempty"`
 }
 
 // ChangerCreate adds a changer to tape.cfg.
@@ -38,7 +41,7 @@ func (e *Engine) ChangerCreate(name, path string, exportSlots []int) error {
 
 // ChangerUpdate changes a changer's settings. Nil arguments are left alone;
 // an empty non-nil exportSlots clears them.
-func (e *Engine) ChangerUpdate(name string, path *string, exportSlots *[]int) error {
+func (e *Engine) ChangerUpdate(name string, path *string, exportSlots *[]int, ejectBeforeUnload *bool) error {
 	if path != nil {
 		if err := checkPath(*path); err != nil {
 			return err
@@ -54,6 +57,9 @@ func (e *Engine) ChangerUpdate(name string, path *string, exportSlots *[]int) er
 		}
 		if exportSlots != nil {
 			c.ExportSlots = *exportSlots
+		}
+		if ejectBeforeUnload != nil {
+			c.EjectBeforeUnload = *ejectBeforeUnload
 		}
 		return nil
 	})
@@ -203,6 +209,31 @@ func (v *changerView) find(tag string) (device.ElementStatus, bool) {
 	return device.ElementStatus{}, false
 }
 
+// ErrMediaOffline: a job needs a tape that is not in the library's
+// reach: not in the changer at all, or in an import/export slot (the
+// operator is taking it out, or has not put it into a storage slot yet).
+// Such errors also match ErrNotFound.
+var ErrMediaOffline = errors.New("tape is offline")
+
+// online returns the element of the cartridge with barcode label when a
+// job may load it: in a storage slot or a drive. A tape in an
+// import/export slot (real or configured) is offline, as is one the
+// changer does not hold; the error says where it is and what to do, and
+// wraps ErrMediaOffline. Every job that loads a tape by its label checks
+// here (media requests hook in here).
+func (v *changerView) online(label string) (device.ElementStatus, error) {
+	el, ok := v.find(label)
+	if !ok {
+		return el, classify(ErrNotFound, "tape %s is not in the library (changer %s): %w; put it into a storage slot and run `tapefs inventory` (see `tapefs changer status %s`)",
+			label, v.cfg.Name, ErrMediaOffline, v.cfg.Name)
+	}
+	if v.offline(el) {
+		return el, classify(ErrNotFound, "tape %s is in import/export slot %d of changer %s: %w (exported); to use it, move it into a storage slot (`tapefs changer transfer --from %d --to SLOT`, or by hand and `tapefs inventory`)",
+			label, el.ID, v.cfg.Name, ErrMediaOffline, el.ID)
+	}
+	return el, nil
+}
+
 // freeStorageSlot returns an empty storage slot that is not an export slot,
 // preferring want when it is free.
 func (v *changerView) freeStorageSlot(want int) (device.Element, error) {
@@ -224,15 +255,16 @@ func (v *changerView) freeStorageSlot(want int) (device.Element, error) {
 	return first.Element, nil
 }
 
-// freeExportSlot returns an empty import/export slot (real or configured).
+// freeExportSlot returns an empty import/export slot: a configured export
+// slot first (the operator chose those for exports), else a real one.
 func (v *changerView) freeExportSlot() (device.Element, error) {
-	for _, el := range v.status.ImportExport {
-		if !el.Full {
+	for _, el := range v.status.Slots {
+		if !el.Full && v.isExport(el.ID) {
 			return el.Element, nil
 		}
 	}
-	for _, el := range v.status.Slots {
-		if !el.Full && v.isExport(el.ID) {
+	for _, el := range v.status.ImportExport {
+		if !el.Full {
 			return el.Element, nil
 		}
 	}

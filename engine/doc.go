@@ -11,6 +11,8 @@
 // (a FUSE request is interrupted, a CLI is cancelled) the tape operation still
 // runs to completion, because a tape must never be left half-positioned by a
 // cancelled request. On top of that, a drive is reserved by one job at a time
-// (label, clean, backup, ...); a second job on a busy drive fails at once
-// with an error that matches ErrBusy and says which job holds the drive.
+// (label, clean, backup, ...); a second job on a busy drive waits for it,
+// up to a limit, and then fails with an error that matches ErrBusy and says
+// which job holds the drive; read-ahead gives the drive up to a job that
+// waits (drivewait.go).
 package engine

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"tapefs/engine/config"
 	"tapefs/engine/device"
@@ -146,23 +147,24 @@ func (e *Engine) DriveScan() ([]device.ScanEntry, error) {
 	return e.opts.Opener.ScanDrives()
 }
 
-// DriveStatusInfo is what `tapefs status` shows for a drive.
+// DriveStatusInfo is what `tapefs status` shows for a drive. Its JSON
+// form is the rows of Fields (drivestatus.go), not these fields.
 type DriveStatusInfo struct {
-	Name   string      `json:"name"`
-	Path   string      `json:"path"`
-	Info   device.Info `json:"info"`
+	Name   string
+	Path   string
+	Info   device.Info
 	Status device.DriveStatus
 	// Flags is the drive state in mt's words (ONLINE, BOT, EOF, EOD,
 	// WR_PROT, DRIVE_OPEN, IM_REP_EN).
-	Flags string `json:"status"`
+	Flags string
 	// Volume holds the loaded cartridge's statistics, if any.
-	Volume *device.VolumeStatistics `json:"volume-statistics,omitempty"`
+	Volume *device.VolumeStatistics
 	// Manufactured is the cartridge's manufacture date from its memory.
-	Manufactured string `json:"manufactured,omitempty"`
+	Manufactured string
 	// CleaningRequired: the drive asks for a cleaning cartridge.
-	CleaningRequired bool `json:"cleaning-required"`
+	CleaningRequired bool
 	// Job is the job that has reserved the drive, if any.
-	Job string `json:"job,omitempty"`
+	Job string
 }
 
 // MTFlags renders a drive status the way mt's status line does.
@@ -172,9 +174,11 @@ func MTFlags(st device.DriveStatus) string {
 		f = append(f, "DRIVE_OPEN")
 	} else if st.Loaded {
 		f = append(f, "ONLINE")
-		if st.AtBOT {
+		switch {
+		case st.PositionUnknown:
+		case st.AtBOT:
 			f = append(f, "BOT")
-		} else if st.Position.Record == 0 && st.Position.File > 0 {
+		case st.Position.Record == 0 && st.Position.File > 0:
 			f = append(f, "EOF")
 		}
 		if st.AtEOD {
@@ -193,13 +197,29 @@ func MTFlags(st device.DriveStatus) string {
 	return strings.Join(f, " | ")
 }
 
+// busyStatusWait is how long Status waits for a drive a job is using
+// before it answers from the last status read.
+const busyStatusWait = 2 * time.Second
+
 // Status reads a drive's status, with the loaded cartridge's statistics.
+// For a drive a job holds it waits at most busyStatusWait for the device
+// and then returns the last status read (or only the name, path and job
+// when there is none), with the job.
 func (e *Engine) Status(ctx context.Context, driveName string) (*DriveStatusInfo, error) {
 	d, err := e.ResolveDrive(driveName)
 	if err != nil {
 		return nil, err
 	}
 	out := &DriveStatusInfo{Name: d.Name, Path: d.Path}
+	job := e.Jobs()[d.Name]
+	if job != "" {
+		// A job's tape operation (writing a whole archive) may hold the
+		// drive for long: wait a moment, then show the last status read,
+		// with the job.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, busyStatusWait)
+		defer cancel()
+	}
 	err = e.driveOwner(d.Path).do(ctx, func(ctx context.Context, dev device.Drive) error {
 		info, err := dev.Info(ctx)
 		if err != nil {
@@ -227,6 +247,13 @@ func (e *Engine) Status(ctx context.Context, driveName string) (*DriveStatusInfo
 		}
 		return nil
 	})
+	if job != "" && errors.Is(err, context.DeadlineExceeded) {
+		if c, cerr := e.CachedDriveStatus(d.Name); cerr == nil && c.Status != nil {
+			return c.Status, nil
+		}
+		out.Job = job
+		return out, nil
+	}
 	if err != nil {
 		err = fmt.Errorf("drive %s: %w", d.Name, err)
 		e.cacheDrive(d.Name, nil, err)

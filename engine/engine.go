@@ -40,9 +40,17 @@ type Options struct {
 	// SnapshotCacheBytes bounds the chunk cache of snapshot file reads;
 	// 0 means DefaultSnapshotCacheBytes.
 	SnapshotCacheBytes int64
+	// SnapshotSkipBytes is the gap in a chunk archive beyond which a
+	// snapshot read spaces over records to its chunk instead of reading
+	// through them; 0 means DefaultSnapshotSkipBytes.
+	SnapshotSkipBytes int64
 	// SpoolBytes is the burst a backup writes when its source is slower
 	// than the drive (the spool's high mark); 0 means DefaultSpoolBytes.
 	SpoolBytes int64
+	// DriveWait is how long a job waits for a drive that another job of
+	// this process holds before it fails with ErrBusy; 0 means
+	// DefaultDriveWait.
+	DriveWait time.Duration
 	// StagingSync makes pools' incoming/ trees fsync a written file and
 	// the staging journal when the file is closed, so it survives power
 	// loss (see the staging package); slower.
@@ -55,6 +63,10 @@ type Options struct {
 	// MediaRecheck is how often a job waiting for a tape looks again
 	// (0: DefaultMediaRecheck).
 	MediaRecheck time.Duration
+	// CatalogWait is how long opening the catalog waits while another
+	// process holds it (a command that ran beside, for a moment) before
+	// it fails naming the holder; 0 fails at once.
+	CatalogWait time.Duration
 }
 
 // Engine owns configuration, catalog and devices. Its methods are safe for
@@ -69,10 +81,15 @@ type Engine struct {
 	cat      *catalog.Catalog
 	drives   map[string]*owner[device.Drive]   // by device path
 	changers map[string]*owner[device.Changer] // by device path
-	busy     map[string]string                 // drive name → job holding it
-	setLocks map[uuid.UUID]int                 // media sets restores are reading
-	names    *idNames                          // uid/gid → name cache for backups
-	stores   map[string]*staging.Store         // pools' incoming/ trees, by pool
+	busy     map[string]*driveHold             // drive name → the job holding it (drivewait.go)
+	waiters  map[string]int                    // drive name → jobs waiting for it
+	// holdChanged is closed (and replaced) when a drive is released or a
+	// waiter gives up: waiting jobs look again.
+	holdChanged chan struct{}
+	setLocks    map[uuid.UUID]int         // media sets restores are reading
+	claims      map[uuid.UUID]*setWriter  // tapes backup jobs chose to write
+	names       *idNames                  // uid/gid → name cache for backups
+	stores      map[string]*staging.Store // pools' incoming/ trees, by pool
 
 	taskWG sync.WaitGroup // StartTask's goroutines
 	tasks  *taskStore     // the task history: running and finished tasks, with their logs
@@ -115,8 +132,10 @@ func New(opts Options) (*Engine, error) {
 		cancel:     cancel,
 		drives:     map[string]*owner[device.Drive]{},
 		changers:   map[string]*owner[device.Changer]{},
-		busy:       map[string]string{},
+		busy:       map[string]*driveHold{},
+		waiters:    map[string]int{},
 		setLocks:   map[uuid.UUID]int{},
+		claims:     map[uuid.UUID]*setWriter{},
 		names:      newIDNames(),
 		jobRunning: map[string]uint64{},
 		tasks:      newTaskStore(opts.StateDir, opts.Now, opts.TaskKeep, opts.TaskMaxAge),
@@ -161,10 +180,14 @@ func (e *Engine) Catalog() (*catalog.Catalog, error) {
 		return nil, fmt.Errorf("create catalog directory: %w", err)
 	}
 	c, err := catalog.Open(dir, catalog.Options{TreeLink: treeLinkTarget})
+	for deadline := time.Now().Add(e.opts.CatalogWait); errors.Is(err, catalog.ErrLocked) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		c, err = catalog.Open(dir, catalog.Options{TreeLink: treeLinkTarget})
+	}
 	if errors.Is(err, catalog.ErrLocked) {
 		// Another process's engine: a CLI command run without the
 		// daemon (one with the daemon runs in it).
-		return nil, fmt.Errorf("%w; without a daemon, commands that use the catalog run one at a time (while `tapefs mount` runs, all commands go to it and run side by side)", err)
+		return nil, fmt.Errorf("%w; without a daemon, commands that change the catalog run one at a time: run this one when that one has finished (read-only commands such as `media list` run beside it; while `tapefs mount` runs, all commands go to it and run side by side)", err)
 	}
 	if err != nil {
 		return nil, err
@@ -199,29 +222,13 @@ func (e *Engine) changerOwner(path string) *owner[device.Changer] {
 	return o
 }
 
-// reserve marks a drive as used by job until release is called. A drive
-// already reserved gives an ErrBusy error naming the job that holds it.
-func (e *Engine) reserve(drive, job string) (release func(), err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if holder, ok := e.busy[drive]; ok {
-		return nil, classify(ErrBusy, "drive %s is busy (%s); try again when that job has finished", drive, holder)
-	}
-	e.busy[drive] = job
-	return func() {
-		e.mu.Lock()
-		delete(e.busy, drive)
-		e.mu.Unlock()
-	}, nil
-}
-
 // Jobs lists the running jobs by drive.
 func (e *Engine) Jobs() map[string]string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make(map[string]string, len(e.busy))
-	for k, v := range e.busy {
-		out[k] = v
+	for k, h := range e.busy {
+		out[k] = h.job
 	}
 	return out
 }

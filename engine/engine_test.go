@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -107,7 +108,7 @@ func TestOwnerRetriesFailedOpen(t *testing.T) {
 }
 
 func TestReserve(t *testing.T) {
-	e := &Engine{busy: map[string]string{}}
+	e := &Engine{busy: map[string]*driveHold{}, waiters: map[string]int{}}
 	release, err := e.reserve("d0", "label TEST01L8")
 	if err != nil {
 		t.Fatal(err)
@@ -218,10 +219,100 @@ func TestMTFlags(t *testing.T) {
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, AtBOT: true, BufferMode: true}, "ONLINE | BOT | IM_REP_EN"},
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, AtEOD: true, Position: device.Position{File: 2}}, "ONLINE | EOF | EOD"},
 		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, WriteProtected: true, Position: device.Position{Record: 3}}, "ONLINE | WR_PROT"},
+		// A drive that does not report its position: neither BOT nor EOF.
+		{device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, PositionUnknown: true}, "ONLINE"},
 	}
 	for _, c := range cases {
 		if got := MTFlags(c.st); got != c.want {
 			t.Errorf("MTFlags(%+v) = %q, want %q", c.st, got, c.want)
+		}
+	}
+}
+
+// TestAcquireDriveWaits: a job waits for a drive another job holds and
+// gets it when that job ends; after the limit it fails with ErrBusy
+// naming the holder; a speculative holder is told to yield, and a
+// speculative job does not take the drive from under a waiting one.
+func TestAcquireDriveWaits(t *testing.T) {
+	e := &Engine{busy: map[string]*driveHold{}, waiters: map[string]int{}, opts: Options{DriveWait: 300 * time.Millisecond}}
+	ctx := context.Background()
+	_, release, err := e.acquireDrive(ctx, "d0", "backup a", holdOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	_, _, err = e.acquireDrive(ctx, "d0", "label X", holdOpts{waiting: func(l string) { lines = append(lines, l) }})
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "backup a") {
+		t.Fatalf("after the wait: %v, want ErrBusy naming backup a", err)
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "waiting for drive d0 (in use by backup a)") {
+		t.Errorf("wait reported as %q", lines)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, rel, err := e.acquireDrive(ctx, "d0", "label Y", holdOpts{})
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	release()
+	if err := <-got; err != nil {
+		t.Fatalf("waiting job after the holder ended: %v", err)
+	}
+
+	spec, relSpec, err := e.acquireDrive(ctx, "d0", "restore (read-ahead)", holdOpts{speculative: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := make(chan func(), 1)
+	go func() {
+		_, rel, err := e.acquireDrive(ctx, "d0", "backup b", holdOpts{})
+		if err != nil {
+			t.Error(err)
+		}
+		commit <- rel
+	}()
+	select {
+	case <-spec.yield:
+	case <-time.After(time.Second):
+		t.Fatal("the speculative holder was not asked to yield")
+	}
+	relSpec()
+	// Another speculative job neither takes the drive before the waiting
+	// job nor while it runs.
+	specGot := make(chan struct{})
+	go func() {
+		_, rel, err := e.acquireDrive(ctx, "d0", "restore (again)", holdOpts{speculative: true})
+		if err == nil {
+			rel()
+		}
+		close(specGot)
+	}()
+	rel := <-commit
+	if got := e.Jobs()["d0"]; got != "backup b" {
+		t.Errorf("drive held by %q, want the waiting job", got)
+	}
+	rel()
+	<-specGot
+}
+
+// TestStatusFieldsPositionUnknown: a drive that does not report its
+// position shows it as unknown (JSON null), never as file 0.
+func TestStatusFieldsPositionUnknown(t *testing.T) {
+	s := DriveStatusInfo{Status: device.DriveStatus{Online: true, MediumPresent: true, Loaded: true, PositionUnknown: true}}
+	s.Flags = MTFlags(s.Status)
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"file-number":null`) || !strings.Contains(string(b), `"block-number":null`) {
+		t.Errorf("JSON %s: want file-number and block-number null", b)
+	}
+	for _, f := range s.Fields("") {
+		if f.Name == "file-number" && !strings.HasPrefix(f.Text, "unknown") {
+			t.Errorf("file-number shows %q, want unknown", f.Text)
 		}
 	}
 }

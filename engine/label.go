@@ -24,12 +24,15 @@ type LabelInfo struct {
 	MediaSetUUID uuid.UUID `json:"media-set-uuid"`
 	MediaSetSeq  uint64    `json:"seq-nr"`
 	MediaSetTime time.Time `json:"media-set-ctime"`
+	// EncryptionKeyFingerprint names the key of an encrypted media set.
+	EncryptionKeyFingerprint string `json:"encryption-key-fingerprint,omitempty"`
 }
 
 func labelInfo(ml *format.MediaLabel, set *format.MediaSetLabel) *LabelInfo {
 	li := &LabelInfo{LabelText: ml.LabelText, UUID: ml.UUID, Ctime: ml.Ctime, Pool: ml.Pool}
 	if set != nil {
 		li.MediaSetUUID, li.MediaSetSeq, li.MediaSetTime = set.SetUUID, set.Seq, set.Ctime
+		li.EncryptionKeyFingerprint = set.EncryptionKeyFingerprint
 		if set.Pool != "" {
 			li.Pool = set.Pool
 		}
@@ -329,10 +332,13 @@ func (j *driveJob) labelSlot(ctx context.Context, cat *catalog.Catalog, el devic
 }
 
 // Format erases the tape in a drive. fast writes end of data at the start
-// only; otherwise the whole tape is formatted. If the tape had a tapefs
-// label its inventory entry is removed. With labelText, the tape must carry
-// that label (or barcode) — a guard for scripts.
-func (e *Engine) Format(ctx context.Context, driveName, labelText string, fast bool) error {
+// only; otherwise the whole tape is formatted. With labelText, the tape
+// must carry that label (or barcode) — a guard for scripts. A tape the
+// inventory knows as a member of a media set whose data is not expired is
+// refused unless force is set (as `media destroy` refuses it). Once the
+// tape is erased, the catalog forgets it (forgetTape): its inventory
+// entry, and what its media set held on it.
+func (e *Engine) Format(ctx context.Context, driveName, labelText string, fast, force bool) error {
 	cat, err := e.Catalog()
 	if err != nil {
 		return err
@@ -366,9 +372,30 @@ func (e *Engine) Format(ctx context.Context, driveName, labelText string, fast b
 		if err == nil {
 			old = ml
 		}
-		if labelText != "" && barcode != labelText && (old == nil || old.LabelText != labelText) {
-			return refusedf("tape in drive %s is not %s: nothing erased", j.cfg.Name, labelText)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if labelText != "" && barcode != labelText && (old == nil || old.LabelText != labelText) {
+		return refusedf("tape in drive %s is not %s: nothing erased", j.cfg.Name, labelText)
+	}
+	// The inventory's entry of this tape: by the label on it, else (blank
+	// or unreadable) by its barcode.
+	var known *catalog.Media
+	if old != nil {
+		if m, err := cat.GetMedia(old.UUID); err == nil {
+			known = &m
 		}
+	} else if barcode != "" {
+		if m, err := cat.FindLabel(barcode); err == nil {
+			known = &m
+		}
+	}
+	if known != nil && known.Set != nil && known.Set.UUID != uuid.Nil && !force && !e.expired(cat, *known) {
+		return refusedf("tape %s holds data of media set %s that is not expired: nothing erased; use --force to erase it anyway (the catalog then forgets what the tape held)", known.LabelText, known.Set.UUID)
+	}
+	err = j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		if err := dev.Rewind(ctx); err != nil {
 			return err
 		}
@@ -380,13 +407,141 @@ func (e *Engine) Format(ctx context.Context, driveName, labelText string, fast b
 	if err != nil {
 		return err
 	}
-	if old != nil {
-		if err := cat.DeleteMedia(old.UUID); err != nil && !errors.Is(err, catalog.ErrNotFound) {
-			return fmt.Errorf("tape erased, but its inventory entry could not be removed: %w", err)
+	switch {
+	case known != nil:
+		if err := e.forgetTape(cat, *known, j.logf); err != nil {
+			return fmt.Errorf("tape %s erased, but the catalog could not forget it: %w", known.LabelText, err)
 		}
+		j.logf("erased tape %s (uuid %s)", known.LabelText, known.UUID)
+	case old != nil:
 		j.logf("erased tape %s (uuid %s)", old.LabelText, old.UUID)
-	} else {
+	default:
 		j.logf("erased tape in drive %s", j.cfg.Name)
 	}
 	return nil
+}
+
+// forgetTape removes what the catalog holds of tape m, whose data is gone:
+// its inventory entry and, when it is a member of a media set, the set's
+// part on it. A set with no other known tape is removed; otherwise the
+// set is closed and marked incomplete (the tape's sequence number becomes
+// unknown, as in a catalog rebuilt from some of its tapes), its chunk
+// index forgets the chunks on the tape, and every snapshot that cannot be
+// restored in full any more (its snapshot archive or some of its data was
+// on the tape) is removed. Snapshots go first, so no listed snapshot ever
+// points at forgotten chunks.
+func (e *Engine) forgetTape(cat *catalog.Catalog, m catalog.Media, logf func(string, ...any)) error {
+	if m.Set != nil && m.Set.UUID != uuid.Nil {
+		if err := e.forgetSetMember(cat, m.Set.UUID, m, logf); err != nil {
+			return err
+		}
+	}
+	if err := cat.DeleteMedia(m.UUID); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (e *Engine) forgetSetMember(cat *catalog.Catalog, id uuid.UUID, m catalog.Media, logf func(string, ...any)) error {
+	set, err := cat.GetMediaSet(id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	others := 0
+	for _, t := range set.Media {
+		if t != uuid.Nil && t != m.UUID {
+			others++
+		}
+	}
+	if others == 0 {
+		logf("media set %s had no other tape: removed from the catalog", id)
+		return e.dropMediaSet(cat, id)
+	}
+	gone := map[[32]byte]bool{}
+	if err := cat.ListChunks(id, func(c catalog.ChunkEntry) error {
+		if c.Loc.Media == m.UUID {
+			gone[c.Digest] = true
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	snaps, err := cat.ListSnapshots(catalog.SnapshotFilter{Set: id})
+	if err != nil {
+		return err
+	}
+	for _, s := range snaps {
+		lost, err := snapshotUses(cat, s, m.UUID, gone)
+		if err != nil {
+			return err
+		}
+		if !lost {
+			continue
+		}
+		if err := cat.DeleteSnapshot(id, s.Name); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return err
+		}
+		logf("snapshot %s of media set %s had data on tape %s: removed from the catalog", s.Name, id, m.LabelText)
+	}
+	digests := make([][32]byte, 0, len(gone))
+	for d := range gone {
+		digests = append(digests, d)
+	}
+	if err := cat.DeleteChunks(id, digests); err != nil {
+		return err
+	}
+	logf("media set %s is incomplete without tape %s: closed", id, m.LabelText)
+	return cat.UpdateMediaSet(id, func(s *catalog.MediaSet) error {
+		for i, t := range s.Media {
+			if t == m.UUID {
+				s.Media[i] = uuid.Nil
+			}
+		}
+		s.Closed = true
+		return nil
+	})
+}
+
+// snapshotUses reports whether snapshot s has its snapshot archive on
+// tape media or a file whose data includes a chunk of gone.
+func snapshotUses(cat *catalog.Catalog, s catalog.Snapshot, media uuid.UUID, gone map[[32]byte]bool) (bool, error) {
+	for _, a := range s.Archives {
+		if a.Media == media {
+			return true, nil
+		}
+	}
+	if len(gone) == 0 {
+		return false, nil
+	}
+	uses := false
+	err := forEachChunkRef(cat, s, func(c format.ChunkRef) bool {
+		uses = gone[c.Digest]
+		return !uses
+	})
+	return uses, err
+}
+
+// forEachChunkRef calls fn for every data chunk (holes left out) of the
+// files of snapshot s, in tree order, until fn returns false.
+func forEachChunkRef(cat *catalog.Catalog, s catalog.Snapshot, fn func(c format.ChunkRef) bool) error {
+	errStop := errors.New("stop")
+	err := cat.WalkTree(s.Set, s.Name, func(te catalog.TreeEntry) error {
+		ent, _, err := format.DecodeEntry(te.Value)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
+		}
+		for _, c := range ent.Chunks {
+			if !c.Zero && !fn(c) {
+				return errStop
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
 }

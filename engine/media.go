@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
@@ -21,37 +20,23 @@ type driveJob struct {
 	dev  *owner[device.Drive]
 	ch   *config.Changer // nil for a standalone drive
 	task *task           // the task this job belongs to
+	// hold is the drive's reservation (drivewait.go).
+	hold *driveHold
 }
 
-type driveWaitKey struct{}
-
-// withDriveWait returns a context whose drive jobs wait while their drive
-// runs another job, instead of failing with ErrBusy.
-func withDriveWait(ctx context.Context) context.Context {
-	return context.WithValue(ctx, driveWaitKey{}, true)
-}
-
-// useDrive resolves and reserves a drive for a job and records the job in
-// the registry (its log lines also go to the WithLog sink of ctx). Call
-// release when done: it refreshes the cached drive and changer status,
-// ends the job and frees the drive.
+// useDrive resolves and reserves a drive for a job (waiting while another
+// job of this process has it, drivewait.go) and records it in the task of
+// ctx, or in a task of its own (its log lines also go to the WithLog sink
+// of ctx). Call release when done: it refreshes the cached drive and
+// changer status, ends a task of its own and frees the drive.
 func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, func(), error) {
+	return e.useDriveWith(ctx, name, job, holdOpts{})
+}
+
+// useDriveWith is useDrive with how the drive is taken (o.waiting is set
+// here: a wait shows in the task's log and status).
+func (e *Engine) useDriveWith(ctx context.Context, name, job string, o holdOpts) (*driveJob, func(), error) {
 	d, err := e.ResolveDrive(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	unreserve, err := e.reserve(d.Name, job)
-	if errors.Is(err, ErrBusy) && ctx.Value(driveWaitKey{}) != nil {
-		e.ctxLogf(ctx, "drive %s is busy (%s): waiting for it", d.Name, e.Jobs()[d.Name])
-		for errors.Is(err, ErrBusy) {
-			select {
-			case <-ctx.Done():
-				return nil, nil, context.Cause(ctx)
-			case <-time.After(200 * time.Millisecond):
-			}
-			unreserve, err = e.reserve(d.Name, job)
-		}
-	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -59,7 +44,6 @@ func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, fun
 	if d.Changer != "" {
 		c, err := e.ChangerConfig(d.Changer)
 		if err != nil {
-			unreserve()
 			return nil, nil, fmt.Errorf("drive %s: %w", d.Name, err)
 		}
 		dj.ch = &c
@@ -69,13 +53,32 @@ func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, fun
 	if implicit {
 		kind, _, _ := strings.Cut(job, " ")
 		if t, err = e.tasks.create(ctx, TaskSpec{Kind: kind, Name: job}); err != nil {
-			unreserve()
 			return nil, nil, err
 		}
 		// The caller's context is not the task's to cancel.
 		t.cancel = func(error) {}
 	}
 	dj.task = t
+	// A wait for the drive shows in the task (its log and status).
+	o.waiting = func(line string) {
+		e.tasks.update(t, func(i *TaskInfo) { i.Waiting = line })
+		dj.logf("%s", line)
+	}
+	o.waited = func(line string) {
+		e.tasks.update(t, func(i *TaskInfo) { i.Waiting = "" })
+		dj.logf("%s", line)
+	}
+	hold, unreserve, err := e.acquireDrive(ctx, d.Name, job, o)
+	if err != nil {
+		e.tasks.update(t, func(i *TaskInfo) { i.Waiting = "" })
+		if implicit {
+			if ferr := e.tasks.finish(t, err, ""); ferr != nil {
+				e.logf("task %d: %v", t.info.ID, ferr)
+			}
+		}
+		return nil, nil, err
+	}
+	dj.hold = hold
 	e.tasks.update(t, func(i *TaskInfo) {
 		if !slices.Contains(i.Drives, d.Name) {
 			i.Drives = append(i.Drives, d.Name)
@@ -194,6 +197,10 @@ func (j *driveJob) unloadToSlot(ctx context.Context, v *changerView, target int)
 			return 0, invalidf("slot %d of changer %s is full (holds %s)", target, v.cfg.Name, orUnknown(el.VolumeTag))
 		}
 		to = el.Element
+	} else if src, err := v.slot(del.SourceSlot); err == nil && v.offline(src) && !src.Full {
+		// It came from an import/export slot: back there, where the
+		// operator left it, and offline again.
+		to = src.Element
 	} else {
 		to, err = v.freeStorageSlot(del.SourceSlot)
 		if err != nil {
@@ -270,9 +277,9 @@ func (j *driveJob) loadLabel(ctx context.Context, label string) error {
 		_, err := j.ready(ctx)
 		return err
 	}
-	el, ok := v.find(label)
-	if !ok {
-		return notFoundf("tape %s is not in changer %s: check `tapefs changer status %s`, or import it first", label, j.ch.Name, j.ch.Name)
+	el, err := v.online(label)
+	if err != nil {
+		return err
 	}
 	if el.Kind == device.ElementDrive {
 		return classify(ErrBusy, "tape %s is in drive number %d of changer %s", label, el.ID, j.ch.Name)
@@ -282,6 +289,11 @@ func (j *driveJob) loadLabel(ctx context.Context, label string) error {
 
 // LoadMedia loads the tape with the given label into a drive.
 func (e *Engine) LoadMedia(ctx context.Context, driveName, label string) error {
+	if strings.HasPrefix(label, "CLN") {
+		// As proxmox-tape: a cleaning cartridge loaded as a tape would
+		// start a cleaning cycle (or be read as data) outside `clean`.
+		return refusedf("tape %s is a cleaning cartridge: clean the drive with `tapefs clean`", label)
+	}
 	j, release, err := e.useDrive(ctx, driveName, "load-media "+label)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sort"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
+	"tapefs/engine/format"
 	"tapefs/engine/policy"
 )
 
@@ -50,8 +52,12 @@ func (e *Engine) MediaContent(f ContentFilter) ([]ContentRow, error) {
 			sets[s.Set] = set
 		}
 		name := e.setName(pools, set)
-		for _, a := range s.Archives {
-			m, err := cat.GetMedia(a.Media)
+		tapes, err := snapshotTapes(cat, set, s)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range tapes {
+			m, err := cat.GetMedia(id)
 			if err != nil {
 				continue
 			}
@@ -71,6 +77,54 @@ func (e *Engine) MediaContent(f ContentFilter) ([]ContentRow, error) {
 		}
 		return out[a].Snapshot < out[b].Snapshot
 	})
+	return out, nil
+}
+
+// snapshotTapes returns the tapes that hold part of snapshot s of set:
+// its snapshot archive and its files' data, in the set's sequence order.
+// Operators pick tapes for a restore by them, so every one is listed.
+// The tree is walked only when the set has tapes the archives do not
+// name, and only until every tape of the set is found.
+func snapshotTapes(cat *catalog.Catalog, set catalog.MediaSet, s catalog.Snapshot) ([]uuid.UUID, error) {
+	found := map[uuid.UUID]bool{}
+	for _, a := range s.Archives {
+		found[a.Media] = true
+	}
+	members := 0
+	for _, id := range set.Media {
+		if id != uuid.Nil {
+			members++
+		}
+	}
+	if members > len(found) {
+		seen := map[[32]byte]bool{}
+		var lookErr error
+		err := forEachChunkRef(cat, s, func(c format.ChunkRef) bool {
+			if seen[c.Digest] {
+				return true
+			}
+			seen[c.Digest] = true
+			loc, err := cat.GetChunk(set.UUID, c.Digest)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return true
+			}
+			if err != nil {
+				lookErr = err
+				return false
+			}
+			found[loc.Media] = true
+			return len(found) < members
+		})
+		if err = errors.Join(err, lookErr); err != nil {
+			return nil, err
+		}
+	}
+	var out []uuid.UUID
+	for _, id := range set.Media {
+		if id != uuid.Nil && found[id] {
+			out = append(out, id)
+		}
+	}
 	return out, nil
 }
 
@@ -212,6 +266,13 @@ type MediaInfo struct {
 	// Expire is when the tape's data may be overwritten; zero when it
 	// never expires or holds no set.
 	Expire time.Time
+	// Expired: the tape's data may be overwritten now (policy.Expired).
+	Expired bool
+	// Shown is the status `media list` shows, as proxmox-tape shows it:
+	// "expired" for an expired tape, "full" for a writable tape of a set
+	// that is not its pool's current set any more (nothing is appended to
+	// it), else Status. Damaged and retired tapes show as such.
+	Shown string
 }
 
 // MediaListInfo lists the inventory (optionally of one pool) with media
@@ -228,8 +289,9 @@ func (e *Engine) MediaListInfo(pool string) ([]MediaInfo, error) {
 	pools, _ := e.cfg.LoadPools()
 	setsByPool := map[string][]policy.Set{}
 	out := make([]MediaInfo, 0, len(list))
+	now := e.now()
 	for _, m := range list {
-		mi := MediaInfo{Media: m}
+		mi := MediaInfo{Media: m, Shown: string(m.Status)}
 		if m.Set != nil && m.Set.UUID != uuid.Nil {
 			set, err := cat.GetMediaSet(m.Set.UUID)
 			if err == nil {
@@ -250,7 +312,16 @@ func (e *Engine) MediaListInfo(pool string) ([]MediaInfo, error) {
 						if t, ok := policy.SetExpireTime(pol, policySet(set), ps); ok {
 							mi.Expire = t
 						}
+						pm := policy.Media{UUID: m.UUID, Label: m.LabelText, Pool: m.EffectivePool(), Ctime: m.Ctime,
+							Status: policy.MediaStatus(m.Status), Set: m.Set.UUID, Seq: m.Set.Seq}
+						mi.Expired = policy.Expired(pol, pm, ps, now)
 					}
+				}
+				if cur := policy.CurrentSet(set.Pool, ps); m.Status == catalog.StatusWritable && (cur == nil || cur.UUID != set.UUID) {
+					mi.Shown = string(catalog.StatusFull)
+				}
+				if mi.Expired {
+					mi.Shown = "expired"
 				}
 			}
 		}

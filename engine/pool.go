@@ -5,6 +5,7 @@ import (
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
+	"tapefs/engine/policy"
 )
 
 // PoolUpdate holds the fields `pool update` may change; nil leaves a field
@@ -22,6 +23,9 @@ func (e *Engine) PoolCreate(p config.Pool) error {
 		return err
 	}
 	if p.Encrypt, err = e.resolvePoolKey(p.Encrypt); err != nil {
+		return err
+	}
+	if err := checkTemplate(p.Template); err != nil {
 		return err
 	}
 	return e.cfg.UpdatePools(func(pc *config.PoolConfig) error {
@@ -45,6 +49,11 @@ func (e *Engine) PoolUpdate(name string, u PoolUpdate) error {
 			return err
 		}
 		u.Encrypt = &full
+	}
+	if u.Template != nil {
+		if err := checkTemplate(*u.Template); err != nil {
+			return err
+		}
 	}
 	return e.cfg.UpdatePools(func(pc *config.PoolConfig) error {
 		p, err := pc.Pool(name)
@@ -127,4 +136,13 @@ func (e *Engine) PoolConfig(name string) (config.Pool, error) {
 		return config.Pool{}, err
 	}
 	return *p, nil
+}
+
+// checkTemplate refuses a media set name template that SetName cannot
+// render (a set would silently get the default name instead).
+func checkTemplate(t string) error {
+	if err := policy.ValidateTemplate(t); err != nil {
+		return invalidf("%v", err)
+	}
+	return nil
 }

@@ -51,8 +51,12 @@ type RestorePlan struct {
 	Tapes     []RestoreTape `json:"tapes"`
 	Missing   []string      `json:"missing,omitempty"` // chunks without a known location
 	// EstimatedSeconds is the tape time the plan would take on the drive's
-	// timing model (virtual drives; 0 when the drive cannot tell).
+	// timing model (virtual drives; 0 when the drive cannot tell): the
+	// loads of the tapes in the library (EstimatedLoads), the locates to
+	// their archives and the reading of the bytes; offline tapes are not
+	// counted.
 	EstimatedSeconds float64 `json:"estimated-tape-seconds,omitempty"`
+	EstimatedLoads   int     `json:"estimated-loads,omitempty"`
 }
 
 // RestoreTape is one tape of a plan, read front to back.
@@ -81,7 +85,8 @@ type RestoreResult struct {
 type restoreFile struct {
 	entry *format.Entry
 	path  string // absolute target path
-	fd    *os.File
+	// dev and ino identify the file this restore created at path.
+	dev, ino uint64
 	// created: this restore created the file, so it may remove it.
 	created bool
 	left    int   // chunks still to write
@@ -113,13 +118,15 @@ type restoreJob struct {
 	// snapshot added so far.
 	matched []bool
 	files   []*restoreFile
-	needs   map[[32]byte]*chunkNeed
-	res     *RestoreResult
+	// fds holds the files open for writing, a bounded number at a time.
+	fds   *fileSet
+	needs map[[32]byte]*chunkNeed
+	res   *RestoreResult
 	// mu guards the files' left and err while chunks are written on
 	// several goroutines (put, spoil), and created.
 	mu sync.Mutex
 	// created counts the files (in files order) layout has dealt with:
-	// their fd or err is set. laid is signalled as it grows.
+	// they exist or their err is set. laid is signalled as it grows.
 	created int
 	laid    *sync.Cond
 	// Progress, under mu: bytes written, files complete, the tape being
@@ -258,6 +265,7 @@ func (r *restoreJob) layout() error {
 		r.laid = sync.NewCond(&r.mu)
 	}
 	r.mu.Unlock()
+	r.openFiles()
 	defer r.published(len(r.files))
 	failed := map[*format.Entry]error{}
 	r.failed = failed
@@ -296,23 +304,25 @@ func (r *restoreJob) layout() error {
 				continue
 			}
 		}
-		fd, err := os.OpenFile(rf.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-		if err != nil {
+		if err := r.fds.create(rf); err != nil {
 			rf.err = err
-			continue
 		}
-		if rf.entry.Size > 0 {
-			// Its size first: what put leaves out (zero blocks) and
-			// holes read as zeros, and stay holes.
-			if err := fd.Truncate(rf.entry.Size); err != nil {
-				fd.Close()
-				rf.err = err
-				continue
-			}
-		}
-		rf.fd, rf.created = fd, true
 	}
 	return nil
+}
+
+// openFiles sets up the bounded set of files open for writing.
+func (r *restoreJob) openFiles() {
+	if r.fds != nil {
+		return
+	}
+	r.fds = newFileSet(maxRestoreFDs, func(rf *restoreFile, err error) {
+		r.mu.Lock()
+		if rf.err == nil {
+			rf.err = err
+		}
+		r.mu.Unlock()
+	})
 }
 
 // published says the first n files are laid out.
@@ -327,6 +337,7 @@ func (r *restoreJob) published(n int) {
 // it writes); wait returns layout's error.
 func (r *restoreJob) startLayout() (wait func() error) {
 	r.laid = sync.NewCond(&r.mu)
+	r.openFiles()
 	done := make(chan error, 1)
 	go func() { done <- r.layout() }()
 	return sync.OnceValue(func() error { return <-done })
@@ -390,15 +401,15 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 		for r.created <= t.f.idx {
 			r.laid.Wait()
 		}
-		fd := t.f.fd
-		if t.f.err != nil {
-			fd = nil
-		}
+		skip := t.f.err != nil || !t.f.created
 		r.mu.Unlock()
-		if fd == nil {
+		if skip {
 			continue
 		}
-		err := writeSparse(fd, data, t.off)
+		of, err := r.fds.acquire(t.f)
+		if err == nil {
+			err = writeSparse(of.fd, data, t.off)
+		}
 		r.mu.Lock()
 		if err != nil {
 			if t.f.err == nil {
@@ -411,7 +422,18 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 				r.doneFiles++
 			}
 		}
+		done := err == nil && t.f.left == 0
 		r.mu.Unlock()
+		if of == nil {
+			continue
+		}
+		if err := r.fds.release(of, done); err != nil {
+			r.mu.Lock()
+			if t.f.err == nil {
+				t.f.err = err
+			}
+			r.mu.Unlock()
+		}
 	}
 	if r.report != nil {
 		r.mu.Lock()
@@ -455,13 +477,8 @@ func (r *restoreJob) fail(id uuid.UUID, why error) {
 // closeFiles closes the regular files and drops those that could not be
 // restored completely.
 func (r *restoreJob) closeFiles() {
+	r.closeAll()
 	for _, rf := range r.files {
-		if rf.fd != nil {
-			if err := rf.fd.Close(); err != nil && rf.err == nil {
-				rf.err = err
-			}
-			rf.fd = nil
-		}
 		if rf.err == nil && rf.left > 0 {
 			rf.err = errors.New("not all data could be read")
 		}
@@ -517,11 +534,10 @@ func (r *restoreJob) finish() error {
 	return nil
 }
 
+// closeAll closes the files still open (their close errors fail them).
 func (r *restoreJob) closeAll() {
-	for _, rf := range r.files {
-		if rf.fd != nil {
-			rf.fd.Close()
-		}
+	if r.fds != nil {
+		r.fds.closeAll()
 	}
 }
 
@@ -556,17 +572,12 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 	if err != nil {
 		return nil, err
 	}
+	if len(snaps) == 0 {
+		return nil, e.noSnapshots(cat, set)
+	}
 	r := &restoreJob{target: target, res: &RestoreResult{Plan: RestorePlan{Set: set.UUID}}}
 	for _, s := range snaps {
-		var entries []*format.Entry
-		err := cat.WalkTree(set.UUID, s.Name, func(te catalog.TreeEntry) error {
-			ent, _, err := format.DecodeEntry(te.Value)
-			if err != nil {
-				return fmt.Errorf("snapshot %s: entry %q: %w", s.Name, te.Path, err)
-			}
-			entries = append(entries, &ent)
-			return nil
-		})
+		entries, err := readSelection(cat, set.UUID, s.Name, opts.Paths)
 		if err != nil {
 			return nil, err
 		}
@@ -615,12 +626,15 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 			return nil, keyErr(set.UUID, err)
 		}
 	}
-	for _, label := range e.offlineTapes(ctx, set, opts.Drive, r.res.Plan) {
-		e.logf("restore of media set %s: tape %s is not in the library; bring it back, or the files on it fail", set.UUID, label)
-	}
+	offline := e.offlineTapes(ctx, set, opts.Drive, r.res.Plan)
 	if opts.DryRun {
-		r.res.Plan.EstimatedSeconds = e.estimate(ctx, set, opts.Drive, r.res.Plan)
+		r.res.Plan.EstimatedSeconds, r.res.Plan.EstimatedLoads = e.estimate(ctx, set, opts.Drive, r.res.Plan)
 		return r.res, nil
+	}
+	// A tape the job would have to wait for: refuse before creating
+	// anything.
+	if len(offline) > 0 {
+		return r.res, fmt.Errorf("restore of media set %s cannot start, nothing was restored: %w", set.UUID, errors.Join(offline...))
 	}
 	// The drive first: a restore that cannot have it creates nothing.
 	var j *driveJob
@@ -675,8 +689,10 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 }
 
 // estimate asks the restore drive how long the plan would take, without
-// moving any tape. 0 when the drive has no timing model or is busy.
-func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) float64 {
+// moving any tape, counting the tapes of the plan that are in the library
+// (it returns their number as loads). 0 seconds when the drive has no
+// timing model or is busy.
+func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) (seconds float64, loads int) {
 	if drive == "" {
 		if pc, err := e.PoolConfig(set.Pool); err == nil {
 			drive = pc.Drive
@@ -684,10 +700,14 @@ func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive strin
 	}
 	d, err := e.ResolveDrive(drive)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	est := device.Estimate{Loads: len(p.Tapes)}
+	var est device.Estimate
 	for _, t := range p.Tapes {
+		if t.Offline {
+			continue
+		}
+		est.Loads++
 		est.Locates += len(t.Archives)
 		est.Bytes += t.Bytes
 	}
@@ -698,13 +718,15 @@ func (e *Engine) estimate(ctx context.Context, set catalog.MediaSet, drive strin
 		}
 		return nil
 	})
-	return s
+	return s, est.Loads
 }
 
 // offlineTapes marks the tapes of plan p that the library of the restore's
-// drive (drive, else the pool's) does not hold now, and returns their
-// labels. A standalone drive, or a library it cannot ask, marks none.
-func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) []string {
+// drive (drive, else the pool's) does not hold now in a storage slot or a
+// drive, and returns why for each (changerView.online: errors wrapping
+// ErrMediaOffline). A standalone drive, or a library it cannot ask, marks
+// none.
+func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive string, p RestorePlan) []error {
 	if drive == "" {
 		if pc, err := e.PoolConfig(set.Pool); err == nil {
 			drive = pc.Drive
@@ -722,11 +744,11 @@ func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive s
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out []error
 	for i, t := range p.Tapes {
-		if _, ok := v.find(t.Label); !ok {
+		if _, err := v.online(t.Label); err != nil {
 			p.Tapes[i].Offline = true
-			out = append(out, t.Label)
+			out = append(out, err)
 		}
 	}
 	return out
@@ -735,13 +757,18 @@ func (e *Engine) offlineTapes(ctx context.Context, set catalog.MediaSet, drive s
 // restoreDrive reserves the drive for a restore of set (the pool's drive
 // unless named) and locks the set against overwriting until release.
 func (e *Engine) restoreDrive(ctx context.Context, set catalog.MediaSet, name string) (*driveJob, func(), error) {
+	return e.restoreDriveWith(ctx, set, name, holdOpts{})
+}
+
+// restoreDriveWith is restoreDrive with how the drive is taken.
+func (e *Engine) restoreDriveWith(ctx context.Context, set catalog.MediaSet, name string, o holdOpts) (*driveJob, func(), error) {
 	if name == "" {
 		if p, err := e.PoolConfig(set.Pool); err == nil {
 			name = p.Drive
 		}
 	}
 	unlock := e.lockSet(set.UUID)
-	j, release, err := e.useDrive(ctx, name, "restore "+set.UUID.String())
+	j, release, err := e.useDriveWith(ctx, name, "restore "+set.UUID.String(), o)
 	if err != nil {
 		unlock()
 		return nil, nil, err
@@ -785,6 +812,22 @@ func (e *Engine) selectSnapshots(cat *catalog.Catalog, set catalog.MediaSet, sel
 		}
 	}
 	return out, nil
+}
+
+// noSnapshots is the error of a restore of a media set that has no
+// snapshots in the catalog: a backup into it that failed after writing
+// archives leaves its chunks (and perhaps a snapshot archive) on tape, and
+// reading the tapes with --scan finds what they hold.
+func (e *Engine) noSnapshots(cat *catalog.Catalog, set catalog.MediaSet) error {
+	var labels []string
+	for _, id := range set.Media {
+		if m, err := cat.GetMedia(id); err == nil {
+			labels = append(labels, m.LabelText)
+		}
+	}
+	return notFoundf("media set %s has no snapshots in the catalog, so nothing would be restored (a backup into it may have failed after writing to tape); "+
+		"read what its tapes (%s) hold into the catalog with `tapefs catalog --scan --force` (each tape loaded in turn) or `tapefs inventory --catalog --scan --force`, then restore again",
+		set.UUID, strings.Join(labels, ", "))
 }
 
 // selected reports whether p (or one of its parents) matches a pattern.
@@ -1054,4 +1097,115 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]b
 		return firstErr
 	}
 	return nil
+}
+
+// readSelection reads the entries of snapshot name that patterns can
+// select, in walk order. Without patterns, or when one starts with a glob,
+// that is the whole tree; otherwise it is the subtree below each
+// pattern's literal directory (its elements before the first glob) and the
+// directories above it, and the first names of hard links in it that lie
+// outside: a restore of one file reads a few listings, not the snapshot.
+func readSelection(cat *catalog.Catalog, set uuid.UUID, name string, patterns []string) ([]*format.Entry, error) {
+	var out []*format.Entry
+	seen := map[string]bool{}
+	add := func(te catalog.TreeEntry) error {
+		if seen[te.Path] {
+			return nil
+		}
+		ent, _, err := format.DecodeEntry(te.Value)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: entry %q: %w", name, te.Path, err)
+		}
+		seen[te.Path] = true
+		out = append(out, &ent)
+		return nil
+	}
+	roots := literalRoots(patterns)
+	if roots == nil {
+		return out, cat.WalkTree(set, name, add)
+	}
+	get := func(p string) error {
+		te, err := cat.GetTreeEntry(set, name, p)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil // a root that was not stored, or a pattern that matches nothing
+		}
+		if err != nil {
+			return err
+		}
+		return add(te)
+	}
+	for _, root := range roots {
+		for a := ""; ; {
+			if err := get(a); err != nil {
+				return nil, err
+			}
+			rest := strings.TrimPrefix(root, a)
+			rest = strings.TrimPrefix(rest, "/")
+			if rest == "" {
+				break
+			}
+			first, _, _ := strings.Cut(rest, "/")
+			a = path.Join(a, first)
+			if a == root {
+				break
+			}
+		}
+		err := cat.WalkSubtree(set, name, root, add)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return nil, err
+		}
+	}
+	// Hard links name their node's first name, which may lie outside
+	// what was read: the restore gives the node to a link then.
+	for i := 0; i < len(out); i++ {
+		if e := out[i]; e.Type == format.EntryHardLink && !seen[e.Target] {
+			if err := get(e.Target); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return walkBefore(out[i].Path, out[j].Path) })
+	return out, nil
+}
+
+// literalRoots returns, for each pattern, its leading elements that hold
+// no glob character, joined: the directory everything it can select lies
+// in (or above). nil when there are no patterns or one starts with a glob.
+func literalRoots(patterns []string) []string {
+	if len(patterns) == 0 {
+		return nil
+	}
+	var roots []string
+	for _, p := range patterns {
+		var lit []string
+		for e := range strings.SplitSeq(p, "/") {
+			if strings.ContainsAny(e, `*?[\`) {
+				break
+			}
+			lit = append(lit, e)
+		}
+		if len(lit) == 0 {
+			return nil
+		}
+		roots = append(roots, strings.Join(lit, "/"))
+	}
+	return roots
+}
+
+// walkBefore orders snapshot paths as a tree walk visits them: a
+// directory right before its subtree (a slash sorts below every byte).
+func walkBefore(a, b string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		if a[i] == '/' {
+			return true
+		}
+		if b[i] == '/' {
+			return false
+		}
+		return a[i] < b[i]
+	}
+	return len(a) < len(b)
 }

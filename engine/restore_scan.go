@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,7 +37,11 @@ func (e *Engine) restoreScan(ctx context.Context, opts RestoreOptions, target st
 	if err := j.needChanger(); err != nil {
 		return nil, fmt.Errorf("restoring a media set that is not in the catalog needs a library: %w", err)
 	}
-	tapes, err := j.findSetTapes(ctx, opts.Set)
+	cat, err := e.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	tapes, err := j.findSetTapes(ctx, cat, opts.Set)
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +127,43 @@ func matchesAny(name string, sel []string) bool {
 	return false
 }
 
-// findSetTapes loads every data cartridge of the library's storage slots
-// to read its labels, and returns the labels of the set's tapes by
-// sequence number. Every sequence number up to the highest must be found.
-func (j *driveJob) findSetTapes(ctx context.Context, set uuid.UUID) ([]string, error) {
+// findSetTapes loads the data cartridges of the library's storage slots
+// that may hold the set to read their labels, and returns the labels of
+// the set's tapes by sequence number. A tape the inventory knows as a
+// member of another set, or of none, is not loaded: the inventory knows
+// every labelled tape's set, so a set no known tape claims (a mistyped
+// UUID) fails at once when the library holds no unknown tape. Every
+// sequence number up to the highest must be found.
+func (j *driveJob) findSetTapes(ctx context.Context, cat *catalog.Catalog, set uuid.UUID) ([]string, error) {
 	v, err := j.e.view(ctx, *j.ch)
 	if err != nil {
 		return nil, err
+	}
+	candidate := func(tag string) (bool, error) {
+		m, err := cat.FindLabel(tag)
+		if errors.Is(err, catalog.ErrNotFound) || tag == "" {
+			return true, nil // unknown: only its labels can tell
+		}
+		if err != nil {
+			return false, err
+		}
+		return m.Set != nil && m.Set.UUID == set, nil
+	}
+	n := 0
+	for _, el := range v.all() {
+		if !el.Full || strings.HasPrefix(el.VolumeTag, "CLN") || v.offline(el) {
+			continue
+		}
+		ok, err := candidate(el.VolumeTag)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, notFoundf("no tape of media set %s is in the library: the inventory knows the set of every tape there and none belongs to it (check the UUID: `tapefs media list` shows the sets; run `tapefs inventory --read-all-labels` if tapes were changed outside tapefs)", set)
 	}
 	found := map[uint64]string{}
 	check := func() error {
@@ -145,6 +180,11 @@ func (j *driveJob) findSetTapes(ctx context.Context, set uuid.UUID) ([]string, e
 	}
 	for _, el := range v.all() {
 		if !el.Full || strings.HasPrefix(el.VolumeTag, "CLN") || v.offline(el) {
+			continue
+		}
+		if ok, err := candidate(el.VolumeTag); err != nil {
+			return nil, err
+		} else if !ok {
 			continue
 		}
 		if el.Kind == device.ElementDrive {

@@ -46,6 +46,12 @@ import (
 // readers to use the read-ahead before it releases the drive.
 const snapReadIdle = 2 * time.Second
 
+// DefaultSnapshotSkipBytes is the default of Options.SnapshotSkipBytes:
+// streaming over 256 MiB takes about as long as a locate on LTO drives
+// (0.7-1.8 s at their native rates against a second or two to stop,
+// position and restart), so a read spaces over larger gaps.
+const DefaultSnapshotSkipBytes = 256 << 20
+
 // scopeLinger keeps a snapshot in the read-ahead scope after its last file
 // was closed: cp and rsync close one file and open the next.
 const scopeLinger = 10 * time.Second
@@ -171,10 +177,13 @@ type snapScope struct {
 	open int       // open files; guarded by setReader.mu
 	last time.Time // when the last file closed; guarded by setReader.mu
 
-	once   sync.Once
+	once sync.Once
+	// chunks and ends are set once (under setReader.mu) when the scope
+	// is built, in the background: nil until then, and a scope without
+	// them reads nothing ahead.
 	chunks map[[32]byte]bool    // every data chunk of the snapshot
 	ends   map[archiveKey]int64 // per chunk archive: end of the last chunk in scope
-	err    error
+	err    error                // the build failed (guarded by setReader.mu)
 }
 
 type archiveKey struct {
@@ -220,11 +229,10 @@ func (r *setReader) openScope(name string) (*snapScope, error) {
 	}
 	sc.open++
 	r.mu.Unlock()
-	sc.once.Do(func() { sc.err = r.buildScope(sc) })
-	if sc.err != nil {
-		r.closeScope(sc)
-		return nil, sc.err
-	}
+	// The scope (every chunk of the snapshot: a walk of its whole tree
+	// in the catalog) is built behind the reads, never before one: a
+	// read waits only for its own data.
+	sc.once.Do(func() { go r.buildScope(sc) })
 	return sc, nil
 }
 
@@ -239,11 +247,25 @@ func (r *setReader) closeScope(sc *snapScope) {
 }
 
 // buildScope collects the data chunks of a snapshot and, per chunk
-// archive, where the last of them ends, from the catalog.
-func (r *setReader) buildScope(sc *snapScope) error {
+// archive, where the last of them ends, from the catalog, and publishes
+// them; a failure (logged) leaves the snapshot without read-ahead.
+func (r *setReader) buildScope(sc *snapScope) {
+	chunks, ends, err := r.scopeChunks(sc)
+	r.mu.Lock()
+	sc.chunks, sc.ends, sc.err = chunks, ends, err
+	if err != nil && sc.open == 0 && r.scopes[sc.name] == sc {
+		delete(r.scopes, sc.name) // try again on the next open
+	}
+	r.mu.Unlock()
+	if err != nil {
+		r.e.logf("snapshot %s of media set %s: no read-ahead: %v", sc.name, r.set, err)
+	}
+}
+
+func (r *setReader) scopeChunks(sc *snapScope) (map[[32]byte]bool, map[archiveKey]int64, error) {
 	cat, err := r.e.Catalog()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	chunks := map[[32]byte]bool{}
 	err = cat.WalkTree(r.set, sc.name, func(te catalog.TreeEntry) error {
@@ -262,7 +284,7 @@ func (r *setReader) buildScope(sc *snapScope) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ends := map[archiveKey]int64{}
 	for d := range chunks {
@@ -273,8 +295,7 @@ func (r *setReader) buildScope(sc *snapScope) error {
 		k := archiveKey{loc.Media, loc.File}
 		ends[k] = max(ends[k], loc.Offset+int64(loc.Size))
 	}
-	sc.chunks, sc.ends = chunks, ends
-	return nil
+	return chunks, ends, nil
 }
 
 // active lists the scopes to read ahead for: open, or closed recently.
@@ -421,8 +442,9 @@ func (r *setReader) batch(ctx context.Context) error {
 	if pool.Drive == "" {
 		return invalidf("pool %s has no drive to read media set %s: set one with `tapefs pool update %s --drive NAME`", pool.Name, set.UUID, pool.Name)
 	}
-	// The drive may run another job: the reads wait for it.
-	j, release, err := r.e.restoreDrive(withDriveWait(ctx), set, pool.Drive)
+	// The reads wait while another job has the drive; a batch is
+	// speculative (its read-ahead gives way to a job that waits).
+	j, release, err := r.e.restoreDriveWith(ctx, set, pool.Drive, holdOpts{speculative: true})
 	if err != nil {
 		return err
 	}
@@ -460,12 +482,22 @@ func (r *setReader) readLoop(ctx context.Context, cat *catalog.Catalog, set cata
 	}()
 	budget := r.cache.max / 2
 	idleSince := time.Time{}
+	// served: once another job waits for the drive, the reads waiting
+	// at that moment are served and the drive is released.
+	var served map[[32]byte]bool
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		target, ok := r.pickWant(set)
+		if served == nil && j.hold.yieldRequested() {
+			served = r.wanted()
+			r.e.logf("snapshot read from media set %s: another job waits for drive %s: reading only the %d chunks asked for", r.set, j.cfg.Name, len(served))
+		}
+		target, ok := r.pickWant(set, served)
 		scopes := r.active()
+		if !ok && served != nil {
+			return nil // read-ahead gives way
+		}
 		if !ok {
 			// Nothing wanted: read ahead in the open archive if the
 			// scope has more there and the cache has room.
@@ -480,6 +512,7 @@ func (r *setReader) readLoop(ctx context.Context, cat *catalog.Catalog, set cata
 				}
 				select {
 				case <-r.wake:
+				case <-j.hold.yield:
 				case <-time.After(20 * time.Millisecond):
 				case <-ctx.Done():
 					return ctx.Err()
@@ -491,7 +524,7 @@ func (r *setReader) readLoop(ctx context.Context, cat *catalog.Catalog, set cata
 		} else {
 			idleSince = time.Time{}
 		}
-		if err := r.position(ctx, cat, set, j, target); err != nil {
+		if err := r.position(ctx, cat, set, j, target, ok); err != nil {
 			if errors.Is(err, device.ErrNoMedium) || KindOf(err) == KindNoMedium || KindOf(err) == KindBusy || KindOf(err) == KindNotFound || KindOf(err) == KindNoKey {
 				// This tape cannot be read now: fail what needs it,
 				// go on with the rest.
@@ -529,10 +562,21 @@ func (r *setReader) readLoop(ctx context.Context, cat *catalog.Catalog, set cata
 	}
 }
 
-// pickWant chooses the next wanted chunk: the nearest one ahead in the
-// open archive, else the nearest ahead on the same tape, else the first
-// in tape order (sequence, file, offset).
-func (r *setReader) pickWant(set catalog.MediaSet) (catalog.ChunkLoc, bool) {
+// wanted returns the chunks reads wait for now.
+func (r *setReader) wanted() map[[32]byte]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[[32]byte]bool, len(r.wants))
+	for d := range r.wants {
+		out[d] = true
+	}
+	return out
+}
+
+// pickWant chooses the next wanted chunk (among only, when not nil): the
+// nearest one ahead in the open archive, else the nearest ahead on the
+// same tape, else the first in tape order (sequence, file, offset).
+func (r *setReader) pickWant(set catalog.MediaSet, only map[[32]byte]bool) (catalog.ChunkLoc, bool) {
 	seq := map[uuid.UUID]int{}
 	for i, m := range set.Media {
 		seq[m] = i
@@ -542,7 +586,10 @@ func (r *setReader) pickWant(set catalog.MediaSet) (catalog.ChunkLoc, bool) {
 	var best catalog.ChunkLoc
 	bestRank := [4]int64{}
 	found := false
-	for _, w := range r.wants {
+	for d, w := range r.wants {
+		if only != nil && !only[d] {
+			continue
+		}
 		l := w.loc
 		rank := [4]int64{3, int64(seq[l.Media]), int64(l.File), l.Offset}
 		if c := r.cur; c != nil && l.Media == c.key.media {
@@ -584,11 +631,17 @@ func (r *setReader) scopeAhead(scopes []*snapScope) bool {
 
 // position makes r.cur an archive reader of target's archive at or before
 // target's offset: it keeps the open one when it can, else loads the tape
-// if needed and spaces to the archive.
-func (r *setReader) position(ctx context.Context, cat *catalog.Catalog, set catalog.MediaSet, j *driveJob, target catalog.ChunkLoc) error {
+// if needed and spaces to the archive. For a wanted chunk (wanted) more
+// than the skip gap (skipBytes) ahead, it spaces over the records between
+// instead of reading them: the read waits only for its own data, and
+// read-ahead goes on from there.
+func (r *setReader) position(ctx context.Context, cat *catalog.Catalog, set catalog.MediaSet, j *driveJob, target catalog.ChunkLoc, wanted bool) error {
 	k := archiveKey{target.Media, target.File}
 	if c := r.cur; c != nil && c.key == k && c.next <= target.Offset {
-		return nil
+		if !wanted || target.Offset-c.next <= r.skipBytes() {
+			return nil // read through: the chunks on the way are read-ahead
+		}
+		return r.skipTo(ctx, j, target.Offset)
 	}
 	sameTape := r.cur != nil && r.cur.key.media == target.Media
 	r.cur = nil
@@ -601,7 +654,7 @@ func (r *setReader) position(ctx context.Context, cat *catalog.Catalog, set cata
 			return err
 		}
 	}
-	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+	err = j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		pos, err := dev.ReadPosition(ctx)
 		if err != nil {
 			return err
@@ -639,6 +692,32 @@ func (r *setReader) position(ctx context.Context, cat *catalog.Catalog, set cata
 		r.cur = &archiveCursor{key: k, fr: fr, cr: cr}
 		return nil
 	})
+	if err != nil || !wanted || target.Offset <= r.skipBytes() {
+		return err
+	}
+	return r.skipTo(ctx, j, target.Offset)
+}
+
+// skipBytes is Options.SnapshotSkipBytes or its default.
+func (r *setReader) skipBytes() int64 {
+	if n := r.e.opts.SnapshotSkipBytes; n > 0 {
+		return n
+	}
+	return DefaultSnapshotSkipBytes
+}
+
+// skipTo spaces the open archive forward to the entry at off.
+func (r *setReader) skipTo(ctx context.Context, j *driveJob, off int64) error {
+	c := r.cur
+	err := j.do(ctx, func(ctx context.Context, dev device.Drive) error {
+		return c.cr.SkipTo(off)
+	})
+	if err != nil {
+		r.cur = nil
+		return fmt.Errorf("media set %s: tape file %d: %w", r.set, c.key.file, err)
+	}
+	c.next = off
+	return nil
 }
 
 // loadTape gets tape m into the drive and checks its label. A library

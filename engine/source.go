@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -113,6 +116,31 @@ func (d dirSource) ReadDir(rel string) ([]string, error) {
 
 func (d dirSource) Open(rel string) (io.ReadCloser, error) { return os.Open(d.Describe(rel)) }
 
+// changeChecker is a BackupSource that can tell whether a file changed
+// since the walk saw it as e (tar's "file changed as we read it").
+type changeChecker interface {
+	// changedSince says what moved (size, mtime, ctime), "" if nothing.
+	changedSince(rel string, e *format.Entry) string
+}
+
+// changedSince compares one lstat of the file with e (no xattr reads: it
+// runs once per file read).
+func (d dirSource) changedSince(rel string, e *format.Entry) string {
+	var st unix.Stat_t
+	if err := unix.Lstat(d.Describe(rel), &st); err != nil {
+		return "gone: " + err.Error()
+	}
+	switch {
+	case st.Size != e.Size:
+		return fmt.Sprintf("size %d, was %d", st.Size, e.Size)
+	case !format.ClampTime(time.Unix(st.Mtim.Sec, st.Mtim.Nsec)).Equal(e.Mtime):
+		return "modified"
+	case !format.ClampTime(time.Unix(st.Ctim.Sec, st.Ctim.Nsec)).Equal(e.Ctime):
+		return "status changed"
+	}
+	return ""
+}
+
 // DirSource is the BackupSource of a local directory tree (what Backup uses
 // for BackupOptions.Source).
 func DirSource(dir string) BackupSource { return dirSource(dir) }
@@ -137,4 +165,96 @@ func entryType(mode uint32) (format.EntryType, bool) {
 		return format.EntryFile, true
 	}
 	return 0, false
+}
+
+// treeFilter narrows a local directory source: paths matching an exclude
+// pattern are left out, and unless allFS is set the walk stays on the
+// filesystem of the source's root (a mount point inside it is kept, as an
+// empty directory, as tar --one-file-system and proxmox-backup-client
+// keep it).
+type treeFilter struct {
+	dirSource
+	exclude []string
+	allFS   bool
+	rootDev uint64
+	logf    func(format string, args ...any)
+
+	mu     sync.Mutex
+	logged map[string]bool // mount points reported (the walk, the count and the lookahead all list them)
+}
+
+// newTreeFilter checks the exclude patterns (path.Match syntax; see
+// excluded) and returns the filtered source of dir.
+func newTreeFilter(dir dirSource, exclude []string, allFS bool, logf func(string, ...any)) (*treeFilter, error) {
+	var pats []string
+	for _, p := range exclude {
+		c := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+		if c == "" {
+			return nil, invalidf("--exclude %q matches nothing", p)
+		}
+		if _, err := path.Match(c, ""); err != nil {
+			return nil, invalidf("--exclude %q: %v", p, err)
+		}
+		if strings.HasPrefix(p, "/") && !strings.Contains(c, "/") {
+			c = "/" + c // anchored at the root: see excluded
+		}
+		pats = append(pats, c)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(string(dir), &st); err != nil {
+		return nil, invalidf("backup source: %v", err)
+	}
+	return &treeFilter{dirSource: dir, exclude: pats, allFS: allFS, rootDev: st.Dev, logf: logf, logged: map[string]bool{}}, nil
+}
+
+// excluded reports whether rel matches a pattern: a pattern with a slash
+// (or one given with a leading slash) matches the path from the source's
+// root, one without matches a name at any depth.
+func (f *treeFilter) excluded(rel string) bool {
+	base := path.Base(rel)
+	for _, p := range f.exclude {
+		var ok bool
+		switch {
+		case strings.HasPrefix(p, "/"):
+			ok, _ = path.Match(p[1:], rel)
+		case strings.Contains(p, "/"):
+			ok, _ = path.Match(p, rel)
+		default:
+			ok, _ = path.Match(p, base)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *treeFilter) ReadDir(rel string) ([]string, error) {
+	if !f.allFS && rel != "" {
+		var st unix.Stat_t
+		full := f.Describe(rel)
+		if err := unix.Lstat(full, &st); err != nil {
+			return nil, fmt.Errorf("stat %s: %w", full, err)
+		}
+		if st.Dev != f.rootDev {
+			f.mu.Lock()
+			if !f.logged[rel] {
+				f.logged[rel] = true
+				f.logf("%s is another filesystem: not backed up (only its mount point directory; use --all-file-systems to include it)", full)
+			}
+			f.mu.Unlock()
+			return nil, nil
+		}
+	}
+	names, err := f.dirSource.ReadDir(rel)
+	if err != nil || len(f.exclude) == 0 {
+		return names, err
+	}
+	out := names[:0]
+	for _, n := range names {
+		if !f.excluded(path.Join(rel, n)) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }

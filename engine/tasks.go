@@ -72,7 +72,10 @@ type TaskInfo struct {
 	State string    `json:"state"`
 	// Message is the final message (the error of a failed task), or
 	// while it waits for media, the request in words.
-	Message  string        `json:"message,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Waiting says what a running task waits for now (a drive another
+	// job has), in words; empty when it does not wait.
+	Waiting  string        `json:"waiting,omitempty"`
 	Warnings int           `json:"warnings,omitempty"`
 	Progress *TaskProgress `json:"progress,omitempty"`
 }
@@ -749,6 +752,7 @@ func (t TaskInfo) Fields(now time.Time) [][2]string {
 	add("drives", strings.Join(t.Drives, ", "))
 	add("state", t.State)
 	add("message", t.Message)
+	add("waiting", t.Waiting)
 	if t.Warnings > 0 {
 		add("warnings", strconv.Itoa(t.Warnings))
 	}

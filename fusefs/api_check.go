@@ -17,6 +17,7 @@ var (
 	_ = (fs.NodeSetxattrer)((*readOnly)(nil))
 	_ = (fs.NodeRemovexattrer)((*readOnly)(nil))
 	_ = (fs.NodeAllocater)((*readOnly)(nil))
+	_ = (fs.NodeFsyncer)((*readOnly)(nil))
 
 	_ = (fs.NodeGetattrer)((*dir)(nil))
 	_ = (fs.NodeLookuper)((*dir)(nil))
@@ -74,6 +75,7 @@ var (
 	_ = (fs.NodeSetxattrer)((*inNode)(nil))
 	_ = (fs.NodeRemovexattrer)((*inNode)(nil))
 	_ = (fs.NodeStatfser)((*inNode)(nil))
+	_ = (fs.NodeFsyncer)((*inNode)(nil))
 
 	_ = (fs.FileReader)((*inHandle)(nil))
 	_ = (fs.FileWriter)((*inHandle)(nil))

@@ -59,7 +59,7 @@ const maxControlInput = 1 << 20
 
 func controlEntry(c control) entry {
 	return entry{name: c.name, mode: syscall.S_IFREG, make: func(r *Root, p string) fs.InodeEmbedder {
-		return &controlFile{readOnly: readOnly{root: r, path: p}, ctl: c}
+		return &controlFile{readOnly: readOnly{root: r, path: p, private: true}, ctl: c}
 	}}
 }
 

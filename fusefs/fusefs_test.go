@@ -115,6 +115,12 @@ func (f *fakeRunner) last() []string {
 // drive (d0) on a virtual library, with a fake runner.
 func mountTest(t *testing.T) (string, *fakeRunner) {
 	t.Helper()
+	return mountTestAdmin(t, nil)
+}
+
+// mountTestAdmin is mountTest with an admin group (nil for none).
+func mountTestAdmin(t *testing.T, adminGID *uint32) (string, *fakeRunner) {
+	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		if os.Getenv("TAPEFS_TEST_REQUIRE_FUSE") == "1" {
 			t.Fatal("/dev/fuse is missing and TAPEFS_TEST_REQUIRE_FUSE=1")
@@ -141,7 +147,7 @@ func mountTest(t *testing.T) (string, *fakeRunner) {
 		t.Fatal(err)
 	}
 	fr := &fakeRunner{}
-	root, err := New(Options{Engine: eng, Run: fr.run, MountPoint: "test"})
+	root, err := New(Options{Engine: eng, Run: fr.run, MountPoint: "test", AdminGID: adminGID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +166,48 @@ func mountTest(t *testing.T) (string, *fakeRunner) {
 		}
 	})
 	return mnt, fr
+}
+
+// TestPrivateModes: control files, the daemon's status and jobs/ are for
+// the daemon's user (and its admin group) only; the rest of the browse
+// tree is for everybody.
+func TestPrivateModes(t *testing.T) {
+	gid := uint32(4321)
+	for _, admin := range []*uint32{nil, &gid} {
+		mnt, _ := mountTestAdmin(t, admin)
+		wantGid := uint32(os.Getgid())
+		if admin != nil {
+			wantGid = *admin
+		}
+		for _, tc := range []struct {
+			path    string
+			mode    os.FileMode // without, with the admin group
+			withGrp os.FileMode
+			private bool
+		}{
+			{"status", 0o400, 0o440, true},
+			{"status.json", 0o400, 0o440, true},
+			{"jobs", os.ModeDir | 0o500, os.ModeDir | 0o550, true},
+			{"drives/d0/load", 0o600, 0o660, true},
+			{"changers/sl3/inventory", 0o600, 0o660, true},
+			{"pools/p0/commit", 0o600, 0o660, true},
+			{"drives/d0/status", 0o444, 0o444, false},
+			{"drives", os.ModeDir | 0o555, os.ModeDir | 0o555, false},
+		} {
+			fi, err := os.Stat(filepath.Join(mnt, tc.path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.mode
+			if admin != nil {
+				want = tc.withGrp
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if fi.Mode() != want || st.Uid != uint32(os.Getuid()) || (tc.private && st.Gid != wantGid) {
+				t.Errorf("admin group %v: %s: %v uid %d gid %d, want %v uid %d gid %d", admin != nil, tc.path, fi.Mode(), st.Uid, st.Gid, want, os.Getuid(), wantGid)
+			}
+		}
+	}
 }
 
 // TestControlFileArgs checks how words written to control files become

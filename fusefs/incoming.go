@@ -173,6 +173,7 @@ func (n *inNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrI
 	if sz, ok := in.GetSize(); ok {
 		if h, isOurs := f.(*inHandle); isOurs {
 			// ftruncate on an open file: part of its write session.
+			h.w.wrote(ctx)
 			if _, err := h.f.Truncate(int64(sz)); err != nil {
 				return n.errno("truncate", err)
 			}
@@ -239,6 +240,7 @@ func (n *inNode) Create(ctx context.Context, name string, flags, mode uint32, ou
 	}
 	in := n.newChild(ctx, a, out)
 	h := n.handle(in, f)
+	h.w.wrote(ctx) // created: the file is being written by its creator
 	// Direct I/O: the kernel sends the writes of a file being copied in
 	// without first asking for its security.capability xattr (one round
 	// trip per write on the cached path) and without keeping a copy in
@@ -257,7 +259,9 @@ func (n *inNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.Entr
 		return nil, nil, 0, n.errno("create a temporary file", err)
 	}
 	in := n.newChild(ctx, a, out)
-	return in, n.handle(in, f), 0, 0
+	h := n.handle(in, f)
+	h.w.wrote(ctx)
+	return in, h, 0, 0
 }
 
 func (n *inNode) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -315,11 +319,16 @@ func (n *inNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32,
 		// A commit leaves a file open for writing in incoming/.
 		open = n.st.OpenWriter
 	}
-	f, err := open(n.id, flags&syscall.O_TRUNC != 0)
+	trunc := flags&syscall.O_TRUNC != 0
+	f, err := open(n.id, trunc)
 	if err != nil {
 		return nil, 0, n.errno("open", err)
 	}
-	return &inHandle{n: n, f: f}, 0, 0
+	h := &inHandle{n: n, f: f}
+	if trunc {
+		h.w.wrote(ctx) // emptied: being written by its opener
+	}
+	return h, 0, 0
 }
 
 func (n *inNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
@@ -395,6 +404,8 @@ type inHandle struct {
 	n      *inNode
 	f      *staging.File
 	direct bool
+	// w: the processes writing through the handle (writers.go).
+	w handleWriters
 }
 
 func (h *inHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -417,6 +428,7 @@ func (h *inHandle) Write(ctx context.Context, data []byte, off int64) (uint32, s
 			h.n.NotifyContent(-1, 0) // the kernel's cached mode is stale
 		}
 	}
+	h.w.wrote(ctx)
 	k, err := h.f.WriteAt(data, off)
 	if err != nil {
 		return uint32(k), h.n.errno("write", err)
@@ -424,11 +436,28 @@ func (h *inHandle) Write(ctx context.Context, data []byte, off int64) (uint32, s
 	return uint32(k), 0
 }
 
-// Flush is close(2): the file is complete from here on and survives a
-// crash of the daemon.
+// Flush is close(2) of one copy of the descriptor: when its writer
+// closes it (writers.go) the file is complete from here on and survives
+// a crash of the daemon; a copy closed by another process (a forked
+// child exiting) leaves the file being written.
 func (h *inHandle) Flush(ctx context.Context) syscall.Errno {
+	if !h.w.closedByWriter(ctx) {
+		return 0
+	}
 	if err := h.f.Flush(); err != nil {
 		return h.n.errno("close", err)
+	}
+	return 0
+}
+
+// Fsync is fsync(2) and fdatasync(2): of an open file through its handle,
+// of a directory (FSYNCDIR) the tree's journal (SyncTree).
+func (n *inNode) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	if h, ok := f.(*inHandle); ok {
+		return h.Fsync(ctx, flags)
+	}
+	if err := n.st.SyncTree(); err != nil {
+		return n.errno("fsync", err)
 	}
 	return 0
 }
@@ -453,6 +482,7 @@ func (h *inHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno
 
 // Allocate is fallocate(2): the modes of staging.File.Allocate.
 func (h *inHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	h.w.wrote(ctx)
 	if _, err := h.f.Allocate(int64(off), int64(size), mode); err != nil {
 		return h.n.errno("fallocate", err)
 	}

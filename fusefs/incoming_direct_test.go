@@ -288,3 +288,46 @@ func TestIncomingSparseBlocks(t *testing.T) {
 		t.Errorf("small file: %d blocks, %v; want 1", st.Blocks, err)
 	}
 }
+
+// TestFsyncDirectories: fsync and fdatasync of a directory succeed in
+// incoming/ (after a rename, as atomic-replace helpers do) and in the
+// browse trees, and `sync DIR` works.
+func TestFsyncDirectories(t *testing.T) {
+	in := mountIncoming(t)
+	g := filepath.Join(in, "g")
+	if err := os.Mkdir(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g, ".f.tmp"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(g, ".f.tmp"), filepath.Join(g, "f")); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Dir(filepath.Dir(filepath.Dir(in)))
+	for _, dir := range []string{g, in, filepath.Join(mnt, "pools"), filepath.Join(mnt, "pools/daily"), filepath.Join(mnt, "pools/daily/snapshots"), mnt} {
+		d, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Sync(); err != nil {
+			t.Errorf("fsync %s: %v", dir, err)
+		}
+		if err := unix.Fdatasync(int(d.Fd())); err != nil {
+			t.Errorf("fdatasync %s: %v", dir, err)
+		}
+		d.Close()
+		if out, err := exec.Command("sync", dir).CombinedOutput(); err != nil {
+			t.Errorf("sync %s: %v %s", dir, err, out)
+		}
+	}
+	// A browse file too (read-only: nothing to write).
+	f, err := os.Open(filepath.Join(mnt, "pools/daily/status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Errorf("fsync of a browse file: %v", err)
+	}
+}

@@ -48,6 +48,24 @@ type readOnly struct {
 	path string
 	// mtime is shown for the node; browse nodes show the daemon's start.
 	mtime time.Time
+	// private nodes (control files, status, jobs/) are for the daemon's
+	// user and admin group only: see Root.privateMode.
+	private bool
+}
+
+func (n *readOnly) setPrivate() { n.private = true }
+
+// private makes the node of e readable (and, for a control file,
+// writable) by the daemon's user and admin group only: what it shows
+// (commands run, their output, the daemon's pid) is theirs.
+func private(e entry) entry {
+	mk := e.make
+	e.make = func(r *Root, p string) fs.InodeEmbedder {
+		n := mk(r, p)
+		n.(interface{ setPrivate() }).setPrivate()
+		return n
+	}
+	return e
 }
 
 func (n *readOnly) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
@@ -94,13 +112,24 @@ func (n *readOnly) Allocate(ctx context.Context, f fs.FileHandle, off, size uint
 	return syscall.EROFS
 }
 
-// fillAttr sets what every node shows: owner of the daemon, times.
+// Fsync of a browse file or directory succeeds: there is nothing to
+// write, and tools that fsync a directory they only read (or every
+// directory of a tree) must not fail.
+func (n *readOnly) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	return 0
+}
+
+// fillAttr sets what every node shows: owner of the daemon, times, and
+// for a private node its mode and group (Root.privateMode).
 func (n *readOnly) fillAttr(out *fuse.Attr, mode uint32, size int) {
 	out.Mode = mode
 	out.Size = uint64(size)
 	out.Nlink = 1
 	out.Ino = n.StableAttr().Ino
 	out.Uid, out.Gid = n.root.uid, n.root.gid
+	if n.private {
+		out.Mode, out.Gid = n.root.privateMode(mode)
+	}
 	t := n.mtime
 	if t.IsZero() {
 		t = n.root.started

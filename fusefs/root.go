@@ -35,6 +35,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AdminGID, when not nil, is the group that may read and write the
+	// private nodes (control files, status, jobs/) like the daemon's
+	// user; it matters with allow_other only.
+	AdminGID *uint32
 }
 
 // Root is the root directory of the tree. Create it with New and mount it
@@ -78,6 +82,18 @@ func New(opts Options) (*Root, error) {
 }
 
 func (r *Root) now() time.Time { return r.opts.Now() }
+
+// privateMode is the mode and group of a private node of mode (type and
+// permission bits as for everybody): the owner's bits only, shared with
+// the admin group when there is one. With allow_other the kernel enforces
+// them (default_permissions).
+func (r *Root) privateMode(mode uint32) (uint32, uint32) {
+	owner := mode & 0o700
+	if r.opts.AdminGID != nil {
+		return mode&^0o777 | owner | owner>>3, *r.opts.AdminGID
+	}
+	return mode&^0o777 | owner, r.gid
+}
 
 // errno translates err for the kernel and logs what becomes EIO.
 func (r *Root) errno(what string, err error) syscall.Errno {
@@ -142,9 +158,9 @@ func mountOptions(root *Root, mo MountOptions) *fs.Options {
 			// fusermount3; without privileges go-fuse falls back to it.
 			DirectMount: os.Geteuid() == 0,
 			// default_permissions when others can reach the tree: the
-			// kernel enforces the mode bits we report (control files 0644
-			// owned by the daemon's user), so with allow_other only the
-			// daemon's user can run commands.
+			// kernel enforces the mode bits we report (control files 0600
+			// owned by the daemon's user, see privateMode), so with
+			// allow_other only the daemon's user can run commands.
 			Options: mountFlags(mo),
 			Debug:   mo.Debug,
 			// READDIRPLUS (go-fuse's default, and not the kernel's

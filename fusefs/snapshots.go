@@ -31,9 +31,10 @@ import (
 const snapshotTimeout = time.Hour
 
 // Extended attributes that tapefs adds to snapshot files with data on
-// tape. The user.tapefs ones are listed (getfattr -d shows them); the
-// user.ltfs ones are answered by name only, as LTFS does with its virtual
-// attributes, for tools that sort reads by tape position.
+// tape. They are answered by name only and never listed, as LTFS does with
+// its virtual attributes: a copy out of the mount (cp -a, rsync -X) does
+// not carry them, and tools that sort reads by tape position ask for
+// user.ltfs.startblock by name.
 const (
 	xattrMedia      = "user.tapefs.media"
 	xattrSet        = "user.tapefs.set"
@@ -42,8 +43,6 @@ const (
 	xattrStartBlock = "user.ltfs.startblock"
 	xattrPartition  = "user.ltfs.partition"
 )
-
-var listedTapeXattrs = []string{xattrMedia, xattrSet, xattrFile, xattrOffset}
 
 // Views of a snapshot: the same snapshot shows under pools/<p>/snapshots
 // and pools/<p>/media-sets/<set>/snapshots with different inode numbers,
@@ -915,26 +914,24 @@ func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	return uint32(copy(dest, val)), 0
 }
 
+// Listxattr lists the file's own attributes. The tape attributes are
+// virtual and left out, and so is a file's own copy of one of their names
+// (cp -a of a snapshot into incoming/ copied them before they were
+// virtual): Getxattr answers those names from the tape.
 func (n *snapNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	ent, errno := n.entry()
 	if errno != 0 {
 		return 0, errno
 	}
-	names := make([]string, 0, len(ent.Xattrs)+len(listedTapeXattrs))
+	names := make([]string, 0, len(ent.Xattrs))
 	for k := range ent.Xattrs {
 		switch k {
 		case xattrMedia, xattrSet, xattrFile, xattrOffset, xattrStartBlock, xattrPartition:
-			// The file's own copy of a tape attribute (cp -a of a
-			// snapshot into incoming/ copies them): Getxattr answers
-			// the name from the tape, so it is listed once, below.
 			continue
 		}
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	if _, err := n.root.eng.FilePosition(n.tree.set, ent); err == nil {
-		names = append(names, listedTapeXattrs...)
-	}
 	var b bytes.Buffer
 	for _, k := range names {
 		b.WriteString(k)

@@ -21,13 +21,13 @@ import (
 // rootEntries is the top of the tree.
 func (r *Root) rootEntries(ctx context.Context) ([]entry, error) {
 	return []entry{
-		fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.statusText() }),
-		fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.status()) }),
+		private(fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.statusText() })),
+		private(fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.status()) })),
 		dirEntry("drives", r.drivesEntries),
 		dirEntry("changers", r.changersEntries),
 		dirEntry("media", r.mediaEntries),
 		cachedDirEntry("pools", pathCacheTimeout, r.poolsEntries),
-		dirEntry("jobs", r.jobsEntries),
+		private(dirEntry("jobs", r.jobsEntries)),
 	}, nil
 }
 
@@ -224,49 +224,11 @@ func (r *Root) driveStatusText(d config.Drive) ([]byte, error) {
 		}
 		return kvText(kv), nil
 	}
-	s := c.Status
-	st := s.Status
 	if tape := r.tapeIn(d); tape != "" {
 		kv = append(kv, [2]string{"tape", tape})
 	}
-	kv = append(kv, [2]string{"blocksize", strconv.FormatUint(uint64(st.BlockSize), 10)})
-	if st.Density != "" {
-		kv = append(kv, [2]string{"density", st.Density})
-	}
-	if st.MediumPresent {
-		kv = append(kv,
-			[2]string{"compression", strconv.FormatBool(st.Compression)},
-			[2]string{"buffer-mode", strconv.FormatBool(st.BufferMode)},
-			[2]string{"encryption", strconv.FormatBool(st.Encryption)})
-	}
-	kv = append(kv, [2]string{"status", s.Flags})
-	if st.Alerts != 0 {
-		kv = append(kv, [2]string{"alert-flags", st.Alerts.String()})
-	}
-	if s.CleaningRequired {
-		kv = append(kv, [2]string{"cleaning-required", "yes: echo > clean"})
-	}
-	if st.Loaded {
-		kv = append(kv,
-			[2]string{"file-number", strconv.FormatUint(st.Position.File, 10)},
-			[2]string{"block-number", strconv.FormatUint(st.Position.Record, 10)})
-	}
-	if s.Manufactured != "" {
-		kv = append(kv, [2]string{"manufactured", s.Manufactured})
-	}
-	if v := s.Volume; v != nil {
-		kv = append(kv,
-			[2]string{"bytes-written", humanize.IBytes(v.LifetimeBytesWritten)},
-			[2]string{"bytes-read", humanize.IBytes(v.LifetimeBytesRead)},
-			[2]string{"medium-passes", strconv.FormatUint(v.BeginningOfMediumPasses+v.MiddleOfTapePasses, 10)})
-	}
-	if sim := st.Sim; sim != nil {
-		kv = append(kv,
-			[2]string{"simulated-tape-time", time.Duration(sim.TapeSeconds * float64(time.Second)).Round(time.Millisecond).String()},
-			[2]string{"back-hitches", strconv.FormatUint(sim.BackHitches, 10)})
-	}
-	if s.Job != "" {
-		kv = append(kv, [2]string{"job", s.Job})
+	for _, f := range c.Status.Fields("echo > clean") {
+		kv = append(kv, [2]string{f.Name, f.Text})
 	}
 	kv = append(kv, [2]string{"read", fmtTime(c.Read)})
 	return kvText(kv), nil
@@ -417,16 +379,24 @@ type MediaInfo struct {
 	Updated      time.Time `json:"updated"`
 }
 
-func (r *Root) medium(label string) (*MediaInfo, error) {
+// findMedium returns the inventory entry of the tape labelled label.
+func (r *Root) findMedium(label string) (catalog.Media, error) {
 	list, err := r.eng.MediaList("")
 	if err != nil {
-		return nil, err
+		return catalog.Media{}, err
 	}
 	i := slices.IndexFunc(list, func(m catalog.Media) bool { return m.LabelText == label })
 	if i < 0 {
-		return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
+		return catalog.Media{}, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
 	}
-	m := list[i]
+	return list[i], nil
+}
+
+func (r *Root) medium(label string) (*MediaInfo, error) {
+	m, err := r.findMedium(label)
+	if err != nil {
+		return nil, err
+	}
 	mi := &MediaInfo{
 		LabelText: m.LabelText, UUID: m.UUID.String(), Ctime: m.Ctime, Pool: m.EffectivePool(),
 		Status: string(m.Status), Location: m.Location.String(), Slot: m.Location.Slot,
@@ -476,7 +446,37 @@ func (r *Root) mediumEntries(label string) ([]entry, error) {
 			return kvText(kv), nil
 		}),
 		fileEntry("info.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.medium(label)) }),
+		controlEntry(r.mediumExportControl(label)),
 	}, nil
+}
+
+// mediumExportControl is media/<label>/export: move this tape to a free
+// import/export slot of its library, with the changer's first drive.
+func (r *Root) mediumExportControl(label string) control {
+	return control{
+		name: "export",
+		usage: "usage: echo > export\n" +
+			"  move this tape to a free import/export slot of its library (it becomes offline)\n" +
+			"  runs: tapefs export-media " + label + " --drive DRIVE (the first drive of the tape's changer)",
+		argv: func(w []string) ([]string, error) {
+			if len(w) > 0 {
+				return nil, errInvalid("export: unexpected argument %q: the file takes none", w[0])
+			}
+			m, err := r.findMedium(label)
+			if err != nil {
+				return nil, err
+			}
+			loc := m.Location
+			if loc.Kind != catalog.LocationOnline {
+				return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in a library (%s)", label, loc)}
+			}
+			d, err := r.changerDrive(loc.Changer)
+			if err != nil {
+				return nil, err
+			}
+			return []string{"export-media", label, "--drive", d}, nil
+		},
+	}
 }
 
 // ---- pools ----
@@ -662,7 +662,11 @@ func (r *Root) jobEntries(id uint64) ([]entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			kv := [][2]string{{"state", t.State}, {"duration", t.Duration(r.now()).Round(time.Second).String()}}
+			state := t.State
+			if t.Waiting != "" {
+				state = "waiting: " + t.Waiting
+			}
+			kv := [][2]string{{"state", state}, {"duration", t.Duration(r.now()).Round(time.Second).String()}}
 			if p := t.Progress; p != nil {
 				kv = append(kv, [][2]string{
 					{"bytes", humanize.IBytes(uint64(p.Bytes))}, {"total-bytes", orQuestion(p.TotalBytes, humanize.IBytes(uint64(p.TotalBytes)))},

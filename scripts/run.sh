@@ -28,11 +28,17 @@ export TAPEFS_DRIVE=drive0
 t barcode-label --pool daily >/dev/null
 t changer status vlib
 t media list
-mkdir -p "$MNT"
 if grep -qs " $MNT fuse.tapefs " /proc/mounts; then
-  echo "$MNT is already mounted by tapefs: unmount it with fusermount3 -u $MNT" >&2
-  exit 1
+  if stat "$MNT" >/dev/null 2>&1; then
+    echo "$MNT is already mounted by a running tapefs: unmount it first (umount $MNT, or fusermount3 -u $MNT)" >&2
+    exit 1
+  fi
+  # Its daemon died ("Transport endpoint is not connected"): detach it
+  # here, since mkdir -p fails on it before the daemon's own check.
+  echo "$MNT is a stale tapefs mount (its daemon died): detaching it" >&2
+  fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
 fi
+mkdir -p "$MNT"
 cat <<MSG
 
 The virtual library is ready and mounted on $MNT (Ctrl-C unmounts).

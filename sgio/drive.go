@@ -21,6 +21,16 @@ import (
 // it crosses or writes a filemark; when it has not seen the start of the
 // current file (after Locate into an unvisited file), ReadPosition finds it
 // with one SPACE back over a filemark, READ POSITION and LOCATE back.
+//
+// A device whose READ POSITION does not follow the tape (tgt's emulation
+// answers zeros) is detected: a report of logical object 0 without the
+// beginning-of-partition bit, or of object 0 after the tape was moved past
+// it. From then on ReadPosition fails with device.ErrUnsupported and a
+// message saying why, and Status reports PositionUnknown, so nothing that
+// needs to know where it is on tape (backup, restore, catalog) runs on a
+// wrong position; records and filemarks are still written, read and spaced
+// over. tapefs does not keep a position count of its own: it could not
+// know where another process left the tape.
 type Drive struct {
 	executor
 	inq    Inquiry
@@ -41,7 +51,18 @@ type Drive struct {
 	// writing: files after the current one were already pruned from
 	// fileStart for the write sequence in progress.
 	writing bool
+	// pastBOT: an operation since the last load, rewind, locate or
+	// backward space moved the tape over at least one object, so a
+	// position report of object 0 is wrong.
+	pastBOT bool
+	// noPosition says why the device's position report was found
+	// unusable; empty while it is believed.
+	noPosition string
 }
+
+// errNoPosition is the error of ReadPosition on a device whose position
+// report does not follow the tape.
+var errNoPosition = fmt.Errorf("the drive does not report where the tape is, and tapefs needs the position to find archives and to append safely; backup, restore and catalog do not run on this drive (plain reads, writes and spacing with pmt do): %w", device.ErrUnsupported)
 
 var _ device.Drive = (*Drive)(nil)
 
@@ -64,6 +85,10 @@ func openDevice[T any](path string, newDev func(Transport) (T, error)) (T, error
 		return zero, err
 	}
 	tr, err := openSG(sg)
+	if err != nil {
+		return zero, err
+	}
+	tr, err = traced(tr, sg)
 	if err != nil {
 		return zero, err
 	}
@@ -99,6 +124,7 @@ func (d *Drive) forgetMedium() {
 	d.fileStart = map[uint64]uint64{0: 0}
 	d.atEOD = false
 	d.writing = false
+	d.pastBOT = false
 }
 
 // Info reports the INQUIRY vendor, model, revision and unit serial number.
@@ -158,12 +184,16 @@ func (d *Drive) Status(ctx context.Context) (device.DriveStatus, error) {
 	}
 
 	rp, pos, err := d.readPosition(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoPosition):
+		st.PositionUnknown = true
+	case err != nil:
 		return device.DriveStatus{}, fmt.Errorf("drive status: %w", err)
+	default:
+		st.Position = pos
+		st.AtBOT = rp.BOP
+		st.PastEarlyWarning = rp.BPEW
 	}
-	st.Position = pos
-	st.AtBOT = rp.BOP
-	st.PastEarlyWarning = rp.BPEW
 	st.AtEOD = d.atEOD
 
 	st.Encryption = d.keySet
@@ -214,6 +244,7 @@ func (d *Drive) Unload(ctx context.Context) error {
 // Rewind positions at BOT (REWIND, IMMED=0).
 func (d *Drive) Rewind(ctx context.Context) error {
 	d.writing = false
+	d.pastBOT = false
 	if err := d.run(ctx, "REWIND", rewindCDB(), timeoutPosition); err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
@@ -253,6 +284,12 @@ func (d *Drive) Space(ctx context.Context, kind device.SpaceKind, count int64) e
 	err := d.run(ctx, op, cdb, timeout)
 	d.atEOD = kind == device.SpaceEndOfData && err == nil || errors.Is(err, device.ErrEndOfData)
 	switch {
+	case count < 0:
+		d.pastBOT = false
+	case count > 0 && (err == nil || errors.Is(err, device.ErrFilemark)):
+		d.pastBOT = true
+	}
+	switch {
 	case err == nil && kind == device.SpaceFilemarks && count > 0,
 		errors.Is(err, device.ErrFilemark) && count > 0:
 		d.noteFileStart(ctx, false)
@@ -270,6 +307,7 @@ func (d *Drive) Space(ctx context.Context, kind device.SpaceKind, count int64) e
 // end of data the drive stops at EOD and Locate returns ErrEndOfData.
 func (d *Drive) Locate(ctx context.Context, object uint64) error {
 	d.writing = false
+	d.pastBOT = false
 	err := d.run(ctx, "LOCATE(16)", locate16CDB(object), timeoutPosition)
 	d.atEOD = errors.Is(err, device.ErrEndOfData)
 	if err != nil {
@@ -298,6 +336,17 @@ func (d *Drive) readRawPosition(ctx context.Context) (ReadPosition, error) {
 	}
 	if rp.LONU || rp.MPU {
 		return ReadPosition{}, fmt.Errorf("drive does not know its position; rewind or locate first: %w", device.ErrNotReady)
+	}
+	if rp.Object == 0 && d.noPosition == "" {
+		switch {
+		case !rp.BOP:
+			d.noPosition = "READ POSITION reports logical object 0 without beginning of partition"
+		case d.pastBOT:
+			d.noPosition = "READ POSITION reports logical object 0 after the tape moved past it"
+		}
+	}
+	if d.noPosition != "" {
+		return ReadPosition{}, fmt.Errorf("%s: %w", d.noPosition, errNoPosition)
 	}
 	return rp, nil
 }
@@ -374,6 +423,11 @@ func (d *Drive) prepareWrite(ctx context.Context) error {
 		return nil
 	}
 	rp, err := d.readRawPosition(ctx)
+	if errors.Is(err, errNoPosition) {
+		// Nothing to prune: ReadPosition will not be believed.
+		d.writing = true
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -403,11 +457,13 @@ func (d *Drive) ReadRecord(ctx context.Context, buf []byte) (int, error) {
 			got = n - int(sense.Info)
 		}
 		d.atEOD = false
+		d.pastBOT = true
 		return got, nil
 	}
 	switch {
 	case errors.Is(err, device.ErrFilemark):
 		d.atEOD = false
+		d.pastBOT = true
 		d.noteFileStart(ctx, false)
 		return 0, fmt.Errorf("read record: %w", err)
 	case errors.Is(err, device.ErrEndOfData):
@@ -415,6 +471,7 @@ func (d *Drive) ReadRecord(ctx context.Context, buf []byte) (int, error) {
 		return 0, fmt.Errorf("read record: %w", err)
 	case errors.Is(err, device.ErrRecordTooLong):
 		d.atEOD = false
+		d.pastBOT = true
 		return n, fmt.Errorf("read record (buffer %d bytes): %w", n, err)
 	}
 	return 0, fmt.Errorf("read record: %w", err)
@@ -434,6 +491,7 @@ func (d *Drive) WriteRecord(ctx context.Context, p []byte) error {
 	_, _, err = d.exec(ctx, "WRITE(6)", &Command{CDB: cdb, Dir: DirOut, Data: p, Timeout: timeoutIO})
 	if err == nil || errors.Is(err, device.ErrEarlyWarning) {
 		d.atEOD = true
+		d.pastBOT = true
 	}
 	if err != nil {
 		return fmt.Errorf("write record: %w", err)
@@ -455,6 +513,7 @@ func (d *Drive) WriteFilemarks(ctx context.Context, n int) error {
 	if err == nil || errors.Is(err, device.ErrEarlyWarning) {
 		d.atEOD = true
 		if n > 0 {
+			d.pastBOT = true
 			d.noteFileStart(ctx, false)
 		}
 	}

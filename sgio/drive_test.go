@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"tapefs/engine/device"
@@ -605,4 +606,63 @@ func TestReadPositionProbeReturnsAfterCancel(t *testing.T) {
 	)
 	_, err := d.ReadPosition(ctx)
 	wantErr(t, "cancelled probe", err, context.Canceled)
+}
+
+// TestPositionNotReported: tgt answers READ POSITION with zeros (byte 0
+// 20h, no BOP bit). The drive refuses to report that as a position, says
+// why, keeps Status working with PositionUnknown, and still writes.
+func TestPositionNotReported(t *testing.T) {
+	ctx := context.Background()
+	d, f := newTestDrive(t)
+	tgtPos := positionData(0x20, 0, 0, 0)
+	f.expect(withIn(readPositionLongCDB(), tgtPos))
+	_, err := d.ReadPosition(ctx)
+	wantErr(t, "ReadPosition", err, device.ErrUnsupported)
+	if err == nil || !strings.Contains(err.Error(), "logical object 0 without beginning of partition") {
+		t.Errorf("ReadPosition error %q does not say why", err)
+	}
+
+	f.expect(statusLoadedSteps(logPage(0x2E), tgtPos)...)
+	st, err := d.Status(ctx)
+	if err != nil || !st.PositionUnknown || st.AtBOT || st.Position != (device.Position{}) {
+		t.Errorf("Status = %+v, %v; want PositionUnknown", st, err)
+	}
+
+	rec := bytes.Repeat([]byte{1}, 512)
+	f.expect(
+		withIn(readPositionLongCDB(), tgtPos),
+		step{cdb: must6(write6CDB(512)), out: rec},
+		cmd(must6(writeFilemarks6CDB(1))),
+		withIn(readPositionLongCDB(), tgtPos),
+	)
+	must(t, d.WriteRecord(ctx, rec))
+	must(t, d.WriteFilemarks(ctx, 1))
+}
+
+// TestPositionStuckAtBOT: a device that reports BOT whatever happens is
+// caught once the tape has moved past object 0, and stays distrusted.
+func TestPositionStuckAtBOT(t *testing.T) {
+	ctx := context.Background()
+	d, f := newTestDrive(t)
+	bot := positionData(0x80, 0, 0, 0)
+	rec := bytes.Repeat([]byte{1}, 512)
+	f.expect(
+		withIn(readPositionLongCDB(), bot),
+		withIn(readPositionLongCDB(), bot),
+		step{cdb: must6(write6CDB(512)), out: rec},
+		withIn(readPositionLongCDB(), bot),
+	)
+	if pos, err := d.ReadPosition(ctx); err != nil || pos != (device.Position{}) {
+		t.Fatalf("at BOT: %+v, %v", pos, err)
+	}
+	must(t, d.WriteRecord(ctx, rec))
+	_, err := d.ReadPosition(ctx)
+	wantErr(t, "ReadPosition after a write", err, device.ErrUnsupported)
+	if err == nil || !strings.Contains(err.Error(), "after the tape moved past it") {
+		t.Errorf("ReadPosition error %q does not say why", err)
+	}
+	f.expect(cmd(rewindCDB()), withIn(readPositionLongCDB(), bot))
+	must(t, d.Rewind(ctx))
+	_, err = d.ReadPosition(ctx)
+	wantErr(t, "ReadPosition after rewinding", err, device.ErrUnsupported)
 }

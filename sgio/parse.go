@@ -180,8 +180,10 @@ func ParseModeSense6(b []byte) (ModeData, error) {
 // buildModeSelect6 builds the MODE SELECT(6) parameter list that applies the
 // wanted block length, buffer mode and compression: a 4-byte header (mode
 // data length 0 as SPC-4 requires, buffered mode in byte 2), one block
-// descriptor keeping the sensed density, and the compression page when
-// present (PS bit cleared).
+// descriptor keeping the sensed density, and the compression page (PS bit
+// cleared) only when compression is being changed: as st does, a block size
+// or buffer mode change sends the block descriptor alone, since some
+// devices (tgt) refuse any mode page.
 func buildModeSelect6(md ModeData, opts device.DriveOptions) ([]byte, error) {
 	if !md.HasBlockDescriptor {
 		return nil, errors.New("sgio: drive returned no block descriptor")
@@ -202,21 +204,20 @@ func buildModeSelect6(md ModeData, opts device.DriveOptions) ([]byte, error) {
 	}
 	out := []byte{0, 0, buffer << 4, 8, md.Density, 0, 0, 0, 0, 0, 0, 0}
 	put24(out[9:12], blockLen)
-	if md.Compression != nil {
-		page := append([]byte(nil), md.Compression.Raw...)
-		page[0] &= 0x3F
-		if opts.Compression != nil {
-			if *opts.Compression {
-				page[2] |= 0x80
-			} else {
-				page[2] &^= 0x80
-			}
-		}
-		out = append(out, page...)
-	} else if opts.Compression != nil {
+	if opts.Compression == nil {
+		return out, nil
+	}
+	if md.Compression == nil {
 		return nil, fmt.Errorf("sgio: drive has no data compression page: %w", device.ErrUnsupported)
 	}
-	return out, nil
+	page := append([]byte(nil), md.Compression.Raw...)
+	page[0] &= 0x3F
+	if *opts.Compression {
+		page[2] |= 0x80
+	} else {
+		page[2] &^= 0x80
+	}
+	return append(out, page...), nil
 }
 
 // densityName names the LTO density codes (SSC density code table, LTO

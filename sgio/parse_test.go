@@ -159,8 +159,20 @@ func TestBuildModeSelect6(t *testing.T) {
 	}
 	// Nil options keep the sensed values.
 	got, _ = buildModeSelect6(md, device.DriveOptions{})
-	if got[2] != 0 || got[11] != 0 || got[9] != 0x04 || got[14] != 0x40 {
+	if len(got) != 12 || got[2] != 0 || got[11] != 0 || got[9] != 0x04 {
 		t.Errorf("unchanged options altered: % X", got)
+	}
+	// A block size change without a compression change sends the block
+	// descriptor alone, as st does (tgt refuses any mode page).
+	bs = 512
+	got, err = buildModeSelect6(md, device.DriveOptions{BlockSize: &bs})
+	want = []byte{0, 0, 0, 8, 0x5E, 0, 0, 0, 0, 0, 0x02, 0}
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("block size only: got % X, %v\nwant % X", got, err, want)
+	}
+	noPage, _ := ParseModeSense6([]byte{11, 0, 0, 8, 0x5E, 0, 0, 0, 0, 0, 0, 0})
+	if _, err := buildModeSelect6(noPage, device.DriveOptions{Compression: &on}); !errors.Is(err, device.ErrUnsupported) {
+		t.Errorf("compression on a drive without the page: %v, want ErrUnsupported", err)
 	}
 	big := uint32(1 << 24)
 	if _, err := buildModeSelect6(md, device.DriveOptions{BlockSize: &big}); err == nil {

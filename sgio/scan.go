@@ -119,6 +119,10 @@ func serialFromDevice(path string) string {
 	if err != nil {
 		return ""
 	}
+	tr, err = traced(tr, path)
+	if err != nil {
+		return ""
+	}
 	defer tr.Close()
 	e := executor{tr: tr}
 	_, serial, err := e.inquiry(context.Background())

@@ -195,42 +195,56 @@ func tgtTrace(t *testing.T, lun int) func(cmd *Command, res Result, err error) {
 	}
 }
 
+// tgtChangerSkips are the changer suite's subtests that test what tgt's
+// SSC and SMC emulation does not do: it answers READ POSITION with zeros
+// (so a drive never reports BOT or a record number), accepts LOAD and
+// UNLOAD with no cartridge, lets MOVE MEDIUM take a cartridge out of a
+// drive that has it loaded, and does not report cleaning cartridges. tgt's
+// SSC has no LOCATE, ERASE, LOG SENSE or READ ATTRIBUTE either and its MODE
+// SELECT refuses every mode page, so the drive suite is not run against it
+// (checkDriveRecords covers what it does do).
+var tgtChangerSkips = []devicetest.Skip{
+	{Name: "EmptyDrive", Why: "tgt accepts LOAD and UNLOAD with no cartridge"},
+	{Name: "MoveSlotDriveSlot", Why: tgtNoPosition},
+	{Name: "MoveFromLoadedDrive", Why: "tgt's MOVE MEDIUM takes a cartridge out of a drive that has it loaded"},
+	{Name: "DataSurvivesMoves", Why: tgtNoPosition},
+	{Name: "SecondDrive", Why: tgtNoPosition},
+	{Name: "CleaningCartridge", Why: "tgt does not report cleaning cartridges"},
+}
+
+const tgtNoPosition = "tgt's READ POSITION returns no position"
+
 // TestTGTChangerConformance runs the device.Changer conformance suite on
 // a Changer (and the Drives it loads) of tgt's virtual library, each
-// subtest on a fresh library. The subtests skipped test what tgt's SSC
-// emulation does not do: it answers READ POSITION with zeros (so a drive
-// never reports BOT or a record number), accepts LOAD and UNLOAD with no
-// cartridge, lets MOVE MEDIUM take a cartridge out of a drive that has it
-// loaded, and does not report cleaning cartridges. tgt's SSC has no
-// LOCATE, ERASE, MODE SELECT, LOG SENSE or READ ATTRIBUTE either, so the
-// drive suite is not run against it (TestTGTDriveRecords covers what it
-// does do).
+// subtest on a fresh library, skipping tgtChangerSkips.
 func TestTGTChangerConformance(t *testing.T) {
 	needTGT(t)
-	const position = "tgt's READ POSITION returns no position"
-	devicetest.RunChangerSuite(t, func(t *testing.T) (device.Changer, func(int) device.Drive) {
+	devicetest.RunChangerSuite(t, changerFactory(func(t *testing.T) (device.Changer, func(int) (device.Drive, error), error) {
 		lib := startTGT(t, tgtLibrary{drives: 2, slots: 5, importExport: 1, tapes: []string{"TGT001L8", "TGT002L8", "CLN001CU"}, sizeMB: 64})
 		c, err := NewChanger(lib.transport(t, lib.changerLUN))
+		return c, func(n int) (device.Drive, error) { return NewDrive(lib.transport(t, n+1)) }, err
+	}), tgtChangerSkips...)
+}
+
+// changerFactory makes a devicetest.ChangerFactory of open, which returns
+// a changer and how to open its drive n; what they open is closed when the
+// subtest ends.
+func changerFactory(open func(t *testing.T) (device.Changer, func(n int) (device.Drive, error), error)) devicetest.ChangerFactory {
+	return func(t *testing.T) (device.Changer, func(int) device.Drive) {
+		c, openDrive, err := open(t)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c, func(n int) device.Drive {
-			d, err := NewDrive(lib.transport(t, n+1))
+			d, err := openDrive(n)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { d.Close() })
 			return d
 		}
-	},
-		devicetest.Skip{Name: "EmptyDrive", Why: "tgt accepts LOAD and UNLOAD with no cartridge"},
-		devicetest.Skip{Name: "MoveSlotDriveSlot", Why: position},
-		devicetest.Skip{Name: "MoveFromLoadedDrive", Why: "tgt's MOVE MEDIUM takes a cartridge out of a drive that has it loaded"},
-		devicetest.Skip{Name: "DataSurvivesMoves", Why: position},
-		devicetest.Skip{Name: "SecondDrive", Why: position},
-		devicetest.Skip{Name: "CleaningCartridge", Why: "tgt does not report cleaning cartridges"},
-	)
+	}
 }
 
 // TestTGTLastElements: tgt sends READ ELEMENT STATUS data 8 bytes short,
@@ -293,6 +307,14 @@ func TestTGTDriveRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	checkDriveRecords(t, d)
+}
+
+// checkDriveRecords loads the cartridge a changer moved into drive d, writes
+// records of several sizes and filemarks, rewinds, reads them back and
+// spaces over them.
+func checkDriveRecords(t *testing.T, d device.Drive) {
+	ctx := context.Background()
 	if err := d.Load(ctx); err != nil {
 		t.Fatal(err)
 	}

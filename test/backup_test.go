@@ -26,7 +26,12 @@ type backupJSON struct {
 
 func (s *sandbox) backup(args ...string) backupJSON {
 	s.t.Helper()
-	r := s.ok(append([]string{"backup", "--output-format", "json"}, args...)...)
+	return s.backupOf(s.ok(append([]string{"backup", "--output-format", "json"}, args...)...))
+}
+
+// backupOf parses the JSON result of a backup run.
+func (s *sandbox) backupOf(r result) backupJSON {
+	s.t.Helper()
 	var b backupJSON
 	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil {
 		s.t.Fatalf("backup output %q: %v", r.stdout, err)
@@ -59,7 +64,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Errorf("dry run does not show the plan:\n%s", dry)
 	}
 	// Lists read as text, not as Go slices.
-	if !strings.Contains(dry, "snapshots: "+b.Snapshot+"\n") || !strings.Contains(dry, "(1 load)") || strings.Contains(dry, "[") {
+	if !strings.Contains(dry, "snapshots: "+b.Snapshot+"\n") || !strings.Contains(dry, "(1 load, 1 archive located, ") || strings.Contains(dry, "[") {
 		t.Errorf("dry run lists the plan as Go values:\n%s", dry)
 	}
 	if _, err := os.Stat(target); err == nil {

@@ -109,3 +109,35 @@ func TestFuseExportControl(t *testing.T) {
 		t.Errorf("changers/sl3/import-export/ has no link to %s: %v", b.Tapes[0], ents)
 	}
 }
+
+// TestFuseExportMediaControl exports one tape through media/<label>/export
+// (`tapefs export-media`; the docs said "not built yet"): it moves to an
+// import/export slot and is offline, a second write fails with ENOENT.
+func TestFuseExportMediaControl(t *testing.T) {
+	s := newSandbox(t)
+	setupLibrary(s)
+	s.ok("barcode-label", "--pool", "daily")
+	mnt := s.mount()
+	ctl := filepath.Join(mnt, "media/TEST02L8/export")
+	if text := readFile(t, ctl); !strings.Contains(text, "usage: echo > export") {
+		t.Errorf("media export before a run:\n%s", text)
+	}
+	if got := writeCtl(t, ctl, "now"); got != syscall.EINVAL {
+		t.Errorf("echo now > export: errno %v, want EINVAL", got)
+	}
+	if got := writeCtl(t, ctl, ""); got != 0 {
+		t.Fatalf("echo > export: errno %v\n%s", got, readFile(t, ctl))
+	}
+	if text := readFile(t, ctl); !strings.Contains(text, "command: tapefs export-media TEST02L8 --drive mydrive") {
+		t.Errorf("export does not show its command:\n%s", text)
+	}
+	if status := s.ok("changer", "status", "sl3").stdout; !lineHas(status, "import-export", "TEST02L8") {
+		t.Errorf("TEST02L8 is not in an import/export slot:\n%s", status)
+	}
+	if info := readFile(t, filepath.Join(mnt, "media/TEST02L8/info")); !strings.Contains(info, "offline") {
+		t.Errorf("TEST02L8 is not offline:\n%s", info)
+	}
+	if got := writeCtl(t, ctl, ""); got != syscall.ENOENT {
+		t.Errorf("a second export: errno %v, want ENOENT", got)
+	}
+}

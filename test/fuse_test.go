@@ -3,6 +3,8 @@ package test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,20 +17,41 @@ import (
 )
 
 // needFUSE skips a test when /dev/fuse is missing, unless
-// TAPEFS_TEST_REQUIRE_FUSE=1 (CI) turns the skip into a failure.
+// TAPEFS_TEST_REQUIRE_FUSE=1 (CI) turns the skip into a failure. Without
+// root, mounting and unmounting go through fusermount3: a missing one
+// fails the test and names the package to install.
 func needFUSE(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err == nil {
-		return
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		if os.Getenv("TAPEFS_TEST_REQUIRE_FUSE") == "1" {
+			t.Fatal("/dev/fuse is missing and TAPEFS_TEST_REQUIRE_FUSE=1")
+		}
+		t.Skip("/dev/fuse is missing")
 	}
-	if os.Getenv("TAPEFS_TEST_REQUIRE_FUSE") == "1" {
-		t.Fatal("/dev/fuse is missing and TAPEFS_TEST_REQUIRE_FUSE=1")
+	if os.Geteuid() != 0 {
+		needTool(t, "fusermount3", "fuse3")
 	}
-	t.Skip("/dev/fuse is missing")
+}
+
+// needTool fails the test when program is not installed, naming the
+// Debian package that has it (README, Set-up).
+func needTool(t *testing.T, program, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(program); err != nil {
+		t.Fatalf("this test needs %s: install it (apt-get install %s)", program, pkg)
+	}
 }
 
 // isMounted reports whether dir is a mount point in /proc/self/mountinfo.
 func isMounted(t *testing.T, dir string) bool {
+	t.Helper()
+	_, ok := mountType(t, dir)
+	return ok
+}
+
+// mountType returns the filesystem type dir is mounted with
+// (/proc/self/mountinfo), and whether it is a mount point.
+func mountType(t *testing.T, dir string) (string, bool) {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -36,11 +59,17 @@ func isMounted(t *testing.T, dir string) bool {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 4 && f[4] == dir {
-			return true
+		if len(f) <= 4 || f[4] != dir {
+			continue
 		}
+		for i, x := range f {
+			if x == "-" && i+1 < len(f) {
+				return f[i+1], true
+			}
+		}
+		return "", true
 	}
-	return false
+	return "", false
 }
 
 // mount runs `tapefs mount` (in the background, as a user would) on a
@@ -57,11 +86,16 @@ func (s *sandbox) mount() string {
 	return mnt
 }
 
-// unmount unmounts mnt and waits until the daemon released the state.
+// unmount unmounts mnt (as umount does for root, else with fusermount3 -u)
+// and waits until the daemon released the state.
 func (s *sandbox) unmount(mnt string) {
 	s.t.Helper()
 	if isMounted(s.t, mnt) {
-		if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err != nil {
+		if os.Geteuid() == 0 {
+			if err := syscall.Unmount(mnt, 0); err != nil {
+				s.t.Errorf("umount %s: %v", mnt, err)
+			}
+		} else if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err != nil {
 			s.t.Errorf("fusermount3 -u %s: %v: %s", mnt, err, out)
 		}
 	}
@@ -92,6 +126,35 @@ func (s *sandbox) waitDaemonGone() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	s.t.Errorf("the daemon still holds %s", lock)
+}
+
+// mountForeground runs `tapefs mount MNT --foreground` with its stdout
+// and stderr on out, waits until it has mounted, and unmounts at cleanup.
+// The caller ends the daemon.
+func (s *sandbox) mountForeground(mnt string, out io.Writer) *exec.Cmd {
+	s.t.Helper()
+	needFUSE(s.t)
+	os.Mkdir(mnt, 0o755)
+	cmd := exec.Command(filepath.Join(binDir, "tapefs"), "mount", mnt, "--foreground")
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { s.unmount(mnt) })
+	for i := 0; i < 500 && !isMounted(s.t, mnt); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !isMounted(s.t, mnt) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		log := "(on the caller's writer)"
+		if sb, ok := out.(fmt.Stringer); ok {
+			log = sb.String()
+		}
+		s.t.Fatalf("not mounted; daemon log:\n%s", log)
+	}
+	return cmd
 }
 
 // writeCtl writes text to a control file the way `echo text > file` does
@@ -217,7 +280,7 @@ func TestFuseControlFiles(t *testing.T) {
 		{chg + "/barcode-label", "--pool nosuchpool", syscall.ENOENT, "nosuchpool"},
 		{drv + "/eject", "", syscall.ENOMEDIUM, "no medium"},
 		{drv + "/load", "", syscall.EINVAL, "expected 1 argument"},
-		{drv + "/load", "NOPE01L8", syscall.ENOENT, "NOPE01L8 is not in changer sl3"},
+		{drv + "/load", "NOPE01L8", syscall.ENOENT, "NOPE01L8 is not in the library (changer sl3)"},
 		{drv + "/load", "TEST01L8 --drive other", syscall.EINVAL, "--drive is not allowed"},
 		{drv + "/load", "TEST01L8", 0, "result: ok"},
 		{drv + "/label", "TEST01L8", syscall.EEXIST, "already used"},
@@ -351,23 +414,8 @@ func TestFuseSignal(t *testing.T) {
 	s := newSandbox(t)
 	setupLibrary(s)
 	mnt := filepath.Join(s.root, "mnt")
-	os.Mkdir(mnt, 0o755)
-	cmd := exec.Command(filepath.Join(binDir, "tapefs"), "mount", mnt, "--foreground")
-	cmd.Env = s.env
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.unmount(mnt) })
-	for i := 0; i < 500 && !isMounted(t, mnt); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !isMounted(t, mnt) {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("not mounted; daemon log:\n%s", stderr.String())
-	}
+	cmd := s.mountForeground(mnt, &stderr)
 	if _, err := os.ReadFile(filepath.Join(mnt, "status")); err != nil {
 		t.Fatal(err)
 	}
@@ -418,5 +466,99 @@ func TestFuseForwardingRelativePaths(t *testing.T) {
 	if len(matches) != 1 {
 		out, _ := exec.Command("find", filepath.Join(s.root, "src")).CombinedOutput()
 		t.Errorf("restore into a relative target: index.html not under %s/src/restored:\n%s\n%s", s.root, out, r.stderr)
+	}
+}
+
+// TestFuseDaemonStderrGone runs the daemon in the foreground with its
+// stderr on a pipe, closes the pipe's reading end (`make run 2>&1 | tee
+// log`, and Ctrl-C ends tee too), then interrupts it: the daemon logs on
+// into daemon.log, unmounts and exits 0. It died of SIGPIPE writing its
+// log and left the mount stale.
+func TestFuseDaemonStderrGone(t *testing.T) {
+	needFUSE(t)
+	s := newSandbox(t)
+	setupLibrary(s)
+	mnt := filepath.Join(s.root, "mnt")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.mountForeground(mnt, w)
+	w.Close()
+	r.Close()
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("daemon interrupted with its stderr gone: %v", err)
+	}
+	if isMounted(t, mnt) {
+		t.Errorf("%s is still mounted", mnt)
+	}
+	if log := readFile(t, filepath.Join(s.root, "state", "daemon.log")); !strings.Contains(log, "unmounting "+mnt) {
+		t.Errorf("daemon.log does not go on with the log:\n%s", log)
+	}
+}
+
+// TestRunScriptStaleMount runs `make run`'s script on a mount point whose
+// daemon was killed (stat fails with ENOTCONN): it detaches the stale
+// mount and mounts the library (it failed at `mkdir -p mnt`).
+func TestRunScriptStaleMount(t *testing.T) {
+	needFUSE(t)
+	s := newSandbox(t)
+	setupLibrary(s)
+	mnt := filepath.Join(s.root, "mnt")
+	os.Mkdir(mnt, 0o755)
+	s.ok("mount", mnt)
+	var pid int
+	if _, err := fmt.Sscanf(readFile(t, filepath.Join(s.root, "state", "daemon.lock")), "pid %d", &pid); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	s.waitDaemonGone()
+	if _, err := os.Stat(mnt); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("after kill -9 of the daemon, stat %s: %v; want ENOTCONN", mnt, err)
+	}
+	script, err := filepath.Abs("../scripts/run.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(script)
+	cmd.Env = append(append([]string{}, s.env...), "BIN="+binDir, "RUNDIR="+filepath.Join(s.root, "run"), "MNT="+mnt)
+	cmd.Dir = s.root
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if isMounted(t, mnt) {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var st error
+wait:
+	for i := 0; i < 1500; i++ {
+		if _, st = os.Stat(filepath.Join(mnt, "status")); st == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run.sh exited before it mounted %s: %v\n%s", mnt, err, out.String())
+		case <-time.After(20 * time.Millisecond):
+			continue wait
+		}
+	}
+	if st != nil {
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("run.sh did not mount %s: %v\n%s", mnt, st, out.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := <-done; err != nil {
+		t.Errorf("run.sh after Ctrl-C: %v\n%s", err, out.String())
+	}
+	if isMounted(t, mnt) {
+		t.Errorf("%s is still mounted after Ctrl-C", mnt)
 	}
 }

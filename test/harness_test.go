@@ -19,6 +19,9 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var binDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(asUserEnv) != "" {
+		os.Exit(asUserMain(os.Args[1:]))
+	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "tapefs-e2e-bin-")
 	if err != nil {
@@ -42,6 +45,8 @@ type sandbox struct {
 	t    *testing.T
 	root string
 	env  []string
+	// umask, when set (e.g. "022"), is the umask the binaries run with.
+	umask string
 }
 
 func newSandbox(t *testing.T) *sandbox {
@@ -76,6 +81,9 @@ func (s *sandbox) run(extraEnv []string, bin string, args ...string) result {
 // command is the command run would run, to set up further (Stdin, Dir).
 func (s *sandbox) command(extraEnv []string, bin string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(binDir, bin), args...)
+	if s.umask != "" {
+		cmd = exec.Command("/bin/sh", append([]string{"-c", "umask " + s.umask + ` && exec "$0" "$@"`, cmd.Path}, args...)...)
+	}
 	cmd.Env = append(append([]string{}, s.env...), extraEnv...)
 	return cmd
 }

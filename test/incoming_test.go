@@ -80,6 +80,7 @@ func listNames(t *testing.T, dir string) []string {
 // restores each snapshot and compares it with the source, attribute for
 // attribute.
 func TestIncomingClients(t *testing.T) {
+	needTool(t, "rsync", "rsync")
 	s := newSandbox(t)
 	setupLibrary(s)
 	s.ok("barcode-label", "--pool", "daily")

@@ -171,7 +171,7 @@ func TestKeyBadInput(t *testing.T) {
 	}{
 		{"pw\npw\n", []string{"key", "create"}, 2, "--hint"},
 		{"pw\npw\n", []string{"key", "create", "--hint", "h", "--kdf", "none"}, 2, "none"},
-		{"pw\npw\n", []string{"key", "create", "--hint", "h", "--kdf", "pbkdf2"}, 2, "pbkdf2"},
+		{"pw\npw\n", []string{"key", "create", "--hint", "h", "--kdf", "argon2"}, 2, "argon2"},
 		{"pw\nwp\n", []string{"key", "create", "--hint", "h"}, 2, "do not match"},
 		{"\n\n", []string{"key", "create", "--hint", "h"}, 2, "empty"},
 		{"", []string{"key", "create", "--hint", "h"}, 2, "standard input"},

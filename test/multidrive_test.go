@@ -81,8 +81,8 @@ func TestBackupAndRestoreOnTwoDrives(t *testing.T) {
 		_, restoreErr = eng.Restore(ctx, engine.RestoreOptions{Set: resB.Set, Target: target})
 	}()
 	<-started
-	// d0 is busy with the backup: another job on it fails at once, unless
-	// the backup already finished.
+	// d0 is busy with the backup: another job on it waits for it (up to
+	// the engine's DriveWait) and then runs, or fails with ErrBusy.
 	if err := eng.LoadMedia(ctx, "d0", "TEST06L8"); err != nil && !errors.Is(err, engine.ErrBusy) {
 		t.Errorf("load-media on the busy drive: %v, want ErrBusy", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 )
 
 // Cartridge files. data holds the payloads of all records back to back;
@@ -148,43 +150,58 @@ func cartridgeDir(lib, barcode string) string {
 
 func createCartridgeFiles(lib, barcode string) error {
 	dir := cartridgeDir(lib, barcode)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, fileutil.PrivateDir); err != nil {
 		return fmt.Errorf("create cartridge %s: %w", barcode, err)
 	}
 	for _, name := range []string{dataFile, indexFile} {
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, fileutil.PrivateFile)
 		if err != nil {
 			return fmt.Errorf("create cartridge %s: %w", barcode, err)
 		}
 		f.Close()
 	}
 	if _, err := os.Stat(filepath.Join(dir, metaFile)); errors.Is(err, os.ErrNotExist) {
-		return saveMeta(dir, &cartridgeMeta{}, false)
+		return saveMeta(dir, &cartridgeMeta{})
 	}
 	return nil
 }
 
+// loadMeta reads the cartridge memory in dir. A missing memory is a fresh
+// one. A memory that cannot be read or decoded (a power loss, a failed MAM
+// chip) does not keep the cartridge from loading, as a real drive reads a
+// tape whose chip failed: the memory is rebuilt from what the cartridge
+// holds (its lifetime bytes written are the bytes on it; the other counters
+// restart at zero), and the rebuild is logged.
 func loadMeta(dir string) (*cartridgeMeta, error) {
 	var m cartridgeMeta
 	b, err := os.ReadFile(filepath.Join(dir, metaFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return &m, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read cartridge memory: %w", err)
+	if err == nil {
+		err = json.Unmarshal(b, &m)
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode cartridge memory %s: %w", dir, err)
+	if err == nil {
+		return &m, nil
 	}
+	m = cartridgeMeta{}
+	fi, serr := os.Stat(filepath.Join(dir, dataFile))
+	if serr != nil {
+		return nil, fmt.Errorf("cartridge memory of %s is unreadable (%v) and the cartridge cannot be read: %w", dir, err, serr)
+	}
+	m.LifetimeWritten = uint64(fi.Size())
+	slog.Warn("cartridge memory unreadable; rebuilt from the cartridge", "cartridge", filepath.Base(dir), "dir", dir, "err", err, "bytes-on-tape", fi.Size())
 	return &m, nil
 }
 
-func saveMeta(dir string, m *cartridgeMeta, durable bool) error {
+// saveMeta replaces the cartridge memory in dir durably (fsync of the file
+// and the directory), so the memory a drive wrote survives power loss.
+func saveMeta(dir string, m *cartridgeMeta) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode cartridge memory: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, metaFile), append(b, '\n'), durable)
+	return fileutil.Replace(dir, metaFile, append(b, '\n'), 0o600)
 }
 
 // cartridge is the open medium of a drive: the data and index files and the

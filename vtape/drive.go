@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 )
 
 // Drive is one drive of a virtual library, opened by OpenDrive. It
@@ -40,11 +41,20 @@ type Drive struct {
 	libIdent os.FileInfo
 	libFile  *os.File
 
+	// positioned: an operation of this handle moved the tape (or read
+	// the position), so it knows whether it left the tape at end of
+	// data. A real drive does not tell a new opener where end of data
+	// is, and Status says AtEOD only when positioned, as sgio does.
+	positioned bool
+
 	// the open cartridge of the current mount
 	cart    *cartridge
 	cartBC  string
 	meta    *cartridgeMeta
 	metaDir string
+	// saved is the cartridge memory as last read or written, so an
+	// operation that changed nothing does not rewrite (and fsync) it.
+	saved cartridgeMeta
 }
 
 var _ device.Drive = (*Drive)(nil)
@@ -71,7 +81,7 @@ func OpenDrive(path string) (*Drive, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	if err := os.MkdirAll(path, fileutil.PrivateDir); err != nil {
 		return nil, fmt.Errorf("open drive: %w", err)
 	}
 	lock, err := acquireDeviceLock(filepath.Join(path, driveLockFile), "drive "+path)
@@ -119,7 +129,7 @@ func (d *Drive) Close() error {
 	if d.lock == nil {
 		return nil
 	}
-	errs := []error{d.saveMeta(false), d.persist()}
+	errs := []error{d.saveMeta(), d.persist()}
 	if d.cart != nil {
 		errs = append(errs, d.cart.close())
 		d.cart = nil
@@ -256,6 +266,7 @@ func (d *Drive) begin(ctx context.Context, n need) (op, error) {
 		if err := d.openCart(o.cs); err != nil {
 			return o, err
 		}
+		d.positioned = true
 	}
 	return o, nil
 }
@@ -268,6 +279,7 @@ func (d *Drive) syncMount(o op) error {
 		}
 		d.st.Barcode = o.elem.Barcode
 		d.st.Position = 0
+		d.positioned = false
 		d.st.Stream.reset()
 		if o.elem.Barcode == "" {
 			d.st.Key = nil
@@ -292,7 +304,7 @@ func (d *Drive) syncMount(o op) error {
 			m.LoadCount++
 			m.BOMPasses++
 			m.LastRead, m.LastWritten = 0, 0
-			if err := d.saveMeta(false); err != nil {
+			if err := d.saveMeta(); err != nil {
 				return err
 			}
 		}
@@ -311,22 +323,28 @@ func (d *Drive) cartMeta(barcode string) (*cartridgeMeta, error) {
 	if d.meta != nil && d.metaDir == dir {
 		return d.meta, nil
 	}
-	if err := d.saveMeta(false); err != nil {
+	if err := d.saveMeta(); err != nil {
 		return nil, err
 	}
 	m, err := loadMeta(dir)
 	if err != nil {
 		return nil, err
 	}
-	d.meta, d.metaDir = m, dir
+	d.meta, d.metaDir, d.saved = m, dir, *m
 	return m, nil
 }
 
-func (d *Drive) saveMeta(durable bool) error {
-	if d.meta == nil {
+// saveMeta writes the cartridge memory of the open cartridge durably if it
+// changed since it was last read or written.
+func (d *Drive) saveMeta() error {
+	if d.meta == nil || *d.meta == d.saved {
 		return nil
 	}
-	return saveMeta(d.metaDir, d.meta, durable)
+	if err := saveMeta(d.metaDir, d.meta); err != nil {
+		return err
+	}
+	d.saved = *d.meta
+	return nil
 }
 
 func (d *Drive) openCart(cs *CartridgeState) error {
@@ -351,7 +369,7 @@ func (d *Drive) openCart(cs *CartridgeState) error {
 }
 
 func (d *Drive) dropCart() error {
-	errs := []error{d.saveMeta(false)}
+	errs := []error{d.saveMeta()}
 	d.meta, d.metaDir = nil, ""
 	if d.cart != nil {
 		errs = append(errs, d.cart.close())
@@ -415,7 +433,7 @@ func (d *Drive) Status(ctx context.Context) (device.DriveStatus, error) {
 		}
 		s.Position = pos
 		s.AtBOT = d.st.Position == 0
-		s.AtEOD = d.st.Position == d.cart.count
+		s.AtEOD = d.positioned && d.st.Position == d.cart.count
 		s.PastEarlyWarning = d.cart.dataEnd >= d.leom(o.cs)
 	}
 	return s, d.finish(nil)
@@ -568,7 +586,7 @@ func (d *Drive) Unload(ctx context.Context) error {
 		}
 		d.charge(d.timing.UnloadTime)
 	}
-	if err := d.saveMeta(true); err != nil {
+	if err := d.saveMeta(); err != nil {
 		return d.finish(err)
 	}
 	d.st.Key = nil
@@ -1021,7 +1039,7 @@ func (d *Drive) WriteFilemarks(ctx context.Context, n int) error {
 	if err := c.sync(); err != nil {
 		return d.finish(fmt.Errorf("%v: %w", err, device.ErrMediumError))
 	}
-	if err := d.saveMeta(false); err != nil {
+	if err := d.saveMeta(); err != nil {
 		return d.finish(err)
 	}
 	if n > 0 || d.st.Stream.Dir == streamWrite {

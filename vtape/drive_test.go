@@ -3,7 +3,10 @@ package vtape
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"tapefs/engine/device"
@@ -633,5 +636,79 @@ func TestLoadAfterChangerAutoLoad(t *testing.T) {
 	pos, err := d.ReadPosition(bg)
 	if err != nil || pos.Object != 1 {
 		t.Fatalf("position after Load and one write: %+v %v", pos, err)
+	}
+}
+
+// TestEndOfDataNotKnownToNewHandle: like a SCSI drive, which does not tell
+// a new opener (another process: `pmt eod`, then `pmt status`) that the
+// tape is at end of data, a reopened drive reports AtEOD only once one of
+// its own operations reached end of data; position and EOF are reported.
+func TestEndOfDataNotKnownToNewHandle(t *testing.T) {
+	dir, d := loadedDrive(t, LibraryOptions{Capacity: 64 << 20})
+	writeLayout(t, d)
+	wantErr(t, d.Space(bg, device.SpaceEndOfData, 0), nil)
+	if st, _ := d.Status(bg); !st.AtEOD {
+		t.Fatalf("AtEOD false after SpaceEndOfData: %+v", st)
+	}
+	eod := pos(t, d)
+	d.Close()
+
+	d2 := openDrive(t, dir, 0)
+	st, err := d2.Status(bg)
+	if err != nil || st.AtEOD || st.Position != eod {
+		t.Fatalf("reopened: Status = %+v, %v; want position %+v, AtEOD false", st, err, eod)
+	}
+	wantErr(t, d2.Space(bg, device.SpaceEndOfData, 0), nil)
+	if st, _ := d2.Status(bg); !st.AtEOD {
+		t.Fatalf("reopened: AtEOD false after its own SpaceEndOfData: %+v", st)
+	}
+}
+
+// TestUnreadableCartridgeMemory: a cartridge whose memory was lost (power
+// loss left meta.json empty or cut short) or damaged still loads and reads,
+// with the memory rebuilt from the cartridge.
+func TestUnreadableCartridgeMemory(t *testing.T) {
+	for name, content := range map[string]string{
+		"empty":   "",
+		"short":   `{"load-count": 4`,
+		"garbage": "\x00\x00\x00\x00",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, d := loadedDrive(t, LibraryOptions{Capacity: 64 << 20})
+			writeLayout(t, d)
+			mustFM(t, d, 1)
+			wantErr(t, d.Unload(bg), nil)
+			wantErr(t, d.Close(), nil)
+			cart := cartridgeDir(dir, "TEST01L8")
+			if err := os.WriteFile(filepath.Join(cart, metaFile), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(filepath.Join(cart, dataFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			d = openDrive(t, dir, 0)
+			wantErr(t, d.Load(bg), nil)
+			buf := make([]byte, 1024)
+			n, err := d.ReadRecord(bg, buf)
+			if err != nil || !bytes.Equal(buf[:n], record(0, 100)) {
+				t.Fatalf("read after rebuild: %q, %v", buf[:n], err)
+			}
+			vs, err := d.VolumeStatistics(bg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vs.LifetimeBytesWritten != uint64(fi.Size()) || vs.VolumeMounts != 1 {
+				t.Errorf("rebuilt memory: lifetime written %d (cartridge holds %d), mounts %d",
+					vs.LifetimeBytesWritten, fi.Size(), vs.VolumeMounts)
+			}
+			wantErr(t, d.Unload(bg), nil)
+			b, err := os.ReadFile(filepath.Join(cart, metaFile))
+			var m cartridgeMeta
+			if err != nil || json.Unmarshal(b, &m) != nil || m.LoadCount != 1 {
+				t.Errorf("memory after unload: %q, %v", b, err)
+			}
+		})
 	}
 }

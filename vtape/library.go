@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 )
 
 // File names inside a library directory.
@@ -178,11 +179,11 @@ func Create(dir string, opts LibraryOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, cartridgesDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, cartridgesDir), fileutil.PrivateDir); err != nil {
 		return fmt.Errorf("create library: %w", err)
 	}
 	for n := range st.Drives {
-		if err := os.MkdirAll(DrivePath(dir, n), 0o755); err != nil {
+		if err := os.MkdirAll(DrivePath(dir, n), fileutil.PrivateDir); err != nil {
 			return fmt.Errorf("create library: %w", err)
 		}
 	}
@@ -434,7 +435,7 @@ func writeState(dir string, st *LibraryState) error {
 	if err != nil {
 		return fmt.Errorf("encode library state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, libraryFile), append(b, '\n'), true)
+	return fileutil.Replace(dir, libraryFile, append(b, '\n'), 0o600)
 }
 
 // updateState runs fn on the current state under the exclusive library lock
@@ -450,46 +451,6 @@ func updateState(dir string, fn func(*LibraryState) error) error {
 		}
 		return writeState(dir, st)
 	})
-}
-
-func writeFileAtomic(path string, data []byte, durable bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if durable {
-		if err := tmp.Sync(); err != nil {
-			tmp.Close()
-			return fmt.Errorf("sync %s: %w", path, err)
-		}
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	if durable {
-		return syncDir(filepath.Dir(path))
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // slot returns the slot with id, or an error wrapping ErrInvalidElement.

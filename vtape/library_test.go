@@ -2,12 +2,15 @@ package vtape
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 )
 
 func TestCreateBarcodes(t *testing.T) {
@@ -191,7 +194,7 @@ func TestLocking(t *testing.T) {
 	d := openDrive(t, dir, 0)
 	_, err := OpenDrive(DrivePath(dir, 0))
 	wantErr(t, err, device.ErrBusy)
-	if !strings.Contains(err.Error(), "process") {
+	if !strings.Contains(err.Error(), fmt.Sprintf("(pid %d: ", os.Getpid())) {
 		t.Errorf("busy error does not name the holder: %v", err)
 	}
 	d.Close()
@@ -215,6 +218,45 @@ func TestLocking(t *testing.T) {
 	c.Close()
 	if _, err := c.Status(bg); err == nil {
 		t.Fatal("closed changer answered")
+	}
+}
+
+// TestLibraryLockWait: a wait for library.lock ends after its timeout
+// with a message naming the holder, for readers and writers; the lock
+// files are private (whoever can open one can hold the library up).
+func TestLibraryLockWait(t *testing.T) {
+	dir := NewTestLibrary(t, LibraryOptions{Cartridges: 1})
+	path := filepath.Join(dir, libraryLock)
+	holder, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := fileutil.Lock(holder, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("(pid %d: ", os.Getpid())
+	for _, exclusive := range []bool{false, true} {
+		ran := false
+		err := withFileLockWait(path, exclusive, 20*time.Millisecond, func() error { ran = true; return nil })
+		if ran || !errors.Is(err, fileutil.ErrLockTimeout) || !strings.Contains(err.Error(), want) {
+			t.Errorf("exclusive %v: ran %v, %v; want a timeout naming %s", exclusive, ran, err, want)
+		}
+	}
+	holder.Close()
+	if err := withFileLockWait(path, true, time.Second, func() error { return nil }); err != nil {
+		t.Errorf("after release: %v", err)
+	}
+	c, err := OpenChanger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	openDrive(t, dir, 0).Close()
+	for _, name := range []string{libraryLock, changerLock, "drive0/" + driveLockFile} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", name, fi, err)
+		}
 	}
 }
 

@@ -17,3 +17,10 @@ import (
 func main() {
 	cliapp.Main(newApp(os.Stdout, os.Stderr))
 }
+
+// pmtDescription is the DESCRIPTION of pmt(1).
+const pmtDescription = `pmt controls a tape drive directly, like mt: positioning, filemarks,
+status, erase, load and eject, drive options, TapeAlert flags, volume
+statistics and cartridge memory. It works on any drive tapefs knows
+(virtual or SCSI), chosen by **--drive** *NAME* (TAPEFS\_DRIVE,
+PROXMOX\_TAPE\_DRIVE, or the only configured drive) or by **--device** *PATH*.`

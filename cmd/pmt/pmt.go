@@ -299,6 +299,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		}
 	}
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { t.Settings = s; return nil }, func() {})
+	cliapp.Document(app, nil, pmtDescription, false)
 	return app
 }
 
@@ -309,10 +310,13 @@ func printStatus(w io.Writer, name string, info device.Info, st device.DriveStat
 		fmt.Fprintln(w, "drive is offline")
 		return
 	}
-	if st.Loaded {
+	switch {
+	case st.Loaded && st.PositionUnknown:
+		fmt.Fprintln(w, "file number=-1, block number=-1 (the drive does not report its position)")
+	case st.Loaded:
 		p := st.Position
 		fmt.Fprintf(w, "file number=%d, block number=%d, logical object=%d\n", p.File, p.Record, p.Object)
-	} else {
+	default:
 		fmt.Fprintln(w, "file number=-1, block number=-1")
 	}
 	density := st.Density

@@ -16,3 +16,10 @@ import (
 func main() {
 	cliapp.Main(newApp(os.Stdout, os.Stderr))
 }
+
+// pmtxDescription is the DESCRIPTION of pmtx(1).
+const pmtxDescription = `pmtx controls a tape changer directly, like mtx: element status with
+barcodes, moving cartridges between slots and drives, inventory and
+inquiry. It works on any changer tapefs knows (virtual or SCSI), chosen by
+**--changer** *NAME* (or the changer of the default drive) or by
+**--device** *PATH*.`

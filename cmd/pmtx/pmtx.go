@@ -325,6 +325,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		}
 	}
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { t.Settings = s; return nil }, func() {})
+	cliapp.Document(app, nil, pmtxDescription, false)
 	return app
 }
 

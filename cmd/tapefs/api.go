@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -40,9 +39,11 @@ const socketName = "api.sock"
 // under a short lock), help, and the key commands that read a password
 // from the caller's terminal (they work on the key store under its own
 // lock; `key restore` asks the daemon for the tape's key config with the
-// forwarded `key tape-config`). An entry names a command or a command
-// path ("key create").
-var localCommands = []string{"mount", "daemon", "vtape", "help", "h", "key create", "key change-passphrase", "key restore"}
+// forwarded `key tape-config`), and the commands that need neither engine
+// nor state (barcode-sheet, completion, __gendoc; __complete asks the
+// daemon itself for what it needs). An entry names a command or a command path ("key
+// create").
+var localCommands = []string{"mount", "daemon", "vtape", "help", "h", "key create", "key change-passphrase", "key restore", "barcode-sheet", "completion", "__complete", "__gendoc"}
 
 // isLocal reports whether the command path runs in the calling process.
 func isLocal(path []*cli.Command) bool {
@@ -92,28 +93,12 @@ func (w frameWriter) Write(p []byte) (int, error) {
 
 // apiServer serves the API socket with run (the daemon's command runner).
 type apiServer struct {
-	ln   net.Listener
-	run  func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-	logf func(format string, args ...any)
-	wg   sync.WaitGroup
-}
-
-// listenAPI creates the socket (removing a stale one: the caller holds
-// the state directory's daemon lock) readable by the daemon's user only.
-func listenAPI(stateDir string) (net.Listener, error) {
-	path := filepath.Join(stateDir, socketName)
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale API socket: %w", err)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("API socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("API socket: %w", err)
-	}
-	return ln, nil
+	ln net.Listener
+	// access decides who may run commands (access.go).
+	access access
+	run    func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	logf   func(format string, args ...any)
+	wg     sync.WaitGroup
 }
 
 // serve accepts connections until the listener is closed.
@@ -127,6 +112,11 @@ func (s *apiServer) serve() {
 		go func() {
 			defer s.wg.Done()
 			defer conn.Close()
+			if err := s.access.checkPeer(conn); err != nil {
+				s.logf("API: refused a connection: %v", err)
+				s.refuse(conn, err)
+				return
+			}
 			s.handle(conn)
 		}()
 	}
@@ -136,6 +126,13 @@ func (s *apiServer) serve() {
 func (s *apiServer) close() {
 	s.ln.Close()
 	s.wg.Wait()
+}
+
+// refuse answers a connection that may not run commands with err, before
+// reading anything from it.
+func (s *apiServer) refuse(conn net.Conn, err error) {
+	b, _ := json.Marshal(apiExit{Code: cliapp.ExitCode(err), Error: err.Error()})
+	frameWriter{mu: &sync.Mutex{}, conn: conn, kind: 'x'}.Write(b)
 }
 
 func (s *apiServer) handle(conn net.Conn) {
@@ -200,6 +197,11 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		return 0, false
 	}
 	conn, err := net.Dial("unix", filepath.Join(stateDirOf(args), socketName))
+	if err != nil && isReadOnly(path) {
+		// No daemon: a CLI job that holds the state serves read-only
+		// commands (jobserver.go).
+		conn, err = net.Dial("unix", filepath.Join(stateDirOf(args), jobSocketName))
+	}
 	if err != nil {
 		return 0, false // no daemon: run in this process
 	}
@@ -214,10 +216,9 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	if err != nil {
 		return cliapp.ExitCode(err), true
 	}
-	if _, err := conn.Write(append(b, '\n')); err != nil {
-		fmt.Fprintf(stderr, "tapefs: sending the command to the daemon: %v\n", err)
-		return 1, true
-	}
+	// A daemon that refuses this user answers at once and closes without
+	// reading the request: then the write fails and its answer says why.
+	_, writeErr := conn.Write(append(b, '\n'))
 	go func() {
 		<-ctx.Done()
 		conn.Close()
@@ -226,6 +227,10 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	for {
 		var hdr [5]byte
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if writeErr != nil {
+				fmt.Fprintf(stderr, "tapefs: sending the command to the daemon: %v\n", writeErr)
+				return 1, true
+			}
 			if ctx.Err() != nil {
 				fmt.Fprintln(stderr, "tapefs: interrupted")
 				return 130, true

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
@@ -21,13 +22,24 @@ import (
 type env struct {
 	stdin          io.Reader // passwords (key commands)
 	stdout, stderr io.Writer
+	// console writes log lines and the progress bar to stderr.
+	console *console
 	cliapp.Settings
 	eng *engine.Engine
 	// shared: eng belongs to the mount daemon, which runs this command
 	// for a forwarded CLI call or a control file; it is not closed after
 	// the command.
 	shared bool
+	// serve: while this process holds its own engine, it serves the
+	// read-only commands of other processes (jobserver.go); stopServe
+	// ends that.
+	serve     bool
+	stopServe func()
 }
+
+// catalogWait is how long a command run without a daemon waits for the
+// catalog while another process holds it.
+const catalogWait = 3 * time.Second
 
 var (
 	usagef    = cliapp.Usagef
@@ -42,22 +54,35 @@ func (e *env) engine() (*engine.Engine, error) {
 	if e.eng != nil {
 		return e.eng, nil
 	}
+	wait := time.Duration(0)
+	if e.serve {
+		// Another command may hold the catalog for a moment (a
+		// read-only one that runs in its own process); a long job
+		// makes this fail after the wait, naming it.
+		wait = catalogWait
+	}
 	eng, err := engine.New(engine.Options{
-		ConfigDir: e.ConfigDir,
-		StateDir:  e.StateDir,
-		Opener:    e.opener(),
-		Logf: func(format string, args ...any) {
-			fmt.Fprintf(e.stderr, format+"\n", args...)
-		},
+		ConfigDir:   e.ConfigDir,
+		StateDir:    e.StateDir,
+		CatalogWait: wait,
+		Opener:      e.opener(),
+		Logf:        e.console.logf,
 	})
 	if err != nil {
 		return nil, err
 	}
 	e.eng = eng
+	if e.serve {
+		e.stopServe = serveReadOnly(e.StateDir, e.ConfigDir, eng, e.stderr)
+	}
 	return eng, nil
 }
 
 func (e *env) close() {
+	if e.stopServe != nil {
+		e.stopServe()
+		e.stopServe = nil
+	}
 	if e.eng != nil && !e.shared {
 		if err := e.eng.Close(); err != nil {
 			fmt.Fprintf(e.stderr, "tapefs: closing: %v\n", err)
@@ -72,9 +97,19 @@ func (e *env) print(t *output.Table, v any) error { return output.Print(e.stdout
 // With a non-nil shared engine (the mount daemon's), commands use it
 // instead of creating their own.
 func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
-	e := &env{stdin: os.Stdin, stdout: stdout, stderr: stderr, eng: shared, shared: shared != nil}
+	return (&env{stdin: os.Stdin, stdout: stdout, stderr: stderr, console: newConsole(stderr), eng: shared, shared: shared != nil}).app()
+}
+
+// newCLIApp is the command tree of a tapefs process run from the command
+// line without a daemon: while a command holds its engine, the read-only
+// commands of other processes run in it (jobserver.go).
+func newCLIApp(stdout, stderr io.Writer) *cli.App {
+	return (&env{stdin: os.Stdin, stdout: stdout, stderr: stderr, console: newConsole(stderr), serve: true}).app()
+}
+
+func (e *env) app() *cli.App {
 	app := cliapp.NewApp("tapefs", "tape backup: drives, changers, media pools, labels, backup and restore")
-	app.Writer, app.ErrWriter = stdout, stderr
+	app.Writer, app.ErrWriter = e.stdout, e.stderr
 	app.Commands = []*cli.Command{
 		e.changerCommand(),
 		e.driveCommand(),
@@ -92,10 +127,12 @@ func newApp(stdout, stderr io.Writer, shared *engine.Engine) *cli.App {
 		e.taskCommand(),
 		e.backupJobCommand(),
 		e.notifyCommand(),
+		e.barcodeSheetCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
 	e.asTasks(app.Commands, "")
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)
+	cliapp.Document(app, completeValues, tapefsDescription, true, fsPage)
 	return app
 }
 

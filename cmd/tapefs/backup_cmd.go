@@ -2,16 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
-	"github.com/mattn/go-isatty"
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
 	"tapefs/cmd/internal/output"
@@ -28,6 +24,8 @@ func (e *env) backupCommand() *cli.Command {
 			&cli.BoolFlag{Name: "eject-media", Usage: "eject the tape when done"},
 			&cli.BoolFlag{Name: "export-media-set", Usage: "move every tape of the media set to import/export slots when done"},
 			&cli.BoolFlag{Name: "force-media-set", Usage: "start a new media set"},
+			&cli.StringSliceFlag{Name: "exclude", Usage: "leave out paths matching `PATTERN` (a name at any depth, or a path from the source's root when it has a slash; repeatable)"},
+			&cli.BoolFlag{Name: "all-file-systems", Usage: "also back up filesystems mounted below SOURCE (default: stay on SOURCE's filesystem)"},
 		},
 		Action: func(c *cli.Context) error {
 			a, err := args(c, "SOURCE", "POOL")
@@ -41,6 +39,7 @@ func (e *env) backupCommand() *cli.Command {
 			opts := engine.BackupOptions{
 				Source: a[0], Pool: a[1], Group: c.String("group"),
 				EjectMedia: c.Bool("eject-media"), ExportMediaSet: c.Bool("export-media-set"), ForceMediaSet: c.Bool("force-media-set"),
+				Exclude: c.StringSlice("exclude"), AllFileSystems: c.Bool("all-file-systems"),
 			}
 			stop := e.progress(&opts)
 			res, err := eng.Backup(c.Context, opts)
@@ -58,70 +57,31 @@ func (e *env) backupCommand() *cli.Command {
 				[2]string{"tapes", strings.Join(res.Tapes, ", ")},
 				[2]string{"duration", time.Duration(res.ElapsedNanos).Round(time.Millisecond).String()},
 			)
-			return e.print(t, res)
+			if len(res.Warnings) > 0 {
+				t.Add("warnings", fmt.Sprintf("%d (files changed while they were read; see the log)", len(res.Warnings)))
+			}
+			if err := e.print(t, res); err != nil {
+				return err
+			}
+			if len(res.Warnings) > 0 {
+				return warningsError{n: len(res.Warnings)}
+			}
+			return nil
 		},
 	}
 }
 
-// progress shows a progress bar on a terminal and one log line every few
-// seconds otherwise. The returned function ends it. In the daemon it does
-// nothing: the task's own progress lines reach the caller (engine.WithLog).
-func (e *env) progress(opts *engine.BackupOptions) func() {
-	if e.shared {
-		return func() {}
-	}
-	tty := false
-	if f, ok := e.stderr.(*os.File); ok {
-		tty = isatty.IsTerminal(f.Fd())
-	}
-	var mu sync.Mutex
-	var bar *progressbar.ProgressBar
-	var last time.Time
-	start := time.Now()
-	opts.Progress = func(p engine.BackupProgress) {
-		mu.Lock()
-		defer mu.Unlock()
-		if tty {
-			if bar == nil && p.Counted && p.TotalBytes > 0 {
-				bar = progressbar.NewOptions64(p.TotalBytes,
-					progressbar.OptionSetWriter(e.stderr),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionSetPredictTime(true),
-					progressbar.OptionThrottle(200*time.Millisecond),
-					progressbar.OptionFullWidth(),
-				)
-			}
-			if bar != nil {
-				bar.Describe(fmt.Sprintf("%d/%d files, tape %s", p.Files, p.TotalFiles, p.Tape))
-				_ = bar.Set64(p.Bytes)
-			}
-			return
-		}
-		if time.Since(last) < 5*time.Second {
-			return
-		}
-		last = time.Now()
-		rate := float64(p.Bytes) / time.Since(start).Seconds()
-		if p.Tape == "" {
-			p.Tape = "-"
-		}
-		totalBytes, totalFiles := "?", "?"
-		if p.Counted {
-			totalBytes, totalFiles = humanize.IBytes(uint64(p.TotalBytes)), strconv.FormatInt(p.TotalFiles, 10)
-		}
-		fmt.Fprintf(e.stderr, "progress: %s of %s, %d of %s files, %s/s, new on tape %s, tape %s\n",
-			humanize.IBytes(uint64(p.Bytes)), totalBytes, p.Files, totalFiles,
-			humanize.IBytes(uint64(rate)), humanize.IBytes(uint64(p.NewBytes)), p.Tape)
-	}
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if bar != nil {
-			_ = bar.Finish()
-			fmt.Fprintln(e.stderr)
-		}
-	}
+// warningsError ends a backup that finished "ok with warnings": its
+// snapshot is on tape, but files changed while they were read (exit code
+// 8, see the package comment).
+type warningsError struct{ n int }
+
+func (w warningsError) Error() string {
+	return fmt.Sprintf("backup finished with warnings: %d %s changed while %s read (stored as read)", w.n, plural(w.n, "file", "files"), plural(w.n, "it was", "they were"))
 }
+
+// ExitCode is used by cliapp.ExitCode.
+func (w warningsError) ExitCode() int { return 8 }
 
 func (e *env) restoreCommand() *cli.Command {
 	return &cli.Command{
@@ -157,12 +117,8 @@ func (e *env) restoreCommand() *cli.Command {
 				}
 				if e.Format == output.Text {
 					fmt.Fprintf(e.stdout, "snapshots: %s\nfiles: %d, %s\n", strings.Join(res.Plan.Snapshots, ", "), res.Plan.Files, humanize.IBytes(uint64(res.Plan.Bytes)))
-					if res.Plan.EstimatedSeconds > 0 {
-						loads := "loads"
-						if len(res.Plan.Tapes) == 1 {
-							loads = "load"
-						}
-						fmt.Fprintf(e.stdout, "estimated tape time: %s (%d %s)\n", time.Duration(res.Plan.EstimatedSeconds*float64(time.Second)).Round(time.Second), len(res.Plan.Tapes), loads)
+					if res.Plan.EstimatedSeconds > 0 || res.Plan.EstimatedLoads < len(res.Plan.Tapes) && c.Bool("dry-run") {
+						fmt.Fprintf(e.stdout, "estimated tape time: %s (%s)\n", time.Duration(res.Plan.EstimatedSeconds*float64(time.Second)).Round(time.Second), estimateCounts(res.Plan))
 					}
 				}
 				if perr := e.print(t, res); perr != nil && err == nil {
@@ -171,7 +127,7 @@ func (e *env) restoreCommand() *cli.Command {
 				if e.Format == output.Text {
 					for _, rt := range res.Plan.Tapes {
 						if rt.Offline {
-							fmt.Fprintf(e.stdout, "tape %s is not in the library: bring it back, or the files on it are not restored\n", rt.Label)
+							fmt.Fprintf(e.stdout, "tape %s is not in the library: bring it back into a storage slot before the restore\n", rt.Label)
 						}
 					}
 				}
@@ -189,6 +145,34 @@ func (e *env) restoreCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// estimateCounts says what a restore plan's time estimate counts: the
+// loads of the tapes in the library, the archives located on them and the
+// bytes read; offline tapes are left out.
+func estimateCounts(p engine.RestorePlan) string {
+	archives, bytes, offline := 0, int64(0), 0
+	for _, t := range p.Tapes {
+		if t.Offline {
+			offline++
+			continue
+		}
+		archives += len(t.Archives)
+		bytes += t.Bytes
+	}
+	s := fmt.Sprintf("%d %s, %d %s located, %s read", p.EstimatedLoads, plural(p.EstimatedLoads, "load", "loads"),
+		archives, plural(archives, "archive", "archives"), humanize.IBytes(uint64(bytes)))
+	if offline > 0 {
+		s += fmt.Sprintf("; %d offline %s not counted", offline, plural(offline, "tape", "tapes"))
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func (e *env) catalogCommand() *cli.Command {

@@ -44,7 +44,8 @@ func (e *env) changerCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "path", Usage: "device path"},
 					&cli.StringFlag{Name: "export-slots", Usage: "slots to treat as import/export slots, e.g. 15,16"},
-					&cli.StringSliceFlag{Name: "delete", Usage: "reset a property: export-slots"},
+					&cli.BoolFlag{Name: "eject-before-unload", Usage: "eject the tape from the drive before the changer moves it (tapefs always does; kept for proxmox-tape compatibility)"},
+					&cli.StringSliceFlag{Name: "delete", Usage: "reset a property: export-slots, eject-before-unload"},
 				},
 				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
 					var slots *[]int
@@ -55,14 +56,24 @@ func (e *env) changerCommand() *cli.Command {
 						}
 						slots = &s
 					}
-					for _, d := range c.StringSlice("delete") {
-						if d != "export-slots" {
-							return usagef("cannot delete %q: deletable properties are export-slots", d)
-						}
-						empty := []int{}
-						slots = &empty
+					var eject *bool
+					if c.IsSet("eject-before-unload") {
+						v := c.Bool("eject-before-unload")
+						eject = &v
 					}
-					return eng.ChangerUpdate(name, optString(c, "path"), slots)
+					for _, d := range c.StringSlice("delete") {
+						switch d {
+						case "export-slots":
+							empty := []int{}
+							slots = &empty
+						case "eject-before-unload":
+							off := false
+							eject = &off
+						default:
+							return usagef("cannot delete %q: deletable properties are export-slots, eject-before-unload", d)
+						}
+					}
+					return eng.ChangerUpdate(name, optString(c, "path"), slots, eject)
 				}),
 			},
 			{
@@ -86,7 +97,10 @@ func (e *env) changerCommand() *cli.Command {
 					if len(ch.ExportSlots) > 0 {
 						t.Add("export-slots", formatSlots(ch.ExportSlots))
 					}
-					return e.print(t, engine.ChangerInfo{Name: ch.Name, Path: ch.Path, ExportSlots: ch.ExportSlots})
+					if ch.EjectBeforeUnload {
+						t.Add("eject-before-unload", "true")
+					}
+					return e.print(t, engine.ChangerInfo{Name: ch.Name, Path: ch.Path, ExportSlots: ch.ExportSlots, EjectBeforeUnload: ch.EjectBeforeUnload})
 				}),
 			},
 			{

@@ -134,7 +134,7 @@ func (e *env) keyCommand() *cli.Command {
 				Usage: "create a new encryption key (asks for its password)",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "hint", Usage: "password hint, stored in clear with the key (required)"},
-					&cli.StringFlag{Name: "kdf", Value: keys.KDFScrypt, Usage: "key derivation function: scrypt"},
+					&cli.StringFlag{Name: "kdf", Value: keys.KDFScrypt, Usage: "key derivation function: scrypt or pbkdf2 (none is refused, as by proxmox-tape)"},
 				},
 				Action: func(c *cli.Context) error {
 					return e.runKeyCreate(c.String("hint"), c.String("kdf"))
@@ -186,13 +186,14 @@ func (e *env) keyCommand() *cli.Command {
 				ArgsUsage: "[FINGERPRINT]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "output-format", Value: "text", Usage: "text or html"},
+					&cli.StringFlag{Name: "subject", Usage: "a title printed above the key (who or what it is for)"},
 				},
 				Action: func(c *cli.Context) error {
 					fp, err := e.onlyKey(c)
 					if err != nil {
 						return err
 					}
-					return e.runPaperkey(fp, c.String("output-format"))
+					return e.runPaperkey(fp, c.String("output-format"), c.String("subject"))
 				},
 			},
 			{
@@ -201,13 +202,14 @@ func (e *env) keyCommand() *cli.Command {
 				ArgsUsage: "FINGERPRINT",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "hint", Usage: "new password hint (default: keep the old one)"},
+					&cli.BoolFlag{Name: "force", Usage: "set a new password without the current one, from the key in the key store (for a forgotten password)"},
 				},
 				Action: func(c *cli.Context) error {
 					fp, err := fpArg(c)
 					if err != nil {
 						return err
 					}
-					return e.runKeyChangePassphrase(fp, optString(c, "hint"))
+					return e.runKeyChangePassphrase(fp, optString(c, "hint"), c.Bool("force"))
 				},
 			},
 			{
@@ -235,9 +237,28 @@ func (e *env) keyCommand() *cli.Command {
 				Flags: []cli.Flag{
 					driveFlag(),
 					&cli.StringFlag{Name: "key-file", Usage: "read the key config from `FILE` (a paperkey text or the JSON) instead of the tape"},
+					&cli.StringFlag{Name: "key", Usage: "the key config `JSON` itself (as paperkey prints it) instead of the tape"},
 				},
 				Action: func(c *cli.Context) error {
-					return e.runKeyRestore(c.Context, c.String("drive"), c.String("key-file"))
+					if c.IsSet("key") && c.IsSet("key-file") {
+						return usagef("key restore: give --key or --key-file, not both")
+					}
+					var kc *keys.KeyConfig
+					switch {
+					case c.IsSet("key"):
+						k, err := parseKeyText([]byte(c.String("key")), "--key")
+						if err != nil {
+							return err
+						}
+						kc = &k
+					case c.IsSet("key-file"):
+						k, err := readKeyFile(c.String("key-file"))
+						if err != nil {
+							return err
+						}
+						kc = &k
+					}
+					return e.runKeyRestore(c.Context, c.String("drive"), kc)
 				},
 			},
 			{
@@ -270,11 +291,11 @@ func (e *env) keyCommand() *cli.Command {
 
 func (e *env) runKeyCreate(hint, kdf string) error {
 	switch kdf {
-	case keys.KDFScrypt:
+	case keys.KDFScrypt, keys.KDFPBKDF2:
 	case keys.KDFNone:
-		return usagef("--kdf none is refused: the key would be written in clear into the label of every tape of the pool; use --kdf scrypt")
+		return usagef("--kdf none is refused: the key would be written in clear into the label of every tape of the pool; use --kdf scrypt or pbkdf2")
 	default:
-		return usagef("invalid --kdf %q: use scrypt", kdf)
+		return usagef("invalid --kdf %q: use scrypt or pbkdf2", kdf)
 	}
 	if strings.TrimSpace(hint) == "" {
 		return usagef("key create: --hint is required: a password hint, stored in clear with the key")
@@ -283,7 +304,7 @@ func (e *env) runKeyCreate(hint, kdf string) error {
 	if err != nil {
 		return err
 	}
-	key, kc, err := keys.NewKey(pw, hint, time.Now())
+	key, kc, err := keys.NewKeyKDF(kdf, pw, hint, time.Now())
 	if err != nil {
 		return err
 	}
@@ -293,22 +314,34 @@ func (e *env) runKeyCreate(hint, kdf string) error {
 	return e.printFingerprint(kc.Fingerprint)
 }
 
-func (e *env) runKeyChangePassphrase(fp string, hint *string) error {
+// runKeyChangePassphrase seals a key under a new password: opened with the
+// current one, or with force from the key in the store (proxmox-tape's
+// `--force`, for a forgotten password).
+func (e *env) runKeyChangePassphrase(fp string, hint *string, force bool) error {
 	store := keys.Store{Dir: e.ConfigDir}
-	if _, _, err := store.Get(fp); err != nil {
+	key, _, err := store.Get(fp)
+	if err != nil {
 		return err // before asking for passwords
 	}
 	p := e.passwords()
-	old, err := p.read(promptCurrent)
-	if err != nil {
-		return err
+	var old []byte
+	if !force {
+		if old, err = p.read(promptCurrent); err != nil {
+			return err
+		}
 	}
 	pw, err := p.readNew(promptNew)
 	if err != nil {
 		return err
 	}
 	return store.Update(fp, func(kc *keys.KeyConfig) error {
-		n, err := kc.ChangePassword(old, pw, time.Now())
+		var n keys.KeyConfig
+		var err error
+		if force {
+			n, err = kc.Reseal(key, pw, time.Now())
+		} else {
+			n, err = kc.ChangePassword(old, pw, time.Now())
+		}
 		if err != nil {
 			return err
 		}
@@ -320,16 +353,18 @@ func (e *env) runKeyChangePassphrase(fp string, hint *string) error {
 	})
 }
 
-func (e *env) runKeyRestore(ctx context.Context, drive, keyFile string) error {
+// runKeyRestore adds the key of a key config to the store, asking for its
+// password: the config given (--key, --key-file), or without one the
+// config in the label of the tape in the drive.
+func (e *env) runKeyRestore(ctx context.Context, drive string, given *keys.KeyConfig) error {
 	var kc keys.KeyConfig
-	var err error
-	if keyFile != "" {
-		kc, err = readKeyFile(keyFile)
+	if given != nil {
+		kc = *given
 	} else {
-		kc, err = e.tapeKeyConfig(ctx, drive)
-	}
-	if err != nil {
-		return err
+		var err error
+		if kc, err = e.tapeKeyConfig(ctx, drive); err != nil {
+			return err
+		}
 	}
 	store := keys.Store{Dir: e.ConfigDir}
 	if _, _, err := store.Get(kc.Fingerprint); err == nil {
@@ -394,15 +429,21 @@ func readKeyFile(path string) (keys.KeyConfig, error) {
 	if err != nil {
 		return keys.KeyConfig{}, usagef("read key file: %v", err)
 	}
+	return parseKeyText(b, "key file "+path)
+}
+
+// parseKeyText parses a key config: the JSON, or a paperkey text with the
+// JSON between its markers. from names the source in errors.
+func parseKeyText(b []byte, from string) (keys.KeyConfig, error) {
 	if _, rest, ok := bytes.Cut(b, []byte(paperBegin)); ok {
 		b, _, ok = bytes.Cut(rest, []byte(paperEnd))
 		if !ok {
-			return keys.KeyConfig{}, usagef("key file %s: %s has no matching %s", path, paperBegin, paperEnd)
+			return keys.KeyConfig{}, usagef("%s: %s has no matching %s", from, paperBegin, paperEnd)
 		}
 	}
 	kc, err := keys.ParseKeyConfig(b)
 	if err != nil {
-		return keys.KeyConfig{}, fmt.Errorf("key file %s: %w", path, err)
+		return keys.KeyConfig{}, fmt.Errorf("%s: %w", from, err)
 	}
 	return kc, nil
 }
@@ -432,7 +473,9 @@ func (e *env) onlyKey(c *cli.Context) (string, error) {
 	return "", usagef("the store holds %d tape encryption keys: name one (FINGERPRINT, as `tapefs key list` prints it)", len(list))
 }
 
-func (e *env) runPaperkey(fp, format string) error {
+// runPaperkey prints the key config for paper, under subject if one is
+// given (proxmox-tape's --subject).
+func (e *env) runPaperkey(fp, format, subject string) error {
 	if format != "text" && format != "html" {
 		return usagef("invalid --output-format %q for paperkey: use text or html", format)
 	}
@@ -455,6 +498,11 @@ func (e *env) runPaperkey(fp, format string) error {
 		return fmt.Errorf("paperkey: %w", err)
 	}
 	if format == "text" {
+		if subject != "" {
+			if _, err := fmt.Fprintf(e.stdout, "Subject: %s\n\n", subject); err != nil {
+				return err
+			}
+		}
 		_, err = fmt.Fprintf(e.stdout, "%s\n%s\n%s\n\n%s", paperBegin, pretty.Bytes(), paperEnd, qr.ToSmallString(false))
 		return err
 	}
@@ -463,6 +511,7 @@ func (e *env) runPaperkey(fp, format string) error {
 		return fmt.Errorf("paperkey: %w", err)
 	}
 	return paperkeyHTML.Execute(e.stdout, map[string]any{
+		"Subject":     subject,
 		"Fingerprint": kc.Fingerprint,
 		"Hint":        kc.Hint,
 		"Created":     fmtTime(kc.Created),
@@ -477,14 +526,14 @@ var paperkeyHTML = template.Must(template.New("paperkey").Parse(`<!DOCTYPE html>
 <html>
 <head>
 <meta charset="utf-8">
-<title>tapefs tape encryption key {{.Fingerprint}}</title>
+<title>{{if .Subject}}{{.Subject}}: {{end}}tapefs tape encryption key {{.Fingerprint}}</title>
 <style>
 body { font-family: sans-serif; }
 pre { font-size: 11pt; white-space: pre-wrap; word-break: break-all; }
 </style>
 </head>
 <body>
-<h1>Tape encryption key</h1>
+<h1>{{if .Subject}}{{.Subject}}{{else}}Tape encryption key{{end}}</h1>
 <p>Fingerprint: <code>{{.Fingerprint}}</code><br>
 Password hint: {{.Hint}}<br>
 Created: {{.Created}}</p>

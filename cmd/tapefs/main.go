@@ -16,6 +16,7 @@
 //	5  no medium: no tape in the drive
 //	6  refused: the operation would destroy data or break a rule
 //	7  no space: no free slot or no writable tape
+//	8  ok with warnings: backup wrote its snapshot, but files changed while read
 package main
 
 import (
@@ -31,6 +32,15 @@ import (
 )
 
 func main() {
+	// What tapefs creates for itself (state directory, catalog, spool,
+	// locks, virtual libraries, logs, the API socket) is private to its
+	// user whatever the caller's umask; what needs another mode gets it
+	// explicitly: the configuration directory 0755 and its files 0644
+	// (keys 0600), restored files their snapshot's modes, and what
+	// clients create in incoming/ the modes they ask for (the kernel
+	// applies their umask; the staging store keeps modes as metadata and
+	// its own files are 0600).
+	syscall.Umask(0o077)
 	args := helperArgs(os.Args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := cliapp.StartProfile("tapefs")
@@ -40,7 +50,7 @@ func main() {
 		os.Exit(code)
 	}
 	ctx = engine.WithTaskOrigin(ctx, cliOrigin(os.Getpid(), os.Getuid()))
-	err := cliapp.Run(ctx, newApp(os.Stdout, os.Stderr, nil), args)
+	err := cliapp.Run(ctx, newCLIApp(os.Stdout, os.Stderr), args)
 	stopProfile()
 	stop()
 	if err != nil {

@@ -19,6 +19,7 @@ type mediaJSON struct {
 	MediaSetUUID string  `json:"media-set-uuid,omitempty"`
 	SeqNr        *uint64 `json:"seq-nr,omitempty"`
 	Status       string  `json:"status"`
+	Expired      bool    `json:"expired"`
 	Location     string  `json:"location"`
 	BytesUsed    uint64  `json:"bytes-used"`
 	Ctime        int64   `json:"ctime"`
@@ -48,7 +49,7 @@ func (e *env) mediaCommand() *cli.Command {
 					for _, m := range list {
 						j := mediaJSON{
 							LabelText: m.LabelText, UUID: m.UUID.String(), Pool: m.EffectivePool(),
-							Status: string(m.Status), Location: m.Location.String(),
+							Status: m.Shown, Expired: m.Expired, Location: m.Location.String(),
 							BytesUsed: m.BytesUsed, Ctime: m.Ctime.Unix(), MediaSetName: m.SetName,
 						}
 						seq, expire, used := "", "", ""

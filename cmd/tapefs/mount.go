@@ -45,6 +45,9 @@ type mountOpts struct {
 	// stagingSync fsyncs each file written into incoming/ at close, so it
 	// survives power loss (slower).
 	stagingSync bool
+	// adminGroup, when set, may run commands like the daemon's user
+	// (access.go).
+	adminGroup string
 }
 
 func (e *env) mountCommand() *cli.Command {
@@ -52,7 +55,8 @@ func (e *env) mountCommand() *cli.Command {
 		Name:  "mount",
 		Usage: "run the daemon: mount the tape library as a filesystem and serve the CLI",
 		Description: "tapefs mount MOUNTPOINT, or as a mount helper (mount -t fuse.tapefs) tapefs mount none MOUNTPOINT -o OPTIONS.\n" +
-			"Options (-o, comma separated): allow_other, ro, rw, debug, staging-sync, foreground, state-dir=DIR, config-dir=DIR;\n" +
+			"Options (-o, comma separated): allow_other, ro, rw, debug, staging-sync, foreground, state-dir=DIR, config-dir=DIR,\n" +
+			"admin-group=GROUP (its members may run commands and read the daemon's files in the tree, like its user);\n" +
 			"generic mount options (defaults, noauto, nofail, _netdev, dev, suid, exec, x-...) are accepted and ignored.",
 		ArgsUsage: "[none] MOUNTPOINT",
 		Flags: []cli.Flag{
@@ -119,10 +123,12 @@ func (mo *mountOpts) parse(opts []string) error {
 			mo.stateDir = val
 		case key == "config-dir" && hasVal:
 			mo.configDir = val
+		case key == "admin-group" && hasVal:
+			mo.adminGroup = val
 		case strings.HasPrefix(key, "x-") || key == "comment":
 		case slices.Contains(ignoredMountOptions, key):
 		default:
-			return usagef("mount: unknown mount option %q (known: allow_other, ro, rw, debug, staging-sync, foreground, state-dir=DIR, config-dir=DIR)", o)
+			return usagef("mount: unknown mount option %q (known: allow_other, ro, rw, debug, staging-sync, foreground, state-dir=DIR, config-dir=DIR, admin-group=GROUP)", o)
 		}
 	}
 	return nil
@@ -168,6 +174,9 @@ func startBackground(mo mountOpts, stderr io.Writer) error {
 	}
 	if mo.stagingSync {
 		o = append(o, "staging-sync")
+	}
+	if mo.adminGroup != "" {
+		o = append(o, "admin-group="+mo.adminGroup)
 	}
 	if len(o) > 0 {
 		args = append(args, "-o", strings.Join(o, ","))
@@ -222,18 +231,22 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 			}
 		}()
 	}
-	// The kernel applies the caller's mode bits; our umask must not strip
-	// them a second time (DESIGN.md, FUSE pitfalls).
-	syscall.Umask(0)
 	// Forwarded commands carry the caller's defaults as flags; the
 	// daemon's own must not apply to them.
 	os.Unsetenv("TAPEFS_DRIVE")
 	os.Unsetenv("PROXMOX_TAPE_DRIVE")
-	logger := log.New(stderr, "tapefs: ", log.LstdFlags)
-
-	if err := os.MkdirAll(mo.stateDir, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
+	acc, err := newAccess(mo.adminGroup)
+	if err != nil {
+		return err
 	}
+	// Until daemon.log can be opened, what is said goes to stderr.
+	early := log.New(stderr, "tapefs: ", log.LstdFlags)
+	if err := secureStateDir(mo.stateDir, acc, early.Printf); err != nil {
+		return err
+	}
+	dlog := newDaemonLog(stderr, mo.stateDir)
+	defer dlog.Close()
+	logger := log.New(dlog, "tapefs: ", log.LstdFlags)
 	unlock, noteLock, err := lockState(mo.stateDir)
 	if err != nil {
 		return err
@@ -268,6 +281,14 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 	if err := eng.RefreshStatus(); err != nil {
 		logger.Printf("reading device status: %v", err)
 	}
+	// A commit killed between its snapshot archive and its catalog
+	// record left an archive on tape that the catalog does not know:
+	// void it now, so a catalog rebuilt from the tapes is this one.
+	go func() {
+		if n, err := eng.VoidInterruptedCommits(context.Background()); n > 0 || err != nil {
+			logger.Printf("interrupted commits: %d tapes settled (%v)", n, err)
+		}
+	}()
 
 	run := func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ctx = engine.WithLog(ctx, func(line string) { fmt.Fprintln(stderr, line) })
@@ -275,11 +296,11 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 		return cliapp.Run(ctx, newApp(stdout, stderr, eng), argv)
 	}
 
-	ln, err := listenAPI(mo.stateDir)
+	ln, err := listenAPI(mo.stateDir, acc)
 	if err != nil {
 		return err
 	}
-	api := &apiServer{ln: ln, run: run, logf: logger.Printf}
+	api := &apiServer{ln: ln, access: acc, run: run, logf: logger.Printf}
 	go api.serve()
 	defer func() {
 		api.close()
@@ -314,7 +335,7 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 		return nil
 	}
 
-	root, err := fusefs.New(fusefs.Options{Engine: eng, Run: run, MountPoint: mo.mountpoint, Logf: logger.Printf})
+	root, err := fusefs.New(fusefs.Options{Engine: eng, Run: run, MountPoint: mo.mountpoint, Logf: logger.Printf, AdminGID: acc.adminGroup()})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
@@ -92,13 +91,17 @@ func (e *env) tapeCommands() []*cli.Command {
 			if li.MediaSetUUID != uuid.Nil {
 				t.Add("seq-nr", strconv.FormatUint(li.MediaSetSeq, 10))
 			}
+			if li.EncryptionKeyFingerprint != "" {
+				t.Add("encryption-key-fingerprint", li.EncryptionKeyFingerprint)
+			}
 			return e.print(t, li)
 		}),
 		e.driveAction("format", "erase the tape in the drive (all data is lost)", "", []cli.Flag{
-			&cli.BoolFlag{Name: "fast", Usage: "only write end of data at the start of the tape"},
+			&cli.BoolFlag{Name: "fast", Value: true, Usage: "only write end of data at the start of the tape (as proxmox-tape, the default; --fast=false erases the whole tape)"},
 			&cli.StringFlag{Name: "label-text", Usage: "only erase if the tape carries this label or barcode (loads it from the library)"},
+			&cli.BoolFlag{Name: "force", Usage: "erase a tape that holds data of a media set that is not expired (the catalog forgets what it held)"},
 		}, func(c *cli.Context, eng *engine.Engine, drive string) error {
-			return eng.Format(c.Context, drive, c.String("label-text"), c.Bool("fast"))
+			return eng.Format(c.Context, drive, c.String("label-text"), c.Bool("fast"), c.Bool("force"))
 		}),
 		e.driveAction("load-media", "load the tape with the given label from the library", "LABEL", nil,
 			func(c *cli.Context, eng *engine.Engine, drive string) error {
@@ -202,46 +205,16 @@ func uuidOrEmpty(u uuid.UUID) string {
 	return u.String()
 }
 
+// runStatus prints the drive's status; the JSON form has the table's rows
+// as keys (engine.DriveStatusInfo.Fields).
 func (e *env) runStatus(c *cli.Context, eng *engine.Engine, drive string) error {
 	s, err := eng.Status(c.Context, drive)
 	if err != nil {
 		return err
 	}
-	st := s.Status
-	t := output.KV([2]string{"blocksize", strconv.FormatUint(uint64(st.BlockSize), 10)})
-	if st.Density != "" {
-		t.Add("density", st.Density)
-	}
-	if st.MediumPresent {
-		t.Add("compression", strconv.FormatBool(st.Compression))
-		t.Add("buffer-mode", strconv.FormatBool(st.BufferMode))
-		t.Add("encryption", strconv.FormatBool(st.Encryption))
-	}
-	t.Add("status", s.Flags)
-	if st.Alerts != 0 {
-		t.Add("alert-flags", st.Alerts.String())
-	}
-	if s.CleaningRequired {
-		t.Add("cleaning-required", "yes: run `tapefs clean`")
-	}
-	if st.Loaded {
-		t.Add("file-number", strconv.FormatUint(st.Position.File, 10))
-		t.Add("block-number", strconv.FormatUint(st.Position.Record, 10))
-	}
-	if s.Manufactured != "" {
-		t.Add("manufactured", s.Manufactured)
-	}
-	if v := s.Volume; v != nil {
-		t.Add("bytes-written", humanize.IBytes(v.LifetimeBytesWritten))
-		t.Add("bytes-read", humanize.IBytes(v.LifetimeBytesRead))
-		t.Add("medium-passes", strconv.FormatUint(v.BeginningOfMediumPasses+v.MiddleOfTapePasses, 10))
-	}
-	if sim := st.Sim; sim != nil {
-		t.Add("simulated-tape-time", (time.Duration(sim.TapeSeconds * float64(time.Second))).Round(time.Millisecond).String())
-		t.Add("back-hitches", strconv.FormatUint(sim.BackHitches, 10))
-	}
-	if s.Job != "" {
-		t.Add("job", s.Job)
+	t := &output.Table{Columns: []string{"Name", "Value"}}
+	for _, f := range s.Fields("run `tapefs clean`") {
+		t.Add(f.Name, f.Text)
 	}
 	return e.print(t, s)
 }

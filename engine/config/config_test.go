@@ -16,6 +16,7 @@ const exampleTape = `# Tape library in the rack
 changer: sl3
 	path /dev/tape/by-id/scsi-CC2C52
 	export-slots 15,16
+	eject-before-unload true
 
 lto: mydrive
 	path /dev/tape/by-id/scsi-12345-sg
@@ -46,7 +47,7 @@ pool: scratch
 
 func wantExampleTape() *TapeConfig {
 	return &TapeConfig{
-		Changers: []Changer{{Name: "sl3", Path: "/dev/tape/by-id/scsi-CC2C52", ExportSlots: []int{15, 16}}},
+		Changers: []Changer{{Name: "sl3", Path: "/dev/tape/by-id/scsi-CC2C52", ExportSlots: []int{15, 16}, EjectBeforeUnload: true}},
 		Drives: []Drive{
 			{Name: "mydrive", Path: "/dev/tape/by-id/scsi-12345-sg", Changer: "sl3", ChangerDriveNum: 1},
 			{Name: "single", Path: "/dev/tape/by-id/scsi-99999-sg"},

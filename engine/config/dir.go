@@ -117,7 +117,7 @@ func updateFile[T any](d Dir, name string, parse func(string, []byte) (*T, error
 // update runs fn holding the directory's exclusive lock, creating the
 // directory if needed.
 func (d Dir) update(fn func() error) error {
-	if err := os.MkdirAll(d.Path, 0o755); err != nil {
+	if err := fileutil.MkdirAll(d.Path, 0o755); err != nil {
 		return fmt.Errorf("create configuration directory: %w", err)
 	}
 	lockPath := d.file(LockFile)

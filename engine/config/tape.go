@@ -22,6 +22,11 @@ type Changer struct {
 	// libraries without a mail slot ("export-slots 15,16"). Each > 0,
 	// no repeats.
 	ExportSlots []int
+	// EjectBeforeUnload is proxmox-tape's "eject-before-unload": eject
+	// the tape from the drive before the changer moves it. tapefs always
+	// does (the engine unloads the drive before every move), so the
+	// setting is kept for compatibility and changes nothing.
+	EjectBeforeUnload bool
 }
 
 // Drive is a tape drive: an "lto:" section.
@@ -157,8 +162,12 @@ func parseTape(file string, data []byte) (*TapeConfig, error) {
 					if ch.ExportSlots, err = parseSlots(p.value); err != nil {
 						return nil, badValue(file, s, p, err)
 					}
+				case "eject-before-unload":
+					if ch.EjectBeforeUnload, err = strconv.ParseBool(p.value); err != nil {
+						return nil, badValue(file, s, p, errors.New("not true or false"))
+					}
 				default:
-					return nil, unknownKey(file, s, p, "path", "export-slots")
+					return nil, unknownKey(file, s, p, "path", "export-slots", "eject-before-unload")
 				}
 			}
 			c.Changers = append(c.Changers, ch)
@@ -211,6 +220,9 @@ func formatTape(c *TapeConfig) []byte {
 				nums[i] = strconv.Itoa(n)
 			}
 			s.add("export-slots", strings.Join(nums, ","))
+		}
+		if ch.EjectBeforeUnload {
+			s.add("eject-before-unload", "true")
 		}
 		secs = append(secs, s)
 	}

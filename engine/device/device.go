@@ -78,9 +78,16 @@ type DriveStatus struct {
 	Encryption bool `json:"encryption"`
 	// Locked: medium removal is prevented.
 	Locked bool `json:"locked,omitempty"`
-	// Position is valid when Loaded.
+	// Position is valid when Loaded and not PositionUnknown.
 	Position Position `json:"position"`
-	// AtBOT, AtEOD, PastEarlyWarning describe the position.
+	// PositionUnknown: the device does not report a usable position
+	// (ReadPosition fails with ErrUnsupported); Position is zero and
+	// AtBOT false.
+	PositionUnknown bool `json:"position-unknown,omitempty"`
+	// AtBOT, AtEOD, PastEarlyWarning describe the position. AtEOD is
+	// known only from this handle's own operations: a SCSI drive does
+	// not report end of data, so a drive opened anew (another process)
+	// says AtEOD false until it moves there.
 	AtBOT            bool `json:"bot,omitempty"`
 	AtEOD            bool `json:"eod,omitempty"`
 	PastEarlyWarning bool `json:"early-warning,omitempty"`

@@ -78,6 +78,18 @@ type CatalogArchive struct {
 	// Chunks lists every chunk on the tape, each in a chunk archive listed
 	// in Files, in any order (the order is kept).
 	Chunks []ChunkLocation
+	// Void lists archives on the tape before this catalog archive whose
+	// job did not complete (a snapshot archive whose snapshot was never
+	// recorded): a catalog rebuilt from the tape leaves them out. They are
+	// never in Files. Kept in the JSON header ("void"), which readers
+	// without it ignore.
+	Void []VoidArchive
+}
+
+// VoidArchive names a voided archive: its tape file and content UUID.
+type VoidArchive struct {
+	File uint64    `json:"file"`
+	UUID uuid.UUID `json:"uuid"`
 }
 
 // catalogHeaderJSON is the JSON header of a catalog archive.
@@ -87,6 +99,8 @@ type catalogHeaderJSON struct {
 	Seq      uint64    `json:"seq"`
 	SetCtime string    `json:"set-ctime"`
 	Pool     string    `json:"pool,omitempty"`
+	// Void: CatalogArchive.Void.
+	Void []VoidArchive `json:"void,omitempty"`
 }
 
 // Validate checks the fields WriteCatalogArchive needs: non-zero UUIDs, a
@@ -117,6 +131,14 @@ func (c *CatalogArchive) validate() error {
 		}
 		if err := f.validate(); err != nil {
 			return err
+		}
+	}
+	for _, v := range c.Void {
+		if v.File < 2 || v.UUID == uuid.Nil {
+			return fmt.Errorf("void archive in file %d (%s): not an archive", v.File, v.UUID)
+		}
+		if _, ok := slices.BinarySearchFunc(c.Files, v.File, func(f ArchiveFile, n uint64) int { return cmpUint64(f.File, n) }); ok {
+			return fmt.Errorf("void archive in file %d is also listed as valid", v.File)
 		}
 	}
 	for i, ch := range c.Chunks {
@@ -297,7 +319,7 @@ func WriteCatalogArchive(ctx context.Context, d device.Drive, blockSize int, c *
 		return err
 	}
 	js, err := json.Marshal(catalogHeaderJSON{
-		Media: c.Media, Set: c.Set, Seq: c.Seq, SetCtime: formatTime(c.SetCtime), Pool: c.Pool,
+		Media: c.Media, Set: c.Set, Seq: c.Seq, SetCtime: formatTime(c.SetCtime), Pool: c.Pool, Void: c.Void,
 	})
 	if err != nil {
 		return fmt.Errorf("catalog archive: %w", err)
@@ -362,7 +384,7 @@ func decodeCatalogHeader(js []byte) (*CatalogArchive, error) {
 	if err != nil {
 		return nil, corruptf("catalog archive header: %v", err)
 	}
-	return &CatalogArchive{Media: h.Media, Set: h.Set, Seq: h.Seq, SetCtime: t, Pool: h.Pool}, nil
+	return &CatalogArchive{Media: h.Media, Set: h.Set, Seq: h.Seq, SetCtime: t, Pool: h.Pool, Void: h.Void}, nil
 }
 
 // ReadLastCatalogArchive reads the catalog archive that ends the tape: it

@@ -353,3 +353,33 @@ func BenchmarkCatalogCopyBaseline(b *testing.B) {
 		copy(dst, p)
 	}
 }
+
+// TestCatalogArchiveVoidRoundTrip: the void list goes into the JSON
+// header and comes back; a void file that is also listed is refused.
+func TestCatalogArchiveVoidRoundTrip(t *testing.T) {
+	c := &CatalogArchive{
+		Media: uuid.UUID{1: 1}, Set: testSet, Seq: 0, SetCtime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Pool: "p",
+		Files: []ArchiveFile{{File: 2, Object: 10, Type: ContentChunkArchive, UUID: uuid.UUID{2: 2}}},
+		Void:  []VoidArchive{{File: 3, UUID: uuid.UUID{3: 3}}},
+	}
+	d := &memDrive{}
+	if err := WriteCatalogArchive(context.Background(), d, MinBlockSize, c); err != nil {
+		t.Fatal(err)
+	}
+	d.pos = 0
+	fr, err := NewFileReader(context.Background(), d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCatalogArchive(fr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Void) != 1 || got.Void[0] != c.Void[0] {
+		t.Errorf("void list read back as %+v, want %+v", got.Void, c.Void)
+	}
+	c.Void = []VoidArchive{{File: 2, UUID: uuid.UUID{3: 3}}}
+	if err := c.Validate(); err == nil {
+		t.Error("a void file that is also listed passed Validate")
+	}
+}

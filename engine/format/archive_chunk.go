@@ -258,6 +258,29 @@ func (r *ChunkArchiveReader) NextUnchecked(alloc func(n int) []byte) (digest [32
 	return digest, offset, data, nil
 }
 
+// SkipTo moves to the entry at payload offset off, at or after the next
+// entry's, without reading the records in between (FileReader.Skip). off
+// must be where an entry starts (a chunk location from a catalog or
+// catalog archive); a wrong offset shows as a corrupt entry header on the
+// next read. Errors are sticky, as Next's.
+func (r *ChunkArchiveReader) SkipTo(off int64) error {
+	if r.err != nil {
+		return r.err
+	}
+	if off < r.off {
+		return fmt.Errorf("chunk archive %s: cannot skip back from offset %d to %d", r.r.Header().UUID, r.off, off)
+	}
+	if err := r.r.Skip(off - r.off); err != nil {
+		r.err = r.streamError(err, "skipped entries")
+		return r.err
+	}
+	r.off = off
+	return nil
+}
+
+// Offset is the payload offset of the next entry.
+func (r *ChunkArchiveReader) Offset() int64 { return r.off }
+
 // Check returns nil if data matches digest, and otherwise the error
 // (wrapping ErrCorrupt) that Next returns for the chunk at offset.
 func (r *ChunkArchiveReader) Check(digest [32]byte, offset int64, data []byte) error {

@@ -375,3 +375,58 @@ func TestChunkArchiveNextUnchecked(t *testing.T) {
 		t.Fatalf("end: %v", err)
 	}
 }
+
+// TestChunkArchiveSkipTo: SkipTo reaches an entry far into the archive
+// without reading the records before it (they read back as medium
+// errors here), and reading goes on from there to the end.
+func TestChunkArchiveSkipTo(t *testing.T) {
+	d := &memDrive{}
+	var chunks []testChunk
+	for i := range 40 {
+		chunks = append(chunks, newChunk(testData(uint64(100+i), 100_000+i)))
+	}
+	offs, _ := writeChunkArchive(t, d, chunks)
+	const target = 30
+	per := int64(MinBlockSize - RecordHeaderSize)
+	// Every record wholly before the target entry's record: never read.
+	d.badRead = map[int]bool{}
+	first := d.record(0, 1)
+	for obj := first; obj < first+int(offs[target]/per)-1; obj++ {
+		d.badRead[obj] = true
+	}
+	if len(d.badRead) < 20 {
+		t.Fatalf("only %d records to skip: the test needs a larger archive", len(d.badRead))
+	}
+	d.pos = 0
+	r := openChunkArchive(t, d)
+	if err := r.SkipTo(offs[target]); err != nil {
+		t.Fatalf("SkipTo: %v", err)
+	}
+	for i := target; i < len(chunks); i++ {
+		digest, off, data, err := r.Next()
+		if err != nil {
+			t.Fatalf("Next %d after the skip: %v", i, err)
+		}
+		if digest != chunks[i].digest || off != offs[i] || !bytes.Equal(data, chunks[i].data) {
+			t.Fatalf("chunk %d after the skip: offset %d, want %d", i, off, offs[i])
+		}
+	}
+	if _, _, _, err := r.Next(); err != io.EOF {
+		t.Fatalf("Next at the end: %v, want io.EOF", err)
+	}
+	// Back is refused; past the end is the end.
+	d.badRead = nil
+	d.pos = 0
+	r = openChunkArchive(t, d)
+	if err := r.SkipTo(offs[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SkipTo(offs[1]); err == nil {
+		t.Error("SkipTo backwards succeeded")
+	}
+	d.pos = 0
+	r = openChunkArchive(t, d)
+	if err := r.SkipTo(1 << 30); !errors.Is(err, ErrIncomplete) && !errors.Is(err, io.EOF) {
+		t.Errorf("SkipTo past the end: %v, want the end of the stream", err)
+	}
+}

@@ -185,6 +185,48 @@ func (r *FileReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Skip passes over the next n payload bytes as Read would, but spaces
+// over the records it needs none of on the drive instead of reading them
+// (every record but the last holds a full record's payload), so moving
+// forward inside a large file costs a locate, not a read. It returns the
+// errors Read returns: a stream that ends first gives io.EOF (or
+// ErrIncomplete), and a filemark among the spaced records ErrIncomplete.
+func (r *FileReader) Skip(n int64) error {
+	for n > 0 {
+		if len(r.payload) > 0 {
+			k := min(int64(len(r.payload)), n)
+			r.payload = r.payload[k:]
+			n -= k
+			continue
+		}
+		if r.err != nil {
+			return r.err
+		}
+		if r.eos {
+			r.err = r.finish()
+			continue
+		}
+		per := int64(r.blockSize - RecordHeaderSize)
+		if whole := n / per; whole > 0 {
+			// Records seq .. seq+whole-1 are not needed: the one after
+			// them holds byte n.
+			if err := r.d.Space(r.ctx, device.SpaceRecords, whole); err != nil {
+				if errors.Is(err, device.ErrFilemark) || errors.Is(err, device.ErrEndOfData) {
+					r.done = true
+					r.err = fmt.Errorf("%s: the file ends before payload byte %d ahead: %w", r.describe(), n, ErrIncomplete)
+					return r.err
+				}
+				r.err = fmt.Errorf("%s: space over %d records: %w", r.describe(), whole, err)
+				return r.err
+			}
+			r.seq += uint64(whole)
+			n -= whole * per
+		}
+		r.err = r.next()
+	}
+	return nil
+}
+
 // describe names the file in error messages.
 func (r *FileReader) describe() string {
 	if r.header.Type == 0 {

@@ -14,6 +14,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"crypto/pbkdf2"
+	"crypto/sha256"
+
 	"golang.org/x/crypto/scrypt"
 )
 
@@ -25,6 +28,10 @@ const KeySize = 32
 const (
 	// KDFScrypt: the key is sealed under scrypt(password, Salt, N, R, P).
 	KDFScrypt = "scrypt"
+	// KDFPBKDF2: the key is sealed under PBKDF2-HMAC-SHA256(password,
+	// Salt, Iter), for sites whose rules ask for PBKDF2 (proxmox-tape
+	// offers it too).
+	KDFPBKDF2 = "pbkdf2"
 	// KDFNone: Data is the key itself, unprotected. tapefs never creates
 	// such configs (they would put the key in clear on every tape), but
 	// reads them.
@@ -44,6 +51,9 @@ const (
 	defaultP = 1
 )
 
+// defaultIter is the PBKDF2 round count of new keys: proxmox-tape's.
+const defaultIter = 65535
+
 // Limits ParseKeyConfig enforces, so a crafted label cannot make a restore
 // allocate without bound or spin for hours.
 const (
@@ -52,6 +62,8 @@ const (
 	maxR          = 32
 	maxP          = 16
 	maxScryptMem  = 256 << 20 // 128·N·r bytes
+	minIter       = 10000
+	maxIter       = 1 << 24
 	minSaltLen    = 16
 	maxSaltLen    = 64
 	saltLen       = 32
@@ -60,8 +72,18 @@ const (
 	sealedKeySize = KeySize + 16 // key plus the GCM tag
 )
 
-// scryptParams are the cost parameters of a derivation.
-type scryptParams struct{ N, R, P int }
+// kdfParams are the derivation of a sealing: scrypt with N, R, P, or
+// PBKDF2-HMAC-SHA256 with Iter rounds when Iter > 0.
+type kdfParams struct{ N, R, P, Iter int }
+
+// defaultParams returns the parameters of new sealings with kdf (KDFScrypt
+// or KDFPBKDF2).
+func defaultParams(kdf string) kdfParams {
+	if kdf == KDFPBKDF2 {
+		return kdfParams{Iter: defaultIter}
+	}
+	return kdfParams{N: defaultN, R: defaultR, P: defaultP}
+}
 
 // KeyConfig is the password-protected form of a tape encryption key, as
 // stored beside the key and written into media-set labels (MarshalJSON).
@@ -74,14 +96,16 @@ type KeyConfig struct {
 	// Created is when the key was created, Modified when its password or
 	// hint last changed.
 	Created, Modified time.Time
-	// KDF is KDFScrypt or KDFNone.
+	// KDF is KDFScrypt, KDFPBKDF2 or KDFNone.
 	KDF string
-	// N, R, P are the scrypt cost parameters (zero for KDFNone).
+	// N, R, P are the scrypt cost parameters (zero otherwise).
 	N, R, P int
-	// Salt is the scrypt salt, Nonce the AES-GCM nonce (empty for KDFNone).
+	// Iter is the PBKDF2 round count (zero otherwise).
+	Iter int
+	// Salt is the KDF's salt, Nonce the AES-GCM nonce (empty for KDFNone).
 	Salt, Nonce []byte
-	// Data is AES-256-GCM(key) with the scrypt-derived key (the key itself
-	// for KDFNone).
+	// Data is AES-256-GCM(key) with the derived key (the key itself for
+	// KDFNone).
 	Data []byte
 }
 
@@ -91,6 +115,7 @@ type keyConfigJSON struct {
 	N           int    `json:"n,omitempty"`
 	R           int    `json:"r,omitempty"`
 	P           int    `json:"p,omitempty"`
+	Iter        int    `json:"iter,omitempty"`
 	Salt        []byte `json:"salt,omitempty"`
 	Nonce       []byte `json:"nonce,omitempty"`
 	Data        []byte `json:"data"`
@@ -100,14 +125,24 @@ type keyConfigJSON struct {
 	Hint        string `json:"hint"`
 }
 
-// NewKey creates a random key and its KeyConfig sealed with password. The
-// password and the hint must not be empty (errors wrap ErrInvalid). Created
-// and Modified are now.
+// NewKey creates a random key and its KeyConfig sealed with password under
+// scrypt. The password and the hint must not be empty (errors wrap
+// ErrInvalid). Created and Modified are now.
 func NewKey(password []byte, hint string, now time.Time) (key []byte, kc KeyConfig, err error) {
-	return newKey(password, hint, now, scryptParams{defaultN, defaultR, defaultP})
+	return newKey(password, hint, now, defaultParams(KDFScrypt))
 }
 
-func newKey(password []byte, hint string, now time.Time, sp scryptParams) ([]byte, KeyConfig, error) {
+// NewKeyKDF is NewKey with the key derivation function kdf: KDFScrypt or
+// KDFPBKDF2 (anything else wraps ErrInvalid; a KDFNone config would put
+// the key in clear on every tape).
+func NewKeyKDF(kdf string, password []byte, hint string, now time.Time) (key []byte, kc KeyConfig, err error) {
+	if kdf != KDFScrypt && kdf != KDFPBKDF2 {
+		return nil, KeyConfig{}, errorf(ErrInvalid, "key derivation function %q: new keys use %s or %s", kdf, KDFScrypt, KDFPBKDF2)
+	}
+	return newKey(password, hint, now, defaultParams(kdf))
+}
+
+func newKey(password []byte, hint string, now time.Time, sp kdfParams) ([]byte, KeyConfig, error) {
 	if err := checkHint(hint); err != nil {
 		return nil, KeyConfig{}, err
 	}
@@ -127,7 +162,7 @@ func newKey(password []byte, hint string, now time.Time, sp scryptParams) ([]byt
 
 // seal returns kc with KDF, parameters, salt, nonce and data set for key
 // under password.
-func (kc KeyConfig) seal(key, password []byte, sp scryptParams) (KeyConfig, error) {
+func (kc KeyConfig) seal(key, password []byte, sp kdfParams) (KeyConfig, error) {
 	if len(password) == 0 {
 		return KeyConfig{}, errorf(ErrInvalid, "the password is empty: a tape encryption key needs a password")
 	}
@@ -143,14 +178,24 @@ func (kc KeyConfig) seal(key, password []byte, sp scryptParams) (KeyConfig, erro
 	if err != nil {
 		return KeyConfig{}, err
 	}
-	kc.KDF, kc.N, kc.R, kc.P = KDFScrypt, sp.N, sp.R, sp.P
+	if sp.Iter > 0 {
+		kc.KDF, kc.N, kc.R, kc.P, kc.Iter = KDFPBKDF2, 0, 0, 0, sp.Iter
+	} else {
+		kc.KDF, kc.N, kc.R, kc.P, kc.Iter = KDFScrypt, sp.N, sp.R, sp.P, 0
+	}
 	kc.Salt, kc.Nonce = salt, nonce
 	kc.Data = aead.Seal(nil, nonce, key, nil)
 	return kc, nil
 }
 
-func deriveAEAD(password, salt []byte, sp scryptParams) (cipher.AEAD, error) {
-	dk, err := scrypt.Key(password, salt, sp.N, sp.R, sp.P, KeySize)
+func deriveAEAD(password, salt []byte, sp kdfParams) (cipher.AEAD, error) {
+	var dk []byte
+	var err error
+	if sp.Iter > 0 {
+		dk, err = pbkdf2.Key(sha256.New, string(password), salt, sp.Iter, KeySize)
+	} else {
+		dk, err = scrypt.Key(password, salt, sp.N, sp.R, sp.P, KeySize)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("derive key from password: %w", err)
 	}
@@ -173,8 +218,8 @@ func (kc KeyConfig) Decrypt(password []byte) ([]byte, error) {
 	switch kc.KDF {
 	case KDFNone:
 		key = bytes.Clone(kc.Data)
-	case KDFScrypt:
-		aead, err := deriveAEAD(password, kc.Salt, scryptParams{kc.N, kc.R, kc.P})
+	case KDFScrypt, KDFPBKDF2:
+		aead, err := deriveAEAD(password, kc.Salt, kdfParams{kc.N, kc.R, kc.P, kc.Iter})
 		if err != nil {
 			return nil, err
 		}
@@ -190,14 +235,14 @@ func (kc KeyConfig) Decrypt(password []byte) ([]byte, error) {
 }
 
 // ChangePassword returns the config sealed with newPassword instead of
-// oldPassword, with fresh salt and nonce, the current scrypt parameters
-// and Modified set to now. Errors are those of Decrypt, and ErrInvalid for
-// an empty new password.
+// oldPassword, with fresh salt and nonce, the current parameters of its
+// KDF (scrypt for a KDFNone config) and Modified set to now. Errors are
+// those of Decrypt, and ErrInvalid for an empty new password.
 func (kc KeyConfig) ChangePassword(oldPassword, newPassword []byte, now time.Time) (KeyConfig, error) {
-	return kc.changePassword(oldPassword, newPassword, now, scryptParams{defaultN, defaultR, defaultP})
+	return kc.changePassword(oldPassword, newPassword, now, defaultParams(kc.KDF))
 }
 
-func (kc KeyConfig) changePassword(oldPassword, newPassword []byte, now time.Time, sp scryptParams) (KeyConfig, error) {
+func (kc KeyConfig) changePassword(oldPassword, newPassword []byte, now time.Time, sp kdfParams) (KeyConfig, error) {
 	if len(newPassword) == 0 {
 		return KeyConfig{}, errorf(ErrInvalid, "the new password is empty: a tape encryption key needs a password")
 	}
@@ -205,6 +250,25 @@ func (kc KeyConfig) changePassword(oldPassword, newPassword []byte, now time.Tim
 	if err != nil {
 		return KeyConfig{}, err
 	}
+	return kc.reseal(key, newPassword, now, sp)
+}
+
+// Reseal returns the config sealed with newPassword, from the key itself
+// instead of the old password (`key change-passphrase --force`: the key
+// store holds the key, readable by root only). The key must have the
+// config's fingerprint (else ErrInvalid). Parameters and Modified are as
+// for ChangePassword.
+func (kc KeyConfig) Reseal(key, newPassword []byte, now time.Time) (KeyConfig, error) {
+	if fp := Fingerprint(key); subtle.ConstantTimeCompare([]byte(fp), []byte(kc.Fingerprint)) != 1 {
+		return KeyConfig{}, errorf(ErrInvalid, "the key has fingerprint %s, not %s", fp, kc.Fingerprint)
+	}
+	if len(newPassword) == 0 {
+		return KeyConfig{}, errorf(ErrInvalid, "the new password is empty: a tape encryption key needs a password")
+	}
+	return kc.reseal(key, newPassword, now, defaultParams(kc.KDF))
+}
+
+func (kc KeyConfig) reseal(key, newPassword []byte, now time.Time, sp kdfParams) (KeyConfig, error) {
 	out, err := kc.seal(key, newPassword, sp)
 	if err != nil {
 		return KeyConfig{}, err
@@ -238,10 +302,11 @@ func checkHint(h string) error {
 
 // Validate checks every field: a full fingerprint, a hint as NewKey
 // requires, creation and modification times (modified not before
-// created), and for KDFScrypt parameters within bounds (N a power of two in
-// [2^10, 2^20], 1 ≤ r ≤ 32, 1 ≤ p ≤ 16, 128·N·r ≤ 256 MiB), a salt of 16 to
-// 64 bytes, a 12-byte nonce and 48 bytes of data; for KDFNone no
-// parameters and 32 bytes of data. Errors wrap ErrInvalid.
+// created), for KDFScrypt parameters within bounds (N a power of two in
+// [2^10, 2^20], 1 ≤ r ≤ 32, 1 ≤ p ≤ 16, 128·N·r ≤ 256 MiB), for KDFPBKDF2
+// 10,000 to 2^24 rounds, and for both a salt of 16 to 64 bytes, a 12-byte
+// nonce and 48 bytes of data; for KDFNone no parameters and 32 bytes of
+// data. Errors wrap ErrInvalid.
 func (kc KeyConfig) Validate() error {
 	bad := func(format string, args ...any) error {
 		return errorf(ErrInvalid, "tape encryption key config: "+format, args...)
@@ -266,6 +331,9 @@ func (kc KeyConfig) Validate() error {
 	}
 	switch kc.KDF {
 	case KDFScrypt:
+		if kc.Iter != 0 {
+			return bad("kdf scrypt takes no iter")
+		}
 		if kc.N < minN || kc.N > maxN || kc.N&(kc.N-1) != 0 {
 			return bad("scrypt N=%d is not a power of two from %d to %d", kc.N, minN, maxN)
 		}
@@ -275,24 +343,42 @@ func (kc KeyConfig) Validate() error {
 		if 128*kc.N*kc.R > maxScryptMem {
 			return bad("scrypt N=%d r=%d needs %d MiB of memory, at most %d allowed", kc.N, kc.R, 128*kc.N*kc.R>>20, maxScryptMem>>20)
 		}
-		if len(kc.Salt) < minSaltLen || len(kc.Salt) > maxSaltLen {
-			return bad("salt is %d bytes, expected %d to %d", len(kc.Salt), minSaltLen, maxSaltLen)
+		if err := kc.validateSealed(); err != nil {
+			return bad("%v", err)
 		}
-		if len(kc.Nonce) != nonceLen {
-			return bad("nonce is %d bytes, expected %d", len(kc.Nonce), nonceLen)
+	case KDFPBKDF2:
+		if kc.N != 0 || kc.R != 0 || kc.P != 0 {
+			return bad("kdf pbkdf2 takes no scrypt parameters")
 		}
-		if len(kc.Data) != sealedKeySize {
-			return bad("sealed key is %d bytes, expected %d", len(kc.Data), sealedKeySize)
+		if kc.Iter < minIter || kc.Iter > maxIter {
+			return bad("pbkdf2 iter=%d out of range (%d..%d)", kc.Iter, minIter, maxIter)
+		}
+		if err := kc.validateSealed(); err != nil {
+			return bad("%v", err)
 		}
 	case KDFNone:
-		if kc.N != 0 || kc.R != 0 || kc.P != 0 || len(kc.Salt) != 0 || len(kc.Nonce) != 0 {
-			return bad("kdf none takes no scrypt parameters, salt or nonce")
+		if kc.N != 0 || kc.R != 0 || kc.P != 0 || kc.Iter != 0 || len(kc.Salt) != 0 || len(kc.Nonce) != 0 {
+			return bad("kdf none takes no parameters, salt or nonce")
 		}
 		if len(kc.Data) != KeySize {
 			return bad("key is %d bytes, expected %d", len(kc.Data), KeySize)
 		}
 	default:
-		return bad("unknown kdf %q: expected %s or %s", kc.KDF, KDFScrypt, KDFNone)
+		return bad("unknown kdf %q: expected %s, %s or %s", kc.KDF, KDFScrypt, KDFPBKDF2, KDFNone)
+	}
+	return nil
+}
+
+// validateSealed checks the salt, nonce and data sizes of a sealed key.
+func (kc KeyConfig) validateSealed() error {
+	if len(kc.Salt) < minSaltLen || len(kc.Salt) > maxSaltLen {
+		return fmt.Errorf("salt is %d bytes, expected %d to %d", len(kc.Salt), minSaltLen, maxSaltLen)
+	}
+	if len(kc.Nonce) != nonceLen {
+		return fmt.Errorf("nonce is %d bytes, expected %d", len(kc.Nonce), nonceLen)
+	}
+	if len(kc.Data) != sealedKeySize {
+		return fmt.Errorf("sealed key is %d bytes, expected %d", len(kc.Data), sealedKeySize)
 	}
 	return nil
 }
@@ -304,7 +390,7 @@ func (kc KeyConfig) Validate() error {
 // embeds these bytes, gives the same bytes).
 func (kc KeyConfig) MarshalJSON() ([]byte, error) {
 	w := keyConfigJSON{
-		KDF: kc.KDF, N: kc.N, R: kc.R, P: kc.P,
+		KDF: kc.KDF, N: kc.N, R: kc.R, P: kc.P, Iter: kc.Iter,
 		Salt: kc.Salt, Nonce: kc.Nonce, Data: kc.Data,
 		Created:     kc.Created.UTC().Format(time.RFC3339Nano),
 		Modified:    kc.Modified.UTC().Format(time.RFC3339Nano),
@@ -347,7 +433,7 @@ func ParseKeyConfig(b []byte) (KeyConfig, error) {
 	kc := KeyConfig{
 		Fingerprint: w.Fingerprint, Hint: w.Hint,
 		Created: created.UTC(), Modified: modified.UTC(),
-		KDF: w.KDF, N: w.N, R: w.R, P: w.P,
+		KDF: w.KDF, N: w.N, R: w.R, P: w.P, Iter: w.Iter,
 		Salt: w.Salt, Nonce: w.Nonce, Data: w.Data,
 	}
 	if err := kc.Validate(); err != nil {

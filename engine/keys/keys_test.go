@@ -15,7 +15,7 @@ import (
 
 // fastParams keeps the scrypt cost of tests low; TestNewKeyDefaults covers
 // the real parameters once.
-var fastParams = scryptParams{minN, 8, 1}
+var fastParams = kdfParams{N: minN, R: 8, P: 1}
 
 var t0 = time.Date(2021, 1, 23, 14, 47, 21, 0, time.UTC)
 
@@ -412,5 +412,66 @@ func TestStoreConcurrentAdds(t *testing.T) {
 		if key, _, err := s.Get(cfgs[i].Fingerprint); err != nil || !bytes.Equal(key, keys[i]) {
 			t.Errorf("key %d: %v", i, err)
 		}
+	}
+}
+
+// TestPBKDF2AndReseal creates a key under PBKDF2 (`key create --kdf
+// pbkdf2`), opens it, changes its password (it stays PBKDF2), reseals it
+// from the key alone (`key change-passphrase --force`), and checks the
+// JSON form round-trips and Validate's bounds.
+func TestPBKDF2AndReseal(t *testing.T) {
+	key, kc, err := NewKeyKDF(KDFPBKDF2, []byte("pw"), "hint", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kc.KDF != KDFPBKDF2 || kc.Iter != defaultIter || kc.N != 0 {
+		t.Fatalf("kdf %s iter %d N %d", kc.KDF, kc.Iter, kc.N)
+	}
+	b, err := kc.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"kdf":"pbkdf2","iter":65535`) {
+		t.Errorf("json %s", b)
+	}
+	back, err := ParseKeyConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := back.Decrypt([]byte("pw")); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("Decrypt = %x, %v", got, err)
+	}
+	if _, err := back.Decrypt([]byte("wrong")); !errors.Is(err, ErrWrongPassword) {
+		t.Errorf("wrong password: %v", err)
+	}
+	later := t0.Add(time.Hour)
+	kc2, err := kc.ChangePassword([]byte("pw"), []byte("new"), later)
+	if err != nil || kc2.KDF != KDFPBKDF2 {
+		t.Fatalf("ChangePassword: %s, %v", kc2.KDF, err)
+	}
+	kc3, err := kc2.Reseal(key, []byte("forced"), later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := kc3.Decrypt([]byte("forced")); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("resealed key: %x, %v", got, err)
+	}
+	if _, err := kc3.Reseal(make([]byte, KeySize), []byte("x"), later); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Reseal with another key: %v, want ErrInvalid", err)
+	}
+	if _, _, err := NewKeyKDF(KDFNone, []byte("pw"), "hint", t0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("NewKeyKDF(none): %v, want ErrInvalid", err)
+	}
+	for _, iter := range []int{minIter - 1, maxIter + 1} {
+		bad := kc
+		bad.Iter = iter
+		if err := bad.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("iter %d: %v, want ErrInvalid", iter, err)
+		}
+	}
+	mixed := kc
+	mixed.N = minN
+	if err := mixed.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("pbkdf2 with scrypt N: %v, want ErrInvalid", err)
 	}
 }

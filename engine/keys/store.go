@@ -184,7 +184,7 @@ func (s Store) Remove(fp string) error {
 // update runs fn on the loaded store under the lock and writes the result
 // if fn succeeds.
 func (s Store) update(fn func(map[string]storeEntry) error) error {
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create configuration directory: %w", err)
 	}
 	lf, err := os.OpenFile(filepath.Join(s.Dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)

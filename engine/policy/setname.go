@@ -106,12 +106,21 @@ func SetName(template string, s Set) (string, error) {
 	return name, nil
 }
 
+// Template lengths proxmox-tape accepts.
+const (
+	minTemplateLen = 2
+	maxTemplateLen = 64
+)
+
 // ValidateTemplate checks a pool's media set name template as SetName
-// would, without a set. "" (the default name) is valid. Errors wrap
-// ErrInvalidTemplate.
+// would, without a set, and its length: 2 to 64 bytes, as proxmox-tape
+// allows. "" (the default name) is valid. Errors wrap ErrInvalidTemplate.
 func ValidateTemplate(template string) error {
 	if template == "" {
 		return nil
+	}
+	if len(template) < minTemplateLen || len(template) > maxTemplateLen {
+		return fmt.Errorf("%w %s: it is %d bytes long; a template has %d to %d", ErrInvalidTemplate, strconv.Quote(template), len(template), minTemplateLen, maxTemplateLen)
 	}
 	// The longest weekday and month names, so the length check holds for
 	// every date.

@@ -52,8 +52,13 @@
 // rewritten compactly at Open and after a commit released its entries.
 //
 // A regular file that was being written when the process died (opened for
-// writing and not yet closed) is removed at the next Open: a file whose
-// close() returned is complete, and nothing half-written stays.
+// writing, changed, and not yet flushed by its writer or closed) is
+// removed at the next Open: a file whose close() returned is complete, and
+// nothing half-written stays. "Being written" is per open handle (File):
+// each handle that changes the file starts a write session, which its
+// Flush or its Close ends; the file is complete when no session is left.
+// The FUSE layer calls Flush only for the writer's own close(2), not for
+// a copy of the descriptor that a forked child closes.
 //
 // A commit freezes one group (a top-level directory) with Freeze: a
 // consistent copy of its metadata, without the files being written; the

@@ -38,9 +38,9 @@ type Frozen struct {
 }
 
 // Freeze copies the metadata of top-level directory group (ENOENT if it
-// does not exist). A regular file being written (created or changed and
-// not yet flushed: its close has not returned) is half-written and left
-// out: it stays in the tree for the next commit.
+// does not exist). A regular file being written (a handle created or
+// changed it and was neither flushed by its writer nor closed since) is
+// half-written and left out: it stays in the tree for the next commit.
 func (s *Store) Freeze(group string) (*Frozen, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -70,8 +70,8 @@ func (s *Store) Freeze(group string) (*Frozen, error) {
 		}
 		e.Names = make([]string, 0, len(n.children))
 		for name, cid := range n.children {
-			if c := s.nodes[cid]; c != nil && c.isReg() && c.Dirty {
-				continue // being written: half-written until its Flush
+			if c := s.nodes[cid]; c != nil && c.isReg() && c.being() {
+				continue // being written: half-written until its writer's Flush
 			}
 			e.Names = append(e.Names, name)
 		}
@@ -158,7 +158,7 @@ func (fz *Frozen) Open(path string) (io.ReadCloser, error) {
 // the freeze, cannot change after that. The caller holds s.mu.
 func (fz *Frozen) changed(e *FrozenEntry) bool {
 	if n := fz.s.nodes[e.ID]; n != nil {
-		return n.gen != e.gen || n.Dirty
+		return n.gen != e.gen || n.being()
 	}
 	d, ok := fz.s.deferred[e.ID]
 	return !ok || d.gen != e.gen || d.meta.Dirty
@@ -210,7 +210,7 @@ func (fz *Frozen) Release(remove bool) (kept int, err error) {
 			// last Flush, stays even if the freeze saw its latest
 			// data: unlinking it would lose what its writer writes
 			// next.
-			if p == nil || n == nil || p.children[e.name] != e.ID || n.gen != e.gen || n.writers > 0 || n.Dirty || n.inMem || (n.isDir() && len(n.children) > 0) {
+			if p == nil || n == nil || p.children[e.name] != e.ID || n.gen != e.gen || n.writers > 0 || n.being() || n.inMem || (n.isDir() && len(n.children) > 0) {
 				kept++
 				continue
 			}

@@ -46,9 +46,12 @@ func (s *Store) Create(parent ID, name string, mode, uid, gid uint32) (Attr, *Fi
 	if err != nil {
 		return a, nil, err
 	}
-	s.nodes[a.ID].open++
-	s.nodes[a.ID].writers++
-	return a, &File{s: s, id: a.ID, f: f, writer: true}, nil
+	n := s.nodes[a.ID]
+	n.open++
+	n.writers++
+	fh := &File{s: s, id: a.ID, f: f, writer: true}
+	fh.begin(n)
+	return a, fh, nil
 }
 
 // makeLocked is Make; for a regular file that is not being written it
@@ -141,7 +144,9 @@ func (s *Store) MakeTmp(parent ID, mode, uid, gid uint32) (Attr, *File, error) {
 	n := s.nodes[id]
 	n.open++
 	n.writers++
-	return s.attr(n), &File{s: s, id: id, f: f, writer: true}, nil
+	fh := &File{s: s, id: id, f: f, writer: true}
+	fh.begin(n)
+	return s.attr(n), fh, nil
 }
 
 // Link adds the name newName in directory newParent for the existing
@@ -607,7 +612,25 @@ type File struct {
 	id     ID
 	f      *os.File // the node's data file, opened when first needed
 	writer bool     // opened for writing (Create, MakeTmp, OpenWriter)
+	// session: this handle changed the file (created, emptied, wrote,
+	// truncated, allocated) since it was opened or since its last
+	// Flush; guarded by s.mu.
+	session bool
 }
+
+// begin marks the handle as writing the file (a session, see File).
+// s.mu is held.
+func (f *File) begin(n *node) {
+	if !f.session {
+		f.session = true
+		n.sessions++
+	}
+}
+
+// being reports whether regular file n is being written: a handle
+// changed it and was neither flushed nor closed since, or it is marked
+// dirty (a change not yet completed by a Flush).
+func (n *node) being() bool { return n.Dirty || n.sessions > 0 }
 
 // OpenFile opens regular file id; trunc empties it (O_TRUNC). A file
 // emptied with no other handle open starts over in memory, as a created
@@ -663,7 +686,11 @@ func (s *Store) openFile(id ID, trunc, writer bool) (*File, error) {
 	if writer {
 		n.writers++
 	}
-	return &File{s: s, id: id, writer: writer}, nil
+	fh := &File{s: s, id: id, writer: writer}
+	if trunc {
+		fh.begin(n)
+	}
+	return fh, nil
 }
 
 // ID is the node the file belongs to.
@@ -803,6 +830,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	}
 	if n.inMem && off == int64(len(n.mem)) && off+int64(len(p)) <= PackMax && s.memRoom(int64(len(p))) {
 		// Appending to a small file being written: memory only.
+		f.begin(n)
 		n.mem = append(n.mem, p...)
 		s.memBytes += int64(len(p))
 		now := stampOf(s.opts.Now())
@@ -811,6 +839,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		s.mu.Unlock()
 		return len(p), nil
 	}
+	f.begin(n)
 	df, err := f.ownData(n, true)
 	if err == nil {
 		err = f.markDirty(n)
@@ -846,6 +875,7 @@ func (f *File) Truncate(size int64) (Attr, error) {
 	if size < 0 {
 		return Attr{}, syscall.EINVAL
 	}
+	f.begin(n)
 	grow := size - int64(len(n.mem))
 	if n.inMem && size <= PackMax && (grow <= 0 || s.memRoom(grow)) {
 		if grow <= 0 {
@@ -903,6 +933,7 @@ func (f *File) Allocate(off, length int64, mode uint32) (Attr, error) {
 	if err != nil {
 		return Attr{}, err
 	}
+	f.begin(n)
 	df, err := f.ownData(n, true)
 	if err != nil {
 		return Attr{}, err
@@ -941,15 +972,22 @@ func (f *File) Allocate(off, length int64, mode uint32) (Attr, error) {
 	return s.attr(n), nil
 }
 
-// Flush ends a write session (close): a file still in memory is appended
-// to the pack and journaled as complete with where its data is (one data
-// write, one journal write); with Options.Sync the data and the journal
-// are fsync'ed. The file is then complete and survives a crash.
+// Flush ends the handle's write session (its writer closed it): unless
+// another handle is still writing the file, a file still in memory is
+// appended to the pack and journaled as complete with where its data is
+// (one data write, one journal write); with Options.Sync the data and
+// the journal are fsync'ed. The file is then complete and survives a
+// crash. A handle that did not change the file since it was opened or
+// last flushed changes nothing.
 func (f *File) Flush() error {
 	s := f.s
 	s.mu.Lock()
 	n := s.nodes[f.id]
-	if n == nil || !n.Dirty {
+	if n != nil && f.session {
+		f.session = false
+		n.sessions--
+	}
+	if n == nil || !n.Dirty || n.sessions > 0 {
 		s.mu.Unlock()
 		return nil
 	}
@@ -972,7 +1010,7 @@ func (f *File) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n = s.nodes[f.id]
-	if n == nil || !n.Dirty || n.inMem || n.Pack != 0 {
+	if n == nil || !n.Dirty || n.inMem || n.Pack != 0 || n.sessions > 0 {
 		return nil
 	}
 	meta := n.nodeMeta
@@ -1054,10 +1092,34 @@ func (f *File) Sync() error {
 	return nil
 }
 
-// Close releases the file; an unlinked file's data goes with its last
-// handle.
+// SyncTree is fsync(2) of a directory: it writes the records held back
+// (see holdBack) and, with Options.Sync, fsyncs the journal, so the
+// tree's names and metadata are as durable as the rest of the store.
+func (s *Store) SyncTree() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.journal(); err != nil {
+		return err
+	}
+	if !s.opts.Sync {
+		return nil
+	}
+	if err := s.j.Sync(); err != nil {
+		return s.ioErr("sync journal", err)
+	}
+	return nil
+}
+
+// Close releases the file (the last descriptor of the handle was
+// closed); an unlinked file's data goes with its last handle. A handle
+// still in a write session (changed the file and not flushed since) is
+// flushed first: its writer is gone.
 func (f *File) Close() error {
 	s := f.s
+	var ferr error
+	if f.session {
+		ferr = f.Flush()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
@@ -1070,9 +1132,15 @@ func (f *File) Close() error {
 		if f.writer {
 			n.writers--
 		}
+		if f.session {
+			// The Flush failed: the session ends with the handle, and
+			// the file stays marked as being written.
+			f.session = false
+			n.sessions--
+		}
 		s.maybeDrop(f.id)
 	}
-	return err
+	return errors.Join(ferr, err)
 }
 
 // ClearSetID clears the set-user-ID bit and, if group execute is set,

@@ -93,7 +93,11 @@ type node struct {
 	gen      uint64        // bumped on every change of data or metadata
 	open     int           // open File handles
 	writers  int           // open File handles opened for writing
-	pinned   int           // freezes that may read the data
+	// sessions counts the open handles that changed the file since they
+	// were opened or last flushed (File.session): while any is left,
+	// the file is being written.
+	sessions int
+	pinned   int // freezes that may read the data
 	// inMem: a regular file being written whose data is mem (not yet in
 	// a pack or a data file of its own; see pack.go).
 	inMem bool

@@ -321,6 +321,16 @@ func TestFreezeSkipsFilesBeingWritten(t *testing.T) {
 			a := writeFile(t, s, g, "f", []byte("old"))
 			return mustT(s.OpenFile(a.ID, true))
 		}, []byte("replaced"), "replaced"},
+		{"another handle's writer closed it", func(t *testing.T, s *Store, g ID) *File {
+			a := writeFile(t, s, g, "f", []byte("old"))
+			f := mustT(s.OpenWriter(a.ID, false))
+			mustT(f.WriteAt([]byte("one"), 0))
+			o := mustT(s.OpenWriter(a.ID, false))
+			mustT(o.WriteAt([]byte("two"), 3))
+			must(t, o.Flush())
+			must(t, o.Close())
+			return f
+		}, []byte(" three"), "onetwo three"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -534,6 +544,21 @@ func TestStoreCreateCrash(t *testing.T) {
 			_, f := mustT2(s.Create(g, "open", 0o600, 1, 2))
 			mustT(f.WriteAt([]byte("half"), 0))
 			return map[string]string{}
+		}, nil},
+		{"one of two writers closed when killed", func(t *testing.T, s *Store, g ID) map[string]string {
+			a, f := mustT2(s.Create(g, "f", 0o600, 1, 2))
+			mustT(f.WriteAt([]byte("half"), 0))
+			o := mustT(s.OpenWriter(a.ID, false))
+			mustT(o.WriteAt([]byte("more"), 4))
+			must(t, o.Flush())
+			must(t, o.Close())
+			return map[string]string{}
+		}, nil},
+		{"released without its writer's flush", func(t *testing.T, s *Store, g ID) map[string]string {
+			_, f := mustT2(s.Create(g, "f", 0o600, 1, 2))
+			mustT(f.WriteAt([]byte("whole"), 0))
+			must(t, f.Close())
+			return map[string]string{"f": "whole"}
 		}, nil},
 		{"closed file rewritten when killed", func(t *testing.T, s *Store, g ID) map[string]string {
 			a := writeFile(t, s, g, "f", []byte("one"))
@@ -995,4 +1020,25 @@ func TestFrozenReadSeesChange(t *testing.T) {
 			t.Errorf("%d bytes, %v; want the %d frozen bytes", len(got), err, len(large))
 		}
 	})
+}
+
+// TestSyncTree: fsync of a directory writes the records held back (a
+// file created and not yet closed), so the journal holds every change.
+func TestSyncTree(t *testing.T) {
+	for _, sync := range []bool{false, true} {
+		dir := t.TempDir()
+		s := mustT(Open(dir, Options{Sync: sync}))
+		g := mustT(s.Make(RootID, "g", syscall.S_IFDIR|0o755, 0, 0, 0, "", false))
+		before := mustT(os.Stat(s.journalPath())).Size()
+		_, f := mustT2(s.Create(g.ID, "open", 0o600, 0, 0))
+		if size := mustT(os.Stat(s.journalPath())).Size(); size != before {
+			t.Fatalf("sync %v: the create was written at once (%d → %d bytes): nothing held back to test", sync, before, size)
+		}
+		must(t, s.SyncTree())
+		if size := mustT(os.Stat(s.journalPath())).Size(); size <= before {
+			t.Errorf("sync %v: SyncTree left the journal at %d bytes: the held-back records are not in it", sync, size)
+		}
+		must(t, f.Close())
+		must(t, s.Close())
+	}
 }

@@ -1,6 +1,7 @@
-// Package fileutil holds the two file primitives tapefs's configuration
-// files and key store share: replacing a file atomically and durably, and
-// taking an flock with a deadline. It is a leaf package.
+// Package fileutil holds the file primitives tapefs's state and
+// configuration share: replacing a file atomically and durably, taking an
+// flock with a deadline that names its holder, and the modes of private
+// files (perm.go). It is a leaf package.
 package fileutil
 
 import (
@@ -57,22 +58,9 @@ func Replace(dir, name string, data []byte, perm os.FileMode) error {
 }
 
 // Lock takes an exclusive flock on f, waiting up to timeout for other
-// holders; after that it returns an error wrapping ErrLockTimeout.
+// holders; after that it returns an error wrapping ErrLockTimeout that
+// names the holder when it is known. Once taken, the lock records this
+// process as its holder in f (see RecordHolder).
 func Lock(f *os.File, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	wait := time.Millisecond
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %w for %v", f.Name(), ErrLockTimeout, timeout)
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 10*time.Millisecond)
-	}
+	return lockWait(f, unix.LOCK_EX, timeout)
 }

@@ -2,8 +2,11 @@ package fileutil
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -45,5 +48,52 @@ func TestLockTimeout(t *testing.T) {
 	a.Close()
 	if err := Lock(b, time.Second); err != nil {
 		t.Fatalf("lock after release: %v", err)
+	}
+}
+
+// TestLockNamesHolder: a lock wait that times out names the process that
+// holds the lock (pid and command), for shared waiters too.
+func TestLockNamesHolder(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	a, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, PrivateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := Lock(a, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("(pid %d: %s)", os.Getpid(), Cmdline(os.Getpid()))
+	for name, lock := range map[string]func(*os.File, time.Duration) error{"Lock": Lock, "LockShared": LockShared} {
+		b, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = lock(b, 20*time.Millisecond)
+		b.Close()
+		if !errors.Is(err, ErrLockTimeout) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s while held: %v, want ErrLockTimeout naming %s", name, err, want)
+		}
+	}
+}
+
+// TestMkdirAllMode: a directory MkdirAll creates has exactly the mode
+// asked for under any umask; an existing one keeps its own.
+func TestMkdirAllMode(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "a", "etc")
+	if err := MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("new directory: %v %v, want 0755", fi.Mode(), err)
+	}
+	os.Chmod(dir, 0o750)
+	if err := MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o750 {
+		t.Errorf("existing directory changed to %v", fi.Mode())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"tapefs/cmd/internal/output"
 	"tapefs/engine"
 	"tapefs/engine/device"
+	"tapefs/internal/version"
 )
 
 // UsageError marks bad command-line usage (exit code 2).
@@ -234,13 +235,13 @@ func hasFlag(cmd *cli.Command, name string) bool {
 
 // NewApp returns an app with the shared settings: errors are returned, not
 // printed (main prints one line and maps the exit code), usage errors are
-// UsageErrors.
+// UsageErrors, and --version prints the build (internal/version).
 func NewApp(name, usage string) *cli.App {
 	return &cli.App{
 		Name:           name,
 		Usage:          usage,
+		Version:        version.Get().String(),
 		Flags:          CommonFlags(),
-		HideVersion:    true,
 		Action:         groupAction,
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   func(c *cli.Context, err error, _ bool) error { return UsageError{err.Error()} },

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"tapefs/engine/device"
+	"tapefs/internal/fileutil"
 	"tapefs/sgio"
 	"tapefs/vtape"
 )
@@ -26,7 +27,10 @@ type Opener struct {
 
 var _ device.Opener = (*Opener)(nil)
 
-func (o *Opener) registry() string { return filepath.Join(o.StateDir, "vtape-libraries") }
+// registryFile lists the registered virtual libraries, one directory a line.
+const registryFile = "vtape-libraries"
+
+func (o *Opener) registry() string { return filepath.Join(o.StateDir, registryFile) }
 
 // Libraries returns the registered virtual library directories that still
 // exist.
@@ -60,14 +64,10 @@ func (o *Opener) Register(dir string) error {
 		return nil
 	}
 	libs = append(libs, dir)
-	if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
+	if err := os.MkdirAll(o.StateDir, fileutil.PrivateDir); err != nil {
 		return err
 	}
-	tmp := o.registry() + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strings.Join(libs, "\n")+"\n"), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, o.registry())
+	return fileutil.Replace(o.StateDir, registryFile, []byte(strings.Join(libs, "\n")+"\n"), fileutil.PrivateFile)
 }
 
 // IsVirtualDrive reports whether path is a drive of a virtual library.
