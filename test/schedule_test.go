@@ -155,7 +155,7 @@ func TestSchedule(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for waiting == 0 && time.Now().Before(deadline) {
 		for _, id := range started {
-			if strings.Contains(taskLog(t, eng, id), "drive d0 is busy") {
+			if strings.Contains(taskLog(t, eng, id), "waiting for drive d0") {
 				waiting = id
 			}
 		}
