@@ -26,7 +26,7 @@ func (e *env) changerCommand() *cli.Command {
 				Usage:     "configure a changer",
 				ArgsUsage: "NAME",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "path", Required: true, Usage: "device path (use a stable /dev/tape/by-id/ name, or a virtual library directory)"},
+					&cli.StringFlag{Name: "path", Required: true, TakesFile: true, Usage: "device path (use a stable /dev/tape/by-id/ name, or a virtual library directory)"},
 					&cli.StringFlag{Name: "export-slots", Usage: "slots to treat as import/export slots, e.g. 15,16"},
 				},
 				Action: e.withName(func(c *cli.Context, eng *engine.Engine, name string) error {
@@ -42,7 +42,7 @@ func (e *env) changerCommand() *cli.Command {
 				Usage:     "change a changer's configuration",
 				ArgsUsage: "NAME",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "path", Usage: "device path"},
+					&cli.StringFlag{Name: "path", TakesFile: true, Usage: "device path"},
 					&cli.StringFlag{Name: "export-slots", Usage: "slots to treat as import/export slots, e.g. 15,16"},
 					&cli.BoolFlag{Name: "eject-before-unload", Usage: "eject the tape from the drive before the changer moves it (tapefs always does; kept for proxmox-tape compatibility)"},
 					&cli.StringSliceFlag{Name: "delete", Usage: "reset a property: export-slots, eject-before-unload"},
@@ -84,7 +84,7 @@ func (e *env) changerCommand() *cli.Command {
 					return eng.ChangerRemove(name)
 				}),
 			},
-			{
+			e.readOnly(&cli.Command{
 				Name:      "config",
 				Usage:     "show a changer's configuration",
 				ArgsUsage: "NAME",
@@ -102,8 +102,8 @@ func (e *env) changerCommand() *cli.Command {
 					}
 					return e.print(t, engine.ChangerInfo{Name: ch.Name, Path: ch.Path, ExportSlots: ch.ExportSlots, EjectBeforeUnload: ch.EjectBeforeUnload})
 				}),
-			},
-			{
+			}),
+			e.readOnly(&cli.Command{
 				Name:  "list",
 				Usage: "list configured changers",
 				Action: func(c *cli.Context) error {
@@ -121,8 +121,8 @@ func (e *env) changerCommand() *cli.Command {
 					}
 					return e.print(t, list)
 				},
-			},
-			{
+			}),
+			e.readOnly(&cli.Command{
 				Name:      "status",
 				Usage:     "show the slots and drives of a changer",
 				ArgsUsage: "[NAME]",
@@ -141,7 +141,7 @@ func (e *env) changerCommand() *cli.Command {
 					}
 					return e.print(changerStatusTable(rows), rows)
 				},
-			},
+			}),
 			{
 				Name:      "transfer",
 				Usage:     "move a tape from one slot to another",

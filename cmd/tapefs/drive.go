@@ -25,7 +25,7 @@ func (e *env) driveCommand() *cli.Command {
 				Usage:     "configure a drive",
 				ArgsUsage: "NAME",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "path", Required: true, Usage: "device path (from `tapefs drive scan`)"},
+					&cli.StringFlag{Name: "path", Required: true, TakesFile: true, Usage: "device path (from `tapefs drive scan`)"},
 					&cli.StringFlag{Name: "changer", Usage: "the changer this drive belongs to"},
 					&cli.IntFlag{Name: "changer-drivenum", Usage: "the drive's number in its changer (default 0)"},
 				},
@@ -38,7 +38,7 @@ func (e *env) driveCommand() *cli.Command {
 				Usage:     "change a drive's configuration",
 				ArgsUsage: "NAME",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "path", Usage: "device path"},
+					&cli.StringFlag{Name: "path", TakesFile: true, Usage: "device path"},
 					&cli.StringFlag{Name: "changer", Usage: "the changer this drive belongs to"},
 					&cli.IntFlag{Name: "changer-drivenum", Usage: "the drive's number in its changer"},
 					&cli.StringSliceFlag{Name: "delete", Usage: "reset a property: changer, changer-drivenum"},
@@ -60,7 +60,7 @@ func (e *env) driveCommand() *cli.Command {
 					return eng.DriveRemove(name)
 				}),
 			},
-			{
+			e.readOnly(&cli.Command{
 				Name:      "config",
 				Usage:     "show a drive's configuration",
 				ArgsUsage: "NAME",
@@ -78,8 +78,8 @@ func (e *env) driveCommand() *cli.Command {
 					}
 					return e.print(t, engine.DriveInfo{Name: d.Name, Path: d.Path, Changer: d.Changer, ChangerDriveNum: d.ChangerDriveNum})
 				}),
-			},
-			{
+			}),
+			e.readOnly(&cli.Command{
 				Name:  "list",
 				Usage: "list configured drives",
 				Action: func(c *cli.Context) error {
@@ -97,7 +97,7 @@ func (e *env) driveCommand() *cli.Command {
 					}
 					return e.print(t, list)
 				},
-			},
+			}),
 		},
 	}
 }

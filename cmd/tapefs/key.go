@@ -129,7 +129,7 @@ func (e *env) keyCommand() *cli.Command {
 		Name:  "key",
 		Usage: "manage tape encryption keys",
 		Subcommands: []*cli.Command{
-			{
+			e.runsHere(&cli.Command{
 				Name:  "create",
 				Usage: "create a new encryption key (asks for its password)",
 				Flags: []cli.Flag{
@@ -139,8 +139,8 @@ func (e *env) keyCommand() *cli.Command {
 				Action: func(c *cli.Context) error {
 					return e.runKeyCreate(c.String("hint"), c.String("kdf"))
 				},
-			},
-			{
+			}),
+			e.readOnly(&cli.Command{
 				Name:  "list",
 				Usage: "list encryption keys",
 				Action: func(c *cli.Context) error {
@@ -156,8 +156,8 @@ func (e *env) keyCommand() *cli.Command {
 					}
 					return e.print(t, js)
 				},
-			},
-			{
+			}),
+			e.readOnly(&cli.Command{
 				Name:      "show",
 				Usage:     "show encryption key details",
 				ArgsUsage: "FINGERPRINT",
@@ -179,7 +179,7 @@ func (e *env) keyCommand() *cli.Command {
 					)
 					return e.print(t, newKeyInfo(kc))
 				},
-			},
+			}),
 			{
 				Name:      "paperkey",
 				Usage:     "print a key's password-protected config as a QR code and as text, to keep on paper (default: the only key)",
@@ -196,7 +196,7 @@ func (e *env) keyCommand() *cli.Command {
 					return e.runPaperkey(fp, c.String("output-format"), c.String("subject"))
 				},
 			},
-			{
+			e.runsHere(&cli.Command{
 				Name:      "change-passphrase",
 				Usage:     "change the password of an encryption key (tapes already written keep the old password)",
 				ArgsUsage: "FINGERPRINT",
@@ -211,7 +211,7 @@ func (e *env) keyCommand() *cli.Command {
 					}
 					return e.runKeyChangePassphrase(fp, optString(c, "hint"), c.Bool("force"))
 				},
-			},
+			}),
 			{
 				Name:      "remove",
 				Usage:     "remove an encryption key",
@@ -231,7 +231,7 @@ func (e *env) keyCommand() *cli.Command {
 					return eng.KeyRemove(fp, c.Bool("force"))
 				},
 			},
-			{
+			e.runsHere(&cli.Command{
 				Name:  "restore",
 				Usage: "restore an encryption key from the tape in the drive (asks for its password)",
 				Flags: []cli.Flag{
@@ -260,7 +260,7 @@ func (e *env) keyCommand() *cli.Command {
 					}
 					return e.runKeyRestore(c.Context, c.String("drive"), kc)
 				},
-			},
+			}),
 			{
 				// tape-config is what `key restore` runs on the mount
 				// daemon when one holds the drive.

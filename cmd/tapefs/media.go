@@ -31,7 +31,7 @@ func (e *env) mediaCommand() *cli.Command {
 		Name:  "media",
 		Usage: "the media inventory",
 		Subcommands: append([]*cli.Command{
-			{
+			e.readOnly(&cli.Command{
 				Name:  "list",
 				Usage: "list the tapes in the inventory",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "pool", Usage: "only tapes of this pool"}},
@@ -73,7 +73,7 @@ func (e *env) mediaCommand() *cli.Command {
 					}
 					return e.print(t, js)
 				},
-			},
+			}),
 		}, e.mediaExtraCommands()...),
 	}
 }

@@ -13,7 +13,7 @@ import (
 // mediaExtraCommands are the media subcommands that work on media sets.
 func (e *env) mediaExtraCommands() []*cli.Command {
 	return []*cli.Command{
-		{
+		e.readOnly(&cli.Command{
 			Name:  "content",
 			Usage: "list the snapshots on each tape (from the catalog)",
 			Flags: []cli.Flag{
@@ -47,7 +47,7 @@ func (e *env) mediaExtraCommands() []*cli.Command {
 				}
 				return e.print(t, rows)
 			},
-		},
+		}),
 		{
 			Name:      "destroy",
 			Usage:     "remove a tape from the inventory",

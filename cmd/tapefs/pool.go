@@ -61,7 +61,7 @@ func (e *env) poolCommand() *cli.Command {
 					return eng.PoolRemove(name)
 				}),
 			},
-			{
+			e.readOnly(&cli.Command{
 				Name:      "config",
 				Usage:     "show a media pool's configuration",
 				ArgsUsage: "NAME",
@@ -81,8 +81,8 @@ func (e *env) poolCommand() *cli.Command {
 					}
 					return e.print(t, poolJSON(p))
 				}),
-			},
-			{
+			}),
+			e.readOnly(&cli.Command{
 				Name:  "list",
 				Usage: "list media pools",
 				Action: func(c *cli.Context) error {
@@ -102,7 +102,7 @@ func (e *env) poolCommand() *cli.Command {
 					}
 					return e.print(t, js)
 				},
-			},
+			}),
 		},
 	}
 }

@@ -41,7 +41,7 @@ func (e *env) driveAction(name, usage, argsUsage string, flags []cli.Flag, run f
 
 func (e *env) tapeCommands() []*cli.Command {
 	return []*cli.Command{
-		e.driveAction("status", "show drive status", "", nil, e.runStatus),
+		e.readOnly(e.driveAction("status", "show drive status", "", nil, e.runStatus)),
 		e.driveAction("label", "write a label to the tape in the drive", "", []cli.Flag{
 			&cli.StringFlag{Name: "label-text", Aliases: []string{"changer-id"}, Required: true, Usage: "label text (for a library: the barcode)"},
 			&cli.StringFlag{Name: "pool", Usage: "media pool the tape is for (default: any pool)"},
