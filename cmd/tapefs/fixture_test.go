@@ -43,6 +43,8 @@ func newTestLibrary(t *testing.T, lo vtape.LibraryOptions) *testLibrary {
 			t.Fatal(err)
 		}
 	}
+	// Registered as `tapefs vtape create` does, for the scans.
+	must((&devices.Opener{StateDir: state}).Register(lib))
 	must(eng.ChangerCreate("sl3", lib, nil))
 	for n := 0; n < max(lo.Drives, 1); n++ {
 		must(eng.DriveCreate(config.Drive{Name: "d" + strconv.Itoa(n), Path: vtape.DrivePath(lib, n), Changer: "sl3", ChangerDriveNum: n}))
