@@ -22,6 +22,8 @@ type testLibrary struct {
 	t   *testing.T
 	eng *engine.Engine
 	lib string
+	// settings are the engine's configuration and state directories.
+	settings cliapp.Settings
 }
 
 func newTestLibrary(t *testing.T, lo vtape.LibraryOptions) *testLibrary {
@@ -52,14 +54,14 @@ func newTestLibrary(t *testing.T, lo vtape.LibraryOptions) *testLibrary {
 	must(eng.PoolCreate(config.Pool{Name: "pa", Drive: "d0"}))
 	_, err = eng.BarcodeLabel(context.Background(), "d0", "pa")
 	must(err)
-	return &testLibrary{t: t, eng: eng, lib: lib}
+	return &testLibrary{t: t, eng: eng, lib: lib, settings: cliapp.Settings{Format: output.Text, ConfigDir: filepath.Join(root, "etc"), StateDir: state}}
 }
 
 // env is a command environment on the library's engine printing in
 // format; its output is in the returned buffers.
 func (l *testLibrary) env(format output.Format) (*env, *bytes.Buffer, *bytes.Buffer) {
 	var stdout, stderr bytes.Buffer
-	e := &env{stdout: &stdout, stderr: &stderr, console: newConsole(&stderr), eng: l.eng, shared: true, cmds: commandInfos{}}
+	e := &env{stdout: &stdout, stderr: &stderr, console: newConsole(&stderr), eng: l.eng, shared: true, cmds: commandInfos{}, Settings: l.settings}
 	e.Format = format
 	return e, &stdout, &stderr
 }
@@ -70,6 +72,7 @@ func (l *testLibrary) env(format output.Format) (*env, *bytes.Buffer, *bytes.Buf
 func (l *testLibrary) run(args ...string) (stdout, stderr string, err error) {
 	var out, errb bytes.Buffer
 	app := newApp(&out, &errb, l.eng)
-	err = cliapp.Run(context.Background(), app, append([]string{"tapefs"}, args...))
+	argv := append([]string{"tapefs", "--config-dir", l.settings.ConfigDir, "--state-dir", l.settings.StateDir}, args...)
+	err = cliapp.Run(context.Background(), app, argv)
 	return out.String(), errb.String(), err
 }
