@@ -284,13 +284,9 @@ func (r *Root) changerStatusText(name string) ([]byte, error) {
 	}
 	rows := [][]string{}
 	for _, e := range c.Entries {
-		loaded := ""
-		if e.LoadedSlot != 0 {
-			loaded = strconv.Itoa(e.LoadedSlot)
-		}
-		rows = append(rows, []string{e.Kind, strconv.Itoa(e.ID), e.LabelText, loaded})
+		rows = append(rows, e.Cells())
 	}
-	b := tableText([]string{"entry-kind", "entry-id", "changer-id", "loaded-slot"}, rows)
+	b := tableText(engine.ChangerStatusColumns, rows)
 	return append(b, fmt.Sprintf("\nread: %s\n", fmtTime(c.Read))...), nil
 }
 
@@ -588,8 +584,8 @@ func (r *Root) poolStatus(name string) (*PoolStatus, error) {
 		return nil, err
 	}
 	ps := &PoolStatus{
-		Name: p.Name, Drive: p.Drive, Allocation: orDefault(p.Allocation, "continue"),
-		Retention: orDefault(p.Retention, "keep"), Template: p.Template, Encrypt: p.Encrypt,
+		Name: p.Name, Drive: p.Drive, Allocation: orDefault(p.Allocation, config.AllocContinue),
+		Retention: orDefault(p.Retention, config.RetainKeep), Template: p.Template, Encrypt: p.Encrypt,
 		Comment: p.Comment, Media: []MediaInfo{},
 	}
 	list, err := r.eng.MediaList(name)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -274,10 +273,12 @@ func (e *env) runChangerStatus(ctx context.Context, opts changerOpts) ([]engine.
 	return rows, err
 }
 
+// changerStatusTable has the rows of the changer's status file in the
+// mount (engine.ChangerEntry.Cells).
 func changerStatusTable(rows []engine.ChangerEntry) *output.Table {
-	t := &output.Table{Columns: []string{"entry-kind", "entry-id", "changer-id", "loaded-slot"}}
+	t := &output.Table{Columns: engine.ChangerStatusColumns}
 	for _, r := range rows {
-		t.Add(r.Kind, strconv.Itoa(r.ID), r.LabelText, itoa0(r.LoadedSlot))
+		t.Add(r.Cells()...)
 	}
 	return t
 }
