@@ -144,17 +144,11 @@ func (e *env) keyCommand() *cli.Command {
 				Name:  "list",
 				Usage: "list encryption keys",
 				Action: func(c *cli.Context) error {
-					list, err := keys.Store{Dir: e.ConfigDir}.List()
+					list, err := e.runKeyList()
 					if err != nil {
 						return err
 					}
-					t := &output.Table{Columns: []string{"fingerprint", "hint"}}
-					js := make([]keyInfo, 0, len(list))
-					for _, kc := range list {
-						t.Add(keys.Abbrev(kc.Fingerprint), kc.Hint)
-						js = append(js, newKeyInfo(kc))
-					}
-					return e.print(t, js)
+					return e.print(keyListTable(list), list)
 				},
 			}),
 			e.readOnly(&cli.Command{
@@ -166,18 +160,11 @@ func (e *env) keyCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					_, kc, err := keys.Store{Dir: e.ConfigDir}.Get(fp)
+					ki, err := e.runKeyShow(fp)
 					if err != nil {
 						return err
 					}
-					t := output.KV(
-						[2]string{"kdf", kc.KDF},
-						[2]string{"created", fmtTime(kc.Created)},
-						[2]string{"modified", fmtTime(kc.Modified)},
-						[2]string{"fingerprint", keys.Abbrev(kc.Fingerprint)},
-						[2]string{"hint", kc.Hint},
-					)
-					return e.print(t, newKeyInfo(kc))
+					return e.print(keyShowTable(ki), ki)
 				},
 			}),
 			{
@@ -224,11 +211,7 @@ func (e *env) keyCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.KeyRemove(fp, c.Bool("force"))
+					return e.runKeyRemove(fp, c.Bool("force"))
 				},
 			},
 			e.runsHere(&cli.Command{
@@ -240,23 +223,9 @@ func (e *env) keyCommand() *cli.Command {
 					&cli.StringFlag{Name: "key", Usage: "the key config `JSON` itself (as paperkey prints it) instead of the tape"},
 				},
 				Action: func(c *cli.Context) error {
-					if c.IsSet("key") && c.IsSet("key-file") {
-						return usagef("key restore: give --key or --key-file, not both")
-					}
-					var kc *keys.KeyConfig
-					switch {
-					case c.IsSet("key"):
-						k, err := parseKeyText([]byte(c.String("key")), "--key")
-						if err != nil {
-							return err
-						}
-						kc = &k
-					case c.IsSet("key-file"):
-						k, err := readKeyFile(c.String("key-file"))
-						if err != nil {
-							return err
-						}
-						kc = &k
+					kc, err := keyRestoreOptions(c)
+					if err != nil {
+						return err
 					}
 					return e.runKeyRestore(c.Context, c.String("drive"), kc)
 				},
@@ -269,11 +238,7 @@ func (e *env) keyCommand() *cli.Command {
 				Hidden: true,
 				Flags:  []cli.Flag{driveFlag()},
 				Action: func(c *cli.Context) error {
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					kc, err := eng.TapeKeyConfig(c.Context, c.String("drive"))
+					kc, err := e.runTapeKeyConfig(c.Context, c.String("drive"))
 					if err != nil {
 						return err
 					}
@@ -287,6 +252,89 @@ func (e *env) keyCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// runKeyList lists the keys of the store.
+func (e *env) runKeyList() ([]keyInfo, error) {
+	list, err := keys.Store{Dir: e.ConfigDir}.List()
+	if err != nil {
+		return nil, err
+	}
+	js := make([]keyInfo, 0, len(list))
+	for _, kc := range list {
+		js = append(js, newKeyInfo(kc))
+	}
+	return js, nil
+}
+
+func keyListTable(list []keyInfo) *output.Table {
+	t := &output.Table{Columns: []string{"fingerprint", "hint"}}
+	for _, k := range list {
+		t.Add(keys.Abbrev(k.Fingerprint), k.Hint)
+	}
+	return t
+}
+
+// runKeyShow is the key with the fingerprint.
+func (e *env) runKeyShow(fp string) (keyInfo, error) {
+	_, kc, err := keys.Store{Dir: e.ConfigDir}.Get(fp)
+	if err != nil {
+		return keyInfo{}, err
+	}
+	return newKeyInfo(kc), nil
+}
+
+func keyShowTable(k keyInfo) *output.Table {
+	return output.KV(
+		[2]string{"kdf", k.KDF},
+		[2]string{"created", fmtTime(k.Created)},
+		[2]string{"modified", fmtTime(k.Modified)},
+		[2]string{"fingerprint", keys.Abbrev(k.Fingerprint)},
+		[2]string{"hint", k.Hint},
+	)
+}
+
+// runKeyRemove removes a key from the store (with force, even if a pool
+// uses it).
+func (e *env) runKeyRemove(fp string, force bool) error {
+	eng, err := e.engine()
+	if err != nil {
+		return err
+	}
+	return eng.KeyRemove(fp, force)
+}
+
+// keyRestoreOptions is the key config a `key restore` command line gives
+// (--key, --key-file), nil for the tape's.
+func keyRestoreOptions(c *cli.Context) (*keys.KeyConfig, error) {
+	if c.IsSet("key") && c.IsSet("key-file") {
+		return nil, usagef("key restore: give --key or --key-file, not both")
+	}
+	var k keys.KeyConfig
+	var err error
+	switch {
+	case c.IsSet("key"):
+		k, err = parseKeyText([]byte(c.String("key")), "--key")
+	case c.IsSet("key-file"):
+		k, err = readKeyFile(c.String("key-file"))
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// runTapeKeyConfig reads the key config of the tape in the drive with this
+// process's engine (`key tape-config`, what the daemon runs for `key
+// restore`).
+func (e *env) runTapeKeyConfig(ctx context.Context, drive string) (keys.KeyConfig, error) {
+	eng, err := e.engine()
+	if err != nil {
+		return keys.KeyConfig{}, err
+	}
+	return eng.TapeKeyConfig(ctx, drive)
 }
 
 func (e *env) runKeyCreate(hint, kdf string) error {
@@ -406,11 +454,7 @@ func (e *env) tapeKeyConfig(ctx context.Context, drive string) (keys.KeyConfig, 
 			return keys.ParseKeyConfig(out.Bytes())
 		}
 	}
-	eng, err := e.engine()
-	if err != nil {
-		return keys.KeyConfig{}, err
-	}
-	return eng.TapeKeyConfig(ctx, drive)
+	return e.runTapeKeyConfig(ctx, drive)
 }
 
 // daemonError is a failure the daemon reported, with its exit code.
