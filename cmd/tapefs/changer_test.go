@@ -16,26 +16,18 @@ import (
 // with the changer commands and checks config, status and transfer.
 func TestChangerCommands(t *testing.T) {
 	l := newTestLibrary(t, vtape.LibraryOptions{Cartridges: 2, Slots: 4})
-	ok := func(args ...string) string {
-		t.Helper()
-		out, _, err := l.run(args...)
-		if err != nil {
-			t.Fatalf("%q: %v", args, err)
-		}
-		return out
-	}
-	ok("changer", "update", "sl3", "--export-slots", "4")
-	out := ok("changer", "config", "sl3")
+	l.ok("changer", "update", "sl3", "--export-slots", "4")
+	out := l.ok("changer", "config", "sl3")
 	if !strings.Contains(out, "export-slots") || !strings.Contains(out, l.lib) {
 		t.Errorf("changer config:\n%s", out)
 	}
 	var ci engine.ChangerInfo
-	if err := json.Unmarshal([]byte(ok("changer", "config", "sl3", "--output-format", "json")), &ci); err != nil || len(ci.ExportSlots) != 1 || ci.ExportSlots[0] != 4 {
+	if err := json.Unmarshal([]byte(l.ok("changer", "config", "sl3", "--output-format", "json")), &ci); err != nil || len(ci.ExportSlots) != 1 || ci.ExportSlots[0] != 4 {
 		t.Errorf("changer config json: %+v, %v", ci, err)
 	}
 
 	// The tape of slot 1 to the export slot (4), seen in the status.
-	ok("changer", "transfer", "--from", "1", "--to", "4")
+	l.ok("changer", "transfer", "--from", "1", "--to", "4")
 	e, _, _ := l.env(output.Text)
 	rows, err := e.runChangerStatus(context.Background(), changerOpts{Drive: "d0"})
 	if err != nil {
@@ -53,7 +45,7 @@ func TestChangerCommands(t *testing.T) {
 	if !moved {
 		t.Errorf("transfer 1 → 4: status %+v", rows)
 	}
-	out = ok("changer", "status", "sl3")
+	out = l.ok("changer", "status", "sl3")
 	if !strings.Contains(out, "import-export") || !strings.Contains(out, "TEST01L8") || !strings.Contains(out, "entry-kind") {
 		t.Errorf("changer status:\n%s", out)
 	}
@@ -72,14 +64,11 @@ func TestChangerCommands(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Vendor == "" {
 		t.Errorf("changer list: %+v, %v", list, err)
 	}
-	if out := ok("changer", "list"); !strings.Contains(out, "sl3") || !strings.Contains(out, list[0].Vendor) {
+	if out := l.ok("changer", "list"); !strings.Contains(out, "sl3") || !strings.Contains(out, list[0].Vendor) {
 		t.Errorf("changer list table:\n%s", out)
 	}
 
-	for _, tt := range []struct {
-		args []string
-		code int
-	}{
+	l.wantExits([]exitCase{
 		{[]string{"changer", "update", "sl3", "--delete", "path"}, 2},
 		{[]string{"changer", "update", "sl3", "--export-slots", "0"}, 2},
 		{[]string{"changer", "create", "x", "--path", l.lib, "--export-slots", "a,b"}, 2},
@@ -87,19 +76,15 @@ func TestChangerCommands(t *testing.T) {
 		{[]string{"changer", "transfer", "a", "b", "--from", "1", "--to", "2"}, 2},
 		{[]string{"changer", "config", "nosuch"}, 3},
 		{[]string{"changer", "status", "nosuch"}, 3},
-	} {
-		if _, _, err := l.run(tt.args...); cliapp.ExitCode(err) != tt.code {
-			t.Errorf("%q: %v (exit %d), want exit %d", tt.args, err, cliapp.ExitCode(err), tt.code)
-		}
-	}
-	if out := ok("changer", "scan"); !strings.Contains(out, l.lib) {
+	})
+	if out := l.ok("changer", "scan"); !strings.Contains(out, l.lib) {
 		t.Errorf("changer scan:\n%s", out)
 	}
 	other := vtape.NewTestLibrary(t, vtape.LibraryOptions{})
 	if err := e.runChangerCreate(changerCreateOpts{Name: "other", Path: other, ExportSlots: []int{2}}); err != nil {
 		t.Fatal(err)
 	}
-	ok("changer", "remove", "other")
+	l.ok("changer", "remove", "other")
 	if _, err := e.runChangerConfig("other"); cliapp.ExitCode(err) != 3 {
 		t.Errorf("removed changer: %v", err)
 	}

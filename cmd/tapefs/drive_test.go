@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"tapefs/cmd/internal/cliapp"
 	"tapefs/cmd/internal/output"
 	"tapefs/engine"
 	"tapefs/vtape"
@@ -16,28 +15,20 @@ import (
 // the drive commands and reads it back as text and JSON.
 func TestDriveCommands(t *testing.T) {
 	l := newTestLibrary(t, vtape.LibraryOptions{Drives: 2})
-	ok := func(args ...string) string {
-		t.Helper()
-		out, _, err := l.run(args...)
-		if err != nil {
-			t.Fatalf("%q: %v", args, err)
-		}
-		return out
-	}
-	ok("drive", "remove", "d1")
-	ok("drive", "create", "second", "--path", vtape.DrivePath(l.lib, 1), "--changer", "sl3", "--changer-drivenum", "1")
-	out := ok("drive", "config", "second")
+	l.ok("drive", "remove", "d1")
+	l.ok("drive", "create", "second", "--path", vtape.DrivePath(l.lib, 1), "--changer", "sl3", "--changer-drivenum", "1")
+	out := l.ok("drive", "config", "second")
 	for _, want := range []string{"name", "second", vtape.DrivePath(l.lib, 1), "changer-drivenum", "sl3"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("drive config lacks %q:\n%s", want, out)
 		}
 	}
 	var d engine.DriveInfo
-	if err := json.Unmarshal([]byte(ok("drive", "config", "second", "--output-format", "json")), &d); err != nil || d.ChangerDriveNum != 1 || d.Changer != "sl3" {
+	if err := json.Unmarshal([]byte(l.ok("drive", "config", "second", "--output-format", "json")), &d); err != nil || d.ChangerDriveNum != 1 || d.Changer != "sl3" {
 		t.Errorf("drive config json: %+v, %v", d, err)
 	}
 
-	ok("drive", "update", "second", "--delete", "changer", "--delete", "changer-drivenum")
+	l.ok("drive", "update", "second", "--delete", "changer", "--delete", "changer-drivenum")
 	e, _, _ := l.env(output.Text)
 	d, err := e.runDriveConfig("second")
 	if err != nil || d.Changer != "" || d.ChangerDriveNum != 0 {
@@ -52,29 +43,22 @@ func TestDriveCommands(t *testing.T) {
 	if err != nil || len(list) != 2 || list[1].Name != "second" || list[1].Vendor == "" {
 		t.Errorf("drive list: %+v, %v", list, err)
 	}
-	out = ok("drive", "list")
+	out = l.ok("drive", "list")
 	if !strings.Contains(out, "second") || !strings.Contains(out, list[1].Vendor) {
 		t.Errorf("drive list table:\n%s", out)
 	}
-	if out := ok("drive", "scan"); !strings.Contains(out, vtape.DrivePath(l.lib, 1)) {
+	if out := l.ok("drive", "scan"); !strings.Contains(out, vtape.DrivePath(l.lib, 1)) {
 		t.Errorf("drive scan:\n%s", out)
 	}
 
-	ok("drive", "remove", "second")
-	for _, tt := range []struct {
-		args []string
-		code int
-	}{
+	l.ok("drive", "remove", "second")
+	l.wantExits([]exitCase{
 		{[]string{"drive", "config", "second"}, 3},
 		{[]string{"drive", "config"}, 2},
 		{[]string{"drive", "create", "x"}, 2}, // --path is required
 		{[]string{"drive", "create", "d0", "--path", vtape.DrivePath(l.lib, 1)}, 6},
 		{[]string{"drive", "update", "d0", "--delete", "path"}, 2},
-	} {
-		if _, _, err := l.run(tt.args...); cliapp.ExitCode(err) != tt.code {
-			t.Errorf("%q: %v (exit %d), want exit %d", tt.args, err, cliapp.ExitCode(err), tt.code)
-		}
-	}
+	})
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -76,3 +76,29 @@ func (l *testLibrary) run(args ...string) (stdout, stderr string, err error) {
 	err = cliapp.Run(context.Background(), app, argv)
 	return out.String(), errb.String(), err
 }
+
+// ok runs a command line that must succeed and returns its stdout.
+func (l *testLibrary) ok(args ...string) string {
+	l.t.Helper()
+	out, _, err := l.run(args...)
+	if err != nil {
+		l.t.Fatalf("%q: %v", args, err)
+	}
+	return out
+}
+
+// exitCase is a command line and the exit code it must end with.
+type exitCase struct {
+	args []string
+	code int
+}
+
+// wantExits runs each command line and checks its exit code.
+func (l *testLibrary) wantExits(cases []exitCase) {
+	l.t.Helper()
+	for _, tt := range cases {
+		if _, _, err := l.run(tt.args...); cliapp.ExitCode(err) != tt.code {
+			l.t.Errorf("%q: %v (exit %d), want exit %d", tt.args, err, cliapp.ExitCode(err), tt.code)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"tapefs/cmd/internal/cliapp"
 	"tapefs/cmd/internal/output"
 	"tapefs/engine"
 	"tapefs/vtape"
@@ -16,22 +15,14 @@ import (
 func TestMediaCommands(t *testing.T) {
 	l := newTestLibrary(t, vtape.LibraryOptions{})
 	_, b := backedUp(t, l)
-	ok := func(args ...string) string {
-		t.Helper()
-		out, _, err := l.run(args...)
-		if err != nil {
-			t.Fatalf("%q: %v", args, err)
-		}
-		return out
-	}
-	out := ok("media", "list")
+	out := l.ok("media", "list")
 	for _, want := range []string{"TEST01L8", "TEST02L8", b.Set.String(), "never"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("media list lacks %q:\n%s", want, out)
 		}
 	}
 	var js []mediaJSON
-	if err := json.Unmarshal([]byte(ok("media", "list", "--output-format", "json")), &js); err != nil || len(js) != 2 {
+	if err := json.Unmarshal([]byte(l.ok("media", "list", "--output-format", "json")), &js); err != nil || len(js) != 2 {
 		t.Fatalf("media list json: %+v, %v", js, err)
 	}
 	if js[0].LabelText != "TEST01L8" || js[0].MediaSetUUID != b.Set.String() || js[0].SeqNr == nil || *js[0].SeqNr != 0 || js[0].BytesUsed == 0 {
@@ -41,7 +32,7 @@ func TestMediaCommands(t *testing.T) {
 		t.Errorf("an unused tape has a media set: %+v", js[1])
 	}
 
-	out = ok("media", "content", "--media-set", b.Set.String())
+	out = l.ok("media", "content", "--media-set", b.Set.String())
 	if !strings.Contains(out, b.Snapshot) || !strings.Contains(out, "TEST01L8") {
 		t.Errorf("media content:\n%s", out)
 	}
@@ -51,7 +42,7 @@ func TestMediaCommands(t *testing.T) {
 		t.Errorf("content of an empty tape: %+v, %v (want an empty list, not nil)", rows, err)
 	}
 
-	ok("media", "set-status", "TEST02L8", "damaged")
+	l.ok("media", "set-status", "TEST02L8", "damaged")
 	list, err := e.runMediaList("pa")
 	if err != nil || len(list) != 2 || list[1].Shown != "damaged" {
 		t.Errorf("after set-status damaged: %+v, %v", list, err)
@@ -59,15 +50,12 @@ func TestMediaCommands(t *testing.T) {
 	if err := e.runMediaSetStatus("TEST02L8", "clear"); err != nil {
 		t.Fatal(err)
 	}
-	ok("media", "destroy", "TEST02L8")
+	l.ok("media", "destroy", "TEST02L8")
 	if list, _ := e.runMediaList(""); len(list) != 1 {
 		t.Errorf("after destroy: %+v", list)
 	}
 
-	for _, tt := range []struct {
-		args []string
-		code int
-	}{
+	l.wantExits([]exitCase{
 		{[]string{"media", "content", "--media-set", "nope"}, 2},
 		{[]string{"media", "move", "TEST01L8"}, 2},
 		{[]string{"media", "move", "TEST01L8", "--vault", "v", "--offline"}, 2},
@@ -76,9 +64,5 @@ func TestMediaCommands(t *testing.T) {
 		{[]string{"media", "set-status", "TEST01L8", "shiny"}, 2},
 		{[]string{"media", "destroy", "NOSUCH"}, 3},
 		{[]string{"media", "destroy", "TEST01L8"}, 6}, // it holds a media set
-	} {
-		if _, _, err := l.run(tt.args...); cliapp.ExitCode(err) != tt.code {
-			t.Errorf("%q: %v (exit %d), want exit %d", tt.args, err, cliapp.ExitCode(err), tt.code)
-		}
-	}
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"tapefs/cmd/internal/cliapp"
 	"tapefs/cmd/internal/output"
 	"tapefs/engine"
 	"tapefs/engine/config"
@@ -16,16 +15,8 @@ import (
 // commands, text and JSON.
 func TestPoolCommands(t *testing.T) {
 	l := newTestLibrary(t, vtape.LibraryOptions{})
-	ok := func(args ...string) string {
-		t.Helper()
-		out, _, err := l.run(args...)
-		if err != nil {
-			t.Fatalf("%q: %v", args, err)
-		}
-		return out
-	}
-	ok("pool", "create", "weekly", "--drive", "d0", "--allocation", config.AllocAlways, "--retention", "7days", "--comment", "the weekly set")
-	out := ok("pool", "config", "weekly")
+	l.ok("pool", "create", "weekly", "--drive", "d0", "--allocation", config.AllocAlways, "--retention", "7days", "--comment", "the weekly set")
+	out := l.ok("pool", "config", "weekly")
 	for _, want := range []string{"weekly", "d0", config.AllocAlways, "7days", "the weekly set"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pool config lacks %q:\n%s", want, out)
@@ -35,11 +26,11 @@ func TestPoolCommands(t *testing.T) {
 		t.Errorf("pool config shows an unset template:\n%s", out)
 	}
 	var js map[string]string
-	if err := json.Unmarshal([]byte(ok("pool", "config", "weekly", "--output-format", "json")), &js); err != nil || js["retention"] != "7days" || js["allocation"] != config.AllocAlways {
+	if err := json.Unmarshal([]byte(l.ok("pool", "config", "weekly", "--output-format", "json")), &js); err != nil || js["retention"] != "7days" || js["allocation"] != config.AllocAlways {
 		t.Errorf("pool config json: %v, %v", js, err)
 	}
 
-	ok("pool", "update", "weekly", "--delete", "comment", "--retention", config.RetainOverwrite)
+	l.ok("pool", "update", "weekly", "--delete", "comment", "--retention", config.RetainOverwrite)
 	e, _, _ := l.env(output.Text)
 	p, err := e.runPoolConfig("weekly")
 	if err != nil || p.Comment != "" || p.Retention != config.RetainOverwrite || p.Allocation != config.AllocAlways {
@@ -53,27 +44,20 @@ func TestPoolCommands(t *testing.T) {
 		t.Errorf("pool list: %+v, %v", pools, err)
 	}
 	var list []map[string]string
-	if err := json.Unmarshal([]byte(ok("pool", "list", "--output-format", "json")), &list); err != nil || len(list) != 2 {
+	if err := json.Unmarshal([]byte(l.ok("pool", "list", "--output-format", "json")), &list); err != nil || len(list) != 2 {
 		t.Errorf("pool list json: %v, %v", list, err)
 	}
-	if out := ok("pool", "list"); !strings.Contains(out, "weekly") || !strings.Contains(out, "pa") {
+	if out := l.ok("pool", "list"); !strings.Contains(out, "weekly") || !strings.Contains(out, "pa") {
 		t.Errorf("pool list:\n%s", out)
 	}
 
-	ok("pool", "remove", "weekly")
-	for _, tt := range []struct {
-		args []string
-		code int
-	}{
+	l.ok("pool", "remove", "weekly")
+	l.wantExits([]exitCase{
 		{[]string{"pool", "config", "weekly"}, 3},
 		{[]string{"pool", "create"}, 2},
 		{[]string{"pool", "create", "x", "--allocation", "sometimes"}, 2},
 		{[]string{"pool", "create", "x", "--drive", "nosuch"}, 3},
 		{[]string{"pool", "update", "pa", "--delete", "name"}, 2},
 		{[]string{"pool", "remove", "pa"}, 6}, // it has tapes
-	} {
-		if _, _, err := l.run(tt.args...); cliapp.ExitCode(err) != tt.code {
-			t.Errorf("%q: %v (exit %d), want exit %d", tt.args, err, cliapp.ExitCode(err), tt.code)
-		}
-	}
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"tapefs/cmd/internal/cliapp"
 	"tapefs/cmd/internal/output"
 	"tapefs/engine"
 	"tapefs/vtape"
@@ -17,26 +16,18 @@ import (
 func TestTapeCommands(t *testing.T) {
 	l := newTestLibrary(t, vtape.LibraryOptions{Cartridges: 3})
 	ctx := context.Background()
-	ok := func(args ...string) string {
-		t.Helper()
-		out, _, err := l.run(args...)
-		if err != nil {
-			t.Fatalf("%q: %v", args, err)
-		}
-		return out
-	}
-	ok("load-media", "TEST02L8")
-	out := ok("read-label")
+	l.ok("load-media", "TEST02L8")
+	out := l.ok("read-label")
 	for _, want := range []string{"changer-id", "TEST02L8", "pool", "pa"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("read-label lacks %q:\n%s", want, out)
 		}
 	}
 	var li engine.LabelInfo
-	if err := json.Unmarshal([]byte(ok("read-label", "--output-format", "json", "--drive", "d0")), &li); err != nil || li.LabelText != "TEST02L8" || li.Pool != "pa" {
+	if err := json.Unmarshal([]byte(l.ok("read-label", "--output-format", "json", "--drive", "d0")), &li); err != nil || li.LabelText != "TEST02L8" || li.Pool != "pa" {
 		t.Errorf("read-label json: %+v, %v", li, err)
 	}
-	out = ok("status")
+	out = l.ok("status")
 	for _, want := range []string{"Name", "blocksize", "file-number", "cleaning-required"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
@@ -50,12 +41,12 @@ func TestTapeCommands(t *testing.T) {
 	if vs, err := e.runVolumeStatistics(ctx, ""); err != nil || vs == nil {
 		t.Errorf("volume statistics: %v", err)
 	}
-	if out := ok("cartridge-memory"); !strings.Contains(out, "0x") {
+	if out := l.ok("cartridge-memory"); !strings.Contains(out, "0x") {
 		t.Errorf("cartridge-memory:\n%s", out)
 	}
 
 	// Format and relabel the loaded tape for no pool.
-	ok("format", "--label-text", "TEST02L8")
+	l.ok("format", "--label-text", "TEST02L8")
 	if _, err := e.runReadLabel(ctx, "d0", false); err == nil {
 		t.Error("the formatted tape still has a label")
 	}
@@ -63,18 +54,18 @@ func TestTapeCommands(t *testing.T) {
 	if err != nil || li2.LabelText != "TEST02L8" || li2.Pool != "" {
 		t.Errorf("label: %+v, %v", li2, err)
 	}
-	ok("unload")
-	ok("load-media-from-slot", "3")
+	l.ok("unload")
+	l.ok("load-media-from-slot", "3")
 	if li, err := e.runReadLabel(ctx, "d0", false); err != nil || li.LabelText != "TEST03L8" {
 		t.Errorf("after load-media-from-slot 3: %+v, %v", li, err)
 	}
-	ok("eject")
+	l.ok("eject")
 
 	list, err := e.runInventory(ctx, "", engine.InventoryOptions{})
 	if err != nil || len(list) != 3 {
 		t.Errorf("inventory: %+v, %v", list, err)
 	}
-	if out := ok("inventory"); !strings.Contains(out, "TEST01L8") || !strings.Contains(out, "location") {
+	if out := l.ok("inventory"); !strings.Contains(out, "TEST01L8") || !strings.Contains(out, "location") {
 		t.Errorf("inventory table:\n%s", out)
 	}
 	res, err := e.runBarcodeLabel(ctx, labelOpts{Drive: "d0", Pool: "pa"})
@@ -82,10 +73,7 @@ func TestTapeCommands(t *testing.T) {
 		t.Errorf("barcode-label with everything labelled: %+v, %v", res, err)
 	}
 
-	for _, tt := range []struct {
-		args []string
-		code int
-	}{
+	l.wantExits([]exitCase{
 		{[]string{"load-media"}, 2},
 		{[]string{"load-media-from-slot", "0"}, 2},
 		{[]string{"load-media-from-slot", "x"}, 2},
@@ -94,9 +82,5 @@ func TestTapeCommands(t *testing.T) {
 		{[]string{"status", "--drive", "nosuch"}, 3},
 		{[]string{"load-media", "NOSUCH"}, 3},
 		{[]string{"read-label"}, 5}, // no tape in the drive
-	} {
-		if _, _, err := l.run(tt.args...); cliapp.ExitCode(err) != tt.code {
-			t.Errorf("%q: %v (exit %d), want exit %d", tt.args, err, cliapp.ExitCode(err), tt.code)
-		}
-	}
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"tapefs/cmd/internal/cliapp"
 	"tapefs/cmd/internal/output"
 	"tapefs/vtape"
 )
@@ -52,19 +51,12 @@ func TestVtapeCommands(t *testing.T) {
 	ok("vtape", "fault", dir, "--drive", "1", "--offline")
 	ok("vtape", "fault", dir, "--cartridge", "ABC001L8", "--write-error-at", "3", "--early-warning-at", "1MiB")
 
-	for _, tt := range []struct {
-		args []string
-		code int
-	}{
+	l.wantExits([]exitCase{
 		{[]string{"vtape", "create"}, 2},
 		{[]string{"vtape", "create", filepath.Join(t.TempDir(), "x"), "--capacity", "lots"}, 2},
 		{[]string{"vtape", "fault", dir}, 2},
 		{[]string{"vtape", "fault", dir, "--drive", "0", "--cartridge", "ABC001L8"}, 2},
 		{[]string{"vtape", "fault", dir, "--drive", "0", "--early-warning-at", "soon"}, 2},
 		{[]string{"vtape", "insert", dir, "--slot", "1"}, 2},
-	} {
-		if _, _, err := l.run(tt.args...); cliapp.ExitCode(err) != tt.code {
-			t.Errorf("%q: %v (exit %d), want exit %d", tt.args, err, cliapp.ExitCode(err), tt.code)
-		}
-	}
+	})
 }
