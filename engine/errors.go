@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
@@ -78,7 +79,10 @@ func KindOf(err error) Kind {
 		return KindBusy
 	case errors.Is(err, device.ErrNoMedium), errors.Is(err, device.ErrNotReady):
 		return KindNoMedium
-	case errors.Is(err, ErrNoSpace), errors.Is(err, device.ErrDestinationFull), errors.Is(err, device.ErrEndOfMedium):
+	case errors.Is(err, ErrNoSpace), errors.Is(err, device.ErrDestinationFull), errors.Is(err, device.ErrEndOfMedium),
+		errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// ENOSPC: a full local filesystem (the state directory's, a
+		// restore target's), catalog.ErrNoRoom among them.
 		return KindNoSpace
 	case errors.Is(err, ErrRefused), errors.Is(err, device.ErrWriteProtected), errors.Is(err, device.ErrSourceEmpty),
 		errors.Is(err, device.ErrMediumLocked), errors.Is(err, device.ErrBadCartridge):

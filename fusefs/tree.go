@@ -13,7 +13,6 @@ import (
 
 	"github.com/dustin/go-humanize"
 
-	"tapefs/catalog"
 	"tapefs/engine"
 	"tapefs/engine/config"
 )
@@ -380,14 +379,14 @@ type MediaInfo struct {
 }
 
 // findMedium returns the inventory entry of the tape labelled label.
-func (r *Root) findMedium(label string) (catalog.Media, error) {
+func (r *Root) findMedium(label string) (engine.Media, error) {
 	list, err := r.eng.MediaList("")
 	if err != nil {
-		return catalog.Media{}, err
+		return engine.Media{}, err
 	}
-	i := slices.IndexFunc(list, func(m catalog.Media) bool { return m.LabelText == label })
+	i := slices.IndexFunc(list, func(m engine.Media) bool { return m.LabelText == label })
 	if i < 0 {
-		return catalog.Media{}, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
+		return engine.Media{}, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
 	}
 	return list[i], nil
 }
@@ -467,7 +466,7 @@ func (r *Root) mediumExportControl(label string) control {
 				return nil, err
 			}
 			loc := m.Location
-			if loc.Kind != catalog.LocationOnline {
+			if loc.Kind != engine.LocationOnline {
 				return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in a library (%s)", label, loc)}
 			}
 			d, err := r.changerDrive(loc.Changer)
@@ -509,8 +508,8 @@ func (r *Root) poolEntries(name string) ([]entry, error) {
 		fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.poolStatusText(name) }),
 		fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.poolStatus(name)) }),
 		r.mediaSetsDir(name),
-		dirEntry("snapshots", func(ctx context.Context) ([]entry, error) {
-			return r.snapshotGroups(catalog.SnapshotFilter{Pool: name}, viewPool)
+		cachedDirEntry("snapshots", pathCacheTimeout, func(ctx context.Context) ([]entry, error) {
+			return r.snapshotGroups(engine.SnapshotFilter{Pool: name}, viewPool)
 		}),
 		r.incomingEntry(name, st),
 		controlEntry(commitControl(name)),
