@@ -34,6 +34,8 @@ type BackupOptions struct {
 	From BackupSource
 	// Pool is the media pool to write to.
 	Pool string
+	// Drive, if set, is used instead of the pool's drive.
+	Drive string
 	// Group names the snapshot group; default: the source's base name.
 	Group string
 	// EjectMedia ejects the last tape when the job is done.
@@ -132,6 +134,9 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	if err != nil {
 		return nil, err
 	}
+	if opts.Drive != "" {
+		pool.Drive = opts.Drive
+	}
 	if pool.Drive == "" {
 		return nil, invalidf("pool %s has no drive: set one with `tapefs pool update %s --drive NAME`", pool.Name, pool.Name)
 	}
@@ -178,14 +183,14 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	var prog BackupProgress
 	var progMu sync.Mutex
 	report := func(f func(*BackupProgress)) {
-		if opts.Progress == nil {
-			return
-		}
 		progMu.Lock()
 		f(&prog)
 		p := prog
 		progMu.Unlock()
-		opts.Progress(p)
+		e.tasks.progress(j.task, backupTaskProgress(p, e.now().Sub(start), pool.Drive))
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
 	}
 	w.onTape = func(label string) { report(func(p *BackupProgress) { p.Tape = label }) }
 	w.onChunk = func(n int) { report(func(p *BackupProgress) { p.NewBytes += int64(n) }) }
@@ -204,7 +209,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if opts.Progress != nil {
+	{
 		// Counting runs beside the backup rather than before it: the
 		// totals come a little later, and its stat calls bring the
 		// metadata into memory ahead of the reader.
@@ -264,6 +269,21 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		}
 	}
 	return res, nil
+}
+
+// backupTaskProgress is a backup's progress as its task shows it.
+func backupTaskProgress(p BackupProgress, elapsed time.Duration, drive string) TaskProgress {
+	tp := TaskProgress{Bytes: p.Bytes, Files: p.Files, Tape: p.Tape, Drive: drive}
+	if s := elapsed.Seconds(); s > 0 {
+		tp.Rate = float64(p.Bytes) / s
+	}
+	if p.Counted {
+		tp.TotalBytes, tp.TotalFiles = p.TotalBytes, p.TotalFiles
+		if tp.Rate > 0 && p.TotalBytes > p.Bytes {
+			tp.ETA = time.Duration(float64(p.TotalBytes-p.Bytes) / tp.Rate * float64(time.Second))
+		}
+	}
+	return tp
 }
 
 // Spool sizes: memory for chunks on their way to the drive, and the burst
@@ -868,10 +888,6 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	if w.tape != nil {
 		return nil
 	}
-	media, err := w.e.policyMedia(w.cat, w.pool.Name)
-	if err != nil {
-		return err
-	}
 	sets, err := w.cat.ListMediaSets(w.pool.Name)
 	if err != nil {
 		return err
@@ -881,22 +897,44 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	for _, s := range sets {
 		psets = append(psets, policySet(s))
 	}
-	// Tapes other jobs chose are not for this one: two pools on two
-	// drives may both want the same unassigned tape.
-	media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
-	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
+	var next policy.Media
+	var m catalog.Media
+	retry := false
+	err = w.e.waitForMedia(ctx, w.j.ch == nil, func() error {
+		if retry {
+			if err := w.j.noteOnline(ctx); err != nil {
+				return err
+			}
+		}
+		retry = true
+		for {
+			media, err := w.e.policyMedia(w.cat, w.pool.Name)
+			if err != nil {
+				return err
+			}
+			// Tapes other jobs chose are not for this one: two pools
+			// on two drives may both want the same unassigned tape.
+			media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
+			next, err = policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
+			if err != nil {
+				// NextTape names the pool and says what to do.
+				err = classify(ErrNoSpace, "%w", err)
+				if errors.Is(err, policy.ErrNoWritableMedia) {
+					return needMedia("insert a writable tape for pool "+w.pool.Name, err)
+				}
+				return err
+			}
+			if w.e.claimTape(next.UUID, w) {
+				break
+			}
+			// Another job took it in between: choose again.
+		}
+		if m, err = w.cat.GetMedia(next.UUID); err != nil {
+			return err
+		}
+		return w.j.loadForWrite(ctx, m)
+	})
 	if err != nil {
-		// NextTape names the pool and says what to do.
-		return classify(ErrNoSpace, "%w", err)
-	}
-	if !w.e.claimTape(next.UUID, w) {
-		return w.ensureTape(ctx) // another job took it in between: choose again
-	}
-	m, err := w.cat.GetMedia(next.UUID)
-	if err != nil {
-		return err
-	}
-	if err := w.j.loadForWrite(ctx, m); err != nil {
 		return err
 	}
 	// Appending needs the tape position; a drive that cannot report it
@@ -1126,6 +1164,8 @@ func (w *setWriter) closeTape(ctx context.Context, full bool) error {
 	status := catalog.StatusWritable
 	if full {
 		status = catalog.StatusFull
+		w.e.notifyLater(ctx, Event{Kind: EventTapeFull, State: "full",
+			Message: fmt.Sprintf("tape %s of media set %s is full", w.tape.LabelText, w.set.UUID), Tape: w.tape.LabelText, Drive: w.j.cfg.Name})
 	}
 	if err := w.cat.UpdateMedia(w.tape.UUID, func(m *catalog.Media) error {
 		m.Status = status
@@ -1239,31 +1279,28 @@ func (w *setWriter) fail(ctx context.Context, err error) error {
 	return err
 }
 
-// loadForWrite gets tape m into the drive: from the library, or for a
-// standalone drive by asking the operator and waiting.
+// loadForWrite gets tape m into the drive from the library. A tape not in
+// the library, or for a standalone drive a tape not in the drive, is a
+// mediaNeeded error with the request to the operator (see waitForMedia).
 func (j *driveJob) loadForWrite(ctx context.Context, m catalog.Media) error {
 	if j.ch != nil {
-		return j.loadLabel(ctx, m.LabelText)
+		err := j.loadLabel(ctx, m.LabelText)
+		if errors.Is(err, ErrNotFound) {
+			return needMedia(fmt.Sprintf("insert tape %s into changer %s", m.LabelText, j.ch.Name), err)
+		}
+		return err
 	}
-	asked := false
-	for {
-		li, err := j.readLabel(ctx)
-		if err == nil && li.UUID == m.UUID {
-			return nil
-		}
-		if !asked {
-			j.logf("insert tape %s into drive %s (waiting)", m.LabelText, j.cfg.Name)
-			asked = true
-		}
-		if err == nil {
-			_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error { return dev.Unload(ctx) })
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for tape %s in drive %s: %w", m.LabelText, j.cfg.Name, ctx.Err())
-		case <-time.After(5 * time.Second):
-		}
+	li, err := j.readLabel(ctx)
+	if err == nil && li.UUID == m.UUID {
+		return nil
 	}
+	if err == nil {
+		// Another tape: out with it, so the operator can put in the
+		// right one.
+		_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error { return dev.Unload(ctx) })
+		err = fmt.Errorf("drive %s holds tape %s", j.cfg.Name, li.LabelText)
+	}
+	return needMedia(fmt.Sprintf("insert tape %s into drive %s", m.LabelText, j.cfg.Name), err)
 }
 
 // dropMediaSet removes an expired media set from the catalog and frees its

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
@@ -128,6 +129,11 @@ type restoreJob struct {
 	// they exist or their err is set. laid is signalled as it grows.
 	created int
 	laid    *sync.Cond
+	// Progress, under mu: bytes written, files complete, the tape being
+	// read; report (if set) is called after each chunk with a copy.
+	doneBytes, doneFiles int64
+	tape                 string
+	report               func(bytes, files int64, tape string)
 }
 
 type restoreSnap struct {
@@ -411,6 +417,10 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 			}
 		} else {
 			t.f.left--
+			r.doneBytes += int64(len(data))
+			if t.f.left == 0 {
+				r.doneFiles++
+			}
 		}
 		done := err == nil && t.f.left == 0
 		r.mu.Unlock()
@@ -424,6 +434,12 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 			}
 			r.mu.Unlock()
 		}
+	}
+	if r.report != nil {
+		r.mu.Lock()
+		b, f, tape := r.doneBytes, r.doneFiles, r.tape
+		r.mu.Unlock()
+		r.report(b, f, tape)
 	}
 }
 
@@ -638,8 +654,22 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		r.closeAll()
 	}()
 	if j != nil {
+		start, plan := e.now(), r.res.Plan
+		r.report = func(bytes, files int64, tape string) {
+			p := TaskProgress{Bytes: bytes, TotalBytes: plan.Bytes, Files: files, TotalFiles: plan.Files, Tape: tape, Drive: j.cfg.Name}
+			if s := e.now().Sub(start).Seconds(); s > 0 {
+				p.Rate = float64(bytes) / s
+			}
+			if p.Rate > 0 && plan.Bytes > bytes {
+				p.ETA = time.Duration(float64(plan.Bytes-bytes) / p.Rate * float64(time.Second))
+			}
+			e.tasks.progress(j.task, p)
+		}
 		sim := j.sim(ctx)
 		for _, rt := range r.res.Plan.Tapes {
+			r.mu.Lock()
+			r.tape = rt.Label
+			r.mu.Unlock()
 			id := set.Media[rt.Seq]
 			if err := j.readTape(ctx, cat, id, rt, perTape[id], r); err != nil {
 				if ctx.Err() != nil {
@@ -945,10 +975,13 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	if err != nil {
 		return err
 	}
-	if err := j.loadForWrite(ctx, m); err != nil {
+	// A standalone drive asks for the tape and waits; so does a library
+	// in a task that waits for media.
+	if err := j.e.waitForMedia(ctx, j.ch == nil, func() error { return j.loadForWrite(ctx, m) }); err != nil {
 		return err
 	}
 	j.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
+	caller := ctx
 	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		ml, sl, err := format.ReadLabels(ctx, dev)
 		if err != nil {
@@ -962,6 +995,11 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 		}
 		cur := uint64(2) // ReadLabels leaves the tape after file 1
 		for _, f := range rt.Archives {
+			// A stopped task ends between archives (do waits for
+			// this function: it works on r).
+			if err := caller.Err(); err != nil {
+				return err
+			}
 			if f > cur {
 				if err := dev.Space(ctx, device.SpaceFilemarks, int64(f-cur)); err != nil {
 					return fmt.Errorf("space to archive %d: %w", f, err)

@@ -15,8 +15,10 @@ import (
 	"sync"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"tapefs/cmd/internal/cliapp"
+	"tapefs/engine"
 )
 
 // The daemon's API: while `tapefs mount` runs, every tapefs command (but
@@ -124,6 +126,7 @@ func (s *apiServer) handle(conn net.Conn) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	ctx = engine.WithTaskOrigin(ctx, peerOrigin(conn))
 	// The client sends nothing more; EOF means it went away (Ctrl-C).
 	go func() {
 		io.Copy(io.Discard, br)
@@ -139,6 +142,25 @@ func (s *apiServer) handle(conn net.Conn) {
 	}
 	b, _ := json.Marshal(ex)
 	frameWriter{mu: mu, conn: conn, kind: 'x'}.Write(b)
+}
+
+// peerOrigin names the process at the other end of an API connection
+// for the task history.
+func peerOrigin(conn net.Conn) string {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return "cli"
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return "cli"
+	}
+	var cred *unix.Ucred
+	raw.Control(func(fd uintptr) { cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	if err != nil || cred == nil {
+		return "cli"
+	}
+	return cliOrigin(int(cred.Pid), int(cred.Uid))
 }
 
 // forward runs args (os.Args) on the daemon if one serves the state

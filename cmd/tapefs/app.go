@@ -125,12 +125,17 @@ func (e *env) app() *cli.App {
 		e.forwarded(e.callerPathArgs(e.restoreCommand(), 1)),
 		e.forwarded(e.catalogCommand()),
 		e.runsHere(e.mountCommand()),
+		e.runsHere(e.daemonCommand()),
 		e.forwarded(e.keyCommand()),
+		e.forwarded(e.taskCommand()),
+		e.forwarded(e.backupJobCommand()),
+		e.forwarded(e.notifyCommand()),
 		e.runsHere(e.barcodeSheetCommand()),
 	}
 	for _, c := range e.tapeCommands() {
 		app.Commands = append(app.Commands, e.forwarded(c))
 	}
+	e.asTasks(app.Commands, "")
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)
 	ours := len(app.Commands)
 	cliapp.Document(app, completeValues, tapefsDescription, true, fsPage)

@@ -70,7 +70,7 @@ func (e *env) runBackup(ctx context.Context, opts engine.BackupOptions) (*engine
 	if err != nil {
 		return nil, err
 	}
-	stop := e.console.progress(&opts)
+	stop := e.progress(&opts)
 	defer stop()
 	return eng.Backup(ctx, opts)
 }

@@ -70,6 +70,7 @@ func TestEveryCommandPlaced(t *testing.T) {
 		"pool config": readOnly, "status": readOnly, "key list": readOnly, "key show": readOnly,
 		"backup": forwarded, "restore": forwarded, "key tape-config": forwarded, "key remove": forwarded,
 		"media destroy": forwarded, "changer transfer": forwarded, "label": forwarded, "catalog": forwarded,
+		"daemon": runsHere, "task list": forwarded, "backup-job run": forwarded, "notify update": forwarded,
 	} {
 		path := commandPath(app, append([]string{"tapefs"}, strings.Fields(name)...))
 		if pathName(path) != name {
@@ -109,6 +110,8 @@ func TestForwardArgsCallerPaths(t *testing.T) {
 		{[]string{"drive", "create", "d0", "--path", "lib"}, []string{"drive", "create", "--path", abs("lib"), "d0"}},
 		{[]string{"changer", "update", "c0", "--path=lib"}, []string{"changer", "update", "--path=" + abs("lib"), "c0"}},
 		{[]string{"pool", "create", "p", "--drive", "rel"}, []string{"pool", "create", "--drive", "rel", "p"}},
+		{[]string{"backup-job", "create", "j", "--source", "a", "--source=/b", "--pool", "pa"}, []string{"backup-job", "create", "--source", abs("a"), "--source=/b", "--pool", "pa", "j"}},
+		{[]string{"notify", "update", "--sendmail", "bin/sm", "--command=hook", "--mail-to", "x"}, []string{"notify", "update", "--sendmail", abs("bin/sm"), "--command=" + abs("hook"), "--mail-to", "x"}},
 	}
 	for _, tt := range tests {
 		app := newApp(io.Discard, io.Discard, nil)
