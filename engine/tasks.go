@@ -303,12 +303,21 @@ func (s *taskStore) writeRecord(info TaskInfo) error {
 	dir := s.taskDir(info.ID)
 	tmp := filepath.Join(dir, ".task.json.tmp")
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("task record: %w", err)
+		return s.recordErr(err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, "task.json")); err != nil {
-		return fmt.Errorf("task record: %w", err)
+		return s.recordErr(err)
 	}
 	return nil
+}
+
+// recordErr says why a task record could not be written; a full state
+// filesystem is named as such (the error stays ENOSPC: no space).
+func (s *taskStore) recordErr(err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("task record: the filesystem of the state directory %s is full; free space there: %w", s.dir, err)
+	}
+	return fmt.Errorf("task record: %w", err)
 }
 
 // line appends one line, with its time, to the task's log. Called with
