@@ -279,13 +279,9 @@ func (r *Root) changerStatusText(name string) ([]byte, error) {
 	}
 	rows := [][]string{}
 	for _, e := range c.Entries {
-		loaded := ""
-		if e.LoadedSlot != 0 {
-			loaded = strconv.Itoa(e.LoadedSlot)
-		}
-		rows = append(rows, []string{e.Kind, strconv.Itoa(e.ID), e.LabelText, loaded})
+		rows = append(rows, e.Cells())
 	}
-	b := tableText([]string{"entry-kind", "entry-id", "changer-id", "loaded-slot"}, rows)
+	b := tableText(engine.ChangerStatusColumns, rows)
 	return append(b, fmt.Sprintf("\nread: %s\n", fmtTime(c.Read))...), nil
 }
 

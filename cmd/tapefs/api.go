@@ -22,7 +22,7 @@ import (
 )
 
 // The daemon's API: while `tapefs mount` runs, every tapefs command (but
-// the local ones, see localCommands) is sent to it over a Unix socket in
+// the ones that run here, see placement.go) is sent to it over a Unix socket in
 // the state directory and runs there against the daemon's engine, which
 // holds the devices and the catalog.
 //
@@ -33,29 +33,6 @@ import (
 
 // socketName is the API socket in the state directory.
 const socketName = "api.sock"
-
-// localCommands run in the calling process even while a daemon runs: the
-// daemon itself, the virtual library tools (they work on library files
-// under a short lock), help, and the key commands that read a password
-// from the caller's terminal (they work on the key store under its own
-// lock; `key restore` asks the daemon for the tape's key config with the
-// forwarded `key tape-config`), and the commands that need neither engine
-// nor state (barcode-sheet, completion, __gendoc; __complete asks the
-// daemon itself for what it needs). An entry names a command or a command path ("key
-// create").
-var localCommands = []string{"mount", "daemon", "vtape", "help", "h", "key create", "key change-passphrase", "key restore", "barcode-sheet", "completion", "__complete", "__gendoc"}
-
-// isLocal reports whether the command path runs in the calling process.
-func isLocal(path []*cli.Command) bool {
-	name := ""
-	for _, c := range path {
-		name = strings.TrimSpace(name + " " + c.Name)
-		if slices.Contains(localCommands, name) {
-			return true
-		}
-	}
-	return false
-}
 
 type apiRequest struct {
 	// Args are the command line after the program name, with the
@@ -193,11 +170,13 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	app := newApp(io.Discard, io.Discard, nil)
 	reordered := cliapp.Reorder(app, args)
 	path := commandPath(app, reordered)
-	if len(path) == 0 || isLocal(path) {
+	infos := commandInfosOf(app)
+	place := infos.placementOf(path)
+	if place == runsHere {
 		return 0, false
 	}
 	conn, err := net.Dial("unix", filepath.Join(stateDirOf(args), socketName))
-	if err != nil && isReadOnly(path) {
+	if err != nil && place == readOnly {
 		// No daemon: a CLI job that holds the state serves read-only
 		// commands (jobserver.go).
 		conn, err = net.Dial("unix", filepath.Join(stateDirOf(args), jobSocketName))
@@ -262,35 +241,12 @@ func forward(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}
 }
 
-// callerPaths names, by command path, the arguments that are file names
-// on the caller's side: positional arguments by index and flags by name.
-// The daemon runs in its own working directory (/ under systemd), so
-// forwardArgs makes them absolute.
-var callerPaths = map[string]struct {
-	pos   []int
-	flags []string
-}{
-	"backup":            {pos: []int{0}},
-	"restore":           {pos: []int{1}},
-	"changer create":    {flags: []string{"path"}},
-	"changer update":    {flags: []string{"path"}},
-	"drive create":      {flags: []string{"path"}},
-	"drive update":      {flags: []string{"path"}},
-	"backup-job create": {flags: []string{"source"}},
-	"backup-job update": {flags: []string{"source"}},
-	"notify update":     {flags: []string{"sendmail", "command"}},
-}
-
 // forwardArgs is the command line (without the program name) that the
 // daemon runs for args: the caller's relative file names made absolute
-// (see callerPaths) and the caller's environment defaults turned into
+// (declared on the command definitions, see placement.go) and the caller's environment defaults turned into
 // flags (see envFlags), ahead of a "--".
 func forwardArgs(app *cli.App, path []*cli.Command, args []string) ([]string, error) {
 	names, flags, pos, dash := cliapp.Split(app, args)
-	var cmd []string
-	for _, c := range path {
-		cmd = append(cmd, c.Name)
-	}
 	abs := func(p string) (string, error) {
 		if p == "" || filepath.IsAbs(p) {
 			return p, nil
@@ -301,11 +257,11 @@ func forwardArgs(app *cli.App, path []*cli.Command, args []string) ([]string, er
 		}
 		return a, nil
 	}
-	cp := callerPaths[strings.Join(cmd, " ")]
+	pathArgs, pathFlags := commandInfosOf(app).callerPaths(path[len(path)-1])
 	flags = slices.Clone(flags)
 	for i := 0; i < len(flags); i++ {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(flags[i], "-"), "=")
-		if !slices.Contains(cp.flags, name) {
+		if !slices.Contains(pathFlags, name) {
 			continue
 		}
 		if hasValue {
@@ -324,7 +280,7 @@ func forwardArgs(app *cli.App, path []*cli.Command, args []string) ([]string, er
 		}
 	}
 	pos = slices.Clone(pos)
-	for _, i := range cp.pos {
+	for _, i := range pathArgs {
 		if i < len(pos) {
 			a, err := abs(pos[i])
 			if err != nil {

@@ -35,6 +35,8 @@ type env struct {
 	// ends that.
 	serve     bool
 	stopServe func()
+	// cmds are the commands' declarations (placement.go).
+	cmds commandInfos
 }
 
 // catalogWait is how long a command run without a daemon waits for the
@@ -110,29 +112,39 @@ func newCLIApp(stdout, stderr io.Writer) *cli.App {
 func (e *env) app() *cli.App {
 	app := cliapp.NewApp("tapefs", "tape backup: drives, changers, media pools, labels, backup and restore")
 	app.Writer, app.ErrWriter = e.stdout, e.stderr
+	e.cmds = commandInfos{}
 	app.Commands = []*cli.Command{
-		e.changerCommand(),
-		e.driveCommand(),
-		e.poolCommand(),
-		e.mediaCommand(),
-		e.vtapeCommand(),
-		e.backupCommand(),
-		e.commitCommand(),
-		e.exportMediaSetCommand(),
-		e.restoreCommand(),
-		e.catalogCommand(),
-		e.mountCommand(),
-		e.daemonCommand(),
-		e.keyCommand(),
-		e.taskCommand(),
-		e.backupJobCommand(),
-		e.notifyCommand(),
-		e.barcodeSheetCommand(),
+		e.forwarded(e.changerCommand()),
+		e.forwarded(e.driveCommand()),
+		e.forwarded(e.poolCommand()),
+		e.forwarded(e.mediaCommand()),
+		e.runsHere(e.vtapeCommand()),
+		e.forwarded(e.callerPathArgs(e.backupCommand(), 0)),
+		e.forwarded(e.commitCommand()),
+		e.forwarded(e.exportMediaSetCommand()),
+		e.forwarded(e.callerPathArgs(e.restoreCommand(), 1)),
+		e.forwarded(e.catalogCommand()),
+		e.runsHere(e.mountCommand()),
+		e.runsHere(e.daemonCommand()),
+		e.forwarded(e.keyCommand()),
+		e.forwarded(e.taskCommand()),
+		e.forwarded(e.backupJobCommand()),
+		e.forwarded(e.notifyCommand()),
+		e.runsHere(e.barcodeSheetCommand()),
 	}
-	app.Commands = append(app.Commands, e.tapeCommands()...)
+	for _, c := range e.tapeCommands() {
+		app.Commands = append(app.Commands, e.forwarded(c))
+	}
 	e.asTasks(app.Commands, "")
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)
+	ours := len(app.Commands)
 	cliapp.Document(app, completeValues, tapefsDescription, true, fsPage)
+	// The documentation and completion commands need neither engine
+	// nor state.
+	for _, c := range app.Commands[ours:] {
+		e.runsHere(c)
+	}
+	app.Metadata = map[string]any{metadataKey: e.cmds}
 	return app
 }
 

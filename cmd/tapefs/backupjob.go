@@ -17,7 +17,7 @@ import (
 // jobFlags are the flags of backup-job create and update.
 func jobFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "source", Usage: "directory to back up (repeatable; each is a snapshot group)"},
+		&cli.StringSliceFlag{Name: "source", TakesFile: true, Usage: "directory to back up (repeatable; each is a snapshot group)"},
 		&cli.StringSliceFlag{Name: "group", Usage: "snapshot group of the --source at the same position (default: the directory's name)"},
 		&cli.StringFlag{Name: "pool", Usage: "media pool to write to"},
 		&cli.StringFlag{Name: "drive", Usage: "drive to use (default: the pool's drive)"},
@@ -32,7 +32,7 @@ func jobFlags() []cli.Flag {
 }
 
 // jobSources pairs --source and --group values; relative sources are made
-// absolute (the daemon gets them absolute already, see callerPaths).
+// absolute (the daemon gets them absolute already: the flag has TakesFile, see placement.go).
 func jobSources(c *cli.Context) ([]config.JobSource, error) {
 	srcs, groups := c.StringSlice("source"), c.StringSlice("group")
 	if len(groups) > len(srcs) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 
 // commitCommand is `tapefs commit POOL [GROUP ...]`: back up groups of the
 // pool's incoming/ tree (what the pools/<pool>/commit control file runs).
+// Flags → engine.CommitOptions (commitOptions), the commit (runCommit),
+// its table (commitTable).
 func (e *env) commitCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "commit",
@@ -28,29 +31,48 @@ func (e *env) commitCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force-media-set", Usage: "start a new media set"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 {
-				return usagef("commit: expected POOL [GROUP ...]")
-			}
-			eng, err := e.engine()
+			opts, err := commitOptions(c)
 			if err != nil {
 				return err
 			}
-			opts := engine.CommitOptions{
-				Pool: c.Args().First(), Groups: c.Args().Tail(),
-				EjectMedia: c.Bool("eject-media"), ExportMediaSet: c.Bool("export-media-set"), ForceMediaSet: c.Bool("force-media-set"),
-			}
-			res, err := eng.Commit(c.Context, opts)
+			res, err := e.runCommit(c.Context, opts)
 			if len(res) > 0 {
-				t := &output.Table{Columns: []string{"snapshot", "media-set-uuid", "files", "bytes", "new-bytes", "tapes", "duration"}}
-				for _, r := range res {
-					t.Add(r.Snapshot, r.Set.String(), strconv.FormatInt(r.Files, 10), humanize.IBytes(uint64(r.Bytes)),
-						humanize.IBytes(uint64(r.NewBytes)), strings.Join(r.Tapes, ", "), time.Duration(r.ElapsedNanos).Round(time.Millisecond).String())
-				}
-				if perr := e.print(t, res); err == nil {
+				if perr := e.print(commitTable(res), res); err == nil {
 					err = perr
 				}
 			}
 			return err
 		},
 	}
+}
+
+// commitOptions are the options of a commit command line.
+func commitOptions(c *cli.Context) (engine.CommitOptions, error) {
+	if c.NArg() < 1 {
+		return engine.CommitOptions{}, usagef("commit: expected POOL [GROUP ...]")
+	}
+	return engine.CommitOptions{
+		Pool: c.Args().First(), Groups: c.Args().Tail(),
+		EjectMedia: c.Bool("eject-media"), ExportMediaSet: c.Bool("export-media-set"), ForceMediaSet: c.Bool("force-media-set"),
+	}, nil
+}
+
+// runCommit commits the groups. The snapshots written before a failure
+// are returned with it.
+func (e *env) runCommit(ctx context.Context, opts engine.CommitOptions) ([]*engine.BackupResult, error) {
+	eng, err := e.engine()
+	if err != nil {
+		return nil, err
+	}
+	return eng.Commit(ctx, opts)
+}
+
+// commitTable is one row per snapshot written.
+func commitTable(res []*engine.BackupResult) *output.Table {
+	t := &output.Table{Columns: []string{"snapshot", "media-set-uuid", "files", "bytes", "new-bytes", "tapes", "duration"}}
+	for _, r := range res {
+		t.Add(r.Snapshot, r.Set.String(), strconv.FormatInt(r.Files, 10), humanize.IBytes(uint64(r.Bytes)),
+			humanize.IBytes(uint64(r.NewBytes)), strings.Join(r.Tapes, ", "), time.Duration(r.ElapsedNanos).Round(time.Millisecond).String())
+	}
+	return t
 }

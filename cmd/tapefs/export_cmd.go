@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"tapefs/cmd/internal/output"
+	"tapefs/engine"
 )
 
 // exportMediaSetCommand is `tapefs export-media-set POOL`: move every tape
 // of the pool's current media set to import/export slots (what the
 // pools/<pool>/export control file runs, and what backup and commit do
-// with --export-media-set).
+// with --export-media-set). The export is runExportMediaSet, its table
+// exportTable.
 func (e *env) exportMediaSetCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export-media-set",
@@ -24,17 +27,26 @@ func (e *env) exportMediaSetCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("export-media-set: expected POOL")
 			}
-			eng, err := e.engine()
+			res, err := e.runExportMediaSet(c.Context, c.Args().First())
 			if err != nil {
 				return err
 			}
-			res, err := eng.ExportMediaSet(c.Context, c.Args().First())
-			if err != nil {
-				return err
-			}
-			t := &output.Table{Columns: []string{"media-set-uuid", "media"}}
-			t.Add(res.Set.String(), strings.Join(res.Labels, " "))
-			return e.print(t, res)
+			return e.print(exportTable(res), res)
 		},
 	}
+}
+
+// runExportMediaSet exports the pool's current media set.
+func (e *env) runExportMediaSet(ctx context.Context, pool string) (engine.ExportResult, error) {
+	eng, err := e.engine()
+	if err != nil {
+		return engine.ExportResult{}, err
+	}
+	return eng.ExportMediaSet(ctx, pool)
+}
+
+func exportTable(res engine.ExportResult) *output.Table {
+	t := &output.Table{Columns: []string{"media-set-uuid", "media"}}
+	t.Add(res.Set.String(), strings.Join(res.Labels, " "))
+	return t
 }

@@ -8,11 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/urfave/cli/v2"
 
 	"tapefs/cmd/internal/cliapp"
 	"tapefs/engine"
@@ -32,22 +29,6 @@ const (
 	jobSocketName = "job.sock"
 	jobLockName   = "job.lock"
 )
-
-// readOnlyCommands change nothing: they are forwarded to a CLI job's
-// process (serveReadOnly) when one holds the state.
-var readOnlyCommands = []string{
-	"media list", "media content", "changer status", "changer list", "changer config",
-	"drive list", "drive config", "pool list", "pool config", "status", "key list", "key show",
-}
-
-// isReadOnly reports whether the command path is one of readOnlyCommands.
-func isReadOnly(path []*cli.Command) bool {
-	names := make([]string, len(path))
-	for i, c := range path {
-		names[i] = c.Name
-	}
-	return slices.Contains(readOnlyCommands, strings.Join(names, " "))
-}
 
 // serveReadOnly serves the read-only commands of other processes with eng
 // (this process's engine) until stop is called, which waits for the
@@ -90,7 +71,7 @@ func serveReadOnly(stateDir, configDir string, eng *engine.Engine, stderr io.Wri
 	run := func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		argv := append([]string{"tapefs", "--config-dir", configDir, "--state-dir", stateDir}, args...)
 		app := newApp(stdout, stderr, eng)
-		if !isReadOnly(commandPath(app, cliapp.Reorder(app, argv))) {
+		if commandInfosOf(app).placementOf(commandPath(app, cliapp.Reorder(app, argv))) != readOnly {
 			return fmt.Errorf("the catalog and devices are held by another tapefs command (pid %d: %s): run this one when it has finished, or run `tapefs mount` to run commands side by side: %w",
 				os.Getpid(), self, engine.ErrBusy)
 		}

@@ -129,7 +129,7 @@ func (e *env) keyCommand() *cli.Command {
 		Name:  "key",
 		Usage: "manage tape encryption keys",
 		Subcommands: []*cli.Command{
-			{
+			e.runsHere(&cli.Command{
 				Name:  "create",
 				Usage: "create a new encryption key (asks for its password)",
 				Flags: []cli.Flag{
@@ -139,25 +139,19 @@ func (e *env) keyCommand() *cli.Command {
 				Action: func(c *cli.Context) error {
 					return e.runKeyCreate(c.String("hint"), c.String("kdf"))
 				},
-			},
-			{
+			}),
+			e.readOnly(&cli.Command{
 				Name:  "list",
 				Usage: "list encryption keys",
 				Action: func(c *cli.Context) error {
-					list, err := keys.Store{Dir: e.ConfigDir}.List()
+					list, err := e.runKeyList()
 					if err != nil {
 						return err
 					}
-					t := &output.Table{Columns: []string{"fingerprint", "hint"}}
-					js := make([]keyInfo, 0, len(list))
-					for _, kc := range list {
-						t.Add(keys.Abbrev(kc.Fingerprint), kc.Hint)
-						js = append(js, newKeyInfo(kc))
-					}
-					return e.print(t, js)
+					return e.print(keyListTable(list), list)
 				},
-			},
-			{
+			}),
+			e.readOnly(&cli.Command{
 				Name:      "show",
 				Usage:     "show encryption key details",
 				ArgsUsage: "FINGERPRINT",
@@ -166,20 +160,13 @@ func (e *env) keyCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					_, kc, err := keys.Store{Dir: e.ConfigDir}.Get(fp)
+					ki, err := e.runKeyShow(fp)
 					if err != nil {
 						return err
 					}
-					t := output.KV(
-						[2]string{"kdf", kc.KDF},
-						[2]string{"created", fmtTime(kc.Created)},
-						[2]string{"modified", fmtTime(kc.Modified)},
-						[2]string{"fingerprint", keys.Abbrev(kc.Fingerprint)},
-						[2]string{"hint", kc.Hint},
-					)
-					return e.print(t, newKeyInfo(kc))
+					return e.print(keyShowTable(ki), ki)
 				},
-			},
+			}),
 			{
 				Name:      "paperkey",
 				Usage:     "print a key's password-protected config as a QR code and as text, to keep on paper (default: the only key)",
@@ -196,7 +183,7 @@ func (e *env) keyCommand() *cli.Command {
 					return e.runPaperkey(fp, c.String("output-format"), c.String("subject"))
 				},
 			},
-			{
+			e.runsHere(&cli.Command{
 				Name:      "change-passphrase",
 				Usage:     "change the password of an encryption key (tapes already written keep the old password)",
 				ArgsUsage: "FINGERPRINT",
@@ -211,7 +198,7 @@ func (e *env) keyCommand() *cli.Command {
 					}
 					return e.runKeyChangePassphrase(fp, optString(c, "hint"), c.Bool("force"))
 				},
-			},
+			}),
 			{
 				Name:      "remove",
 				Usage:     "remove an encryption key",
@@ -224,14 +211,10 @@ func (e *env) keyCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					return eng.KeyRemove(fp, c.Bool("force"))
+					return e.runKeyRemove(fp, c.Bool("force"))
 				},
 			},
-			{
+			e.runsHere(&cli.Command{
 				Name:  "restore",
 				Usage: "restore an encryption key from the tape in the drive (asks for its password)",
 				Flags: []cli.Flag{
@@ -240,27 +223,13 @@ func (e *env) keyCommand() *cli.Command {
 					&cli.StringFlag{Name: "key", Usage: "the key config `JSON` itself (as paperkey prints it) instead of the tape"},
 				},
 				Action: func(c *cli.Context) error {
-					if c.IsSet("key") && c.IsSet("key-file") {
-						return usagef("key restore: give --key or --key-file, not both")
-					}
-					var kc *keys.KeyConfig
-					switch {
-					case c.IsSet("key"):
-						k, err := parseKeyText([]byte(c.String("key")), "--key")
-						if err != nil {
-							return err
-						}
-						kc = &k
-					case c.IsSet("key-file"):
-						k, err := readKeyFile(c.String("key-file"))
-						if err != nil {
-							return err
-						}
-						kc = &k
+					kc, err := keyRestoreOptions(c)
+					if err != nil {
+						return err
 					}
 					return e.runKeyRestore(c.Context, c.String("drive"), kc)
 				},
-			},
+			}),
 			{
 				// tape-config is what `key restore` runs on the mount
 				// daemon when one holds the drive.
@@ -269,11 +238,7 @@ func (e *env) keyCommand() *cli.Command {
 				Hidden: true,
 				Flags:  []cli.Flag{driveFlag()},
 				Action: func(c *cli.Context) error {
-					eng, err := e.engine()
-					if err != nil {
-						return err
-					}
-					kc, err := eng.TapeKeyConfig(c.Context, c.String("drive"))
+					kc, err := e.runTapeKeyConfig(c.Context, c.String("drive"))
 					if err != nil {
 						return err
 					}
@@ -287,6 +252,89 @@ func (e *env) keyCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// runKeyList lists the keys of the store.
+func (e *env) runKeyList() ([]keyInfo, error) {
+	list, err := keys.Store{Dir: e.ConfigDir}.List()
+	if err != nil {
+		return nil, err
+	}
+	js := make([]keyInfo, 0, len(list))
+	for _, kc := range list {
+		js = append(js, newKeyInfo(kc))
+	}
+	return js, nil
+}
+
+func keyListTable(list []keyInfo) *output.Table {
+	t := &output.Table{Columns: []string{"fingerprint", "hint"}}
+	for _, k := range list {
+		t.Add(keys.Abbrev(k.Fingerprint), k.Hint)
+	}
+	return t
+}
+
+// runKeyShow is the key with the fingerprint.
+func (e *env) runKeyShow(fp string) (keyInfo, error) {
+	_, kc, err := keys.Store{Dir: e.ConfigDir}.Get(fp)
+	if err != nil {
+		return keyInfo{}, err
+	}
+	return newKeyInfo(kc), nil
+}
+
+func keyShowTable(k keyInfo) *output.Table {
+	return output.KV(
+		[2]string{"kdf", k.KDF},
+		[2]string{"created", fmtTime(k.Created)},
+		[2]string{"modified", fmtTime(k.Modified)},
+		[2]string{"fingerprint", keys.Abbrev(k.Fingerprint)},
+		[2]string{"hint", k.Hint},
+	)
+}
+
+// runKeyRemove removes a key from the store (with force, even if a pool
+// uses it).
+func (e *env) runKeyRemove(fp string, force bool) error {
+	eng, err := e.engine()
+	if err != nil {
+		return err
+	}
+	return eng.KeyRemove(fp, force)
+}
+
+// keyRestoreOptions is the key config a `key restore` command line gives
+// (--key, --key-file), nil for the tape's.
+func keyRestoreOptions(c *cli.Context) (*keys.KeyConfig, error) {
+	if c.IsSet("key") && c.IsSet("key-file") {
+		return nil, usagef("key restore: give --key or --key-file, not both")
+	}
+	var k keys.KeyConfig
+	var err error
+	switch {
+	case c.IsSet("key"):
+		k, err = parseKeyText([]byte(c.String("key")), "--key")
+	case c.IsSet("key-file"):
+		k, err = readKeyFile(c.String("key-file"))
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// runTapeKeyConfig reads the key config of the tape in the drive with this
+// process's engine (`key tape-config`, what the daemon runs for `key
+// restore`).
+func (e *env) runTapeKeyConfig(ctx context.Context, drive string) (keys.KeyConfig, error) {
+	eng, err := e.engine()
+	if err != nil {
+		return keys.KeyConfig{}, err
+	}
+	return eng.TapeKeyConfig(ctx, drive)
 }
 
 func (e *env) runKeyCreate(hint, kdf string) error {
@@ -406,11 +454,7 @@ func (e *env) tapeKeyConfig(ctx context.Context, drive string) (keys.KeyConfig, 
 			return keys.ParseKeyConfig(out.Bytes())
 		}
 	}
-	eng, err := e.engine()
-	if err != nil {
-		return keys.KeyConfig{}, err
-	}
-	return eng.TapeKeyConfig(ctx, drive)
+	return e.runTapeKeyConfig(ctx, drive)
 }
 
 // daemonError is a failure the daemon reported, with its exit code.

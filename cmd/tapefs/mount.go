@@ -64,22 +64,10 @@ func (e *env) mountCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "o", Usage: "mount options, comma separated (see the description)"},
 		},
 		Action: func(c *cli.Context) error {
-			a := c.Args().Slice()
-			if len(a) == 2 {
-				a = a[1:] // mount helper form: SOURCE MOUNTPOINT
-			}
-			if len(a) != 1 {
-				return usagef("mount: expected a mount point (tapefs mount MOUNTPOINT)")
-			}
-			mo := mountOpts{mountpoint: a[0], foreground: c.Bool("foreground"), configDir: e.ConfigDir, stateDir: e.StateDir}
-			if err := mo.parse(c.StringSlice("o")); err != nil {
+			mo, err := e.mountOptions(c.Args().Slice(), c.Bool("foreground"), c.StringSlice("o"))
+			if err != nil {
 				return err
 			}
-			abs, err := filepath.Abs(mo.mountpoint)
-			if err != nil {
-				return usagef("mount: bad mount point %q: %v", mo.mountpoint, err)
-			}
-			mo.mountpoint = abs
 			if mo.foreground || os.Getenv(readyFDEnv) != "" {
 				return runDaemon(c.Context, mo, e.stderr)
 			}
@@ -138,6 +126,28 @@ func (mo *mountOpts) parse(opts []string) error {
 // for tapefs; mount passes them to helpers.
 var ignoredMountOptions = []string{"defaults", "auto", "noauto", "nofail", "_netdev", "user", "users", "nouser",
 	"dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime", "relatime", "async", "sync"}
+
+// mountOptions are the options of a mount command line: its arguments
+// ([SOURCE] MOUNTPOINT, the mount point made absolute), --foreground and
+// the -o options, over the directories of the global flags.
+func (e *env) mountOptions(args []string, foreground bool, o []string) (mountOpts, error) {
+	if len(args) == 2 {
+		args = args[1:] // mount helper form: SOURCE MOUNTPOINT
+	}
+	if len(args) != 1 {
+		return mountOpts{}, usagef("mount: expected a mount point (tapefs mount MOUNTPOINT)")
+	}
+	mo := mountOpts{mountpoint: args[0], foreground: foreground, configDir: e.ConfigDir, stateDir: e.StateDir}
+	if err := mo.parse(o); err != nil {
+		return mountOpts{}, err
+	}
+	abs, err := filepath.Abs(mo.mountpoint)
+	if err != nil {
+		return mountOpts{}, usagef("mount: bad mount point %q: %v", mo.mountpoint, err)
+	}
+	mo.mountpoint = abs
+	return mo, nil
+}
 
 // startBackground re-runs the daemon in a new session with its log in the
 // state directory, and returns when the mount is ready (or the daemon

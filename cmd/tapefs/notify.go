@@ -37,10 +37,10 @@ func (e *env) notifyCommand() *cli.Command {
 				Name:  "update",
 				Usage: "change the notification settings",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "sendmail", Usage: "path of the sendmail program (default " + config.DefaultSendmail + ")"},
+					&cli.StringFlag{Name: "sendmail", TakesFile: true, Usage: "path of the sendmail program (default " + config.DefaultSendmail + ")"},
 					&cli.StringFlag{Name: "mail-from", Usage: "sender address (default root@HOST)"},
 					&cli.StringFlag{Name: "mail-to", Usage: "addresses for events of no job with addresses (comma separated)"},
-					&cli.StringFlag{Name: "command", Usage: "hook run for every event: TAPEFS_* variables, JSON on stdin"},
+					&cli.StringFlag{Name: "command", TakesFile: true, Usage: "hook run for every event: TAPEFS_* variables, JSON on stdin"},
 					&cli.StringSliceFlag{Name: "delete", Usage: "reset a setting: sendmail, mail-from, mail-to, command"},
 				},
 				Action: func(c *cli.Context) error {

@@ -11,6 +11,10 @@ import (
 	"tapefs/vtape"
 )
 
+// `tapefs vtape ...`: each subcommand's flags become its options
+// (vtapeCreateOptions, vtapeFaultOptions), a runVtapeX works on the
+// library files, and vtapeListTable is the text output of list.
+
 func (e *env) vtapeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "vtape",
@@ -31,62 +35,22 @@ func (e *env) vtapeCommand() *cli.Command {
 					&cli.StringFlag{Name: "capacity", Usage: "cartridge capacity, e.g. 4GiB (default: the generation's native capacity)"},
 				},
 				Action: func(c *cli.Context) error {
-					a, err := args(c, "DIR")
+					opts, err := vtapeCreateOptions(c)
 					if err != nil {
 						return err
 					}
-					dir, err := filepath.Abs(a[0])
-					if err != nil {
-						return err
-					}
-					opts := vtape.LibraryOptions{
-						Drives: c.Int("drives"), Slots: c.Int("slots"), ImportExport: c.Int("import-export"),
-						Cartridges: c.Int("cartridges"), BarcodePrefix: c.String("barcode-prefix"),
-						Cleaning: c.Int("cleaning"), Generation: c.String("generation"),
-					}
-					if c.IsSet("capacity") {
-						if opts.Capacity, err = parseSize(c.String("capacity")); err != nil {
-							return err
-						}
-					}
-					if err := vtape.Create(dir, opts); err != nil {
-						return err
-					}
-					if err := e.opener().Register(dir); err != nil {
-						return fmt.Errorf("library created, but not registered for scans: %w", err)
-					}
-					fmt.Fprintf(e.stderr, "created virtual library %s: %d drive(s), %d slots, %d import/export slots\n", dir, opts.Drives, opts.Slots, opts.ImportExport)
-					fmt.Fprintf(e.stderr, "next: tapefs changer create NAME --path %s; tapefs drive create NAME --path %s\n", dir, vtape.DrivePath(dir, 0))
-					return nil
+					return e.runVtapeCreate(opts)
 				},
 			},
 			{
 				Name:  "list",
 				Usage: "list the known virtual libraries",
 				Action: func(c *cli.Context) error {
-					libs, err := e.opener().Libraries()
+					libs, err := e.runVtapeList()
 					if err != nil {
 						return err
 					}
-					type lib struct {
-						Path         string `json:"path"`
-						Drives       int    `json:"drives"`
-						Slots        int    `json:"slots"`
-						ImportExport int    `json:"import-export"`
-						Tapes        int    `json:"cartridges"`
-					}
-					t := &output.Table{Columns: []string{"path", "drives", "slots", "import-export", "cartridges"}}
-					out := []lib{}
-					for _, dir := range libs {
-						st, err := vtape.Describe(dir)
-						if err != nil {
-							return err
-						}
-						l := lib{Path: dir, Drives: st.Options.Drives, Slots: st.Options.Slots, ImportExport: st.Options.ImportExport, Tapes: len(st.Cartridges)}
-						out = append(out, l)
-						t.Add(l.Path, strconv.Itoa(l.Drives), strconv.Itoa(l.Slots), strconv.Itoa(l.ImportExport), strconv.Itoa(l.Tapes))
-					}
-					return e.print(t, out)
+					return e.print(vtapeListTable(libs), libs)
 				},
 			},
 			{
@@ -112,12 +76,7 @@ func (e *env) vtapeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					bc, err := vtape.Remove(a[0], c.Int("slot"))
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(e.stderr, "removed %s from slot %d\n", bc, c.Int("slot"))
-					return nil
+					return e.runVtapeRemove(a[0], c.Int("slot"))
 				},
 			},
 			{
@@ -134,30 +93,140 @@ func (e *env) vtapeCommand() *cli.Command {
 					&cli.BoolFlag{Name: "cleaning-required", Usage: "the drive asks for cleaning"},
 				},
 				Action: func(c *cli.Context) error {
-					a, err := args(c, "DIR")
+					opts, err := vtapeFaultOptions(c)
 					if err != nil {
 						return err
 					}
-					f := vtape.Fault{
-						WriteErrorAt: c.Int64("write-error-at"), ReadErrorAt: c.Int64("read-error-at"), EarlyWarningAt: -1,
-						Offline: c.Bool("offline"), CleaningRequired: c.Bool("cleaning-required"),
-					}
-					if s := c.String("early-warning-at"); s != "" {
-						if f.EarlyWarningAt, err = parseSize(s); err != nil {
-							return err
-						}
-					}
-					switch {
-					case c.String("cartridge") != "" && c.Int("drive") >= 0:
-						return usagef("vtape fault: give --drive or --cartridge, not both")
-					case c.String("cartridge") != "":
-						return vtape.SetCartridgeFault(a[0], c.String("cartridge"), f)
-					case c.Int("drive") >= 0:
-						return vtape.SetDriveFault(a[0], c.Int("drive"), f)
-					}
-					return usagef("vtape fault: give --drive N or --cartridge BARCODE")
+					return runVtapeFault(opts)
 				},
 			},
 		},
 	}
+}
+
+// vtapeCreateOpts are the options of `vtape create`.
+type vtapeCreateOpts struct {
+	Dir string // absolute
+	vtape.LibraryOptions
+}
+
+func vtapeCreateOptions(c *cli.Context) (vtapeCreateOpts, error) {
+	a, err := args(c, "DIR")
+	if err != nil {
+		return vtapeCreateOpts{}, err
+	}
+	dir, err := filepath.Abs(a[0])
+	if err != nil {
+		return vtapeCreateOpts{}, err
+	}
+	opts := vtape.LibraryOptions{
+		Drives: c.Int("drives"), Slots: c.Int("slots"), ImportExport: c.Int("import-export"),
+		Cartridges: c.Int("cartridges"), BarcodePrefix: c.String("barcode-prefix"),
+		Cleaning: c.Int("cleaning"), Generation: c.String("generation"),
+	}
+	if c.IsSet("capacity") {
+		if opts.Capacity, err = parseSize(c.String("capacity")); err != nil {
+			return vtapeCreateOpts{}, err
+		}
+	}
+	return vtapeCreateOpts{Dir: dir, LibraryOptions: opts}, nil
+}
+
+// runVtapeCreate creates the library and registers it for scans; it says
+// on stderr what to do next.
+func (e *env) runVtapeCreate(opts vtapeCreateOpts) error {
+	dir := opts.Dir
+	if err := vtape.Create(dir, opts.LibraryOptions); err != nil {
+		return err
+	}
+	if err := e.opener().Register(dir); err != nil {
+		return fmt.Errorf("library created, but not registered for scans: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "created virtual library %s: %d drive(s), %d slots, %d import/export slots\n", dir, opts.Drives, opts.Slots, opts.ImportExport)
+	fmt.Fprintf(e.stderr, "next: tapefs changer create NAME --path %s; tapefs drive create NAME --path %s\n", dir, vtape.DrivePath(dir, 0))
+	return nil
+}
+
+// vtapeLib is one `vtape list` entry.
+type vtapeLib struct {
+	Path         string `json:"path"`
+	Drives       int    `json:"drives"`
+	Slots        int    `json:"slots"`
+	ImportExport int    `json:"import-export"`
+	Tapes        int    `json:"cartridges"`
+}
+
+// runVtapeList describes the registered libraries.
+func (e *env) runVtapeList() ([]vtapeLib, error) {
+	libs, err := e.opener().Libraries()
+	if err != nil {
+		return nil, err
+	}
+	out := []vtapeLib{}
+	for _, dir := range libs {
+		st, err := vtape.Describe(dir)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vtapeLib{Path: dir, Drives: st.Options.Drives, Slots: st.Options.Slots, ImportExport: st.Options.ImportExport, Tapes: len(st.Cartridges)})
+	}
+	return out, nil
+}
+
+func vtapeListTable(libs []vtapeLib) *output.Table {
+	t := &output.Table{Columns: []string{"path", "drives", "slots", "import-export", "cartridges"}}
+	for _, l := range libs {
+		t.Add(l.Path, strconv.Itoa(l.Drives), strconv.Itoa(l.Slots), strconv.Itoa(l.ImportExport), strconv.Itoa(l.Tapes))
+	}
+	return t
+}
+
+// runVtapeRemove takes the cartridge out of the slot and says which.
+func (e *env) runVtapeRemove(dir string, slot int) error {
+	bc, err := vtape.Remove(dir, slot)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "removed %s from slot %d\n", bc, slot)
+	return nil
+}
+
+// vtapeFaultOpts are the options of `vtape fault`: the faults of a drive
+// (Drive ≥ 0) or of a cartridge.
+type vtapeFaultOpts struct {
+	Dir       string
+	Drive     int
+	Cartridge string
+	vtape.Fault
+}
+
+func vtapeFaultOptions(c *cli.Context) (vtapeFaultOpts, error) {
+	a, err := args(c, "DIR")
+	if err != nil {
+		return vtapeFaultOpts{}, err
+	}
+	f := vtape.Fault{
+		WriteErrorAt: c.Int64("write-error-at"), ReadErrorAt: c.Int64("read-error-at"), EarlyWarningAt: -1,
+		Offline: c.Bool("offline"), CleaningRequired: c.Bool("cleaning-required"),
+	}
+	if s := c.String("early-warning-at"); s != "" {
+		if f.EarlyWarningAt, err = parseSize(s); err != nil {
+			return vtapeFaultOpts{}, err
+		}
+	}
+	opts := vtapeFaultOpts{Dir: a[0], Drive: c.Int("drive"), Cartridge: c.String("cartridge"), Fault: f}
+	switch {
+	case opts.Cartridge != "" && opts.Drive >= 0:
+		return vtapeFaultOpts{}, usagef("vtape fault: give --drive or --cartridge, not both")
+	case opts.Cartridge == "" && opts.Drive < 0:
+		return vtapeFaultOpts{}, usagef("vtape fault: give --drive N or --cartridge BARCODE")
+	}
+	return opts, nil
+}
+
+func runVtapeFault(opts vtapeFaultOpts) error {
+	if opts.Cartridge != "" {
+		return vtape.SetCartridgeFault(opts.Dir, opts.Cartridge, opts.Fault)
+	}
+	return vtape.SetDriveFault(opts.Dir, opts.Drive, opts.Fault)
 }
