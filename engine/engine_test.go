@@ -57,19 +57,21 @@ func TestOwnerSerializesAndOutlivesCaller(t *testing.T) {
 	}
 
 	// A caller that gives up gets its context error; the operation still
-	// completes.
-	finished := make(chan struct{})
+	// completes. The caller gives up only once the operation runs (a
+	// cancel before it starts would drop it, and finished never close).
+	started, finished := make(chan struct{}), make(chan struct{})
 	callerCtx, callerCancel := context.WithCancel(context.Background())
 	release := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
 		errc <- o.do(callerCtx, func(ctx context.Context, d *fakeDev) error {
+			close(started)
 			<-release
 			close(finished)
 			return nil
 		})
 	}()
-	time.Sleep(5 * time.Millisecond)
+	<-started
 	callerCancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("do after caller cancel = %v", err)
