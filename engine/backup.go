@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,27 +89,9 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	// names the snapshot and may move ahead of it (below).
 	start := e.now()
 	stamp := start
-	source, group := opts.From, opts.Group
-	if source == nil {
-		src, err := filepath.Abs(opts.Source)
-		if err != nil {
-			return nil, err
-		}
-		if fi, err := os.Stat(src); err != nil {
-			return nil, invalidf("backup source: %v", err)
-		} else if !fi.IsDir() {
-			return nil, invalidf("backup source %s is not a directory", src)
-		}
-		tf, err := newTreeFilter(dirSource(src), opts.Exclude, opts.AllFileSystems, func(format string, args ...any) { e.ctxLogf(ctx, format, args...) })
-		if err != nil {
-			return nil, err
-		}
-		source = tf
-		if group == "" {
-			group = filepath.Base(src)
-		}
-	} else if group == "" {
-		return nil, invalidf("backup of %s: no group given", source)
+	source, group, err := e.backupSource(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
 	src := source.String()
 	snapName := group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
@@ -139,21 +120,8 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		return nil, err
 	}
 	defer e.releaseClaims(w)
-	// Snapshot names are unique in a pool: a second backup of the group in
-	// the same second takes the next free second.
-	for {
-		found, err := cat.FindSnapshot(snapName)
-		if errors.Is(err, catalog.ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !slices.ContainsFunc(found, func(s catalog.Snapshot) bool { return s.Pool == pool.Name }) {
-			break
-		}
-		stamp = stamp.Add(time.Second)
-		snapName = group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
+	if snapName, err = freeSnapshotName(cat, pool.Name, group, stamp); err != nil {
+		return nil, err
 	}
 	res := &BackupResult{Snapshot: snapName, Set: w.set.UUID, NewMediaSet: w.newSet, SetReason: w.reason}
 	j.logf("backup %s of %s to pool %s, media set %s (%s)", snapName, src, pool.Name, w.set.UUID, w.reason)
@@ -183,7 +151,6 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	// keeps memory bounded.
 	sp := e.newSpool(ctx, j)
 	defer sp.release()
-	var entries []*format.Entry
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -200,24 +167,14 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 			}
 		})
 	}
+	r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: sp, ctx: rctx,
+		recheck: opts.From == nil,
+		progress: func(files, bytes int64) {
+			report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
+		}}
 	go func() {
 		defer sp.Close()
-		r := &treeReader{src: source, names: e.names, prev: prev, cat: cat, set: w.set.UUID, seen: map[chunker.Digest]bool{}, out: sp, ctx: rctx,
-			recheck: opts.From == nil,
-			progress: func(files, bytes int64) {
-				report(func(p *BackupProgress) { p.Files += files; p.Bytes += bytes })
-			}}
-		err := r.walk()
-		entries = r.entries
-		if n := len(r.omitted); n > 0 {
-			j.logf("snapshot %s: %d files changed while they were read and are left out (%s)", snapName, n, strings.Join(slices.Sorted(maps.Keys(r.omitted)), ", "))
-		}
-		for _, c := range r.changed {
-			j.logf("warning: %s", c)
-		}
-		res.Warnings = r.changed
-		res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks+r.reused, r.newChunks
-		readErr <- err
+		readErr <- r.walk()
 	}()
 	werr := w.writeChunks(ctx, sp)
 	if werr != nil {
@@ -228,7 +185,8 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	if err := <-readErr; err != nil {
 		return nil, w.fail(ctx, fmt.Errorf("reading %s: %w", src, err))
 	}
-	if err := w.finish(ctx, snapName, entries, res); err != nil {
+	r.summarize(j, snapName, res)
+	if err := w.finish(ctx, snapName, r.entries, res); err != nil {
 		return nil, w.fail(ctx, err)
 	}
 	res.NewBytes = w.newBytes
@@ -237,16 +195,70 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	j.logf("snapshot %s: %d files, %d bytes, %d chunks (%d new, %d bytes) on %s",
 		snapName, res.Files, res.Bytes, res.Chunks, res.NewChunks, res.NewBytes, strings.Join(res.Tapes, ", "))
 
+	return res, w.afterBackup(ctx, opts)
+}
+
+// backupSource is what opts back up, and the snapshot group it goes to:
+// opts.From, or the directory opts.Source with opts' exclusions.
+func (e *Engine) backupSource(ctx context.Context, opts BackupOptions) (BackupSource, string, error) {
+	source, group := opts.From, opts.Group
+	if source != nil {
+		if group == "" {
+			return nil, "", invalidf("backup of %s: no group given", source)
+		}
+		return source, group, nil
+	}
+	src, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return nil, "", err
+	}
+	if fi, err := os.Stat(src); err != nil {
+		return nil, "", invalidf("backup source: %v", err)
+	} else if !fi.IsDir() {
+		return nil, "", invalidf("backup source %s is not a directory", src)
+	}
+	tf, err := newTreeFilter(dirSource(src), opts.Exclude, opts.AllFileSystems, func(format string, args ...any) { e.ctxLogf(ctx, format, args...) })
+	if err != nil {
+		return nil, "", err
+	}
+	if group == "" {
+		group = filepath.Base(src)
+	}
+	return tf, group, nil
+}
+
+// freeSnapshotName is the name of group's snapshot at stamp in pool.
+// Snapshot names are unique in a pool: a second backup of the group in
+// the same second takes the next free second.
+func freeSnapshotName(cat *catalog.Catalog, pool, group string, stamp time.Time) (string, error) {
+	for {
+		name := group + "/" + stamp.UTC().Format("2006-01-02T15:04:05Z")
+		found, err := cat.FindSnapshot(name)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return name, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if !slices.ContainsFunc(found, func(s catalog.Snapshot) bool { return s.Pool == pool }) {
+			return name, nil
+		}
+		stamp = stamp.Add(time.Second)
+	}
+}
+
+// afterBackup exports the media set or ejects the tape, as opts ask.
+func (w *setWriter) afterBackup(ctx context.Context, opts BackupOptions) error {
 	if opts.ExportMediaSet {
 		if _, err := w.j.exportSet(ctx, w.cat, w.set); err != nil {
-			return res, fmt.Errorf("backup done, but export of the media set failed: %w", err)
+			return fmt.Errorf("backup done, but export of the media set failed: %w", err)
 		}
 	} else if opts.EjectMedia {
-		if err := j.unload(ctx, 0); err != nil && !errors.Is(err, device.ErrNoMedium) {
-			return res, fmt.Errorf("backup done, but eject failed: %w", err)
+		if err := w.j.unload(ctx, 0); err != nil && !errors.Is(err, device.ErrNoMedium) {
+			return fmt.Errorf("backup done, but eject failed: %w", err)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // Spool sizes: memory for chunks on their way to the drive, and the burst

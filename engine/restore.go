@@ -121,37 +121,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		return nil, err
 	}
 	r.plan(func(d [32]byte) (catalog.ChunkLoc, error) { return cat.GetChunk(set.UUID, d) })
-	perTape := map[uuid.UUID]map[uint64]map[[32]byte]bool{}
-	for d, n := range r.needs {
-		byFile := perTape[n.loc.Media]
-		if byFile == nil {
-			byFile = map[uint64]map[[32]byte]bool{}
-			perTape[n.loc.Media] = byFile
-		}
-		if byFile[n.loc.File] == nil {
-			byFile[n.loc.File] = map[[32]byte]bool{}
-		}
-		byFile[n.loc.File][d] = true
-	}
-	for seq, id := range set.Media {
-		byFile := perTape[id]
-		if byFile == nil {
-			continue
-		}
-		m, err := cat.GetMedia(id)
-		if err != nil {
-			return nil, fmt.Errorf("media set %s lists tape %s that the inventory does not know: %w", set.UUID, id, err)
-		}
-		rt := RestoreTape{Label: m.LabelText, Seq: uint64(seq)}
-		for f, chunks := range byFile {
-			rt.Archives = append(rt.Archives, f)
-			for d := range chunks {
-				rt.Chunks++
-				rt.Bytes += int64(r.needs[d].size)
-			}
-		}
-		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
-		r.res.Plan.Tapes = append(r.res.Plan.Tapes, rt)
+	perTape, err := r.planTapes(cat, set)
+	if err != nil {
+		return nil, err
 	}
 	// An encrypted set whose key is not in the store cannot be read: say
 	// so before loading any tape or creating any file.
@@ -206,6 +178,44 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		return nil, err
 	}
 	return r.res, r.finish()
+}
+
+// planTapes puts the tapes the restore reads, in set order, into the
+// plan, and returns the chunks it needs of each, by tape and tape file.
+func (r *restoreJob) planTapes(cat *catalog.Catalog, set catalog.MediaSet) (map[uuid.UUID]map[uint64]map[[32]byte]bool, error) {
+	perTape := map[uuid.UUID]map[uint64]map[[32]byte]bool{}
+	for d, n := range r.needs {
+		byFile := perTape[n.loc.Media]
+		if byFile == nil {
+			byFile = map[uint64]map[[32]byte]bool{}
+			perTape[n.loc.Media] = byFile
+		}
+		if byFile[n.loc.File] == nil {
+			byFile[n.loc.File] = map[[32]byte]bool{}
+		}
+		byFile[n.loc.File][d] = true
+	}
+	for seq, id := range set.Media {
+		byFile := perTape[id]
+		if byFile == nil {
+			continue
+		}
+		m, err := cat.GetMedia(id)
+		if err != nil {
+			return nil, fmt.Errorf("media set %s lists tape %s that the inventory does not know: %w", set.UUID, id, err)
+		}
+		rt := RestoreTape{Label: m.LabelText, Seq: uint64(seq)}
+		for f, chunks := range byFile {
+			rt.Archives = append(rt.Archives, f)
+			for d := range chunks {
+				rt.Chunks++
+				rt.Bytes += int64(r.needs[d].size)
+			}
+		}
+		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
+		r.res.Plan.Tapes = append(r.res.Plan.Tapes, rt)
+	}
+	return perTape, nil
 }
 
 // estimate asks the restore drive how long the plan would take, without

@@ -1,5 +1,7 @@
 // The set writer: writes a backup job's chunk, snapshot and catalog
 // archives to the tapes of a media set, choosing and changing tapes.
+// Just over 600 lines: one write cycle (choose a tape, resume it, write,
+// close, finish) that reads best in one place.
 
 package engine
 

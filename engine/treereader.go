@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -107,6 +109,19 @@ type treeReader struct {
 	// commit's frozen group reports ErrSourceChanged instead).
 	recheck bool
 	changed []string
+}
+
+// summarize logs what the walk left out or saw change and puts its counts
+// into res; the walk has ended.
+func (r *treeReader) summarize(j *driveJob, snapName string, res *BackupResult) {
+	if n := len(r.omitted); n > 0 {
+		j.logf("snapshot %s: %d files changed while they were read and are left out (%s)", snapName, n, strings.Join(slices.Sorted(maps.Keys(r.omitted)), ", "))
+	}
+	for _, c := range r.changed {
+		j.logf("warning: %s", c)
+	}
+	res.Warnings = r.changed
+	res.Files, res.Bytes, res.Chunks, res.NewChunks = r.files, r.bytes, r.chunks+r.reused, r.newChunks
 }
 
 // fileJob is a regular file the walk hands to the reading pipeline.

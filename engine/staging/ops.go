@@ -1,3 +1,8 @@
+// The store's file operations, one per FUSE call (create, write, rename,
+// ...). Over 600 lines: each is short and independent, and they share one
+// locking rule (Store.mu) and one journal discipline, which are easier to
+// check side by side than spread over several files.
+
 package staging
 
 import (
