@@ -13,9 +13,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"tapefs/catalog"
 	"tapefs/engine/config"
 	"tapefs/engine/device"
 	"tapefs/engine/keys"
+	"tapefs/internal/errclass"
 )
 
 type fakeDev struct{ closed atomic.Bool }
@@ -148,6 +150,19 @@ func TestKindOf(t *testing.T) {
 		{keyErr(uuid.Nil, fmt.Errorf("key ab:cd: %w", keys.ErrNotFound)), KindNoKey},
 		{keyErr(uuid.Nil, errors.New("key store unreadable")), KindOther},
 		{errors.New("other"), KindOther},
+		// The other packages' sentinels, classed where they are defined.
+		{fmt.Errorf("x: %w", config.ErrInvalid), KindInvalid},
+		{fmt.Errorf("x: %w", config.ErrExists), KindExists},
+		{fmt.Errorf("x: %w", catalog.ErrNotFound), KindNotFound},
+		{fmt.Errorf("x: %w", catalog.ErrLocked), KindBusy},
+		{fmt.Errorf("x: %w", keys.ErrWrongPassword), KindInvalid},
+		{fmt.Errorf("x: %w", keys.ErrAmbiguous), KindInvalid},
+		{fmt.Errorf("x: %w", keys.ErrExists), KindExists},
+		{fmt.Errorf("x: %w", catalog.ErrCorrupt), KindOther},
+		// A sentinel of a package KindOf has never heard of.
+		{fmt.Errorf("x: %w", errclass.New(errclass.Refused, "new rule")), KindRefused},
+		// Cancellation wins over what it interrupted.
+		{errors.Join(fmt.Errorf("x: %w", device.ErrBusy), context.DeadlineExceeded), KindCanceled},
 	}
 	for _, c := range cases {
 		if got := KindOf(c.err); got != c.want {
