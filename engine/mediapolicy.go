@@ -25,10 +25,6 @@ func policyPool(p config.Pool) (policy.Pool, error) {
 	return policy.Pool{Name: p.Name, Allocation: alloc, Retention: ret, EncryptKey: p.Encrypt}, nil
 }
 
-func policySet(s catalog.MediaSet) policy.Set {
-	return policy.Set{UUID: s.UUID, Pool: s.Pool, Ctime: s.Ctime, Media: s.Media, Closed: s.Closed, LastWrite: s.LastWrite}
-}
-
 // policyMedia lists the tapes a pool may use (its own and unassigned ones)
 // for the policy package.
 func (e *Engine) policyMedia(cat *catalog.Catalog, pool string) ([]policy.Media, error) {
@@ -44,7 +40,7 @@ func (e *Engine) policyMedia(cat *catalog.Catalog, pool string) ([]policy.Media,
 		}
 		pm := policy.Media{
 			UUID: m.UUID, Label: m.LabelText, Pool: m.EffectivePool(), Ctime: m.Ctime,
-			Status: policy.MediaStatus(m.Status), Online: m.Location.Kind == catalog.LocationOnline,
+			Status: m.Status, Online: m.Location.Kind == catalog.LocationOnline,
 		}
 		if m.Set != nil {
 			pm.Set, pm.Seq = m.Set.UUID, m.Set.Seq

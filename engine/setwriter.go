@@ -84,7 +84,7 @@ func (e *Engine) newSetWriter(ctx context.Context, j *driveJob, cat *catalog.Cat
 	for i := len(sets) - 1; i >= 0; i-- {
 		if !sets[i].Closed {
 			currentSet = sets[i]
-			ps := policySet(sets[i])
+			ps := sets[i]
 			current = &ps
 			break
 		}
@@ -254,11 +254,7 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ps := policySet(w.set)
-	var psets []policy.Set
-	for _, s := range sets {
-		psets = append(psets, policySet(s))
-	}
+	ps, psets := w.set, sets
 	// Tapes other jobs chose are not for this one: two pools on two
 	// drives may both want the same unassigned tape.
 	media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
