@@ -55,6 +55,9 @@ type Options struct {
 	// the staging journal when the file is closed, so it survives power
 	// loss (see the staging package); slower.
 	StagingSync bool
+	// MediaRecheck is how often a job waiting for an operator to insert a
+	// tape in a standalone drive looks again (0: DefaultMediaRecheck).
+	MediaRecheck time.Duration
 	// CatalogWait is how long opening the catalog waits while another
 	// process holds it (a command that ran beside, for a moment) before
 	// it fails naming the holder; 0 fails at once.

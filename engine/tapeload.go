@@ -12,6 +12,18 @@ import (
 	"tapefs/engine/device"
 )
 
+// DefaultMediaRecheck is how often a job waiting for a tape looks at the
+// drive again when Options.MediaRecheck is 0.
+const DefaultMediaRecheck = 5 * time.Second
+
+// mediaRecheck is the interval of Options.MediaRecheck.
+func (e *Engine) mediaRecheck() time.Duration {
+	if e.opts.MediaRecheck > 0 {
+		return e.opts.MediaRecheck
+	}
+	return DefaultMediaRecheck
+}
+
 // loadTape gets tape m into the drive, to write or to read it: from the
 // library, or for a standalone drive by asking the operator and waiting.
 func (j *driveJob) loadTape(ctx context.Context, m catalog.Media) error {
@@ -34,7 +46,7 @@ func (j *driveJob) loadTape(ctx context.Context, m catalog.Media) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for tape %s in drive %s: %w", m.LabelText, j.cfg.Name, ctx.Err())
-		case <-time.After(5 * time.Second):
+		case <-time.After(j.e.mediaRecheck()):
 		}
 	}
 }
