@@ -52,10 +52,10 @@ const (
 	KindNoKey    = errclass.NoKey
 )
 
-// deviceKinds classes the sentinels of the device contract, which
-// engine/device (a leaf that imports nothing of tapefs) cannot make with
-// errclass.
-var deviceKinds = []struct {
+// foreignKinds classes the errors of packages that cannot class their own
+// with errclass: the device contract (engine/device, a leaf that imports
+// nothing of tapefs). A system errno that has a kind goes here too.
+var foreignKinds = []struct {
 	err  error
 	kind Kind
 }{
@@ -69,16 +69,16 @@ var deviceKinds = []struct {
 }
 
 // KindOf classifies err by the sentinels it wraps: those made with
-// errclass.New (the engine's, config's, keys', catalog's), the device
-// contract's and context cancellation. An error with several classes
-// takes the first in errclass's precedence (a missing key is no key, not
-// not found).
+// errclass.New (the engine's, config's, keys', catalog's), those in
+// foreignKinds (the device contract's) and context cancellation. An error
+// with several classes takes the first in errclass's precedence (a
+// missing key is no key, not not found).
 func KindOf(err error) Kind {
 	if err == nil {
 		return KindOther
 	}
 	s := errclass.Classes(err)
-	for _, d := range deviceKinds {
+	for _, d := range foreignKinds {
 		if errors.Is(err, d.err) {
 			s = s.Add(d.kind)
 		}
