@@ -511,14 +511,8 @@ func (r *powerRig) labelOp(cut bool) {
 // storage slots first, as an operator would, so the import/export slots
 // have room.
 func (r *powerRig) exportOp(cut bool) {
-	for _, e := range r.changerStatus() {
-		if e.Kind == "import-export" && e.Label != "" {
-			r.s.ok("vtape", "remove", r.lib, "--slot", strconv.Itoa(e.ID))
-			r.s.ok("vtape", "insert", r.lib, e.Label, "--slot", strconv.Itoa(r.freeSlot()))
-		}
-	}
+	r.returnExported()
 	r.exports = nil
-	r.s.ok("inventory")
 	r.backupOp(false)
 	res, returned := r.run("export", cut, "export-media-set", "daily", "--output-format", "json")
 	if returned {
@@ -530,6 +524,19 @@ func (r *powerRig) exportOp(cut bool) {
 		}
 		r.exports = out.Media
 	}
+}
+
+// returnExported puts the tapes in import/export slots back into storage
+// slots, as an operator brings exported tapes back (a tape in an
+// import/export slot is offline: jobs do not take it from there).
+func (r *powerRig) returnExported() {
+	for _, e := range r.changerStatus() {
+		if e.Kind == "import-export" && e.Label != "" {
+			r.s.ok("vtape", "remove", r.lib, "--slot", strconv.Itoa(e.ID))
+			r.s.ok("vtape", "insert", r.lib, e.Label, "--slot", strconv.Itoa(r.freeSlot()))
+		}
+	}
+	r.s.ok("inventory")
 }
 
 type changerEntry struct {
@@ -618,7 +625,8 @@ func (r *powerRig) cutAndCheck(when string) {
 			fail("tape %s, exported by a command that returned, is not in an import/export slot: %+v", l, e)
 		}
 	}
-	r.exports = nil // the restores below may load them
+	r.exports = nil
+	r.returnExported() // the restores below load them
 
 	if r.commit != nil {
 		r.checkIncoming(r.commit, fail)
