@@ -122,6 +122,8 @@ type Catalog struct {
 	now      func() time.Time
 	lock     *dirLock
 	treeLink func([]byte) (string, error) // Options.TreeLink
+	space    *space                       // room on the filesystem (space.go); nil when read-only
+	full     *fullOpen                    // opened read-only for want of room (space.go); guarded by state
 
 	// state guards db against Close: methods hold it for reading while they
 	// use db; Close takes it for writing and sets db to nil.
@@ -153,6 +155,11 @@ type Catalog struct {
 // catalog in dir; ErrNeedsRecovery when opts.ReadOnly and the last writer did
 // not close the catalog cleanly. Close must be called to release the directory.
 func Open(dir string, opts Options) (*Catalog, error) {
+	if !opts.ReadOnly {
+		if c, err, full := openFull(dir, opts); full {
+			return c, err
+		}
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -176,6 +183,14 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	if err := removeUnsyncedLogs(dir, opts.ReadOnly, logger); err != nil {
 		_ = lock.release()
 		return nil, err
+	}
+	var sp *space
+	if !opts.ReadOnly {
+		sp = newSpace(dir, logger)
+		if err := sp.ensure(openRoom(dir)); err != nil {
+			_ = lock.release()
+			return nil, fmt.Errorf("open catalog: %w", err)
+		}
 	}
 
 	bopts := badger.DefaultOptions(dir).
@@ -204,7 +219,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		}
 		return nil, fmt.Errorf("open catalog %s: %w", dir, err)
 	}
-	c := &Catalog{dir: dir, readOnly: opts.ReadOnly, now: now, lock: lock, db: db, treeLink: opts.TreeLink}
+	c := &Catalog{dir: dir, readOnly: opts.ReadOnly, now: now, lock: lock, db: db, treeLink: opts.TreeLink, space: sp}
 	if err := c.checkSchema(); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -284,6 +299,16 @@ func (c *Catalog) Close() error {
 	if c.db == nil {
 		return nil
 	}
+	if c.space != nil {
+		if err := c.space.ensure(openRoom(c.dir)); err != nil {
+			// Closing flushes the memtable into a new table: with no
+			// room that write would crash the process. Its write-ahead
+			// log is synced, so the next Open replays it instead.
+			c.db = nil
+			_ = c.lock.release()
+			return fmt.Errorf("close catalog %s: left for the next open to replay: %w", c.dir, err)
+		}
+	}
 	err := c.db.Close()
 	c.db = nil
 	if lerr := c.lock.release(); err == nil {
@@ -308,16 +333,11 @@ func (c *Catalog) view(fn func(txn *badger.Txn) error) error {
 // update runs fn in a write transaction, serialized with all other writes,
 // and commits it (synced, as the database runs with SyncWrites).
 func (c *Catalog) update(fn func(txn *badger.Txn) error) error {
-	c.state.RLock()
-	defer c.state.RUnlock()
-	if c.db == nil {
-		return ErrClosed
+	unlock, err := c.lockWrite()
+	if err != nil {
+		return err
 	}
-	if c.readOnly {
-		return fmt.Errorf("catalog %s: %w", c.dir, ErrReadOnly)
-	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
+	defer unlock()
 	return c.db.Update(fn)
 }
 
@@ -384,16 +404,11 @@ func (c *Catalog) checkSchema() error {
 // (WriteBatch), serialized with all other writes. Every batch fn flushes is
 // synced (SyncWrites), so when fn returns its writes are durable.
 func (c *Catalog) bulk(fn func(db *badger.DB) error) error {
-	c.state.RLock()
-	defer c.state.RUnlock()
-	if c.db == nil {
-		return ErrClosed
+	unlock, err := c.lockWrite()
+	if err != nil {
+		return err
 	}
-	if c.readOnly {
-		return fmt.Errorf("catalog %s: %w", c.dir, ErrReadOnly)
-	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
+	defer unlock()
 	return fn(c.db)
 }
 

@@ -204,7 +204,11 @@ func (c *Catalog) PutChunks(set uuid.UUID, chunks []ChunkEntry) error {
 		wb := db.NewWriteBatch()
 		defer wb.Cancel()
 		for _, e := range chunks {
-			if err := wb.Set(chunkKey(set, e.Digest), encodeChunkLoc(e.Loc)); err != nil {
+			k, v := chunkKey(set, e.Digest), encodeChunkLoc(e.Loc)
+			if err := c.space.wrote(len(k) + len(v)); err != nil {
+				return err
+			}
+			if err := wb.Set(k, v); err != nil {
 				return err
 			}
 		}

@@ -274,6 +274,19 @@ type treeWriter struct {
 	stored map[dirHash]bool
 	// pages and blobs count what was written, for tests and logs.
 	pages, blobs int
+	// room, when set, is told the size of every value queued and fails
+	// when the catalog's filesystem has no room left (space.wrote).
+	room func(n int) error
+}
+
+// queue queues k=v in the batch.
+func (w *treeWriter) queue(k, v []byte) error {
+	if w.room != nil {
+		if err := w.room(len(k) + len(v)); err != nil {
+			return err
+		}
+	}
+	return w.wb.Set(k, v)
 }
 
 type openDir struct {
@@ -465,12 +478,12 @@ func (w *treeWriter) putDir(ents []dirEntry) (dirHash, error) {
 			end = cuts[i+1]
 		}
 		k := append(pagesPrefix(w.set, h), firsts[i]...)
-		if err := w.wb.Set(k, append([]byte{valueV1}, enc[c:end]...)); err != nil {
+		if err := w.queue(k, append([]byte{valueV1}, enc[c:end]...)); err != nil {
 			return h, err
 		}
 		w.pages++
 	}
-	if err := w.wb.Set(dirKey(w.set, h), encodeDirHeader(len(cuts), len(ents))); err != nil {
+	if err := w.queue(dirKey(w.set, h), encodeDirHeader(len(cuts), len(ents))); err != nil {
 		return h, err
 	}
 	w.remember(h)
@@ -487,7 +500,7 @@ func (w *treeWriter) putBlob(v []byte) (dirHash, error) {
 	n := (len(v) + blobPart - 1) / blobPart
 	for i := n - 1; i >= 0; i-- {
 		p := v[i*blobPart : min(len(v), (i+1)*blobPart)]
-		if err := w.wb.Set(blobKey(w.set, h, uint32(i)), append([]byte{valueV1}, p...)); err != nil {
+		if err := w.queue(blobKey(w.set, h, uint32(i)), append([]byte{valueV1}, p...)); err != nil {
 			return h, err
 		}
 	}

@@ -130,4 +130,15 @@
 // compression and 16 MiB value log files; see the comment on memTableSize
 // for the reasoning. Every value stays in the LSM tree, so the value log
 // needs no garbage collection.
+//
+// # A full filesystem
+//
+// Badger writes through memory mappings of sparse files, which kill the
+// process (SIGBUS) when the filesystem has no block left. The catalog
+// keeps room for it (space.go): a check before Open, Close and every write
+// (every 4 MiB of a bulk write), a reserve file given back when the
+// filesystem is full, and a read-only Open when even that is not enough.
+// Writes that find no room fail with ErrNoRoom (syscall.ENOSPC); CheckRoom
+// asks before a backup writes to tape. KeepFree is what the catalog's
+// neighbours on the filesystem leave to it.
 package catalog

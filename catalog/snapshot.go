@@ -491,6 +491,7 @@ func (c *Catalog) PutSnapshotFunc(s Snapshot, walk func(yield func(TreeEntry) er
 			return err
 		}
 		tw := newTreeWriter(db, s.Set, func(p string) uint32 { return links[p] })
+		tw.room = c.space.wrote
 		top, err := writeTreeWalk(tw, walk)
 		if err != nil {
 			tw.cancel()
@@ -627,19 +628,21 @@ func checkSnapshotIDFree(txn *badger.Txn, set uuid.UUID, name string) error {
 // finish wrote (their marker is still there, so their record was never
 // written) and the markers. Open runs it on a read-write catalog.
 func (c *Catalog) finishPendingSnapshots() error {
-	return c.bulk(func(db *badger.DB) error {
-		var pending [][]byte
-		err := db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pendingPrefix)})
-			defer it.Close()
-			for it.Rewind(); it.Valid(); it.Next() {
-				pending = append(pending, it.Item().KeyCopy(nil))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+	// Looked up first, outside bulk: an Open with nothing to finish
+	// writes nothing, so it needs no room for writes (space.go).
+	var pending [][]byte
+	err := c.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pendingPrefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			pending = append(pending, it.Item().KeyCopy(nil))
 		}
+		return nil
+	})
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	return c.bulk(func(db *badger.DB) error {
 		for _, k := range pending {
 			set, name, ok := parseSetNameKey(k, pendingPrefix)
 			if !ok {

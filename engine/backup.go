@@ -109,6 +109,12 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	if err != nil {
 		return nil, err
 	}
+	// A catalog that cannot take writes (its filesystem is full) could
+	// not index what would go to tape: that would be dead space, written
+	// again by the next backup. Fail before the tape is touched.
+	if err := cat.CheckRoom(); err != nil {
+		return nil, fmt.Errorf("backup %s: %w", snapName, err)
+	}
 	j, release, err := e.useDrive(ctx, pool.Drive, "backup "+snapName)
 	if err != nil {
 		return nil, err

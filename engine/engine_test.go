@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +147,8 @@ func TestKindOf(t *testing.T) {
 		{fmt.Errorf("x: %w", device.ErrBusy), KindBusy},
 		{fmt.Errorf("x: %w", config.ErrNotFound), KindNotFound},
 		{fmt.Errorf("x: %w", device.ErrDestinationFull), KindNoSpace},
+		{fmt.Errorf("put chunks: %w", catalog.ErrNoRoom), KindNoSpace},
+		{&os.PathError{Op: "write", Path: "/var/lib/tapefs/spool", Err: syscall.ENOSPC}, KindNoSpace},
 		{fmt.Errorf("x: %w", device.ErrMediumError), KindIO},
 		{context.Canceled, KindCanceled},
 		{keyErr(uuid.Nil, fmt.Errorf("key ab:cd: %w", keys.ErrNotFound)), KindNoKey},

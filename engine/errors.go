@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	"tapefs/engine/device"
 	"tapefs/engine/keys"
@@ -54,7 +55,7 @@ const (
 
 // foreignKinds classes the errors of packages that cannot class their own
 // with errclass: the device contract (engine/device, a leaf that imports
-// nothing of tapefs). A system errno that has a kind goes here too.
+// nothing of tapefs) and the system's errnos that have a kind.
 var foreignKinds = []struct {
 	err  error
 	kind Kind
@@ -66,6 +67,9 @@ var foreignKinds = []struct {
 	{device.ErrWriteProtected, KindRefused}, {device.ErrSourceEmpty, KindRefused},
 	{device.ErrMediumLocked, KindRefused}, {device.ErrBadCartridge, KindRefused},
 	{device.ErrMediumError, KindIO}, {device.ErrOffline, KindIO}, {device.ErrEncrypted, KindIO},
+	// A full local filesystem (the state directory's, a restore
+	// target's), catalog.ErrNoRoom among them.
+	{syscall.ENOSPC, KindNoSpace}, {syscall.EDQUOT, KindNoSpace},
 }
 
 // KindOf classifies err by the sentinels it wraps: those made with

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"syscall"
 
+	"tapefs/catalog"
 	"tapefs/engine/format"
 	"tapefs/engine/staging"
 )
@@ -31,6 +32,9 @@ func (e *Engine) Staging(pool string) (*staging.Store, error) {
 	}
 	st, err := staging.Open(filepath.Join(e.opts.StateDir, stagingDir, pool), staging.Options{
 		Sync: e.opts.StagingSync, Logf: e.opts.Logf, Now: e.opts.Now,
+		// The catalog is in the same state directory: copying in never
+		// takes the room it needs to commit (catalog/space.go).
+		KeepFree: catalog.KeepFree,
 	})
 	if errors.Is(err, staging.ErrLocked) {
 		return nil, classify(ErrBusy, "incoming/ of pool %s is in use by another tapefs process (a daemon?): run the command through it", pool)

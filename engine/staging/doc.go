@@ -46,6 +46,13 @@
 // would not fit what the staging filesystem has left goes to a data file
 // of its own, so a full filesystem still fails the write(2).
 //
+// A write that fails (the staging filesystem is full) marks its file as
+// having lost data: the Flush (close) and Sync of a handle writing it fail
+// with the same error, so the file stays incomplete (left out of commits,
+// removed at the next Open) until the lost range is truncated away or
+// the file is emptied. Options.KeepFree keeps file data off the last part
+// of the filesystem (the catalog's room, when it shares it).
+//
 // Power loss is survived only for what was fsync'ed: with Options.Sync the
 // journal and the file's data (or its pack) are fsync'ed when a written
 // file is flushed (close); otherwise only at compaction. The journal is

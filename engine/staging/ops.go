@@ -681,7 +681,7 @@ func (s *Store) openFile(id ID, trunc, writer bool) (*File, error) {
 		if err := s.journal(record{op: opNode, node: meta}); err != nil {
 			return nil, err
 		}
-		n.size = 0
+		n.size, n.lost = 0, nil
 		if toMem {
 			if inFile {
 				os.Remove(s.dataPath(id))
@@ -753,6 +753,9 @@ func (s *Store) toFile(n *node, dirty bool) (*os.File, error) {
 		if _, err := p.f.ReadAt(data, n.PackOff); err != nil {
 			return nil, s.ioErr("read pack", err)
 		}
+	}
+	if err := s.keepFree(int64(len(data))); err != nil {
+		return nil, err
 	}
 	f, err := s.createData(n.ID)
 	if err != nil {
@@ -852,23 +855,45 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if err == nil {
 		err = f.markDirty(n)
 	}
+	if err == nil {
+		err = s.keepFree(int64(len(p)))
+	}
+	if err != nil {
+		n.lose(off, err)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
 	w, werr := df.WriteAt(p, off)
+	if werr != nil {
+		werr = s.ioErr("write", werr)
+	}
 	s.mu.Lock()
 	if n := s.nodes[f.id]; n != nil {
 		n.size = max(n.size, off+int64(w))
 		now := stampOf(s.opts.Now())
 		n.Mtime, n.Ctime = now, now
 		n.gen++
+		if werr != nil {
+			n.lose(off, werr)
+		}
 	}
 	s.mu.Unlock()
 	if werr != nil {
-		return w, s.ioErr("write", werr)
+		return w, werr
 	}
 	return w, nil
+}
+
+// lose records that a write at off failed with err: the file does not
+// hold everything written to it, and no Flush completes it (so no commit
+// takes it and a restart removes it) until the range from off is
+// truncated away or the file is emptied. s.mu is held.
+func (n *node) lose(off int64, err error) {
+	if n.lost == nil || off < n.lostAt {
+		n.lost, n.lostAt = err, off
+	}
 }
 
 // Truncate sets the length of the open file (ftruncate).
@@ -900,6 +925,9 @@ func (f *File) Truncate(size int64) (Attr, error) {
 		if err := df.Truncate(size); err != nil {
 			return Attr{}, s.ioErr("truncate", err)
 		}
+	}
+	if n.lost != nil && size <= n.lostAt {
+		n.lost = nil // what a failed write left out is cut off
 	}
 	now := stampOf(s.opts.Now())
 	n.size, n.Mtime, n.Ctime = size, now, now
@@ -991,9 +1019,17 @@ func (f *File) Flush() error {
 	s := f.s
 	s.mu.Lock()
 	n := s.nodes[f.id]
+	wrote := f.session
 	if n != nil && f.session {
 		f.session = false
 		n.sessions--
+	}
+	if wrote && n != nil && n.lost != nil {
+		// A write failed: closing must not make the file complete,
+		// and the writer learns it again (as close(2) of NFS does).
+		err := n.lost
+		s.mu.Unlock()
+		return err
 	}
 	if n == nil || !n.Dirty || n.sessions > 0 {
 		s.mu.Unlock()
@@ -1064,7 +1100,8 @@ func (s *Store) packLocked(n *node) error {
 }
 
 // Sync fsyncs the file's data and the journal (fsync(2)). A file still
-// in memory moves to a data file of its own first.
+// in memory moves to a data file of its own first. A handle writing the
+// file after one of its writes failed gets that error (see lose).
 func (f *File) Sync() error {
 	s := f.s
 	s.mu.Lock()
@@ -1072,6 +1109,8 @@ func (f *File) Sync() error {
 	var df *os.File
 	switch {
 	case err != nil:
+	case f.session && n.lost != nil:
+		err = n.lost // what a failed write left out cannot be synced
 	case n.inMem:
 		df, err = f.ownData(n, true)
 	case n.Pack != 0:

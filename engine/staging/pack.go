@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -112,6 +113,9 @@ func (s *Store) appendPack(data []byte) (n uint64, off int64, err error) {
 		}
 	}
 	p := s.active
+	if err := s.keepFree(int64(len(data))); err != nil {
+		return 0, 0, err
+	}
 	if len(data) > 0 {
 		w, err := p.f.WriteAt(data, p.size)
 		if err != nil {
@@ -289,7 +293,7 @@ func (s *Store) memRoom(k int64) bool {
 		if err := unix.Statfs(s.dir, &st); err != nil {
 			return false
 		}
-		s.room = int64(st.Bavail)*int64(st.Bsize)/2 - s.memBytes
+		s.room = (int64(st.Bavail)*int64(st.Bsize)-s.opts.KeepFree)/2 - s.memBytes
 		if s.room < k {
 			s.room = 0
 			return false
@@ -297,4 +301,28 @@ func (s *Store) memRoom(k int64) bool {
 	}
 	s.room -= k
 	return true
+}
+
+// keepFree fails with ENOSPC when writing k more bytes of file data would
+// leave less than Options.KeepFree free on the staging filesystem (asked
+// with statfs once the bytes since the last check reach half of what was
+// left above KeepFree). Without KeepFree it always passes: the
+// filesystem itself says ENOSPC. s.mu is held.
+func (s *Store) keepFree(k int64) error {
+	if s.opts.KeepFree <= 0 {
+		return nil
+	}
+	if s.diskRoom < k {
+		var st unix.Statfs_t
+		if err := unix.Statfs(s.dir, &st); err != nil {
+			return nil // not knowing is no reason to refuse
+		}
+		s.diskRoom = (int64(st.Bavail)*int64(st.Bsize) - s.opts.KeepFree) / 2
+		if s.diskRoom < k {
+			s.diskRoom = 0
+			return s.ioErr("write", syscall.ENOSPC)
+		}
+	}
+	s.diskRoom -= k
+	return nil
 }

@@ -50,6 +50,13 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Now is the clock for times the store sets; nil means time.Now.
 	Now func() time.Time
+	// KeepFree is free space of the staging filesystem that file data
+	// never takes: a write that would leave less fails with ENOSPC (and
+	// Statfs reports it as used). The engine keeps the catalog's room
+	// (catalog.KeepFree) when both share the state directory's
+	// filesystem. The journal may use it (removing files must work on a
+	// full filesystem).
+	KeepFree int64
 }
 
 // Attr is the metadata of one node.
@@ -101,7 +108,12 @@ type node struct {
 	// were opened or last flushed (File.session): while any is left,
 	// the file is being written.
 	sessions int
-	pinned   int // freezes that may read the data
+	// lost: a write of the file failed (a full filesystem), so it does
+	// not hold everything written to it from lostAt on. Until that range
+	// is truncated away, no Flush completes the file (see File.WriteAt).
+	lost   error
+	lostAt int64
+	pinned int // freezes that may read the data
 	// inMem: a regular file being written whose data is mem (not yet in
 	// a pack or a data file of its own; see pack.go).
 	inMem bool
@@ -137,6 +149,7 @@ type Store struct {
 	loading  bool   // the journal is being replayed
 	memBytes int64  // data of files in memory (node.mem)
 	room     int64  // bytes that may go to memory before statfs is asked again
+	diskRoom int64  // bytes of file data that may be written before statfs is asked again (KeepFree)
 }
 
 // deferredData is the data of a file that was unlinked while freezes
@@ -887,7 +900,8 @@ func (s *Store) Groups() []string {
 }
 
 // Statfs reports the staging filesystem, less the data of files being
-// written that is still in memory (it will need the space).
+// written that is still in memory (it will need the space) and
+// Options.KeepFree.
 func (s *Store) Statfs() (unix.Statfs_t, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(s.dir, &st); err != nil {
@@ -897,7 +911,7 @@ func (s *Store) Statfs() (unix.Statfs_t, error) {
 	mem := s.memBytes
 	s.mu.Unlock()
 	if st.Bsize > 0 {
-		blocks := uint64((mem + st.Bsize - 1) / st.Bsize)
+		blocks := uint64((mem + s.opts.KeepFree + st.Bsize - 1) / st.Bsize)
 		st.Bfree -= min(st.Bfree, blocks)
 		st.Bavail -= min(st.Bavail, blocks)
 	}
