@@ -28,6 +28,8 @@ type BackupOptions struct {
 	From BackupSource
 	// Pool is the media pool to write to.
 	Pool string
+	// Drive, if set, is used instead of the pool's drive.
+	Drive string
 	// Group names the snapshot group; default: the source's base name.
 	Group string
 	// EjectMedia ejects the last tape when the job is done.
@@ -102,6 +104,9 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	if err != nil {
 		return nil, err
 	}
+	if opts.Drive != "" {
+		pool.Drive = opts.Drive
+	}
 	if pool.Drive == "" {
 		return nil, invalidf("pool %s has no drive: set one with `tapefs pool update %s --drive NAME`", pool.Name, pool.Name)
 	}
@@ -135,14 +140,14 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	var prog BackupProgress
 	var progMu sync.Mutex
 	report := func(f func(*BackupProgress)) {
-		if opts.Progress == nil {
-			return
-		}
 		progMu.Lock()
 		f(&prog)
 		p := prog
 		progMu.Unlock()
-		opts.Progress(p)
+		e.tasks.progress(j.task, backupTaskProgress(p, e.now().Sub(start), pool.Drive))
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
 	}
 	w.onTape = func(label string) { report(func(p *BackupProgress) { p.Tape = label }) }
 	w.onChunk = func(n int) { report(func(p *BackupProgress) { p.NewBytes += int64(n) }) }
@@ -160,7 +165,7 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if opts.Progress != nil {
+	{
 		// Counting runs beside the backup rather than before it: the
 		// totals come a little later, and its stat calls bring the
 		// metadata into memory ahead of the reader.
@@ -202,6 +207,21 @@ func (e *Engine) Backup(ctx context.Context, opts BackupOptions) (*BackupResult,
 		snapName, res.Files, res.Bytes, res.Chunks, res.NewChunks, res.NewBytes, strings.Join(res.Tapes, ", "))
 
 	return res, w.afterBackup(ctx, opts)
+}
+
+// backupTaskProgress is a backup's progress as its task shows it.
+func backupTaskProgress(p BackupProgress, elapsed time.Duration, drive string) TaskProgress {
+	tp := TaskProgress{Bytes: p.Bytes, Files: p.Files, Tape: p.Tape, Drive: drive}
+	if s := elapsed.Seconds(); s > 0 {
+		tp.Rate = float64(p.Bytes) / s
+	}
+	if p.Counted {
+		tp.TotalBytes, tp.TotalFiles = p.TotalBytes, p.TotalFiles
+		if tp.Rate > 0 && p.TotalBytes > p.Bytes {
+			tp.ETA = time.Duration(float64(p.TotalBytes-p.Bytes) / tp.Rate * float64(time.Second))
+		}
+	}
+	return tp
 }
 
 // backupSource is what opts back up, and the snapshot group it goes to:

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -37,13 +39,18 @@ type statusCache struct {
 	changers map[string]CachedChanger
 }
 
-func (c *statusCache) putDrive(name string, d CachedDrive) {
+// putDrive stores a drive's status and reports whether the drive asks
+// for cleaning now and did not in the status stored before.
+func (c *statusCache) putDrive(name string, d CachedDrive) (newCleaning bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.drives == nil {
 		c.drives = map[string]CachedDrive{}
 	}
+	old := c.drives[name]
 	c.drives[name] = d
+	cleaning := func(d CachedDrive) bool { return d.Status != nil && d.Status.CleaningRequired }
+	return cleaning(d) && !cleaning(old)
 }
 
 func (c *statusCache) putChanger(name string, ch CachedChanger) {
@@ -63,7 +70,10 @@ func (e *Engine) cacheDrive(name string, st *DriveStatusInfo, err error) {
 		cp := *st
 		d.Status = &cp
 	}
-	e.cache.putDrive(name, d)
+	if e.cache.putDrive(name, d) {
+		e.notifyLater(context.Background(), Event{Kind: EventCleaning, State: "cleaning required", Drive: name,
+			Message: fmt.Sprintf("drive %s asks for cleaning (TapeAlert): run `tapefs clean --drive %s`", name, name)})
+	}
 }
 
 func (e *Engine) cacheChanger(name string, v *changerView, err error) {
@@ -74,6 +84,7 @@ func (e *Engine) cacheChanger(name string, v *changerView, err error) {
 		c.Entries = v.entries()
 	}
 	e.cache.putChanger(name, c)
+	e.signalMedia()
 }
 
 // CachedDriveStatus returns the last status read from a drive, with the

@@ -56,18 +56,43 @@ func (o *owner[T]) run(ctx context.Context) {
 // owner's context; if the caller's ctx ends first, do returns ctx.Err() and
 // the operation still finishes on its own.
 func (o *owner[T]) do(ctx context.Context, fn func(ctx context.Context, dev T) error) error {
-	j := ownerJob[T]{fn: fn, result: make(chan error, 1)}
-	select {
-	case o.jobs <- j:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-o.done:
-		return context.Canceled
+	j, err := o.submit(ctx, fn)
+	if err != nil {
+		return err
 	}
 	select {
 	case err := <-j.result:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// doWait is do, except that once the owner has taken fn, it waits for fn
+// to return even when ctx ends first (fn may use the caller's state); it
+// then returns ctx's error if ctx ended, else fn's.
+func (o *owner[T]) doWait(ctx context.Context, fn func(ctx context.Context, dev T) error) error {
+	j, err := o.submit(ctx, fn)
+	if err != nil {
+		return err
+	}
+	err = <-j.result
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// submit hands fn to the owner goroutine; it fails when ctx ends or the
+// owner has stopped first.
+func (o *owner[T]) submit(ctx context.Context, fn func(ctx context.Context, dev T) error) (ownerJob[T], error) {
+	j := ownerJob[T]{fn: fn, result: make(chan error, 1)}
+	select {
+	case o.jobs <- j:
+		return j, nil
+	case <-ctx.Done():
+		return j, ctx.Err()
+	case <-o.done:
+		return j, context.Canceled
 	}
 }

@@ -22,6 +22,8 @@ import (
 // waiting at that moment are served; and a speculative job does not take
 // a free drive while another job waits for it.
 //
+// A backup job's context (withDriveWait) waits without a limit.
+//
 // Everything about waiting for a drive is here, in acquireDrive.
 
 // DefaultDriveWait is how long a job waits for a drive another job of
@@ -47,6 +49,15 @@ type holdOpts struct {
 	// waiting reports the start of a wait (a line for the job's log and
 	// progress), waited its end (a line for the log); nil: not reported.
 	waiting, waited func(line string)
+}
+
+type driveWaitKey struct{}
+
+// withDriveWait returns a context whose drive jobs wait for a drive
+// another job has without a time limit (as long as ctx lasts): a backup
+// job queues behind whatever has its drive.
+func withDriveWait(ctx context.Context) context.Context {
+	return context.WithValue(ctx, driveWaitKey{}, true)
 }
 
 // driveWait is how long a job waits for a drive held by another job.
@@ -100,7 +111,7 @@ func (e *Engine) changedLocked() {
 func (e *Engine) acquireDrive(ctx context.Context, drive, job string, o holdOpts) (*driveHold, func(), error) {
 	limit := e.driveWait()
 	var timeout <-chan time.Time
-	if !o.speculative {
+	if !o.speculative && ctx.Value(driveWaitKey{}) == nil {
 		t := time.NewTimer(limit)
 		defer t.Stop()
 		timeout = t.C

@@ -55,8 +55,13 @@ type Options struct {
 	// the staging journal when the file is closed, so it survives power
 	// loss (see the staging package); slower.
 	StagingSync bool
-	// MediaRecheck is how often a job waiting for an operator to insert a
-	// tape in a standalone drive looks again (0: DefaultMediaRecheck).
+	// TaskKeep is how many finished tasks the history keeps (0:
+	// DefaultTaskKeep); TaskMaxAge, if set, also drops tasks that ended
+	// longer ago.
+	TaskKeep   int
+	TaskMaxAge time.Duration
+	// MediaRecheck is how often a job waiting for a tape looks again
+	// (0: DefaultMediaRecheck).
 	MediaRecheck time.Duration
 	// CatalogWait is how long opening the catalog waits while another
 	// process holds it (a command that ran beside, for a moment) before
@@ -86,8 +91,18 @@ type Engine struct {
 	names       *idNames                  // uid/gid → name cache for backups
 	stores      map[string]*staging.Store // pools' incoming/ trees, by pool
 
-	jobs  jobRegistry // running and recent jobs, with their logs
-	cache statusCache // last drive and changer status, for readers that must not wait for a device
+	taskWG sync.WaitGroup // StartTask's goroutines
+	tasks  *taskStore     // the task history: running and finished tasks, with their logs
+	cache  statusCache    // last drive and changer status, for readers that must not wait for a device
+
+	// jobMu guards jobRunning and the backup job state files.
+	jobMu      sync.Mutex
+	jobRunning map[string]uint64 // backup job id → its running task
+
+	// mediaMu guards mediaCh, closed at every changer status read to wake
+	// jobs waiting for media.
+	mediaMu sync.Mutex
+	mediaCh chan struct{}
 
 	snapOnce sync.Once
 	snaps    *snapReaders // snapshot file reads (snapread.go), made on first use
@@ -111,24 +126,29 @@ func New(opts Options) (*Engine, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
-		opts:     opts,
-		cfg:      config.Dir{Path: opts.ConfigDir},
-		ctx:      ctx,
-		cancel:   cancel,
-		drives:   map[string]*owner[device.Drive]{},
-		changers: map[string]*owner[device.Changer]{},
-		busy:     map[string]*driveHold{},
-		waiters:  map[string]int{},
-		setLocks: map[uuid.UUID]int{},
-		claims:   map[uuid.UUID]*setWriter{},
-		names:    newIDNames(),
+		opts:       opts,
+		cfg:        config.Dir{Path: opts.ConfigDir},
+		ctx:        ctx,
+		cancel:     cancel,
+		drives:     map[string]*owner[device.Drive]{},
+		changers:   map[string]*owner[device.Changer]{},
+		busy:       map[string]*driveHold{},
+		waiters:    map[string]int{},
+		setLocks:   map[uuid.UUID]int{},
+		claims:     map[uuid.UUID]*setWriter{},
+		names:      newIDNames(),
+		jobRunning: map[string]uint64{},
+		tasks:      newTaskStore(opts.StateDir, opts.Now, opts.TaskKeep, opts.TaskMaxAge),
 	}, nil
 }
 
-// Close stops the device owners (after their current operation), releases
-// the devices and closes the catalog.
+// Close stops the running tasks (they end as stopped) and the device
+// owners (after their current operation), releases the devices and closes
+// the catalog.
 func (e *Engine) Close() error {
 	e.cancel()
+	// Background tasks (StartTask) end at their next step and record it.
+	e.taskWG.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, o := range e.drives {

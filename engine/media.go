@@ -4,35 +4,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"tapefs/catalog"
 	"tapefs/engine/config"
 	"tapefs/engine/device"
+	"tapefs/internal/procs"
 )
 
 // driveJob is a drive reserved for one job, with its changer if it has one.
 type driveJob struct {
-	e   *Engine
-	cfg config.Drive
-	dev *owner[device.Drive]
-	ch  *config.Changer // nil for a standalone drive
-	job *job            // the registry's record of this job
+	e    *Engine
+	cfg  config.Drive
+	dev  *owner[device.Drive]
+	ch   *config.Changer // nil for a standalone drive
+	task *task           // the task this job belongs to
 	// hold is the drive's reservation (drivewait.go).
 	hold *driveHold
 }
 
-// useDrive resolves and reserves a drive for a job and records the job in
-// the registry (its log lines also go to the WithLog sink of ctx). Call
-// release when done: it refreshes the cached drive and changer status,
-// ends the job and frees the drive.
+// useDrive resolves and reserves a drive for a job (waiting while another
+// job of this process has it, drivewait.go) and records it in the task of
+// ctx, or in a task of its own (its log lines also go to the WithLog sink
+// of ctx). Call release when done: it refreshes the cached drive and
+// changer status, ends a task of its own and frees the drive.
 func (e *Engine) useDrive(ctx context.Context, name, job string) (*driveJob, func(), error) {
 	return e.useDriveWith(ctx, name, job, holdOpts{})
 }
 
 // useDriveWith is useDrive with how the drive is taken (o.waiting is set
-// here: a wait shows in the job's log and progress). A job that waits for
-// the drive is in the registry while it waits.
+// here: a wait shows in the task's log and status).
 func (e *Engine) useDriveWith(ctx context.Context, name, job string, o holdOpts) (*driveJob, func(), error) {
 	d, err := e.ResolveDrive(name)
 	if err != nil {
@@ -46,33 +48,54 @@ func (e *Engine) useDriveWith(ctx context.Context, name, job string, o holdOpts)
 		}
 		dj.ch = &c
 	}
-	o.waiting = func(line string) {
-		if dj.job == nil {
-			dj.job = e.jobs.start(ctx, job, d.Name, e.now())
+	t := taskOf(ctx)
+	implicit := t == nil
+	if implicit {
+		kind, _, _ := strings.Cut(job, " ")
+		if t, err = e.tasks.create(ctx, TaskSpec{Kind: kind, Name: job}); err != nil {
+			return nil, nil, err
 		}
-		e.jobs.setWaiting(dj.job, line)
+		// The caller's context is not the task's to cancel.
+		t.cancel = func(error) {}
+	}
+	dj.task = t
+	// A wait for the drive shows in the task (its log and status).
+	o.waiting = func(line string) {
+		e.tasks.update(t, func(i *TaskInfo) { i.Waiting = line })
 		dj.logf("%s", line)
 	}
 	o.waited = func(line string) {
-		e.jobs.setWaiting(dj.job, "")
+		e.tasks.update(t, func(i *TaskInfo) { i.Waiting = "" })
 		dj.logf("%s", line)
 	}
 	hold, unreserve, err := e.acquireDrive(ctx, d.Name, job, o)
 	if err != nil {
-		if dj.job != nil {
-			dj.logf("%s: %v", job, err)
-			e.jobs.setWaiting(dj.job, "")
-			e.jobs.finish(dj.job, e.now())
+		e.tasks.update(t, func(i *TaskInfo) { i.Waiting = "" })
+		if implicit {
+			if ferr := e.tasks.finish(t, err, ""); ferr != nil {
+				e.logf("task %d: %v", t.info.ID, ferr)
+			}
 		}
 		return nil, nil, err
 	}
 	dj.hold = hold
-	if dj.job == nil {
-		dj.job = e.jobs.start(ctx, job, d.Name, e.now())
-	}
+	e.tasks.update(t, func(i *TaskInfo) {
+		if !slices.Contains(i.Drives, d.Name) {
+			i.Drives = append(i.Drives, d.Name)
+		}
+	})
+	e.tasks.mu.Lock()
+	e.tasks.line(t, fmt.Sprintf("drive %s: %s", d.Name, job))
+	e.tasks.mu.Unlock()
+	idle := procs.Busy() // a job may run in parallel
 	release := func() {
 		e.refreshAfterJob(dj)
-		e.jobs.finish(dj.job, e.now())
+		if implicit {
+			if err := e.tasks.finish(t, nil, TaskDone); err != nil {
+				e.logf("task %d: %v", t.info.ID, err)
+			}
+		}
+		idle()
 		unreserve()
 	}
 	return dj, release, nil
@@ -96,8 +119,12 @@ func (e *Engine) useLibrary(ctx context.Context, name, job string) (*driveJob, *
 	return j, cat, release, nil
 }
 
+// do runs fn on the drive's owner. Once fn has started, do waits for it
+// to return even if ctx ends meanwhile (the tape operation is never tied
+// to the caller's context, and fn may change the caller's state), and then
+// returns ctx's error: a stopped task ends at its next operation.
 func (j *driveJob) do(ctx context.Context, fn func(ctx context.Context, dev device.Drive) error) error {
-	return wrapDrive(j.cfg, j.dev.do(ctx, fn))
+	return wrapDrive(j.cfg, j.dev.doWait(ctx, fn))
 }
 
 func (j *driveJob) status(ctx context.Context) (device.DriveStatus, error) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -160,8 +161,12 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		r.closeAll()
 	}()
 	if j != nil {
+		r.report = e.restoreTaskProgress(j, r.res.Plan)
 		sim := j.sim(ctx)
 		for _, rt := range r.res.Plan.Tapes {
+			r.mu.Lock()
+			r.tape = rt.Label
+			r.mu.Unlock()
 			id := set.Media[rt.Seq]
 			if err := j.readTape(ctx, cat, id, rt, perTape[id], r); err != nil {
 				if ctx.Err() != nil {
@@ -178,6 +183,22 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		return nil, err
 	}
 	return r.res, r.finish()
+}
+
+// restoreTaskProgress returns the function that shows a restore's
+// progress in the task of its drive job.
+func (e *Engine) restoreTaskProgress(j *driveJob, plan RestorePlan) func(bytes, files int64, tape string) {
+	start := e.now()
+	return func(bytes, files int64, tape string) {
+		p := TaskProgress{Bytes: bytes, TotalBytes: plan.Bytes, Files: files, TotalFiles: plan.Files, Tape: tape, Drive: j.cfg.Name}
+		if s := e.now().Sub(start).Seconds(); s > 0 {
+			p.Rate = float64(bytes) / s
+		}
+		if p.Rate > 0 && plan.Bytes > bytes {
+			p.ETA = time.Duration(float64(plan.Bytes-bytes) / p.Rate * float64(time.Second))
+		}
+		e.tasks.progress(j.task, p)
+	}
 }
 
 // planTapes puts the tapes the restore reads, in set order, into the
@@ -327,10 +348,13 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	if err != nil {
 		return err
 	}
-	if err := j.loadTape(ctx, m); err != nil {
+	// A standalone drive asks for the tape and waits; so does a library
+	// in a task that waits for media.
+	if err := j.e.waitForMedia(ctx, j.ch == nil, func() error { return j.loadTape(ctx, m) }); err != nil {
 		return err
 	}
 	j.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
+	caller := ctx
 	return j.do(ctx, func(ctx context.Context, dev device.Drive) error {
 		ml, sl, err := format.ReadLabels(ctx, dev)
 		if err != nil {
@@ -344,6 +368,11 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 		}
 		cur := uint64(2) // ReadLabels leaves the tape after file 1
 		for _, f := range rt.Archives {
+			// A stopped task ends between archives (do waits for
+			// this function: it works on r).
+			if err := caller.Err(); err != nil {
+				return err
+			}
 			if f > cur {
 				if err := dev.Space(ctx, device.SpaceFilemarks, int64(f-cur)); err != nil {
 					return fmt.Errorf("space to archive %d: %w", f, err)

@@ -66,6 +66,11 @@ type restoreJob struct {
 	// they exist or their err is set. laid is signalled as it grows.
 	created int
 	laid    *sync.Cond
+	// Progress, under mu: bytes written, files complete, the tape being
+	// read; report (if set) is called after each chunk with a copy.
+	doneBytes, doneFiles int64
+	tape                 string
+	report               func(bytes, files int64, tape string)
 }
 
 type restoreSnap struct {
@@ -303,6 +308,10 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 			}
 		} else {
 			t.f.left--
+			r.doneBytes += int64(len(data))
+			if t.f.left == 0 {
+				r.doneFiles++
+			}
 		}
 		done := err == nil && t.f.left == 0
 		r.mu.Unlock()
@@ -316,6 +325,12 @@ func (r *restoreJob) put(n *chunkNeed, data []byte) {
 			}
 			r.mu.Unlock()
 		}
+	}
+	if r.report != nil {
+		r.mu.Lock()
+		b, f, tape := r.doneBytes, r.doneFiles, r.tape
+		r.mu.Unlock()
+		r.report(b, f, tape)
 	}
 }
 

@@ -1,7 +1,5 @@
 // The set writer: writes a backup job's chunk, snapshot and catalog
 // archives to the tapes of a media set, choosing and changing tapes.
-// Just over 600 lines: one write cycle (choose a tape, resume it, write,
-// close, finish) that reads best in one place.
 
 package engine
 
@@ -246,31 +244,8 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	if w.tape != nil {
 		return nil
 	}
-	media, err := w.e.policyMedia(w.cat, w.pool.Name)
+	next, m, err := w.chooseTape(ctx)
 	if err != nil {
-		return err
-	}
-	sets, err := w.cat.ListMediaSets(w.pool.Name)
-	if err != nil {
-		return err
-	}
-	ps, psets := w.set, sets
-	// Tapes other jobs chose are not for this one: two pools on two
-	// drives may both want the same unassigned tape.
-	media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
-	next, err := policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
-	if err != nil {
-		// NextTape names the pool and says what to do.
-		return classify(ErrNoSpace, "%w", err)
-	}
-	if !w.e.claimTape(next.UUID, w) {
-		return w.ensureTape(ctx) // another job took it in between: choose again
-	}
-	m, err := w.cat.GetMedia(next.UUID)
-	if err != nil {
-		return err
-	}
-	if err := w.j.loadTape(ctx, m); err != nil {
 		return err
 	}
 	// Appending needs the tape position; a drive that cannot report it
@@ -337,6 +312,55 @@ func (w *setWriter) ensureTape(ctx context.Context) error {
 	return nil
 }
 
+// chooseTape picks the next tape of the set by the pool's policy, claims
+// it and gets it into the drive, waiting for an operator (waitForMedia)
+// when the library has none to give.
+func (w *setWriter) chooseTape(ctx context.Context) (policy.Media, catalog.Media, error) {
+	sets, err := w.cat.ListMediaSets(w.pool.Name)
+	if err != nil {
+		return policy.Media{}, catalog.Media{}, err
+	}
+	ps, psets := w.set, sets
+	var next policy.Media
+	var m catalog.Media
+	retry := false
+	err = w.e.waitForMedia(ctx, w.j.ch == nil, func() error {
+		if retry {
+			if err := w.j.noteOnline(ctx); err != nil {
+				return err
+			}
+		}
+		retry = true
+		for {
+			media, err := w.e.policyMedia(w.cat, w.pool.Name)
+			if err != nil {
+				return err
+			}
+			// Tapes other jobs chose are not for this one: two pools
+			// on two drives may both want the same unassigned tape.
+			media = slices.DeleteFunc(media, func(m policy.Media) bool { return w.e.claimedByOther(m.UUID, w) })
+			next, err = policy.NextTape(w.pol, &ps, media, psets, w.j.ch != nil, w.e.now())
+			if err != nil {
+				// NextTape names the pool and says what to do.
+				err = classify(ErrNoSpace, "%w", err)
+				if errors.Is(err, policy.ErrNoWritableMedia) {
+					return needMedia("insert a writable tape for pool "+w.pool.Name, err)
+				}
+				return err
+			}
+			if w.e.claimTape(next.UUID, w) {
+				break
+			}
+			// Another job took it in between: choose again.
+		}
+		if m, err = w.cat.GetMedia(next.UUID); err != nil {
+			return err
+		}
+		return w.j.loadTape(ctx, m)
+	})
+	return next, m, err
+}
+
 func appendUnique(s []string, v string) []string {
 	for _, x := range s {
 		if x == v {
@@ -344,113 +368,6 @@ func appendUnique(s []string, v string) []string {
 		}
 	}
 	return append(s, v)
-}
-
-// loadTapeState reads what the set already has on the loaded tape, for the
-// cumulative catalog archive: from the tape's last catalog archive, or, if
-// the last job on it was interrupted, from the catalog plus the headers of
-// the archives the catalog knows.
-func (w *setWriter) loadTapeState(ctx context.Context) (err error) {
-	known := map[uint64]bool{}
-	err = w.cat.ListChunks(w.set.UUID, func(c catalog.ChunkEntry) error {
-		if c.Loc.Media == w.tape.UUID {
-			w.chunks = append(w.chunks, format.ChunkLocation{Digest: c.Digest, File: c.Loc.File, Offset: c.Loc.Offset, Size: c.Loc.Size})
-			known[c.Loc.File] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	snaps, err := w.cat.ListSnapshots(catalog.SnapshotFilter{Set: w.set.UUID})
-	if err != nil {
-		return err
-	}
-	snapFiles := map[uint64]string{}
-	for _, s := range snaps {
-		for _, a := range s.Archives {
-			if a.Media == w.tape.UUID {
-				known[a.File] = true
-				snapFiles[a.File] = s.Name
-			}
-		}
-	}
-	w.void, w.voided = nil, nil
-	defer func() {
-		if err == nil {
-			err = w.voidInterrupted(snapFiles)
-		}
-	}()
-	return w.j.do(ctx, func(ctx context.Context, dev device.Drive) error {
-		if err := w.key.apply(ctx, dev); err != nil {
-			return err
-		}
-		if ca, err := format.ReadLastCatalogArchive(ctx, dev); err == nil && ca.Media == w.tape.UUID && ca.Set == w.set.UUID {
-			w.files, w.void = ca.Files, ca.Void
-			return nil
-		}
-		w.j.logf("tape %s: last job did not finish its catalog archive; reading archive headers", w.tape.LabelText)
-		w.files = nil
-		if err := dev.Rewind(ctx); err != nil {
-			return err
-		}
-		if err := dev.Space(ctx, device.SpaceFilemarks, 2); err != nil {
-			return err
-		}
-		for file := uint64(2); ; file++ {
-			pos, err := dev.ReadPosition(ctx)
-			if err != nil {
-				return err
-			}
-			fr, err := format.NewFileReader(ctx, dev, 0)
-			if errors.Is(err, device.ErrEndOfData) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("tape %s file %d: %w", w.tape.LabelText, file, err)
-			}
-			h := fr.Header()
-			if known[file] && h.Type != format.ContentCatalogArchive {
-				af := format.ArchiveFile{File: file, Object: pos.Object, Type: h.Type, UUID: h.UUID, Snapshot: snapFiles[file]}
-				af.Final = af.Snapshot != ""
-				w.files = append(w.files, af)
-			}
-			if err := fr.SkipToEnd(); err != nil && !errors.Is(err, format.ErrIncomplete) {
-				return err
-			}
-		}
-	})
-}
-
-// voidInterrupted resolves the commit records of the loaded tape: a
-// record whose snapshot the catalog has (in that file: snapFiles) is
-// finished business and dropped; any other names a snapshot archive of a
-// job that died before it recorded the snapshot (the archive may be on
-// tape, even listed in the tape's last catalog archive), which is taken
-// out of the files the next catalog archive lists and added to its void
-// list, so that a catalog rebuilt from the tape leaves it out, as the
-// live catalog does. The records go once that catalog archive is on tape
-// (closeTape).
-func (w *setWriter) voidInterrupted(snapFiles map[uint64]string) error {
-	recs, err := w.cat.ListCommits(w.set.UUID, w.tape.UUID)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if snapFiles[r.File] == r.Snapshot {
-			if err := w.cat.DeleteCommit(r.Set, r.Media, r.File); err != nil {
-				return err
-			}
-			continue
-		}
-		w.j.logf("tape %s: snapshot archive of %s in file %d was written by a job that did not finish: voided, the snapshot is not in the catalog", w.tape.LabelText, r.Snapshot, r.File)
-		w.files = slices.DeleteFunc(w.files, func(f format.ArchiveFile) bool { return f.File == r.File })
-		if !slices.ContainsFunc(w.void, func(v format.VoidArchive) bool { return v.File == r.File }) {
-			w.void = append(w.void, format.VoidArchive{File: r.File, UUID: r.Archive})
-		}
-		w.voided = append(w.voided, r)
-	}
-	return nil
 }
 
 // catalogArchive is this tape's part of the catalog.
@@ -500,6 +417,8 @@ func (w *setWriter) closeTape(ctx context.Context, full bool) error {
 	status := catalog.StatusWritable
 	if full {
 		status = catalog.StatusFull
+		w.e.notifyLater(ctx, Event{Kind: EventTapeFull, State: "full",
+			Message: fmt.Sprintf("tape %s of media set %s is full", w.tape.LabelText, w.set.UUID), Tape: w.tape.LabelText, Drive: w.j.cfg.Name})
 	}
 	if err := w.cat.UpdateMedia(w.tape.UUID, func(m *catalog.Media) error {
 		m.Status = status

@@ -5,48 +5,34 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
 
 	"tapefs/catalog"
 	"tapefs/engine/device"
 )
 
-// DefaultMediaRecheck is how often a job waiting for a tape looks at the
-// drive again when Options.MediaRecheck is 0.
-const DefaultMediaRecheck = 5 * time.Second
-
-// mediaRecheck is the interval of Options.MediaRecheck.
-func (e *Engine) mediaRecheck() time.Duration {
-	if e.opts.MediaRecheck > 0 {
-		return e.opts.MediaRecheck
-	}
-	return DefaultMediaRecheck
-}
-
-// loadTape gets tape m into the drive, to write or to read it: from the
-// library, or for a standalone drive by asking the operator and waiting.
+// loadTape gets tape m into the drive, to write or to read it, from the
+// library. A tape not in the library, or for a standalone drive a tape not
+// in the drive, is a mediaNeeded error with the request to the operator
+// (see waitForMedia).
 func (j *driveJob) loadTape(ctx context.Context, m catalog.Media) error {
 	if j.ch != nil {
-		return j.loadLabel(ctx, m.LabelText)
+		err := j.loadLabel(ctx, m.LabelText)
+		if errors.Is(err, ErrNotFound) {
+			return needMedia(fmt.Sprintf("insert tape %s into changer %s", m.LabelText, j.ch.Name), err)
+		}
+		return err
 	}
-	asked := false
-	for {
-		li, err := j.readLabel(ctx)
-		if err == nil && li.UUID == m.UUID {
-			return nil
-		}
-		if !asked {
-			j.logf("insert tape %s into drive %s (waiting)", m.LabelText, j.cfg.Name)
-			asked = true
-		}
-		if err == nil {
-			_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error { return dev.Unload(ctx) })
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for tape %s in drive %s: %w", m.LabelText, j.cfg.Name, ctx.Err())
-		case <-time.After(j.e.mediaRecheck()):
-		}
+	li, err := j.readLabel(ctx)
+	if err == nil && li.UUID == m.UUID {
+		return nil
 	}
+	if err == nil {
+		// Another tape: out with it, so the operator can put in the
+		// right one.
+		_ = j.do(ctx, func(ctx context.Context, dev device.Drive) error { return dev.Unload(ctx) })
+		err = fmt.Errorf("drive %s holds tape %s", j.cfg.Name, li.LabelText)
+	}
+	return needMedia(fmt.Sprintf("insert tape %s into drive %s", m.LabelText, j.cfg.Name), err)
 }

@@ -262,7 +262,7 @@ func (r *Root) run(ctx context.Context, path string, c control, input string) er
 	}
 	r.setResult(path, res)
 	var out lockedBuffer
-	err = r.opts.Run(ctx, res.args, &out, &out)
+	err = r.opts.Run(engine.WithTaskOrigin(ctx, "control file "+path), res.args, &out, &out)
 	done := &result{start: res.start, end: r.now(), input: input, args: res.args, output: out.String(), err: err}
 	r.setResult(path, done)
 	return err

@@ -4,7 +4,7 @@ import (
 	"path"
 	"sync"
 
-	"tapefs/engine/format"
+	"tapefs/engine"
 	"tapefs/internal/procs"
 )
 
@@ -60,7 +60,7 @@ func (r *Root) asked(t *snapTree, dir string, l *dirListing) {
 	}
 	for i := len(l.ents) - 1; i >= 0; i-- {
 		e := &l.ents[i]
-		if e.Attr.Type == format.EntryDir && ownPath(key.dir, e) {
+		if e.Attr.Type == engine.EntryDir && ownPath(key.dir, e) {
 			p.stack = append(p.stack, prefetchDir{t, path.Join(key.dir, e.Name)})
 		}
 	}

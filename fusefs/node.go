@@ -167,14 +167,19 @@ type dir struct {
 	cache time.Duration
 }
 
-// pathCacheTimeout is how long the kernel keeps the root, pools/ and
-// pools/<pool>/ (their attributes and entries), where every other browse
-// node is uncached. cp, tar and rsync resolve the whole destination path
-// for each file they write into incoming/: uncached, every file cost a
-// getattr of each of these directories and a lookup of pools/ and of the
-// pool (which reads the pool configuration). Their attributes never
-// change; a removed pool's directory may stay visible this long (its
-// contents fail with ENOENT at once), and a new pool shows at once.
+// pathCacheTimeout is how long the kernel keeps the directories on the
+// way to incoming/ and to snapshot trees (the root, pools/, pools/<pool>/,
+// its media-sets/, media-sets/<set>/, and the snapshots/ and
+// snapshots/<group>/ of both views): their attributes and entries, where
+// every other browse node is uncached. cp, tar and rsync resolve the
+// whole destination path for each file they write into incoming/, and ls
+// -l, cp and rsync resolve the whole path of each snapshot file they
+// stat or read: uncached, every file cost a getattr of each of these
+// directories and a lookup of each (which reads the pool configuration,
+// or lists the snapshots in the catalog: ls -l of a 1,000-entry snapshot
+// directory sent 6,000 lookups). Their attributes never change; a removed
+// pool's, set's or group's directory may stay visible this long (its
+// contents fail with ENOENT at once), and a new one shows at once.
 const pathCacheTimeout = time.Second
 
 func (n *dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {

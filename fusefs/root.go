@@ -56,6 +56,7 @@ type Root struct {
 
 	listings listingCache // decoded snapshot directories
 	prefetch listPrefetch // of the directories a walk opens next
+	pruner   pruner       // asks the kernel to forget old snapshot entries
 }
 
 // New returns the root of a tree over opts.Engine.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,9 +21,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"tapefs/catalog"
 	"tapefs/engine"
-	"tapefs/engine/format"
 )
 
 // snapshotTimeout is the kernel's entry and attribute cache time for
@@ -73,12 +72,8 @@ func snapIno(id uint64, view byte, p string) uint64 {
 
 // setDirs names the media sets of a pool: by name when the name is a
 // usable, unique file name, else by UUID.
-func (r *Root) setDirs(pool string) (map[string]catalog.MediaSet, error) {
-	cat, err := r.eng.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	sets, err := cat.ListMediaSets(pool)
+func (r *Root) setDirs(pool string) (map[string]engine.MediaSet, error) {
+	sets, err := r.eng.ListMediaSets(pool)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +83,7 @@ func (r *Root) setDirs(pool string) (map[string]catalog.MediaSet, error) {
 		names[i] = r.eng.MediaSetName(s)
 		count[names[i]]++
 	}
-	out := make(map[string]catalog.MediaSet, len(sets))
+	out := make(map[string]engine.MediaSet, len(sets))
 	for i, s := range sets {
 		n := names[i]
 		if count[n] > 1 || n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\x00") || len(n) > 255 {
@@ -114,9 +109,9 @@ func (r *Root) mediaSetsEntries(pool string) ([]entry, error) {
 // mediaSetsDir is pools/<pool>/media-sets: a set is also found by its
 // UUID when it is listed by name.
 func (r *Root) mediaSetsDir(pool string) entry {
-	e := dirEntry("media-sets", func(ctx context.Context) ([]entry, error) { return r.mediaSetsEntries(pool) })
+	e := cachedDirEntry("media-sets", pathCacheTimeout, func(ctx context.Context) ([]entry, error) { return r.mediaSetsEntries(pool) })
 	e.make = func(r *Root, p string) fs.InodeEmbedder {
-		return &setsDir{dir: dir{readOnly: readOnly{root: r, path: p}, list: func(ctx context.Context) ([]entry, error) { return r.mediaSetsEntries(pool) }}, pool: pool}
+		return &setsDir{dir: dir{readOnly: readOnly{root: r, path: p}, list: func(ctx context.Context) ([]entry, error) { return r.mediaSetsEntries(pool) }, cache: pathCacheTimeout}, pool: pool}
 	}
 	return e
 }
@@ -135,11 +130,10 @@ func (n *setsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if err != nil || id.String() != name {
 		return nil, syscall.ENOENT
 	}
-	cat, err := n.root.eng.Catalog()
-	if err != nil {
-		return nil, n.root.errno("lookup "+join(n.path, name), err)
-	}
-	if s, err := cat.GetMediaSet(id); err != nil || s.Pool != n.pool {
+	if s, err := n.root.eng.GetMediaSet(id); err != nil || s.Pool != n.pool {
+		if err != nil && engine.KindOf(err) != engine.KindNotFound {
+			return nil, n.root.errno("lookup "+join(n.path, name), err)
+		}
 		return nil, syscall.ENOENT
 	}
 	e := n.root.mediaSetEntry(name, id)
@@ -148,11 +142,13 @@ func (n *setsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	var ao fuse.AttrOut
 	node.(*dir).Getattr(ctx, nil, &ao)
 	out.Attr = ao.Attr
+	out.SetAttrTimeout(ao.Timeout())
+	out.SetEntryTimeout(ao.Timeout())
 	return n.NewInode(ctx, node, fs.StableAttr{Mode: e.mode, Ino: e.inode(n.path)}), 0
 }
 
 func (r *Root) mediaSetEntry(name string, id uuid.UUID) entry {
-	return dirEntry(name, func(ctx context.Context) ([]entry, error) { return r.mediaSetContent(id) })
+	return cachedDirEntry(name, pathCacheTimeout, func(ctx context.Context) ([]entry, error) { return r.mediaSetContent(id) })
 }
 
 // MediaSetInfo is the content of media-sets/<set>/info.json.
@@ -168,11 +164,7 @@ type MediaSetInfo struct {
 }
 
 func (r *Root) mediaSetInfo(id uuid.UUID) (*MediaSetInfo, error) {
-	cat, err := r.eng.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	s, err := cat.GetMediaSet(id)
+	s, err := r.eng.GetMediaSet(id)
 	if err != nil {
 		return nil, err
 	}
@@ -180,12 +172,12 @@ func (r *Root) mediaSetInfo(id uuid.UUID) (*MediaSetInfo, error) {
 		Closed: s.Closed, LastWrite: s.LastWrite, Media: []string{}, Snapshots: []string{}}
 	for _, m := range s.Media {
 		label := m.String()
-		if mm, err := cat.GetMedia(m); err == nil {
+		if mm, err := r.eng.GetMedia(m); err == nil {
 			label = mm.LabelText
 		}
 		mi.Media = append(mi.Media, label)
 	}
-	snaps, err := cat.ListSnapshots(catalog.SnapshotFilter{Set: id})
+	snaps, err := r.eng.ListSnapshots(engine.SnapshotFilter{Set: id})
 	if err != nil {
 		return nil, err
 	}
@@ -223,8 +215,8 @@ func (r *Root) mediaSetContent(id uuid.UUID) ([]entry, error) {
 			}
 			return b.Bytes(), nil
 		}),
-		dirEntry("snapshots", func(ctx context.Context) ([]entry, error) {
-			return r.snapshotGroups(catalog.SnapshotFilter{Set: id}, viewSet)
+		cachedDirEntry("snapshots", pathCacheTimeout, func(ctx context.Context) ([]entry, error) {
+			return r.snapshotGroups(engine.SnapshotFilter{Set: id}, viewSet)
 		}),
 	}, nil
 }
@@ -232,7 +224,7 @@ func (r *Root) mediaSetContent(id uuid.UUID) ([]entry, error) {
 // ---- snapshot lists ----
 
 // snapshotGroups lists <group>/ directories of the snapshots that match f.
-func (r *Root) snapshotGroups(f catalog.SnapshotFilter, view byte) ([]entry, error) {
+func (r *Root) snapshotGroups(f engine.SnapshotFilter, view byte) ([]entry, error) {
 	snaps, err := r.snapshotNames(f)
 	if err != nil {
 		return nil, err
@@ -245,7 +237,7 @@ func (r *Root) snapshotGroups(f catalog.SnapshotFilter, view byte) ([]entry, err
 	for g := range groups {
 		gf := f
 		gf.Group = g
-		out = append(out, dirEntry(g, func(ctx context.Context) ([]entry, error) {
+		out = append(out, cachedDirEntry(g, pathCacheTimeout, func(ctx context.Context) ([]entry, error) {
 			snaps, err := r.snapshotNames(gf)
 			if err != nil {
 				return nil, err
@@ -262,7 +254,7 @@ func (r *Root) snapshotGroups(f catalog.SnapshotFilter, view byte) ([]entry, err
 
 // namedSnapshot is a snapshot with the name it shows under its group.
 type namedSnapshot struct {
-	catalog.Snapshot
+	engine.Snapshot
 	group, dirName string
 }
 
@@ -270,16 +262,12 @@ type namedSnapshot struct {
 // <time>, and when a pool holds the same snapshot name in several media
 // sets, <time> for the one in the newest set and <time>@<set> (the set's
 // directory name under media-sets/) for the others.
-func (r *Root) snapshotNames(f catalog.SnapshotFilter) ([]namedSnapshot, error) {
-	cat, err := r.eng.Catalog()
+func (r *Root) snapshotNames(f engine.SnapshotFilter) ([]namedSnapshot, error) {
+	snaps, err := r.eng.ListSnapshots(f)
 	if err != nil {
 		return nil, err
 	}
-	snaps, err := cat.ListSnapshots(f)
-	if err != nil {
-		return nil, err
-	}
-	byName := map[string][]catalog.Snapshot{}
+	byName := map[string][]engine.Snapshot{}
 	for _, s := range snaps {
 		byName[s.Name] = append(byName[s.Name], s)
 	}
@@ -297,7 +285,7 @@ func (r *Root) snapshotNames(f catalog.SnapshotFilter) ([]namedSnapshot, error) 
 			}
 			newest := dup[0]
 			for _, d := range dup[1:] {
-				if r.setCtime(cat, d.Set).After(r.setCtime(cat, newest.Set)) {
+				if r.setCtime(d.Set).After(r.setCtime(newest.Set)) {
 					newest = d
 				}
 			}
@@ -310,8 +298,8 @@ func (r *Root) snapshotNames(f catalog.SnapshotFilter) ([]namedSnapshot, error) 
 	return out, nil
 }
 
-func (r *Root) setCtime(cat *catalog.Catalog, id uuid.UUID) time.Time {
-	s, err := cat.GetMediaSet(id)
+func (r *Root) setCtime(id uuid.UUID) time.Time {
+	s, err := r.eng.GetMediaSet(id)
 	if err != nil {
 		return time.Time{}
 	}
@@ -332,11 +320,7 @@ func (r *Root) setDirNames(pool string) (map[uuid.UUID]string, error) {
 
 // snapshotRoot is the entry of a snapshot's root directory.
 func (r *Root) snapshotRoot(s namedSnapshot, view byte) entry {
-	cat, err := r.eng.Catalog()
-	var id uint64
-	if err == nil {
-		id, err = cat.SnapshotID(s.Set, s.Name)
-	}
+	id, err := r.eng.SnapshotID(s.Set, s.Name)
 	if err != nil {
 		id = ino(s.Set.String()+"/"+s.Name, "")
 	}
@@ -349,11 +333,40 @@ func (r *Root) snapshotRoot(s namedSnapshot, view byte) entry {
 // ---- snapshot nodes ----
 
 // snapTree is one snapshot in one view, shared by its nodes.
+//
+// Listings hand the kernel a node for every directory, and for other
+// entries only while a walker stats what it lists: a node costs go-fuse
+// and the kernel some 700 bytes and a third of a find's time, and find
+// (and ls, du of directories, tar's name scan) only needs the names and
+// types. A walker that stats (ls -l, du, find -printf, cp -a, rsync) sends
+// a LOOKUP for each entry listed without a node; after statAfterLookups of
+// them, listings of the tree carry nodes again for statFor, renewed by
+// every statAfterLookups further lookups.
 type snapTree struct {
 	set  uuid.UUID
 	name string
 	id   uint64
 	view byte
+
+	lookups   atomic.Uint32 // LOOKUPs of entries that are not directories
+	statUntil atomic.Int64  // listings carry nodes until then (Unix ns)
+}
+
+const (
+	statAfterLookups = 32
+	statFor          = 10 * time.Second
+)
+
+// looked counts a LOOKUP of an entry that is not a directory.
+func (t *snapTree) looked() {
+	if t.lookups.Add(1)%statAfterLookups == 0 {
+		t.statUntil.Store(time.Now().Add(statFor).UnixNano())
+	}
+}
+
+// statting reports whether listings carry nodes for every entry.
+func (t *snapTree) statting() bool {
+	return time.Now().UnixNano() < t.statUntil.Load()
 }
 
 // snapNode is a file, directory, symlink or special file of a snapshot.
@@ -372,7 +385,7 @@ type snapNode struct {
 
 	mu  sync.Mutex
 	de  *engine.SnapshotDirEntry // attributes; a snapshot root loads them on first use
-	ent *format.Entry            // the whole entry, loaded for xattrs on first use
+	ent *engine.Entry            // the whole entry, loaded for xattrs on first use
 }
 
 func (r *Root) newSnapNode(p string, t *snapTree, sp string, ino uint64) *snapNode {
@@ -388,14 +401,14 @@ func (n *snapNode) show() string {
 }
 
 // entry returns the node's whole catalog entry, loading it on first use.
-func (n *snapNode) entry() (*format.Entry, syscall.Errno) {
+func (n *snapNode) entry() (*engine.Entry, syscall.Errno) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.ent == nil {
 		ent, err := n.root.eng.SnapshotEntry(n.tree.set, n.tree.name, n.sp)
-		if err != nil && n.sp == "" && errors.Is(err, catalog.ErrNotFound) {
+		if err != nil && n.sp == "" && engine.KindOf(err) == engine.KindNotFound {
 			// A snapshot stored without a root entry: a plain directory.
-			ent, err = format.Entry{Type: format.EntryDir, Mode: 0o555, UID: n.root.uid, GID: n.root.gid}, nil
+			ent, err = engine.Entry{Type: engine.EntryDir, Mode: 0o555, UID: n.root.uid, GID: n.root.gid}, nil
 		}
 		if err != nil {
 			return nil, n.root.errno("read "+n.show(), err)
@@ -427,9 +440,9 @@ func (n *snapNode) attrs() (*engine.SnapshotDirEntry, syscall.Errno) {
 }
 
 // entryAttr is the listing's view of a whole entry.
-func entryAttr(e *format.Entry) format.EntryAttr {
-	a := format.EntryAttr{Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, Size: e.Size,
-		Mtime: e.Mtime, Atime: e.Atime, Ctime: e.Ctime, Rdev: e.Rdev, Target: e.Target}
+func entryAttr(e *engine.Entry) engine.EntryAttr {
+	a := engine.EntryAttr{Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, Size: e.Size,
+		Mtime: e.Mtime, Atime: e.Atime, Ctime: e.Ctime, Rdev: e.Rdev, Target: e.Target, Xattrs: len(e.Xattrs)}
 	for _, c := range e.Chunks {
 		if !c.Zero {
 			a.Stored += int64(c.Size)
@@ -438,19 +451,19 @@ func entryAttr(e *format.Entry) format.EntryAttr {
 	return a
 }
 
-func fileType(t format.EntryType) uint32 {
+func fileType(t engine.EntryType) uint32 {
 	switch t {
-	case format.EntryDir:
+	case engine.EntryDir:
 		return syscall.S_IFDIR
-	case format.EntrySymlink:
+	case engine.EntrySymlink:
 		return syscall.S_IFLNK
-	case format.EntryCharDev:
+	case engine.EntryCharDev:
 		return syscall.S_IFCHR
-	case format.EntryBlockDev:
+	case engine.EntryBlockDev:
 		return syscall.S_IFBLK
-	case format.EntryFIFO:
+	case engine.EntryFIFO:
 		return syscall.S_IFIFO
-	case format.EntrySocket:
+	case engine.EntrySocket:
 		return syscall.S_IFSOCK
 	}
 	return syscall.S_IFREG
@@ -510,26 +523,11 @@ func (r *Root) inoOf(t *snapTree, p string) (uint64, error) {
 		if i, ok := l.find(name); ok {
 			return l.inos[i], nil
 		}
-		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, catalog.ErrNotFound)
+		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, engine.ErrNotFound)
 	}
-	cat, err := r.eng.Catalog()
+	rank, err := r.eng.SnapshotDirRank(t.set, t.name, p)
 	if err != nil {
 		return 0, err
-	}
-	rank := -1
-	i := 0
-	err = cat.ListTree(t.set, t.name, dir, func(te catalog.TreeEntry) error {
-		if te.Path == p {
-			rank = i
-		}
-		i++
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	if rank < 0 {
-		return 0, fmt.Errorf("%s: %q is not in its directory: %w", t.name, p, catalog.ErrNotFound)
 	}
 	return t.inoAt(p, rank), nil
 }
@@ -611,16 +609,16 @@ func (n *snapNode) fill(a *fuse.Attr, de *engine.SnapshotDirEntry) {
 	a.Uid, a.Gid = ea.UID, ea.GID
 	a.Size = uint64(ea.Size)
 	a.Nlink = 1
-	if ea.Type != format.EntryDir {
+	if ea.Type != engine.EntryDir {
 		// Any node but a directory may have several names.
 		a.Nlink = max(1, de.Links)
 	}
 	a.Rdev = uint32(ea.Rdev)
 	a.Blksize = 1 << 20
 	switch ea.Type {
-	case format.EntrySymlink:
+	case engine.EntrySymlink:
 		a.Size = uint64(len(ea.Target))
-	case format.EntryFile:
+	case engine.EntryFile:
 		// Blocks count the data on tape: holes and zero ranges take
 		// none, as in the source, so cp and du see a sparse file.
 		a.Blocks = uint64((ea.Stored + 511) / 512)
@@ -637,14 +635,31 @@ func (n *snapNode) child(ctx context.Context, e *engine.SnapshotDirEntry, ino ui
 	if !ownPath(n.sp, e) {
 		sp = join(n.sp, e.Name)
 	}
-	node := &snapNode{readOnly: readOnly{root: n.root}, tree: n.tree, sp: sp, ino: ino, de: e}
-	node.fill(&out.Attr, e)
 	out.SetEntryTimeout(snapshotTimeout)
 	out.SetAttrTimeout(snapshotTimeout)
-	return n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(e.Attr.Type), Ino: ino}), 0
+	if c := n.GetChild(e.Name); c != nil {
+		if cn, ok := c.Operations().(*snapNode); ok && cn.ino == ino {
+			// Still known (a second listing while the kernel keeps the
+			// entry): go-fuse would keep the old node in any case.
+			cn.fill(&out.Attr, e)
+			return c, 0
+		}
+	}
+	node := &snapNode{readOnly: readOnly{root: n.root}, tree: n.tree, sp: sp, ino: ino, de: e}
+	node.fill(&out.Attr, e)
+	in := n.NewInode(ctx, node, fs.StableAttr{Mode: fileType(e.Attr.Type), Ino: ino})
+	n.root.pruner.add(in)
+	return in, 0
 }
 
 func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return n.lookup(ctx, name, out, true)
+}
+
+// lookup finds name in the directory's listing and makes its node. A
+// LOOKUP from the kernel (counted) of an entry that is not a directory
+// counts toward snapTree.statting.
+func (n *snapNode) lookup(ctx context.Context, name string, out *fuse.EntryOut, counted bool) (*fs.Inode, syscall.Errno) {
 	l, err := n.root.listing(n.tree, n.sp)
 	if err != nil {
 		return nil, n.root.errno("lookup "+join(n.show(), name), err)
@@ -652,6 +667,9 @@ func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	i, ok := l.find(name)
 	if !ok {
 		return nil, syscall.ENOENT
+	}
+	if counted && l.ents[i].Attr.Type != engine.EntryDir {
+		n.tree.looked()
 	}
 	return n.child(ctx, &l.ents[i], l.inos[i], out)
 }
@@ -667,7 +685,7 @@ func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 		return nil, 0, errno
 	}
 	a := &de.Attr
-	if a.Type != format.EntryDir {
+	if a.Type != engine.EntryDir {
 		return nil, 0, syscall.ENOTDIR
 	}
 	return &snapDirHandle{n: n}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
@@ -722,9 +740,14 @@ func (h *snapDirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 // Lookup answers READDIRPLUS for the entry Readdirent just returned.
 func (h *snapDirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	if i := h.i - 1; h.l != nil && i >= 0 && i < len(h.l.ents) && h.l.ents[i].Name == name {
+		if h.l.ents[i].Attr.Type != engine.EntryDir && !h.n.tree.statting() {
+			// No node: the kernel lists the name without an entry
+			// (a zero node ID in READDIRPLUS), see snapTree.
+			return nil, syscall.ENOENT
+		}
 		return h.n.child(ctx, &h.l.ents[i], h.l.inos[i], out)
 	}
-	return h.n.Lookup(ctx, name, out)
+	return h.n.lookup(ctx, name, out, false)
 }
 
 // maxListedEntries bounds the entries of the decoded directory listings
@@ -788,7 +811,7 @@ func (n *snapNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		return nil, errno
 	}
 	a := &de.Attr
-	if a.Type != format.EntrySymlink {
+	if a.Type != engine.EntrySymlink {
 		return nil, syscall.EINVAL
 	}
 	return []byte(a.Target), 0
@@ -817,7 +840,7 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return nil, 0, errno
 	}
 	a := &de.Attr
-	if a.Type != format.EntryFile {
+	if a.Type != engine.EntryFile {
 		return nil, 0, syscall.EINVAL
 	}
 	f, err := n.root.eng.OpenSnapshotFile(ctx, n.tree.set, n.tree.name, de.Path)
@@ -898,13 +921,21 @@ func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 		}
 		val = v
 	default:
+		de, errno := n.attrs()
+		if errno != 0 {
+			return 0, errno
+		}
+		if de.Attr.Xattrs == 0 {
+			// Answered from the listing, without the whole entry.
+			return 0, noXattr(attr)
+		}
 		ent, errno := n.entry()
 		if errno != 0 {
 			return 0, errno
 		}
 		v, ok := ent.Xattrs[attr]
 		if !ok {
-			return 0, syscall.ENODATA
+			return 0, noXattr(attr)
 		}
 		val = v
 	}
@@ -914,11 +945,32 @@ func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	return uint32(copy(dest, val)), 0
 }
 
+// noXattr is the answer for an attribute the entry does not have:
+// ENODATA, and EOPNOTSUPP for a security label (security.*) as from a
+// filesystem without them. ls -l asks for security.selinux and
+// system.posix_acl_access of every entry it lists (three requests per
+// entry with the stat, which the kernel does not cache for FUSE), and
+// stops asking for the label on a filesystem that answered EOPNOTSUPP
+// once. ACLs keep ENODATA: getfacl shows a file's mode as its ACL then,
+// and fails on EOPNOTSUPP. The kernel treats an EOPNOTSUPP of
+// security.capability as no capabilities. A label the snapshot stored is
+// answered as any other attribute (a kernel with an LSM answers
+// security.selinux itself and never asks).
+func noXattr(attr string) syscall.Errno {
+	if strings.HasPrefix(attr, "security.") {
+		return syscall.EOPNOTSUPP
+	}
+	return syscall.ENODATA
+}
+
 // Listxattr lists the file's own attributes. The tape attributes are
 // virtual and left out, and so is a file's own copy of one of their names
 // (cp -a of a snapshot into incoming/ copied them before they were
 // virtual): Getxattr answers those names from the tape.
 func (n *snapNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if de, errno := n.attrs(); errno != 0 || de.Attr.Xattrs == 0 {
+		return 0, errno
+	}
 	ent, errno := n.entry()
 	if errno != 0 {
 		return 0, errno

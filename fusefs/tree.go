@@ -13,7 +13,6 @@ import (
 
 	"github.com/dustin/go-humanize"
 
-	"tapefs/catalog"
 	"tapefs/engine"
 	"tapefs/engine/config"
 )
@@ -76,11 +75,11 @@ func fmtTime(t time.Time) string {
 
 // DaemonStatus is the content of status.json.
 type DaemonStatus struct {
-	PID        int              `json:"pid"`
-	MountPoint string           `json:"mountpoint"`
-	Started    time.Time        `json:"started"`
-	Drives     []DriveState     `json:"drives"`
-	Jobs       []engine.JobInfo `json:"running-jobs"`
+	PID        int               `json:"pid"`
+	MountPoint string            `json:"mountpoint"`
+	Started    time.Time         `json:"started"`
+	Drives     []DriveState      `json:"drives"`
+	Jobs       []engine.TaskInfo `json:"running-jobs"`
 }
 
 // DriveState is one drive in status.json: its state from the cached
@@ -98,15 +97,11 @@ func (r *Root) status() (*DaemonStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &DaemonStatus{PID: r.pid, MountPoint: r.opts.MountPoint, Started: r.started, Drives: []DriveState{}, Jobs: []engine.JobInfo{}}
+	st := &DaemonStatus{PID: r.pid, MountPoint: r.opts.MountPoint, Started: r.started, Drives: []DriveState{}, Jobs: []engine.TaskInfo{}}
 	for _, d := range tc.Drives {
 		st.Drives = append(st.Drives, r.driveState(d))
 	}
-	for _, j := range r.eng.JobList() {
-		if j.Running() {
-			st.Jobs = append(st.Jobs, j)
-		}
-	}
+	st.Jobs = append(st.Jobs, r.eng.RunningTasks()...)
 	return st, nil
 }
 
@@ -168,9 +163,9 @@ func (r *Root) statusText() ([]byte, error) {
 	b.WriteString("\nrunning jobs:\n")
 	rows = rows[:0]
 	for _, j := range st.Jobs {
-		rows = append(rows, []string{strconv.FormatUint(j.ID, 10), j.Drive, j.Name, fmtTime(j.Start)})
+		rows = append(rows, []string{strconv.FormatUint(j.ID, 10), strings.Join(j.Drives, ","), j.Name, j.State, fmtTime(j.Start)})
 	}
-	b.Write(tableText([]string{"id", "drive", "job", "started"}, rows))
+	b.Write(tableText([]string{"id", "drive", "job", "state", "started"}, rows))
 	return b.Bytes(), nil
 }
 
@@ -384,14 +379,14 @@ type MediaInfo struct {
 }
 
 // findMedium returns the inventory entry of the tape labelled label.
-func (r *Root) findMedium(label string) (catalog.Media, error) {
+func (r *Root) findMedium(label string) (engine.Media, error) {
 	list, err := r.eng.MediaList("")
 	if err != nil {
-		return catalog.Media{}, err
+		return engine.Media{}, err
 	}
-	i := slices.IndexFunc(list, func(m catalog.Media) bool { return m.LabelText == label })
+	i := slices.IndexFunc(list, func(m engine.Media) bool { return m.LabelText == label })
 	if i < 0 {
-		return catalog.Media{}, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
+		return engine.Media{}, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in the inventory", label)}
 	}
 	return list[i], nil
 }
@@ -471,7 +466,7 @@ func (r *Root) mediumExportControl(label string) control {
 				return nil, err
 			}
 			loc := m.Location
-			if loc.Kind != catalog.LocationOnline {
+			if loc.Kind != engine.LocationOnline {
 				return nil, kindError{kind: engine.ErrNotFound, msg: fmt.Sprintf("tape %s is not in a library (%s)", label, loc)}
 			}
 			d, err := r.changerDrive(loc.Changer)
@@ -513,8 +508,8 @@ func (r *Root) poolEntries(name string) ([]entry, error) {
 		fileEntry("status", func(ctx context.Context) ([]byte, error) { return r.poolStatusText(name) }),
 		fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.poolStatus(name)) }),
 		r.mediaSetsDir(name),
-		dirEntry("snapshots", func(ctx context.Context) ([]entry, error) {
-			return r.snapshotGroups(catalog.SnapshotFilter{Pool: name}, viewPool)
+		cachedDirEntry("snapshots", pathCacheTimeout, func(ctx context.Context) ([]entry, error) {
+			return r.snapshotGroups(engine.SnapshotFilter{Pool: name}, viewPool)
 		}),
 		r.incomingEntry(name, st),
 		controlEntry(commitControl(name)),
@@ -588,8 +583,8 @@ func (r *Root) poolStatus(name string) (*PoolStatus, error) {
 		return nil, err
 	}
 	ps := &PoolStatus{
-		Name: p.Name, Drive: p.Drive, Allocation: orDefault(p.Allocation, "continue"),
-		Retention: orDefault(p.Retention, "keep"), Template: p.Template, Encrypt: p.Encrypt,
+		Name: p.Name, Drive: p.Drive, Allocation: orDefault(p.Allocation, config.AllocContinue),
+		Retention: orDefault(p.Retention, config.RetainKeep), Template: p.Template, Encrypt: p.Encrypt,
 		Comment: p.Comment, Media: []MediaInfo{},
 	}
 	list, err := r.eng.MediaList(name)
@@ -634,54 +629,68 @@ func (r *Root) poolStatusText(name string) ([]byte, error) {
 
 // ---- jobs ----
 
+// jobsEntries is the task history, oldest first (see engine.TaskList).
 func (r *Root) jobsEntries(ctx context.Context) ([]entry, error) {
-	var out []entry
-	for _, j := range r.eng.JobList() {
-		id := j.ID
+	tasks, err := r.eng.TaskList(0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]entry, 0, len(tasks))
+	for _, t := range tasks {
+		id := t.ID
 		out = append(out, dirEntry(strconv.FormatUint(id, 10), func(ctx context.Context) ([]entry, error) { return r.jobEntries(id) }))
 	}
 	return out, nil
 }
 
 func (r *Root) jobEntries(id uint64) ([]entry, error) {
-	if _, err := r.eng.Job(id); err != nil {
+	if _, err := r.eng.Task(id); err != nil {
 		return nil, err
 	}
 	return []entry{
-		fileEntry("progress", func(ctx context.Context) ([]byte, error) {
-			j, err := r.eng.Job(id)
+		fileEntry("status", func(ctx context.Context) ([]byte, error) {
+			t, err := r.eng.Task(id)
 			if err != nil {
 				return nil, err
 			}
-			state, end := "running", r.now()
-			switch {
-			case !j.Running():
-				state, end = "finished", j.End
-			case j.Waiting != "":
-				state = "waiting: " + j.Waiting
+			return kvText(t.Fields(r.now())), nil
+		}),
+		fileEntry("status.json", func(ctx context.Context) ([]byte, error) { return jsonBytes(r.eng.Task(id)) }),
+		fileEntry("progress", func(ctx context.Context) ([]byte, error) {
+			t, err := r.eng.Task(id)
+			if err != nil {
+				return nil, err
 			}
-			kv := [][2]string{
-				{"id", strconv.FormatUint(j.ID, 10)}, {"job", j.Name}, {"drive", j.Drive},
-				{"state", state}, {"started", fmtTime(j.Start)},
+			state := t.State
+			if t.Waiting != "" {
+				state = "waiting: " + t.Waiting
 			}
-			if !j.Running() {
-				kv = append(kv, [2]string{"ended", fmtTime(j.End)})
+			kv := [][2]string{{"state", state}, {"duration", t.Duration(r.now()).Round(time.Second).String()}}
+			if p := t.Progress; p != nil {
+				kv = append(kv, [][2]string{
+					{"bytes", humanize.IBytes(uint64(p.Bytes))}, {"total-bytes", orQuestion(p.TotalBytes, humanize.IBytes(uint64(p.TotalBytes)))},
+					{"files", strconv.FormatInt(p.Files, 10)}, {"total-files", orQuestion(p.TotalFiles, strconv.FormatInt(p.TotalFiles, 10))},
+					{"rate", humanize.IBytes(uint64(p.Rate)) + "/s"}, {"eta", orQuestion(int64(p.ETA), p.ETA.Round(time.Second).String())},
+					{"tape", p.Tape}, {"drive", p.Drive}, {"updated", fmtTime(p.Updated)},
+				}...)
 			}
-			kv = append(kv, [2]string{"duration", end.Sub(j.Start).Round(time.Millisecond).String()})
-			if n := len(j.Log); n > 0 {
-				kv = append(kv, [2]string{"last", j.Log[n-1]})
+			if lines, err := r.eng.TaskLogTail(id, 1); err == nil && len(lines) > 0 {
+				kv = append(kv, [2]string{"last", lines[0]})
 			}
 			return kvText(kv), nil
 		}),
 		fileEntry("log", func(ctx context.Context) ([]byte, error) {
-			j, err := r.eng.Job(id)
-			if err != nil {
-				return nil, err
-			}
-			if len(j.Log) == 0 {
-				return nil, nil
-			}
-			return []byte(strings.Join(j.Log, "\n") + "\n"), nil
+			var b bytes.Buffer
+			err := r.eng.TaskLog(ctx, id, &b, false)
+			return b.Bytes(), err
 		}),
 	}, nil
+}
+
+// orQuestion is s, or "?" when n is 0 (not known yet).
+func orQuestion(n int64, s string) string {
+	if n == 0 {
+		return "?"
+	}
+	return s
 }

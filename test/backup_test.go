@@ -169,9 +169,18 @@ func TestBackupSpanningAndCatalogRebuild(t *testing.T) {
 		makeRandomFile(t, filepath.Join(src, "f"+strconv.Itoa(i)), 2<<20, uint64(i))
 	}
 	want := describeTree(t, src)
+	hookLog := filepath.Join(s.root, "hook.log")
+	recorder(t, filepath.Join(s.root, "hook"), hookLog, true)
+	s.ok("notify", "update", "--command", filepath.Join(s.root, "hook"))
 	b := s.backup(src, "daily")
 	if len(b.Tapes) < 3 {
 		t.Fatalf("backup used %d tapes (%v), want ≥ 3", len(b.Tapes), b.Tapes)
+	}
+	// Each full tape was an event for the hook (sent before the command
+	// returned).
+	if hook := readLog(t, hookLog); strings.Count(hook, "TAPEFS_EVENT=tape-full") != len(b.Tapes)-1 ||
+		!strings.Contains(hook, "TAPEFS_TAPE="+b.Tapes[0]+"\n") {
+		t.Errorf("tape-full events for tapes %v:\n%s", b.Tapes, hook)
 	}
 	target := filepath.Join(s.root, "restore")
 	s.ok("restore", b.Set, target)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -251,8 +252,13 @@ func TestFuseBrowse(t *testing.T) {
 	if st.PID == 0 || len(st.Drives) != 1 || st.Drives[0].Name != "mydrive" {
 		t.Errorf("status.json: %+v", st)
 	}
-	if es, err := os.ReadDir(filepath.Join(mnt, "jobs")); err != nil || len(es) != 0 {
-		t.Errorf("jobs/ of a fresh daemon: %v, %v; want empty", es, err)
+	// The task history is kept across processes: the barcode-label run
+	// before the mount is task 1.
+	if es, err := os.ReadDir(filepath.Join(mnt, "jobs")); err != nil || len(es) != 1 || es[0].Name() != "1" {
+		t.Errorf("jobs/ of a fresh daemon: %v, %v; want the barcode-label task", es, err)
+	} else if st := readFile(t, filepath.Join(mnt, "jobs/1/status")); !regexp.MustCompile(`(?m)^task:\s+barcode-label --drive mydrive --pool daily$`).MatchString(st) ||
+		!regexp.MustCompile(`(?m)^state:\s+ok$`).MatchString(st) {
+		t.Errorf("jobs/1/status:\n%s", st)
 	}
 }
 
@@ -314,8 +320,14 @@ func TestFuseControlFiles(t *testing.T) {
 	if log := readFile(t, filepath.Join(mnt, "jobs", jobs[0].Name(), "log")); !strings.Contains(log, "labelled TEST01L8") {
 		t.Errorf("log of the first job (barcode-label) does not say what it labelled:\n%s", log)
 	}
-	if p := readFile(t, filepath.Join(mnt, "jobs", jobs[0].Name(), "progress")); !strings.Contains(p, "state:    finished") {
+	if p := readFile(t, filepath.Join(mnt, "jobs", jobs[0].Name(), "progress")); !regexp.MustCompile(`(?m)^state:\s+ok$`).MatchString(p) {
 		t.Errorf("progress of the first job:\n%s", p)
+	}
+	st := readFile(t, filepath.Join(mnt, "jobs", jobs[0].Name(), "status"))
+	for _, re := range []string{`(?m)^state:\s+ok$`, `(?m)^started-by:\s+control file changers/sl3/barcode-label$`, `(?m)^task:\s+barcode-label --drive mydrive --pool daily$`} {
+		if !regexp.MustCompile(re).MatchString(st) {
+			t.Errorf("status of the first job does not match %s:\n%s", re, st)
+		}
 	}
 }
 

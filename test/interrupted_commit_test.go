@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,8 +122,9 @@ func waitJobs(t *testing.T, mnt string) {
 		running := false
 		ids, _ := os.ReadDir(filepath.Join(mnt, "jobs"))
 		for _, id := range ids {
-			b, _ := os.ReadFile(filepath.Join(mnt, "jobs", id.Name(), "progress"))
-			if !strings.Contains(string(b), "finished") {
+			// A task that ended has an end time in its status.
+			b, _ := os.ReadFile(filepath.Join(mnt, "jobs", id.Name(), "status"))
+			if !regexp.MustCompile(`(?m)^end:`).Match(b) {
 				running = true
 			}
 		}

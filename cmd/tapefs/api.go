@@ -15,8 +15,10 @@ import (
 	"sync"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"tapefs/cmd/internal/cliapp"
+	"tapefs/engine"
 )
 
 // The daemon's API: while `tapefs mount` runs, every tapefs command (but
@@ -41,7 +43,7 @@ const socketName = "api.sock"
 // nor state (barcode-sheet, completion, __gendoc; __complete asks the
 // daemon itself for what it needs). An entry names a command or a command path ("key
 // create").
-var localCommands = []string{"mount", "vtape", "help", "h", "key create", "key change-passphrase", "key restore", "barcode-sheet", "completion", "__complete", "__gendoc"}
+var localCommands = []string{"mount", "daemon", "vtape", "help", "h", "key create", "key change-passphrase", "key restore", "barcode-sheet", "completion", "__complete", "__gendoc"}
 
 // isLocal reports whether the command path runs in the calling process.
 func isLocal(path []*cli.Command) bool {
@@ -147,6 +149,7 @@ func (s *apiServer) handle(conn net.Conn) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	ctx = engine.WithTaskOrigin(ctx, peerOrigin(conn))
 	// The client sends nothing more; EOF means it went away (Ctrl-C).
 	go func() {
 		io.Copy(io.Discard, br)
@@ -162,6 +165,25 @@ func (s *apiServer) handle(conn net.Conn) {
 	}
 	b, _ := json.Marshal(ex)
 	frameWriter{mu: mu, conn: conn, kind: 'x'}.Write(b)
+}
+
+// peerOrigin names the process at the other end of an API connection
+// for the task history.
+func peerOrigin(conn net.Conn) string {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return "cli"
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return "cli"
+	}
+	var cred *unix.Ucred
+	raw.Control(func(fd uintptr) { cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	if err != nil || cred == nil {
+		return "cli"
+	}
+	return cliOrigin(int(cred.Pid), int(cred.Uid))
 }
 
 // forward runs args (os.Args) on the daemon if one serves the state
@@ -248,12 +270,15 @@ var callerPaths = map[string]struct {
 	pos   []int
 	flags []string
 }{
-	"backup":         {pos: []int{0}},
-	"restore":        {pos: []int{1}},
-	"changer create": {flags: []string{"path"}},
-	"changer update": {flags: []string{"path"}},
-	"drive create":   {flags: []string{"path"}},
-	"drive update":   {flags: []string{"path"}},
+	"backup":            {pos: []int{0}},
+	"restore":           {pos: []int{1}},
+	"changer create":    {flags: []string{"path"}},
+	"changer update":    {flags: []string{"path"}},
+	"drive create":      {flags: []string{"path"}},
+	"drive update":      {flags: []string{"path"}},
+	"backup-job create": {flags: []string{"source"}},
+	"backup-job update": {flags: []string{"source"}},
+	"notify update":     {flags: []string{"sendmail", "command"}},
 }
 
 // forwardArgs is the command line (without the program name) that the

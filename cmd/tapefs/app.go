@@ -122,10 +122,15 @@ func (e *env) app() *cli.App {
 		e.restoreCommand(),
 		e.catalogCommand(),
 		e.mountCommand(),
+		e.daemonCommand(),
 		e.keyCommand(),
+		e.taskCommand(),
+		e.backupJobCommand(),
+		e.notifyCommand(),
 		e.barcodeSheetCommand(),
 	}
 	app.Commands = append(app.Commands, e.tapeCommands()...)
+	e.asTasks(app.Commands, "")
 	cliapp.Prepare(app.Commands, func(s cliapp.Settings) error { e.Settings = s; return nil }, e.close)
 	cliapp.Document(app, completeValues, tapefsDescription, true, fsPage)
 	return app

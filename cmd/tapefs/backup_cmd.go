@@ -41,7 +41,7 @@ func (e *env) backupCommand() *cli.Command {
 				EjectMedia: c.Bool("eject-media"), ExportMediaSet: c.Bool("export-media-set"), ForceMediaSet: c.Bool("force-media-set"),
 				Exclude: c.StringSlice("exclude"), AllFileSystems: c.Bool("all-file-systems"),
 			}
-			stop := e.console.progress(&opts)
+			stop := e.progress(&opts)
 			res, err := eng.Backup(c.Context, opts)
 			stop()
 			if err != nil {

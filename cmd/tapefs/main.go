@@ -28,6 +28,7 @@ import (
 	"syscall"
 
 	"tapefs/cmd/internal/cliapp"
+	"tapefs/engine"
 )
 
 func main() {
@@ -48,6 +49,7 @@ func main() {
 		stop()
 		os.Exit(code)
 	}
+	ctx = engine.WithTaskOrigin(ctx, cliOrigin(os.Getpid(), os.Getuid()))
 	err := cliapp.Run(ctx, newCLIApp(os.Stdout, os.Stderr), args)
 	stopProfile()
 	stop()

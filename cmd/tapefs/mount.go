@@ -88,6 +88,19 @@ func (e *env) mountCommand() *cli.Command {
 	}
 }
 
+// daemonCommand is `tapefs daemon`: the daemon without a filesystem, for
+// hosts that want the scheduler and the CLI forwarding but no mount. It
+// stays in the foreground (for systemd: see docs/tapefs-daemon.service).
+func (e *env) daemonCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "daemon",
+		Usage: "run the daemon without a mount: backup job scheduler and CLI forwarding (foreground)",
+		Action: func(c *cli.Context) error {
+			return runDaemon(c.Context, mountOpts{configDir: e.ConfigDir, stateDir: e.StateDir, foreground: true}, e.stderr)
+		},
+	}
+}
+
 // parse applies -o options.
 func (mo *mountOpts) parse(opts []string) error {
 	for _, o := range opts {
@@ -239,8 +252,10 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 		return err
 	}
 	defer unlock()
-	if err := checkMountpoint(mo.mountpoint, logger); err != nil {
-		return err
+	if mo.mountpoint != "" {
+		if err := checkMountpoint(mo.mountpoint, logger); err != nil {
+			return err
+		}
 	}
 
 	eng, err := engine.New(engine.Options{
@@ -292,6 +307,34 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 		os.Remove(filepath.Join(mo.stateDir, socketName))
 	}()
 
+	// The backup job scheduler runs until the daemon stops; running
+	// tasks are stopped by the engine's Close.
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		eng.RunScheduler(schedCtx)
+	}()
+	defer func() {
+		stopSched()
+		<-schedDone
+	}()
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if mo.mountpoint == "" {
+		// `tapefs daemon`: the API and the scheduler, no filesystem.
+		logger.Printf("daemon running without a mount (state %s, config %s)", mo.stateDir, mo.configDir)
+		select {
+		case s := <-sigs:
+			logger.Printf("%v: stopping", s)
+		case <-ctx.Done():
+		}
+		noteLock("stopping, finishing its running commands")
+		return nil
+	}
+
 	root, err := fusefs.New(fusefs.Options{Engine: eng, Run: run, MountPoint: mo.mountpoint, Logf: logger.Printf, AdminGID: acc.adminGroup()})
 	if err != nil {
 		return err
@@ -312,9 +355,6 @@ func runDaemon(ctx context.Context, mo mountOpts, stderr io.Writer) (err error) 
 		ready = nil
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	unmounted := make(chan struct{})
 	go func() {
 		server.Wait()

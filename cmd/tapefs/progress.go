@@ -49,6 +49,16 @@ func (c *console) logf(format string, args ...any) {
 	}
 }
 
+// progress shows a backup's progress on this process's console; in the
+// daemon it shows nothing: the task's own progress lines reach the caller
+// (engine.WithLog).
+func (e *env) progress(opts *engine.BackupOptions) func() {
+	if e.shared {
+		return func() {}
+	}
+	return e.console.progress(opts)
+}
+
 // progress shows a backup's progress: a bar on a terminal, one log line
 // every few seconds otherwise. The returned function ends it.
 func (c *console) progress(opts *engine.BackupOptions) func() {

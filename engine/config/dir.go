@@ -45,40 +45,14 @@ func (d Dir) LoadPools() (*PoolConfig, error) {
 // call LoadPools or LoadTape, but not UpdateTape or UpdatePools (the lock is
 // not reentrant).
 func (d Dir) UpdateTape(fn func(*TapeConfig) error) error {
-	return d.update(func() error {
-		c, err := d.loadTape()
-		if err != nil {
-			return err
-		}
-		before := formatTape(c)
-		if err := fn(c); err != nil {
-			return err
-		}
-		if err := c.Validate(); err != nil {
-			return fmt.Errorf("%s not changed: %w", d.file(TapeFile), invalid(err))
-		}
-		return d.replace(TapeFile, before, formatTape(c))
-	})
+	return updateFile(d, TapeFile, parseTape, formatTape, (*TapeConfig).Validate, fn)
 }
 
 // UpdatePools changes media-pool.cfg the way UpdateTape changes tape.cfg.
 // To check pool drives against tape.cfg, fn can call LoadTape and
 // ValidatePoolDrives: drive updates wait for the same lock.
 func (d Dir) UpdatePools(fn func(*PoolConfig) error) error {
-	return d.update(func() error {
-		c, err := d.loadPools()
-		if err != nil {
-			return err
-		}
-		before := formatPools(c)
-		if err := fn(c); err != nil {
-			return err
-		}
-		if err := c.Validate(); err != nil {
-			return fmt.Errorf("%s not changed: %w", d.file(PoolFile), invalid(err))
-		}
-		return d.replace(PoolFile, before, formatPools(c))
-	})
+	return updateFile(d, PoolFile, parsePools, formatPools, (*PoolConfig).Validate, fn)
 }
 
 func (d Dir) file(name string) string { return filepath.Join(d.Path, name) }
@@ -97,33 +71,47 @@ func (d Dir) read(name string) ([]byte, error) {
 }
 
 func (d Dir) loadTape() (*TapeConfig, error) {
-	data, err := d.read(TapeFile)
+	return loadFile(d, TapeFile, parseTape, (*TapeConfig).Validate)
+}
+
+func (d Dir) loadPools() (*PoolConfig, error) {
+	return loadFile(d, PoolFile, parsePools, (*PoolConfig).Validate)
+}
+
+// loadFile reads, parses and validates the file name of the directory; a
+// missing file is an empty configuration (parse of no data).
+func loadFile[T any](d Dir, name string, parse func(string, []byte) (*T, error), validate func(*T) error) (*T, error) {
+	data, err := d.read(name)
 	if err != nil {
 		return nil, err
 	}
-	c, err := parseTape(d.file(TapeFile), data)
+	c, err := parse(d.file(name), data)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.file(TapeFile), err)
+	if err := validate(c); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.file(name), err)
 	}
 	return c, nil
 }
 
-func (d Dir) loadPools() (*PoolConfig, error) {
-	data, err := d.read(PoolFile)
-	if err != nil {
-		return nil, err
-	}
-	c, err := parsePools(d.file(PoolFile), data)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.file(PoolFile), err)
-	}
-	return c, nil
+// updateFile is UpdateTape for any file of the directory: under the lock,
+// load, let fn change, validate and replace (unless nothing changed).
+func updateFile[T any](d Dir, name string, parse func(string, []byte) (*T, error), format func(*T) []byte, validate func(*T) error, fn func(*T) error) error {
+	return d.update(func() error {
+		c, err := loadFile(d, name, parse, validate)
+		if err != nil {
+			return err
+		}
+		before := format(c)
+		if err := fn(c); err != nil {
+			return err
+		}
+		if err := validate(c); err != nil {
+			return fmt.Errorf("%s not changed: %w", d.file(name), invalid(err))
+		}
+		return d.replace(name, before, format(c))
+	})
 }
 
 // update runs fn holding the directory's exclusive lock, creating the

@@ -21,6 +21,8 @@ type EntryAttr struct {
 	// Stored is the number of bytes of a regular file's chunks that are
 	// on tape (zero ranges and holes excluded).
 	Stored int64
+	// Xattrs is the number of the entry's extended attributes.
+	Xattrs int
 }
 
 // DecodeEntryAttr decodes the attributes of the encoded entry at the start
@@ -60,7 +62,8 @@ func DecodeEntryAttr(b []byte) (EntryAttr, error) {
 	a.Ctime = d.time("ctime")
 	a.Rdev = d.uvarint("rdev", math.MaxUint64)
 	a.Target = d.string("target", MaxPathLen)
-	for range d.count("extended attributes", MaxXattrs, 3) {
+	a.Xattrs = d.count("extended attributes", MaxXattrs, 3)
+	for range a.Xattrs {
 		d.skip("extended attribute name", MaxXattrNameLen)
 		d.skip("extended attribute value", MaxXattrValueLen)
 	}

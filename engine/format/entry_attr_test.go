@@ -8,7 +8,7 @@ import (
 // attrOf is what DecodeEntryAttr must return for e.
 func attrOf(e *Entry) EntryAttr {
 	a := EntryAttr{Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, Size: e.Size,
-		Mtime: e.Mtime, Atime: e.Atime, Ctime: e.Ctime, Rdev: e.Rdev, Target: e.Target}
+		Mtime: e.Mtime, Atime: e.Atime, Ctime: e.Ctime, Rdev: e.Rdev, Target: e.Target, Xattrs: len(e.Xattrs)}
 	for _, c := range e.Chunks {
 		if !c.Zero {
 			a.Stored += int64(c.Size)
@@ -20,7 +20,7 @@ func attrOf(e *Entry) EntryAttr {
 func sameAttr(a, b EntryAttr) bool {
 	return a.Type == b.Type && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.Size == b.Size &&
 		a.Mtime.Equal(b.Mtime) && a.Atime.Equal(b.Atime) && a.Ctime.Equal(b.Ctime) &&
-		a.Rdev == b.Rdev && a.Target == b.Target && a.Stored == b.Stored
+		a.Rdev == b.Rdev && a.Target == b.Target && a.Stored == b.Stored && a.Xattrs == b.Xattrs
 }
 
 func TestDecodeEntryAttr(t *testing.T) {
