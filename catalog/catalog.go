@@ -14,6 +14,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/google/uuid"
+
+	"tapefs/internal/errclass"
 )
 
 // Sentinel errors of the catalog contract. Errors returned by this package
@@ -21,11 +23,11 @@ import (
 var (
 	// ErrNotFound: the requested entry (media UUID, label text) is not in
 	// the catalog.
-	ErrNotFound = errors.New("not found in catalog")
+	ErrNotFound = errclass.New(errclass.NotFound, "not found in catalog")
 
 	// ErrLocked: another Catalog (in this or another process) holds the
 	// catalog directory. Stop the other tapefs process, or talk to it.
-	ErrLocked = errors.New("catalog is locked")
+	ErrLocked = errclass.New(errclass.Busy, "catalog is locked")
 
 	// ErrInvalid: the caller passed an entry that breaks the catalog's rules
 	// (empty label text, unknown status, ...). Nothing was written.

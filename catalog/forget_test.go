@@ -3,8 +3,6 @@ package catalog
 import (
 	"errors"
 	"testing"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 func TestDeleteSnapshot(t *testing.T) {
@@ -41,23 +39,6 @@ func TestDeleteSnapshot(t *testing.T) {
 	if err := c.DeleteSnapshot(a.UUID, drop.Name); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second DeleteSnapshot = %v, want ErrNotFound", err)
 	}
-}
-
-func countPrefix(t *testing.T, c *Catalog, prefix []byte) int {
-	t.Helper()
-	n := 0
-	err := c.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 func TestDeleteChunks(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"tapefs/engine/config"
 	"tapefs/engine/device"
 	"tapefs/engine/keys"
+	"tapefs/internal/errclass"
 )
 
 type fakeDev struct{ closed atomic.Bool }
@@ -60,19 +61,21 @@ func TestOwnerSerializesAndOutlivesCaller(t *testing.T) {
 	}
 
 	// A caller that gives up gets its context error; the operation still
-	// completes.
-	finished := make(chan struct{})
+	// completes. The caller gives up only once the operation runs (a
+	// cancel before it starts would drop it, and finished never close).
+	started, finished := make(chan struct{}), make(chan struct{})
 	callerCtx, callerCancel := context.WithCancel(context.Background())
 	release := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
 		errc <- o.do(callerCtx, func(ctx context.Context, d *fakeDev) error {
+			close(started)
 			<-release
 			close(finished)
 			return nil
 		})
 	}()
-	time.Sleep(5 * time.Millisecond)
+	<-started
 	callerCancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("do after caller cancel = %v", err)
@@ -151,6 +154,19 @@ func TestKindOf(t *testing.T) {
 		{keyErr(uuid.Nil, fmt.Errorf("key ab:cd: %w", keys.ErrNotFound)), KindNoKey},
 		{keyErr(uuid.Nil, errors.New("key store unreadable")), KindOther},
 		{errors.New("other"), KindOther},
+		// The other packages' sentinels, classed where they are defined.
+		{fmt.Errorf("x: %w", config.ErrInvalid), KindInvalid},
+		{fmt.Errorf("x: %w", config.ErrExists), KindExists},
+		{fmt.Errorf("x: %w", catalog.ErrNotFound), KindNotFound},
+		{fmt.Errorf("x: %w", catalog.ErrLocked), KindBusy},
+		{fmt.Errorf("x: %w", keys.ErrWrongPassword), KindInvalid},
+		{fmt.Errorf("x: %w", keys.ErrAmbiguous), KindInvalid},
+		{fmt.Errorf("x: %w", keys.ErrExists), KindExists},
+		{fmt.Errorf("x: %w", catalog.ErrCorrupt), KindOther},
+		// A sentinel of a package KindOf has never heard of.
+		{fmt.Errorf("x: %w", errclass.New(errclass.Refused, "new rule")), KindRefused},
+		// Cancellation wins over what it interrupted.
+		{errors.Join(fmt.Errorf("x: %w", device.ErrBusy), context.DeadlineExceeded), KindCanceled},
 	}
 	for _, c := range cases {
 		if got := KindOf(c.err); got != c.want {

@@ -1,96 +1,93 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"syscall"
 
-	"tapefs/catalog"
-	"tapefs/engine/config"
 	"tapefs/engine/device"
 	"tapefs/engine/keys"
+	"tapefs/internal/errclass"
 )
 
 // Error classes of the engine. Every error the engine returns that is due to
 // the caller's input or to the state of a device matches (errors.Is) one of
 // these or one of the device sentinels; KindOf sorts them for exit codes and
-// errno translation.
+// errno translation. A package's sentinel is classed where it is defined
+// (errclass.New), so KindOf needs no list of them.
 var (
 	// ErrNotFound: an unknown drive, changer, pool, tape or slot content.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errclass.New(errclass.NotFound, "not found")
 	// ErrInvalid: a malformed or out-of-range argument.
-	ErrInvalid = errors.New("invalid argument")
+	ErrInvalid = errclass.New(errclass.Invalid, "invalid argument")
 	// ErrExists: the name or label is already in use.
-	ErrExists = errors.New("already exists")
+	ErrExists = errclass.New(errclass.Exists, "already exists")
 	// ErrBusy: the drive is reserved by another job, or a device or the
 	// catalog is held by another process.
-	ErrBusy = errors.New("busy")
+	ErrBusy = errclass.New(errclass.Busy, "busy")
 	// ErrRefused: the operation would destroy data or break a rule (a
 	// tape with data to label, a drive still used by a pool).
-	ErrRefused = errors.New("refused")
+	ErrRefused = errclass.New(errclass.Refused, "refused")
 	// ErrNoSpace: no free slot or no writable tape.
-	ErrNoSpace = errors.New("no space")
+	ErrNoSpace = errclass.New(errclass.NoSpace, "no space")
 	// ErrNoKey: reading an encrypted media set needs a key that is not in
 	// the key store (`tapefs key restore` brings it back from a tape).
-	ErrNoKey = errors.New("encryption key not in the key store")
+	ErrNoKey = errclass.New(errclass.NoKey, "encryption key not in the key store")
 )
 
 // Kind is the class of an error, for exit codes and errno translation.
-type Kind int
+type Kind = errclass.Class
 
-// The error kinds, in the order KindOf tests them.
+// The error kinds.
 const (
-	KindOther Kind = iota
-	KindNotFound
-	KindInvalid
-	KindExists
-	KindBusy
-	KindNoMedium
-	KindNoSpace
-	KindRefused
-	KindCanceled
-	KindIO
-	KindNoKey
+	KindOther    = errclass.Other
+	KindNotFound = errclass.NotFound
+	KindInvalid  = errclass.Invalid
+	KindExists   = errclass.Exists
+	KindBusy     = errclass.Busy
+	KindNoMedium = errclass.NoMedium
+	KindNoSpace  = errclass.NoSpace
+	KindRefused  = errclass.Refused
+	KindCanceled = errclass.Canceled
+	KindIO       = errclass.IO
+	KindNoKey    = errclass.NoKey
 )
 
-func (k Kind) String() string {
-	return [...]string{"error", "not found", "invalid argument", "exists", "busy", "no medium", "no space", "refused", "canceled", "i/o error", "no key"}[k]
+// foreignKinds classes the errors of packages that cannot class their own
+// with errclass: the device contract (engine/device, a leaf that imports
+// nothing of tapefs) and the system's errnos that have a kind.
+var foreignKinds = []struct {
+	err  error
+	kind Kind
+}{
+	{device.ErrInvalidElement, KindInvalid},
+	{device.ErrBusy, KindBusy},
+	{device.ErrNoMedium, KindNoMedium}, {device.ErrNotReady, KindNoMedium},
+	{device.ErrDestinationFull, KindNoSpace}, {device.ErrEndOfMedium, KindNoSpace},
+	{device.ErrWriteProtected, KindRefused}, {device.ErrSourceEmpty, KindRefused},
+	{device.ErrMediumLocked, KindRefused}, {device.ErrBadCartridge, KindRefused},
+	{device.ErrMediumError, KindIO}, {device.ErrOffline, KindIO}, {device.ErrEncrypted, KindIO},
+	// A full local filesystem (the state directory's, a restore
+	// target's), catalog.ErrNoRoom among them.
+	{syscall.ENOSPC, KindNoSpace}, {syscall.EDQUOT, KindNoSpace},
 }
 
-// KindOf classifies err.
+// KindOf classifies err by the sentinels it wraps: those made with
+// errclass.New (the engine's, config's, keys', catalog's), those in
+// foreignKinds (the device contract's) and context cancellation. An error
+// with several classes takes the first in errclass's precedence (a
+// missing key is no key, not not found).
 func KindOf(err error) Kind {
-	switch {
-	case err == nil:
+	if err == nil {
 		return KindOther
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return KindCanceled
-	case errors.Is(err, ErrNoKey):
-		// Before not found: the key store's own error is one too.
-		return KindNoKey
-	case errors.Is(err, ErrInvalid), errors.Is(err, config.ErrInvalid), errors.Is(err, device.ErrInvalidElement),
-		errors.Is(err, keys.ErrInvalid), errors.Is(err, keys.ErrAmbiguous), errors.Is(err, keys.ErrWrongPassword):
-		return KindInvalid
-	case errors.Is(err, ErrNotFound), errors.Is(err, config.ErrNotFound), errors.Is(err, catalog.ErrNotFound), errors.Is(err, keys.ErrNotFound):
-		return KindNotFound
-	case errors.Is(err, ErrExists), errors.Is(err, config.ErrExists), errors.Is(err, keys.ErrExists):
-		return KindExists
-	case errors.Is(err, ErrBusy), errors.Is(err, device.ErrBusy), errors.Is(err, catalog.ErrLocked):
-		return KindBusy
-	case errors.Is(err, device.ErrNoMedium), errors.Is(err, device.ErrNotReady):
-		return KindNoMedium
-	case errors.Is(err, ErrNoSpace), errors.Is(err, device.ErrDestinationFull), errors.Is(err, device.ErrEndOfMedium),
-		errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		// ENOSPC: a full local filesystem (the state directory's, a
-		// restore target's), catalog.ErrNoRoom among them.
-		return KindNoSpace
-	case errors.Is(err, ErrRefused), errors.Is(err, device.ErrWriteProtected), errors.Is(err, device.ErrSourceEmpty),
-		errors.Is(err, device.ErrMediumLocked), errors.Is(err, device.ErrBadCartridge):
-		return KindRefused
-	case errors.Is(err, device.ErrMediumError), errors.Is(err, device.ErrOffline), errors.Is(err, device.ErrEncrypted):
-		return KindIO
 	}
-	return KindOther
+	s := errclass.Classes(err)
+	for _, d := range foreignKinds {
+		if errors.Is(err, d.err) {
+			s = s.Add(d.kind)
+		}
+	}
+	return s.Top()
 }
 
 // classed is an error with a class: its message is the message of err, and

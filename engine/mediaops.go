@@ -136,9 +136,9 @@ func (e *Engine) setName(pools *config.PoolConfig, s catalog.MediaSet) string {
 			tmpl = p.Template
 		}
 	}
-	name, err := policy.SetName(tmpl, policySet(s))
+	name, err := policy.SetName(tmpl, s)
 	if err != nil {
-		name, _ = policy.SetName("", policySet(s))
+		name, _ = policy.SetName("", s)
 	}
 	return name
 }
@@ -181,15 +181,11 @@ func (e *Engine) expired(cat *catalog.Catalog, m catalog.Media) bool {
 	if err != nil {
 		return false
 	}
-	var ps []policy.Set
-	for _, s := range sets {
-		ps = append(ps, policySet(s))
-	}
-	pm := policy.Media{UUID: m.UUID, Label: m.LabelText, Pool: m.EffectivePool(), Ctime: m.Ctime, Status: policy.MediaStatus(m.Status)}
+	pm := policy.Media{UUID: m.UUID, Label: m.LabelText, Pool: m.EffectivePool(), Ctime: m.Ctime, Status: m.Status}
 	if m.Set != nil {
 		pm.Set, pm.Seq = m.Set.UUID, m.Set.Seq
 	}
-	return policy.Expired(pol, pm, ps, e.now())
+	return policy.Expired(pol, pm, sets, e.now())
 }
 
 // MediaSetStatus sets a tape's status: full, damaged, retired, or clear
@@ -298,22 +294,18 @@ func (e *Engine) MediaListInfo(pool string) ([]MediaInfo, error) {
 				mi.SetName = e.setName(pools, set)
 				ps, ok := setsByPool[set.Pool]
 				if !ok {
-					sets, err := cat.ListMediaSets(set.Pool)
-					if err != nil {
+					if ps, err = cat.ListMediaSets(set.Pool); err != nil {
 						return nil, err
-					}
-					for _, s := range sets {
-						ps = append(ps, policySet(s))
 					}
 					setsByPool[set.Pool] = ps
 				}
 				if p, err := e.PoolConfig(set.Pool); err == nil {
 					if pol, err := policyPool(p); err == nil {
-						if t, ok := policy.SetExpireTime(pol, policySet(set), ps); ok {
+						if t, ok := policy.SetExpireTime(pol, set, ps); ok {
 							mi.Expire = t
 						}
 						pm := policy.Media{UUID: m.UUID, Label: m.LabelText, Pool: m.EffectivePool(), Ctime: m.Ctime,
-							Status: policy.MediaStatus(m.Status), Set: m.Set.UUID, Seq: m.Set.Seq}
+							Status: m.Status, Set: m.Set.UUID, Seq: m.Set.Seq}
 						mi.Expired = policy.Expired(pol, pm, ps, now)
 					}
 				}

@@ -5,19 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sys/unix"
 
 	"tapefs/catalog"
-	"tapefs/engine/chunker"
 	"tapefs/engine/device"
 	"tapefs/engine/format"
 )
@@ -81,466 +76,6 @@ type RestoreResult struct {
 	Loads uint64 `json:"simulated-loads,omitempty"`
 }
 
-// restoreFile is a regular file being restored.
-type restoreFile struct {
-	entry *format.Entry
-	path  string // absolute target path
-	// dev and ino identify the file this restore created at path.
-	dev, ino uint64
-	// created: this restore created the file, so it may remove it.
-	created bool
-	left    int   // chunks still to write
-	err     error // first failure
-	idx     int   // in restoreJob.files
-}
-
-// chunkNeed is every place one chunk goes.
-type chunkNeed struct {
-	loc     catalog.ChunkLoc
-	size    uint32
-	targets []chunkTarget
-}
-
-type chunkTarget struct {
-	f   *restoreFile
-	off int64
-}
-
-// restoreJob is one restore: the selected entries, where each chunk goes,
-// and what failed.
-type restoreJob struct {
-	target string
-	// failed holds the entries layout refused; nothing more is done to
-	// their paths (they may lie behind a symlink a hostile tape made).
-	failed map[*format.Entry]error
-	snaps  []restoreSnap
-	// matched[i] says whether paths[i] of add matched an entry of any
-	// snapshot added so far.
-	matched []bool
-	files   []*restoreFile
-	// fds holds the files open for writing, a bounded number at a time.
-	fds   *fileSet
-	needs map[[32]byte]*chunkNeed
-	res   *RestoreResult
-	// mu guards the files' left and err while chunks are written on
-	// several goroutines (put, spoil), and created.
-	mu sync.Mutex
-	// created counts the files (in files order) layout has dealt with:
-	// they exist or their err is set. laid is signalled as it grows.
-	created int
-	laid    *sync.Cond
-	// Progress, under mu: bytes written, files complete, the tape being
-	// read; report (if set) is called after each chunk with a copy.
-	doneBytes, doneFiles int64
-	tape                 string
-	report               func(bytes, files int64, tape string)
-}
-
-type restoreSnap struct {
-	name    string
-	root    string
-	entries []*format.Entry
-}
-
-// add selects the entries of one snapshot that match paths.
-func (r *restoreJob) add(name string, entries []*format.Entry, paths []string) {
-	rs := restoreSnap{name: name, root: joinUnder(r.target, name)}
-	byPath := make(map[string]*format.Entry, len(entries))
-	for _, e := range entries {
-		byPath[e.Path] = e
-	}
-	chosen := map[string]bool{}
-	// moved: the first name of a node that is not restored → the
-	// selected name that gets the node instead.
-	moved := map[string]string{}
-	if len(r.matched) < len(paths) {
-		r.matched = append(r.matched, make([]bool, len(paths)-len(r.matched))...)
-	}
-	for _, e := range entries {
-		if !selected(e.Path, paths) {
-			continue
-		}
-		for i, pat := range paths {
-			if !r.matched[i] {
-				r.matched[i], _ = path.Match(pat, e.Path)
-			}
-		}
-		if err := e.Validate(); err != nil {
-			// Never act on a path a tape should not hold.
-			r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: %v", name, e.Path, err))
-			continue
-		}
-		chosen[e.Path] = true
-		if e.Type == format.EntryHardLink {
-			if p, ok := moved[e.Target]; ok {
-				// Later names link to the name that got the node.
-				l := *e
-				l.Target = p
-				e = &l
-			} else if t := byPath[e.Target]; !chosen[e.Target] && t != nil && t.Type != format.EntryDir && t.Type != format.EntryHardLink {
-				// The link's first name is not restored: this name
-				// gets the node itself (a file, symlink, device, ...).
-				f := *t
-				f.Path = e.Path
-				moved[e.Target] = e.Path
-				e = &f
-			}
-		}
-		rs.entries = append(rs.entries, e)
-	}
-	r.res.Plan.Snapshots = append(r.res.Plan.Snapshots, name)
-	r.snaps = append(r.snaps, rs)
-}
-
-// unmatched fails when a pattern of paths matched no entry of the
-// snapshots added: a typo would otherwise restore nothing and succeed.
-func (r *restoreJob) unmatched(paths []string) error {
-	for i, pat := range paths {
-		if i >= len(r.matched) || !r.matched[i] {
-			return notFoundf("--path %q matches nothing in %s (patterns are relative to the snapshot root, e.g. dir/file or dir/*.conf)",
-				pat, strings.Join(r.res.Plan.Snapshots, ", "))
-		}
-	}
-	return nil
-}
-
-// cleanPatterns checks the --path globs and puts them in the form
-// selected compares: relative, without "./" or a trailing slash. A
-// pattern naming the snapshot root selects everything (nil).
-func cleanPatterns(pats []string) ([]string, error) {
-	var out []string
-	for _, p := range pats {
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, invalidf("--path %q: %v", p, err)
-		}
-		c := strings.Trim(path.Clean("/"+p), "/")
-		if c == "" {
-			return nil, nil
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// plan collects every chunk the selected regular files need; locate gives
-// a chunk's place on tape (nil: the chunk is not known).
-func (r *restoreJob) plan(locate func(d [32]byte) (catalog.ChunkLoc, error)) {
-	r.needs = map[[32]byte]*chunkNeed{}
-	for _, rs := range r.snaps {
-		for _, ent := range rs.entries {
-			if ent.Type != format.EntryFile {
-				continue
-			}
-			r.res.Plan.Files++
-			r.res.Plan.Bytes += ent.Size
-			rf := &restoreFile{entry: ent, path: joinUnder(rs.root, ent.Path), idx: len(r.files)}
-			r.files = append(r.files, rf)
-			for _, c := range ent.Chunks {
-				if c.Zero {
-					continue
-				}
-				rf.left++
-				n := r.needs[c.Digest]
-				if n == nil {
-					loc, err := locate(c.Digest)
-					if err != nil {
-						rf.err = fmt.Errorf("chunk %x is not in the catalog", c.Digest[:8])
-						r.res.Plan.Missing = append(r.res.Plan.Missing, fmt.Sprintf("%x", c.Digest))
-						continue
-					}
-					n = &chunkNeed{loc: loc, size: c.Size}
-					r.needs[c.Digest] = n
-				}
-				n.targets = append(n.targets, chunkTarget{f: rf, off: c.Offset})
-			}
-		}
-	}
-}
-
-// layout creates directories, special files and the regular files (at
-// their final size, holes where the snapshot has holes), open for writing.
-func (r *restoreJob) layout() error {
-	r.mu.Lock()
-	if r.laid == nil {
-		r.laid = sync.NewCond(&r.mu)
-	}
-	r.mu.Unlock()
-	r.openFiles()
-	defer r.published(len(r.files))
-	failed := map[*format.Entry]error{}
-	r.failed = failed
-	for _, rs := range r.snaps {
-		if err := os.MkdirAll(r.target, 0o700); err != nil {
-			return fmt.Errorf("create %s: %w", r.target, err)
-		}
-		if err := mkdirUnder(r.target, rs.root); err != nil {
-			return fmt.Errorf("create %s: %w", rs.root, err)
-		}
-		for _, ent := range rs.entries {
-			if err := createEntry(rs.root, ent); err != nil {
-				failed[ent] = err
-				if ent.Type != format.EntryFile {
-					r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: %v", rs.name, ent.Path, err))
-				}
-			}
-		}
-	}
-	for i, rf := range r.files {
-		if i%64 == 0 {
-			r.published(i)
-		}
-		if err := failed[rf.entry]; err != nil && rf.err == nil {
-			rf.err = err // reported with the file when files are closed
-		}
-		if rf.err != nil {
-			continue
-		}
-		// Whatever the target holds at the path, other than a directory,
-		// is replaced, never written through: a symlink may point outside
-		// the target, and a file may share its inode with one there.
-		if fi, err := os.Lstat(rf.path); err == nil && !fi.IsDir() {
-			if err := os.Remove(rf.path); err != nil {
-				rf.err = err
-				continue
-			}
-		}
-		if err := r.fds.create(rf); err != nil {
-			rf.err = err
-		}
-	}
-	return nil
-}
-
-// openFiles sets up the bounded set of files open for writing.
-func (r *restoreJob) openFiles() {
-	if r.fds != nil {
-		return
-	}
-	r.fds = newFileSet(maxRestoreFDs, func(rf *restoreFile, err error) {
-		r.mu.Lock()
-		if rf.err == nil {
-			rf.err = err
-		}
-		r.mu.Unlock()
-	})
-}
-
-// published says the first n files are laid out.
-func (r *restoreJob) published(n int) {
-	r.mu.Lock()
-	r.created = max(r.created, n)
-	r.laid.Broadcast()
-	r.mu.Unlock()
-}
-
-// startLayout runs layout beside the tape reads (put waits for each file
-// it writes); wait returns layout's error.
-func (r *restoreJob) startLayout() (wait func() error) {
-	r.laid = sync.NewCond(&r.mu)
-	r.openFiles()
-	done := make(chan error, 1)
-	go func() { done <- r.layout() }()
-	return sync.OnceValue(func() error { return <-done })
-}
-
-// writeSparse writes data at off in a new file that already has its size,
-// leaving out the blocks of 4 KiB (aligned to the file) that hold only
-// zeros: they read as zeros and stay holes, so a sparse file restores as
-// sparse as it was even where its holes share a chunk with data.
-func writeSparse(w io.WriterAt, data []byte, off int64) error {
-	const block = 4 << 10
-	for i := 0; i < len(data); {
-		end := min(len(data), i+block-int((off+int64(i))%block))
-		if chunker.IsZero(data[i:end]) {
-			i = end
-			continue
-		}
-		j := end
-		for j < len(data) {
-			e := min(len(data), j+block)
-			if chunker.IsZero(data[j:e]) {
-				break
-			}
-			j = e
-		}
-		if _, err := w.WriteAt(data[i:j], off+int64(i)); err != nil {
-			return err
-		}
-		i = j
-	}
-	return nil
-}
-
-// write puts one chunk wherever it is needed. It reports whether the
-// chunk was wanted.
-func (r *restoreJob) write(d [32]byte, data []byte) bool {
-	n := r.take(d)
-	if n == nil {
-		return false
-	}
-	r.put(n, data)
-	return true
-}
-
-// take claims chunk d: it returns where the chunk goes and forgets it, or
-// nil when nothing (or nothing any more) needs it. Only one goroutine
-// takes.
-func (r *restoreJob) take(d [32]byte) *chunkNeed {
-	n := r.needs[d]
-	if n != nil {
-		delete(r.needs, d)
-	}
-	return n
-}
-
-// put writes a taken chunk to every file that needs it; safe for
-// concurrent use with other chunks.
-func (r *restoreJob) put(n *chunkNeed, data []byte) {
-	for _, t := range n.targets {
-		r.mu.Lock()
-		for r.created <= t.f.idx {
-			r.laid.Wait()
-		}
-		skip := t.f.err != nil || !t.f.created
-		r.mu.Unlock()
-		if skip {
-			continue
-		}
-		of, err := r.fds.acquire(t.f)
-		if err == nil {
-			err = writeSparse(of.fd, data, t.off)
-		}
-		r.mu.Lock()
-		if err != nil {
-			if t.f.err == nil {
-				t.f.err = err
-			}
-		} else {
-			t.f.left--
-			r.doneBytes += int64(len(data))
-			if t.f.left == 0 {
-				r.doneFiles++
-			}
-		}
-		done := err == nil && t.f.left == 0
-		r.mu.Unlock()
-		if of == nil {
-			continue
-		}
-		if err := r.fds.release(of, done); err != nil {
-			r.mu.Lock()
-			if t.f.err == nil {
-				t.f.err = err
-			}
-			r.mu.Unlock()
-		}
-	}
-	if r.report != nil {
-		r.mu.Lock()
-		b, f, tape := r.doneBytes, r.doneFiles, r.tape
-		r.mu.Unlock()
-		r.report(b, f, tape)
-	}
-}
-
-// spoil marks the files that need a taken chunk as failed with why.
-func (r *restoreJob) spoil(n *chunkNeed, why error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, t := range n.targets {
-		if t.f.err == nil {
-			t.f.err = why
-		}
-	}
-}
-
-// fail marks every file that still needs a chunk of tape id as failed
-// (once layout is done with every file).
-func (r *restoreJob) fail(id uuid.UUID, why error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for r.laid != nil && r.created < len(r.files) {
-		r.laid.Wait()
-	}
-	for _, n := range r.needs {
-		if n.loc.Media != id {
-			continue
-		}
-		for _, t := range n.targets {
-			if t.f.err == nil {
-				t.f.err = why
-			}
-		}
-	}
-}
-
-// closeFiles closes the regular files and drops those that could not be
-// restored completely.
-func (r *restoreJob) closeFiles() {
-	r.closeAll()
-	for _, rf := range r.files {
-		if rf.err == nil && rf.left > 0 {
-			rf.err = errors.New("not all data could be read")
-		}
-		if rf.err != nil {
-			// finish must not set the file's attributes on whatever
-			// is at its path (a directory, a symlink it could not
-			// replace).
-			if r.failed != nil {
-				r.failed[rf.entry] = rf.err
-			}
-			r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s: %v", rf.path, rf.err))
-			if rf.created {
-				os.Remove(rf.path) // only what this restore created
-			}
-			continue
-		}
-		r.res.Restored++
-	}
-}
-
-// finish closes files, makes hard links and sets attributes (deepest
-// first, so directory times stay), and reports failures.
-func (r *restoreJob) finish() error {
-	r.closeFiles()
-	for _, rs := range r.snaps {
-		for _, ent := range rs.entries {
-			if ent.Type == format.EntryHardLink && r.failed[ent] == nil {
-				src, dst := joinUnder(rs.root, ent.Target), joinUnder(rs.root, ent.Path)
-				os.Remove(dst)
-				if err := os.Link(src, dst); err != nil {
-					r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: hard link: %v", rs.name, ent.Path, err))
-				}
-			}
-		}
-		for i := len(rs.entries) - 1; i >= 0; i-- {
-			ent := rs.entries[i]
-			if ent.Type == format.EntryHardLink || r.failed[ent] != nil {
-				continue
-			}
-			p := joinUnder(rs.root, ent.Path)
-			if _, err := os.Lstat(p); err != nil {
-				continue // failed earlier, reported there
-			}
-			if err := applyAttrs(p, ent); err != nil {
-				r.res.Failed = append(r.res.Failed, fmt.Sprintf("%s/%s: attributes: %v", rs.name, ent.Path, err))
-			}
-		}
-	}
-	sort.Strings(r.res.Failed)
-	if len(r.res.Failed) > 0 {
-		return fmt.Errorf("restore finished with %d failure(s); first: %s", len(r.res.Failed), r.res.Failed[0])
-	}
-	return nil
-}
-
-// closeAll closes the files still open (their close errors fail them).
-func (r *restoreJob) closeAll() {
-	if r.fds != nil {
-		r.fds.closeAll()
-	}
-}
-
 // Restore restores snapshots (or parts of them) of a media set. With the
 // set in the catalog it plans which chunks to read, reads each tape once in
 // sequence order and front to back, and writes every chunk to every place
@@ -587,37 +122,9 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		return nil, err
 	}
 	r.plan(func(d [32]byte) (catalog.ChunkLoc, error) { return cat.GetChunk(set.UUID, d) })
-	perTape := map[uuid.UUID]map[uint64]map[[32]byte]bool{}
-	for d, n := range r.needs {
-		byFile := perTape[n.loc.Media]
-		if byFile == nil {
-			byFile = map[uint64]map[[32]byte]bool{}
-			perTape[n.loc.Media] = byFile
-		}
-		if byFile[n.loc.File] == nil {
-			byFile[n.loc.File] = map[[32]byte]bool{}
-		}
-		byFile[n.loc.File][d] = true
-	}
-	for seq, id := range set.Media {
-		byFile := perTape[id]
-		if byFile == nil {
-			continue
-		}
-		m, err := cat.GetMedia(id)
-		if err != nil {
-			return nil, fmt.Errorf("media set %s lists tape %s that the inventory does not know: %w", set.UUID, id, err)
-		}
-		rt := RestoreTape{Label: m.LabelText, Seq: uint64(seq)}
-		for f, chunks := range byFile {
-			rt.Archives = append(rt.Archives, f)
-			for d := range chunks {
-				rt.Chunks++
-				rt.Bytes += int64(r.needs[d].size)
-			}
-		}
-		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
-		r.res.Plan.Tapes = append(r.res.Plan.Tapes, rt)
+	perTape, err := r.planTapes(cat, set)
+	if err != nil {
+		return nil, err
 	}
 	// An encrypted set whose key is not in the store cannot be read: say
 	// so before loading any tape or creating any file.
@@ -654,17 +161,7 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		r.closeAll()
 	}()
 	if j != nil {
-		start, plan := e.now(), r.res.Plan
-		r.report = func(bytes, files int64, tape string) {
-			p := TaskProgress{Bytes: bytes, TotalBytes: plan.Bytes, Files: files, TotalFiles: plan.Files, Tape: tape, Drive: j.cfg.Name}
-			if s := e.now().Sub(start).Seconds(); s > 0 {
-				p.Rate = float64(bytes) / s
-			}
-			if p.Rate > 0 && plan.Bytes > bytes {
-				p.ETA = time.Duration(float64(plan.Bytes-bytes) / p.Rate * float64(time.Second))
-			}
-			e.tasks.progress(j.task, p)
-		}
+		r.report = e.restoreTaskProgress(j, r.res.Plan)
 		sim := j.sim(ctx)
 		for _, rt := range r.res.Plan.Tapes {
 			r.mu.Lock()
@@ -686,6 +183,60 @@ func (e *Engine) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResu
 		return nil, err
 	}
 	return r.res, r.finish()
+}
+
+// restoreTaskProgress returns the function that shows a restore's
+// progress in the task of its drive job.
+func (e *Engine) restoreTaskProgress(j *driveJob, plan RestorePlan) func(bytes, files int64, tape string) {
+	start := e.now()
+	return func(bytes, files int64, tape string) {
+		p := TaskProgress{Bytes: bytes, TotalBytes: plan.Bytes, Files: files, TotalFiles: plan.Files, Tape: tape, Drive: j.cfg.Name}
+		if s := e.now().Sub(start).Seconds(); s > 0 {
+			p.Rate = float64(bytes) / s
+		}
+		if p.Rate > 0 && plan.Bytes > bytes {
+			p.ETA = time.Duration(float64(plan.Bytes-bytes) / p.Rate * float64(time.Second))
+		}
+		e.tasks.progress(j.task, p)
+	}
+}
+
+// planTapes puts the tapes the restore reads, in set order, into the
+// plan, and returns the chunks it needs of each, by tape and tape file.
+func (r *restoreJob) planTapes(cat *catalog.Catalog, set catalog.MediaSet) (map[uuid.UUID]map[uint64]map[[32]byte]bool, error) {
+	perTape := map[uuid.UUID]map[uint64]map[[32]byte]bool{}
+	for d, n := range r.needs {
+		byFile := perTape[n.loc.Media]
+		if byFile == nil {
+			byFile = map[uint64]map[[32]byte]bool{}
+			perTape[n.loc.Media] = byFile
+		}
+		if byFile[n.loc.File] == nil {
+			byFile[n.loc.File] = map[[32]byte]bool{}
+		}
+		byFile[n.loc.File][d] = true
+	}
+	for seq, id := range set.Media {
+		byFile := perTape[id]
+		if byFile == nil {
+			continue
+		}
+		m, err := cat.GetMedia(id)
+		if err != nil {
+			return nil, fmt.Errorf("media set %s lists tape %s that the inventory does not know: %w", set.UUID, id, err)
+		}
+		rt := RestoreTape{Label: m.LabelText, Seq: uint64(seq)}
+		for f, chunks := range byFile {
+			rt.Archives = append(rt.Archives, f)
+			for d := range chunks {
+				rt.Chunks++
+				rt.Bytes += int64(r.needs[d].size)
+			}
+		}
+		sort.Slice(rt.Archives, func(a, b int) bool { return rt.Archives[a] < rt.Archives[b] })
+		r.res.Plan.Tapes = append(r.res.Plan.Tapes, rt)
+	}
+	return perTape, nil
 }
 
 // estimate asks the restore drive how long the plan would take, without
@@ -789,184 +340,6 @@ func (j *driveJob) sim(ctx context.Context) device.SimStats {
 	return s
 }
 
-// selectSnapshots picks the snapshots of set named by sel (names or groups).
-func (e *Engine) selectSnapshots(cat *catalog.Catalog, set catalog.MediaSet, sel []string) ([]catalog.Snapshot, error) {
-	snaps, err := cat.ListSnapshots(catalog.SnapshotFilter{Set: set.UUID})
-	if err != nil {
-		return nil, err
-	}
-	if len(sel) == 0 {
-		return snaps, nil
-	}
-	var out []catalog.Snapshot
-	for _, want := range sel {
-		found := false
-		for _, s := range snaps {
-			if s.Name == want || strings.HasPrefix(s.Name, strings.TrimSuffix(want, "/")+"/") {
-				out = append(out, s)
-				found = true
-			}
-		}
-		if !found {
-			return nil, notFoundf("media set %s has no snapshot %s", set.UUID, want)
-		}
-	}
-	return out, nil
-}
-
-// noSnapshots is the error of a restore of a media set that has no
-// snapshots in the catalog: a backup into it that failed after writing
-// archives leaves its chunks (and perhaps a snapshot archive) on tape, and
-// reading the tapes with --scan finds what they hold.
-func (e *Engine) noSnapshots(cat *catalog.Catalog, set catalog.MediaSet) error {
-	var labels []string
-	for _, id := range set.Media {
-		if m, err := cat.GetMedia(id); err == nil {
-			labels = append(labels, m.LabelText)
-		}
-	}
-	return notFoundf("media set %s has no snapshots in the catalog, so nothing would be restored (a backup into it may have failed after writing to tape); "+
-		"read what its tapes (%s) hold into the catalog with `tapefs catalog --scan --force` (each tape loaded in turn) or `tapefs inventory --catalog --scan --force`, then restore again",
-		set.UUID, strings.Join(labels, ", "))
-}
-
-// selected reports whether p (or one of its parents) matches a pattern.
-func selected(p string, patterns []string) bool {
-	if len(patterns) == 0 {
-		return true
-	}
-	for _, pat := range patterns {
-		pat = strings.Trim(pat, "/")
-		for q := p; ; q = path.Dir(q) {
-			if ok, _ := path.Match(pat, q); ok {
-				return true
-			}
-			if q == "." || q == "" || !strings.Contains(q, "/") {
-				if q != p {
-					if ok, _ := path.Match(pat, q); ok {
-						return true
-					}
-				}
-				break
-			}
-		}
-		// A pattern that names a directory above p selects p's parents
-		// too, so the tree down to a selected file exists.
-		if strings.HasPrefix(pat+"/", p+"/") || p == "" {
-			return true
-		}
-	}
-	return false
-}
-
-// joinUnder joins a validated snapshot path (no "..", not absolute) to root.
-func joinUnder(root, rel string) string {
-	return filepath.Join(root, filepath.FromSlash(rel))
-}
-
-// mkdirUnder makes sure dir exists below base, creating missing
-// components (mode 0700; selected directories get their mode later) one by
-// one and refusing any component that is a symlink or not a directory, so
-// tape content can never make a restore write outside the target.
-func mkdirUnder(base, dir string) error {
-	rel, err := filepath.Rel(base, dir)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return fmt.Errorf("%s is outside %s", dir, base)
-	}
-	p := base
-	for _, c := range strings.Split(rel, string(filepath.Separator)) {
-		if c == "." || c == "" {
-			continue
-		}
-		p = filepath.Join(p, c)
-		fi, err := os.Lstat(p)
-		if errors.Is(err, os.ErrNotExist) {
-			if err := os.Mkdir(p, 0o700); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			return fmt.Errorf("refusing to restore through symlink %s", p)
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory", p)
-		}
-	}
-	return nil
-}
-
-// createEntry creates a directory, symlink or special file; regular files
-// are created by the caller. Parents are checked for symlinks first.
-func createEntry(root string, ent *format.Entry) error {
-	if err := ent.Validate(); err != nil {
-		return err
-	}
-	p := joinUnder(root, ent.Path)
-	if ent.Path != "" {
-		// Parents that were not selected themselves are created plain.
-		if err := mkdirUnder(root, filepath.Dir(p)); err != nil {
-			return err
-		}
-	}
-	switch ent.Type {
-	case format.EntryDir:
-		if ent.Path == "" {
-			return nil
-		}
-		return mkdirUnder(root, p)
-	case format.EntrySymlink:
-		os.Remove(p)
-		return os.Symlink(ent.Target, p)
-	case format.EntryCharDev, format.EntryBlockDev, format.EntryFIFO, format.EntrySocket:
-		mode := uint32(ent.Mode & 0o7777)
-		switch ent.Type {
-		case format.EntryCharDev:
-			mode |= unix.S_IFCHR
-		case format.EntryBlockDev:
-			mode |= unix.S_IFBLK
-		case format.EntryFIFO:
-			mode |= unix.S_IFIFO
-		case format.EntrySocket:
-			mode |= unix.S_IFSOCK
-		}
-		os.Remove(p)
-		return unix.Mknod(p, mode, int(ent.Rdev))
-	}
-	return nil
-}
-
-// applyAttrs sets ownership, xattrs, mode and times of a restored entry.
-func applyAttrs(p string, ent *format.Entry) error {
-	var errs []error
-	if err := os.Lchown(p, int(ent.UID), int(ent.GID)); err != nil && !errors.Is(err, unix.EPERM) {
-		errs = append(errs, err)
-	}
-	names := make([]string, 0, len(ent.Xattrs))
-	for k := range ent.Xattrs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if err := unix.Lsetxattr(p, k, ent.Xattrs[k], 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
-			errs = append(errs, fmt.Errorf("xattr %s: %w", k, err))
-		}
-	}
-	if ent.Type != format.EntrySymlink {
-		if err := unix.Fchmodat(unix.AT_FDCWD, p, ent.Mode&0o7777, 0); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	ts := []unix.Timespec{unix.NsecToTimespec(ent.Atime.UnixNano()), unix.NsecToTimespec(ent.Mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
 // readTape loads one tape of the set, checks its label and reads the
 // archives of the plan front to back, writing each needed chunk.
 func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.UUID, rt RestoreTape,
@@ -977,7 +350,7 @@ func (j *driveJob) readTape(ctx context.Context, cat *catalog.Catalog, id uuid.U
 	}
 	// A standalone drive asks for the tape and waits; so does a library
 	// in a task that waits for media.
-	if err := j.e.waitForMedia(ctx, j.ch == nil, func() error { return j.loadForWrite(ctx, m) }); err != nil {
+	if err := j.e.waitForMedia(ctx, j.ch == nil, func() error { return j.loadTape(ctx, m) }); err != nil {
 		return err
 	}
 	j.logf("reading tape %s (%d archives, %d chunks)", rt.Label, len(rt.Archives), rt.Chunks)
@@ -1097,115 +470,4 @@ func readChunkArchive(ctx context.Context, dev device.Drive, want map[[32]byte]b
 		return firstErr
 	}
 	return nil
-}
-
-// readSelection reads the entries of snapshot name that patterns can
-// select, in walk order. Without patterns, or when one starts with a glob,
-// that is the whole tree; otherwise it is the subtree below each
-// pattern's literal directory (its elements before the first glob) and the
-// directories above it, and the first names of hard links in it that lie
-// outside: a restore of one file reads a few listings, not the snapshot.
-func readSelection(cat *catalog.Catalog, set uuid.UUID, name string, patterns []string) ([]*format.Entry, error) {
-	var out []*format.Entry
-	seen := map[string]bool{}
-	add := func(te catalog.TreeEntry) error {
-		if seen[te.Path] {
-			return nil
-		}
-		ent, _, err := format.DecodeEntry(te.Value)
-		if err != nil {
-			return fmt.Errorf("snapshot %s: entry %q: %w", name, te.Path, err)
-		}
-		seen[te.Path] = true
-		out = append(out, &ent)
-		return nil
-	}
-	roots := literalRoots(patterns)
-	if roots == nil {
-		return out, cat.WalkTree(set, name, add)
-	}
-	get := func(p string) error {
-		te, err := cat.GetTreeEntry(set, name, p)
-		if errors.Is(err, catalog.ErrNotFound) {
-			return nil // a root that was not stored, or a pattern that matches nothing
-		}
-		if err != nil {
-			return err
-		}
-		return add(te)
-	}
-	for _, root := range roots {
-		for a := ""; ; {
-			if err := get(a); err != nil {
-				return nil, err
-			}
-			rest := strings.TrimPrefix(root, a)
-			rest = strings.TrimPrefix(rest, "/")
-			if rest == "" {
-				break
-			}
-			first, _, _ := strings.Cut(rest, "/")
-			a = path.Join(a, first)
-			if a == root {
-				break
-			}
-		}
-		err := cat.WalkSubtree(set, name, root, add)
-		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
-			return nil, err
-		}
-	}
-	// Hard links name their node's first name, which may lie outside
-	// what was read: the restore gives the node to a link then.
-	for i := 0; i < len(out); i++ {
-		if e := out[i]; e.Type == format.EntryHardLink && !seen[e.Target] {
-			if err := get(e.Target); err != nil {
-				return nil, err
-			}
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return walkBefore(out[i].Path, out[j].Path) })
-	return out, nil
-}
-
-// literalRoots returns, for each pattern, its leading elements that hold
-// no glob character, joined: the directory everything it can select lies
-// in (or above). nil when there are no patterns or one starts with a glob.
-func literalRoots(patterns []string) []string {
-	if len(patterns) == 0 {
-		return nil
-	}
-	var roots []string
-	for _, p := range patterns {
-		var lit []string
-		for e := range strings.SplitSeq(p, "/") {
-			if strings.ContainsAny(e, `*?[\`) {
-				break
-			}
-			lit = append(lit, e)
-		}
-		if len(lit) == 0 {
-			return nil
-		}
-		roots = append(roots, strings.Join(lit, "/"))
-	}
-	return roots
-}
-
-// walkBefore orders snapshot paths as a tree walk visits them: a
-// directory right before its subtree (a slash sorts below every byte).
-func walkBefore(a, b string) bool {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] == b[i] {
-			continue
-		}
-		if a[i] == '/' {
-			return true
-		}
-		if b[i] == '/' {
-			return false
-		}
-		return a[i] < b[i]
-	}
-	return len(a) < len(b)
 }

@@ -108,7 +108,9 @@ func TestStandaloneDriveAsksForTape(t *testing.T) {
 		t.Fatal(err)
 	}
 	asked := make(chan string, 4)
+	// The job looks for the inserted tape every 50 ms, not every 5 s.
 	eng, err := engine.New(engine.Options{ConfigDir: filepath.Join(root, "etc"), StateDir: filepath.Join(root, "state"), Opener: vtapeOpener{lib},
+		MediaRecheck: 50 * time.Millisecond,
 		Logf: func(format string, args ...any) {
 			if line := fmt.Sprintf(format, args...); strings.HasPrefix(line, "insert tape") {
 				asked <- line

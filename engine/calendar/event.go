@@ -1,3 +1,7 @@
+// Calendar events (systemd.time(7) subset): the parser and the search for
+// the next matching time. Over 600 lines: the grammar and its evaluation
+// share the field types and are one subject.
+
 package calendar
 
 import (

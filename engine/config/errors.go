@@ -3,20 +3,22 @@ package config
 import (
 	"errors"
 	"fmt"
+
+	"tapefs/internal/errclass"
 )
 
 // Sentinel errors; test with errors.Is.
 var (
 	// ErrNotFound: no drive, changer or pool has the given name.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errclass.New(errclass.NotFound, "not found")
 
 	// ErrInvalid: a configuration that fails validation (bad name, path,
 	// reference, calendar event, time span, ...).
-	ErrInvalid = errors.New("invalid configuration")
+	ErrInvalid = errclass.New(errclass.Invalid, "invalid configuration")
 
 	// ErrExists: a name is already used (by a section of any kind in the
 	// same file).
-	ErrExists = errors.New("already exists")
+	ErrExists = errclass.New(errclass.Exists, "already exists")
 )
 
 // kindError is an error with its own message that matches a sentinel.

@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"tapefs/engine/calendar"
+	"tapefs/engine/keys"
 )
 
 // PoolFile is the name of the media pool configuration file in a
@@ -99,31 +101,11 @@ func (c *PoolConfig) Validate() error {
 		if _, err := p.RetentionPolicy(); err != nil {
 			return err
 		}
-		if p.Encrypt != "" && !isFingerprint(p.Encrypt) {
+		if p.Encrypt != "" && !keys.ValidFingerprint(strings.ToLower(p.Encrypt)) {
 			return fmt.Errorf("pool '%s': encrypt '%s' is not a key fingerprint (32 hex bytes separated by colons, as `tapefs key list` shows)", p.Name, p.Encrypt)
 		}
 	}
 	return nil
-}
-
-// isFingerprint reports whether s is 32 hex bytes separated by colons.
-func isFingerprint(s string) bool {
-	if len(s) != 32*3-1 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if i%3 == 2 {
-			if c != ':' {
-				return false
-			}
-			continue
-		}
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // Allocation is a parsed media set allocation policy. The zero value is

@@ -3,22 +3,24 @@ package keys
 import (
 	"errors"
 	"fmt"
+
+	"tapefs/internal/errclass"
 )
 
 // Errors of the package. Every error returned matches (errors.Is) at most
 // one of them; its message says what happened and what to do.
 var (
 	// ErrNotFound: no key in the store has the fingerprint.
-	ErrNotFound = errors.New("tape encryption key not found")
+	ErrNotFound = errclass.New(errclass.NotFound, "tape encryption key not found")
 	// ErrExists: the store already holds a key with the fingerprint.
-	ErrExists = errors.New("tape encryption key already exists")
+	ErrExists = errclass.New(errclass.Exists, "tape encryption key already exists")
 	// ErrAmbiguous: an abbreviated fingerprint matches more than one key.
-	ErrAmbiguous = errors.New("ambiguous key fingerprint")
+	ErrAmbiguous = errclass.New(errclass.Invalid, "ambiguous key fingerprint")
 	// ErrInvalid: a malformed fingerprint, hint, password or key config.
-	ErrInvalid = errors.New("invalid key argument")
+	ErrInvalid = errclass.New(errclass.Invalid, "invalid key argument")
 	// ErrWrongPassword: the password does not open the key config (or the
 	// sealed key was altered: AES-GCM cannot tell the two apart).
-	ErrWrongPassword = errors.New("wrong password for the tape encryption key")
+	ErrWrongPassword = errclass.New(errclass.Invalid, "wrong password for the tape encryption key")
 	// ErrCorrupt: the key store file or a decrypted key is damaged (the
 	// key does not match its fingerprint).
 	ErrCorrupt = errors.New("tape encryption key data is damaged")

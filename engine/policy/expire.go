@@ -80,7 +80,7 @@ func nextSetCtime(s Set, sets []Set) (time.Time, bool) {
 // whose set is missing from sets is not expired: without the set the rules
 // cannot show that its data may go.
 func Expired(p Pool, m Media, sets []Set, now time.Time) bool {
-	if m.Locked || !m.Status.usable() || m.Set == uuid.Nil {
+	if m.Locked || !usable(m.Status) || m.Set == uuid.Nil {
 		return false
 	}
 	s := findSet(sets, m.Set)

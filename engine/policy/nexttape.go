@@ -37,7 +37,7 @@ func NextTape(p Pool, s *Set, media []Media, sets []Set, usesLibrary bool, now t
 
 	if s != nil && len(s.Media) > 0 {
 		if last := findMedia(media, s.Media[len(s.Media)-1]); last != nil &&
-			last.Set == s.UUID && last.Status.appendable() && available(*last) {
+			last.Set == s.UUID && appendable(last.Status) && available(*last) {
 			return *last, nil
 		}
 	}
@@ -62,10 +62,10 @@ func NextTape(p Pool, s *Set, media []Media, sets []Set, usesLibrary bool, now t
 	}
 	for _, m := range media {
 		switch {
-		case m.UUID == uuid.Nil || !m.Status.usable():
-		case m.Set == uuid.Nil && m.Pool == p.Name && m.Status.appendable():
+		case m.UUID == uuid.Nil || !usable(m.Status):
+		case m.Set == uuid.Nil && m.Pool == p.Name && appendable(m.Status):
 			consider(m, &empty)
-		case m.Set == uuid.Nil && m.Pool == "" && m.Status.appendable():
+		case m.Set == uuid.Nil && m.Pool == "" && appendable(m.Status):
 			consider(m, &unassigned)
 		case m.Set != uuid.Nil && m.Set != setID:
 			// Expired ignores the lock; the lock is counted by consider.

@@ -7,39 +7,33 @@ import (
 
 	"github.com/google/uuid"
 
+	"tapefs/catalog"
 	"tapefs/engine/config"
 )
 
-// MediaStatus is the state of a tape, with the same strings as the catalog's
-// inventory.
-type MediaStatus string
+// MediaStatus is the state of a tape: the catalog's type, so that the
+// inventory and the rules share one set of states.
+type MediaStatus = catalog.MediaStatus
 
-// Media states.
+// The media states, as the rules see them. StatusUnknown (no reliable
+// state recorded, for example after a catalog rebuild) is treated like
+// writable: its data is protected by its set's retention, and the tape is
+// used by position (the last member of a set may be appended to).
 const (
-	// StatusWritable: the tape accepts more data (empty, or the open tail of
-	// a media set).
-	StatusWritable MediaStatus = "writable"
-	// StatusFull: the tape reached early warning; nothing more is appended.
-	StatusFull MediaStatus = "full"
-	// StatusDamaged: a permanent medium error was seen; never written again.
-	StatusDamaged MediaStatus = "damaged"
-	// StatusRetired: taken out of service by the operator; never written
-	// again.
-	StatusRetired MediaStatus = "retired"
-	// StatusUnknown: no reliable state is recorded (for example after a
-	// catalog rebuild). The rules treat it like writable: its data is
-	// protected by its set's retention, and the tape is used by position
-	// (the last member of a set may be appended to).
-	StatusUnknown MediaStatus = "unknown"
+	StatusWritable = catalog.StatusWritable
+	StatusFull     = catalog.StatusFull
+	StatusDamaged  = catalog.StatusDamaged
+	StatusRetired  = catalog.StatusRetired
+	StatusUnknown  = catalog.StatusUnknown
 )
 
 // usable reports whether a tape in state s may receive data at all.
-func (s MediaStatus) usable() bool {
+func usable(s MediaStatus) bool {
 	return s != StatusDamaged && s != StatusRetired
 }
 
 // appendable reports whether data may be appended to a tape in state s.
-func (s MediaStatus) appendable() bool {
+func appendable(s MediaStatus) bool {
 	return s == StatusWritable || s == StatusUnknown
 }
 
@@ -67,19 +61,9 @@ type Media struct {
 	Locked bool
 }
 
-// Set is one media set of a pool.
-type Set struct {
-	UUID  uuid.UUID
-	Pool  string
-	Ctime time.Time
-	// Media lists the member tapes by sequence number; uuid.Nil marks a
-	// member whose tape the inventory lacks.
-	Media []uuid.UUID
-	// Closed: nothing more is appended (the set was exported or a newer set
-	// was started).
-	Closed    bool
-	LastWrite time.Time
-}
+// Set is one media set of a pool: the catalog's record (the rules read
+// UUID, Pool, Ctime, Media, Closed and LastWrite).
+type Set = catalog.MediaSet
 
 // Pool is a media pool's configuration in parsed form.
 type Pool struct {

@@ -67,7 +67,7 @@ func StartWrite(p Pool, current *Set, setKey string, media []Media, usesLibrary 
 	}
 	for _, id := range current.Media {
 		m := findMedia(media, id)
-		if !m.Status.usable() {
+		if !usable(m.Status) {
 			return newSet(fmt.Sprintf("current set has %s tape %s", m.Status, m.Label))
 		}
 	}
@@ -76,7 +76,7 @@ func StartWrite(p Pool, current *Set, setKey string, media []Media, usesLibrary 
 	}
 	if n := len(current.Media); n > 0 && usesLibrary {
 		last := findMedia(media, current.Media[n-1])
-		if last.Status.appendable() && !last.Online {
+		if appendable(last.Status) && !last.Online {
 			return newSet(fmt.Sprintf("tape %s of the current set is offline", last.Label))
 		}
 	}

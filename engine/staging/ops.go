@@ -1,3 +1,8 @@
+// The store's file operations, one per FUSE call (create, write, rename,
+// ...). Over 600 lines: each is short and independent, and they share one
+// locking rule (Store.mu) and one journal discipline, which are easier to
+// check side by side than spread over several files.
+
 package staging
 
 import (
@@ -253,15 +258,8 @@ func (s *Store) Rename(parent ID, name string, newParent ID, newName string, fla
 		return nil
 	}
 	// A directory must not move below itself.
-	if c.isDir() {
-		for a := np; ; a = s.nodes[a.parent] {
-			if a.ID == id {
-				return syscall.EINVAL
-			}
-			if a.ID == RootID || a == nil {
-				break
-			}
-		}
+	if c.isDir() && s.inside(np, id) {
+		return syscall.EINVAL
 	}
 	extra := 0
 	if c.isDir() {
@@ -277,13 +275,8 @@ func (s *Store) Rename(parent ID, name string, newParent ID, newName string, fla
 			vextra := 0
 			if victim.isDir() {
 				vextra = s.depthBelow(victim)
-				for a := p; ; a = s.nodes[a.parent] {
-					if a.ID == oid {
-						return syscall.EINVAL
-					}
-					if a.ID == RootID || a == nil {
-						break
-					}
+				if s.inside(p, oid) {
+					return syscall.EINVAL
 				}
 			}
 			if err := s.checkName(p, name, victim.isDir(), vextra); err != nil {
@@ -324,6 +317,21 @@ func (s *Store) Rename(parent ID, name string, newParent ID, newName string, fla
 		s.maybeDrop(oid)
 	}
 	return nil
+}
+
+// inside reports whether directory n is dir or lies below it: the walk up
+// n's parents stops at the root, or where a parent is missing (a broken
+// chain is not below anything). s.mu is held.
+func (s *Store) inside(n *node, dir ID) bool {
+	for a := n; a != nil; a = s.nodes[a.parent] {
+		if a.ID == dir {
+			return true
+		}
+		if a.ID == RootID {
+			return false
+		}
+	}
+	return false
 }
 
 // SetAttr changes the metadata (and for Size, the length) of id. A

@@ -1,3 +1,7 @@
+// The store itself: opening, journal replay, nodes, freezing for a commit
+// and the budget. Over 600 lines: replay and the node table it rebuilds
+// are one piece whose invariants must be read together.
+
 package staging
 
 import (

@@ -1,3 +1,6 @@
+// The changer conformance suite. Over 600 lines: one check per clause of
+// the device.Changer contract, each short and independent.
+
 package devicetest
 
 import (

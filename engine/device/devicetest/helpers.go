@@ -168,28 +168,6 @@ func wantErr(t *testing.T, err, target error, op string) {
 	}
 }
 
-// errName names a sentinel error for messages and subtest names.
-func errName(err error) string {
-	names := []struct {
-		err  error
-		name string
-	}{
-		{nil, "nil"},
-		{device.ErrFilemark, "ErrFilemark"},
-		{device.ErrEndOfData, "ErrEndOfData"},
-		{device.ErrBeginningOfMedium, "ErrBeginningOfMedium"},
-		{device.ErrSourceEmpty, "ErrSourceEmpty"},
-		{device.ErrDestinationFull, "ErrDestinationFull"},
-		{device.ErrInvalidElement, "ErrInvalidElement"},
-	}
-	for _, n := range names {
-		if n.err == err {
-			return n.name
-		}
-	}
-	return err.Error()
-}
-
 // skipUnsupported skips the test when err says the device lacks the
 // operation op.
 func skipUnsupported(t *testing.T, err error, op string) {
